@@ -1,0 +1,20 @@
+// The options every berth command accepts, as compose and docker users know them.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace berth::cli {
+
+struct GlobalOptions {
+  std::vector<std::string> files;          // -f/--file, repeatable, in order
+  std::optional<std::string> projectName;  // -p/--project-name
+  std::optional<std::string> projectDirectory;
+  std::vector<std::string> envFiles;       // --env-file, repeatable
+  std::vector<std::string> profiles;       // --profile, repeatable
+  std::optional<std::string> host;         // -H/--host: a registered host's name or an engine URL
+  std::string logLevel = "warn";
+};
+
+}  // namespace berth::cli
