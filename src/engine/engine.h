@@ -1,0 +1,169 @@
+// Engine: one Docker engine, as berth uses it. The real implementation speaks the Engine API over a
+// Transport (engine/http_engine.h, made by makeEngine); tests of the planner and reconciler use a
+// fake with the same interface.
+//
+// Every method blocks until the engine answered, with a deadline (EngineOptions): nothing waits
+// forever except streams the caller stops itself (events, followed logs, attached sessions), which
+// take a std::stop_token. Errors read "engine <url>: <what was asked>: <what the engine said>
+// (<HTTP status>)", e.g. "engine unix:///run/x.sock: create container web-1: No such image:
+// web:latest (404)", with codes NotFound (404), Conflict (409), InvalidArgument (400),
+// PermissionDenied (401/403), Internal (500), Unavailable / DeadlineExceeded for the connection.
+//
+// Thread-safety: all methods may be called from many threads at once.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "engine/api_version.h"
+#include "engine/types.h"
+
+namespace berth::engine {
+
+struct Endpoint;
+
+// Container output: which stream and the bytes.
+using OutputSink = std::function<void(OutputStream stream, std::string_view data)>;
+// A line of progress (build, load): the text the engine printed, without JSON.
+using ProgressFn = std::function<void(std::string_view text)>;
+// Receives each event; returns false to stop the stream.
+using EventFn = std::function<bool(const Event& event)>;
+
+// The stdin and output of an attached container or exec, over a hijacked connection. One thread may
+// read output while another writes stdin; cancel() may be called from any thread.
+class AttachedStream {
+ public:
+  virtual ~AttachedStream() = default;
+
+  // Raw TTY stream (everything is stdout) rather than multiplexed stdout/stderr.
+  virtual bool tty() const = 0;
+  // Sends bytes to the process's stdin. Blocks until written (at most the engine's request timeout).
+  virtual Status writeStdin(std::string_view data) = 0;
+  // Half-closes: the process reads end-of-file on stdin; its output keeps coming.
+  virtual Status closeStdin() = 0;
+  // Blocks until output arrives; nullopt when the output ended (the process exited or detached).
+  virtual Result<std::optional<OutputChunk>> readOutput() = 0;
+  // Makes blocked and later calls fail with Cancelled.
+  virtual void cancel() = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // The engine's canonical URL ("unix:///var/run/docker.sock"), as messages name it.
+  virtual const std::string& address() const = 0;
+  // The API version in use: the lower of the engine's and kMaxApiVersion, negotiated through
+  // /_ping on first use (or DOCKER_API_VERSION).
+  virtual Result<ApiVersion> apiVersion() = 0;
+
+  // --- System
+  virtual Result<PingResult> ping() = 0;
+  virtual Result<EngineVersion> version() = 0;
+  virtual Result<EngineInfo> info() = 0;
+
+  // --- Images
+  virtual Result<std::vector<ImageSummary>> listImages(const ListImagesOptions& options) = 0;
+  virtual Result<ImageInspect> inspectImage(const std::string& ref) = 0;
+  // Builds from a tar of the build context. `onProgress` (may be empty) gets the build's output as it
+  // happens. A failing step is an error with the engine's message (code Internal for the build
+  // itself, InvalidArgument for a bad Dockerfile).
+  virtual Result<BuildResult> buildImage(std::string_view contextTar, const BuildOptions& options,
+                                         const ProgressFn& onProgress) = 0;
+  // Creates an image from a tar of a root file system; returns its ID.
+  virtual Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) = 0;
+  // Loads images from a `docker save` tar; returns what the engine loaded ("busybox:latest", IDs).
+  virtual Result<std::vector<std::string>> loadImage(std::string_view tar) = 0;
+  virtual Status tagImage(const std::string& source, const std::string& repo, const std::string& tag) = 0;
+  virtual Result<std::vector<ImageDeleteItem>> removeImage(const std::string& ref,
+                                                           const RemoveImageOptions& options) = 0;
+
+  // --- Containers
+  virtual Result<ContainerCreated> createContainer(const ContainerCreate& spec) = 0;
+  // Starting a running container succeeds (the engine answers 304).
+  virtual Status startContainer(const std::string& id) = 0;
+  // Stopping a stopped container succeeds. `timeoutSeconds`: grace before SIGKILL (unset: the
+  // container's StopTimeout, else 10s).
+  virtual Status stopContainer(const std::string& id, std::optional<int> timeoutSeconds) = 0;
+  virtual Status killContainer(const std::string& id, const std::string& signal) = 0;
+  virtual Status restartContainer(const std::string& id, std::optional<int> timeoutSeconds) = 0;
+  virtual Status removeContainer(const std::string& id, const RemoveContainerOptions& options) = 0;
+  virtual Result<ContainerInspect> inspectContainer(const std::string& id) = 0;
+  virtual Result<std::vector<ContainerSummary>> listContainers(const ListContainersOptions& options) = 0;
+  // Delivers the container's output to `sink`; with options.follow, until the container stops or
+  // `stop` is requested (then returns ok).
+  virtual Status containerLogs(const std::string& id, const LogsOptions& options, const OutputSink& sink,
+                               std::stop_token stop) = 0;
+  // Blocks until the condition holds or `timeout` passes (DeadlineExceeded).
+  virtual Result<WaitResult> waitContainer(const std::string& id, WaitCondition condition,
+                                           std::chrono::milliseconds timeout) = 0;
+  // Extracts `tar` into the directory `path` in the container.
+  virtual Status putArchive(const std::string& id, const std::string& path, std::string_view tar,
+                            const PutArchiveOptions& options) = 0;
+  // A tar of `path` in the container, with its stat.
+  virtual Result<ArchiveResult> getArchive(const std::string& id, const std::string& path) = 0;
+  virtual Result<PathStat> statPath(const std::string& id, const std::string& path) = 0;
+  // One sample of the container's resource usage.
+  virtual Result<ContainerStats> containerStats(const std::string& id) = 0;
+  virtual Status pauseContainer(const std::string& id) = 0;
+  virtual Status unpauseContainer(const std::string& id) = 0;
+  virtual Result<TopResult> topContainer(const std::string& id, const std::string& psArgs) = 0;
+  virtual Status renameContainer(const std::string& id, const std::string& newName) = 0;
+  // Attaches to a container's stdio (inspecting it first to know whether it has a TTY).
+  virtual Result<std::unique_ptr<AttachedStream>> attachContainer(const std::string& id,
+                                                                  const AttachOptions& options) = 0;
+  virtual Status resizeContainerTty(const std::string& id, int height, int width) = 0;
+
+  // --- Networks
+  // Returns the new network's ID.
+  virtual Result<std::string> createNetwork(const NetworkCreate& spec) = 0;
+  virtual Result<Network> inspectNetwork(const std::string& idOrName) = 0;
+  virtual Result<std::vector<Network>> listNetworks(const Filters& filters) = 0;
+  virtual Status connectNetwork(const std::string& network, const std::string& container,
+                                const EndpointSettings& endpoint) = 0;
+  virtual Status disconnectNetwork(const std::string& network, const std::string& container, bool force) = 0;
+  virtual Status removeNetwork(const std::string& idOrName) = 0;
+
+  // --- Volumes
+  virtual Result<Volume> createVolume(const VolumeCreate& spec) = 0;
+  virtual Result<Volume> inspectVolume(const std::string& name) = 0;
+  virtual Result<std::vector<Volume>> listVolumes(const Filters& filters) = 0;
+  virtual Status removeVolume(const std::string& name, bool force) = 0;
+
+  // --- Exec
+  // Returns the exec's ID.
+  virtual Result<std::string> createExec(const std::string& container, const ExecCreate& spec) = 0;
+  // Starts the exec in the background.
+  virtual Status startExecDetached(const std::string& execId) = 0;
+  // Starts the exec attached to its stdio. `tty` must be what the exec was created with.
+  virtual Result<std::unique_ptr<AttachedStream>> startExecAttached(const std::string& execId, bool tty) = 0;
+  virtual Result<ExecInspect> inspectExec(const std::string& execId) = 0;
+  virtual Status resizeExecTty(const std::string& execId, int height, int width) = 0;
+
+  // --- Events
+  // Calls `onEvent` for each event until it returns false, options.until passes, or `stop` is
+  // requested; all three return ok.
+  virtual Status events(const EventsOptions& options, const EventFn& onEvent, std::stop_token stop) = 0;
+};
+
+struct EngineOptions {
+  std::chrono::milliseconds connectTimeout = std::chrono::seconds(10);
+  // For ordinary calls (stop and restart add their grace period).
+  std::chrono::milliseconds requestTimeout = std::chrono::seconds(60);
+  // For builds, loads, imports, archives and non-followed logs.
+  std::chrono::milliseconds longTimeout = std::chrono::minutes(30);
+};
+
+// The engine client for `endpoint`. Does not connect yet (the first call does). Fails when the
+// endpoint's TLS material does not load.
+Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint, const EngineOptions& options);
+Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint);
+
+}  // namespace berth::engine

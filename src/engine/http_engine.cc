@@ -1,0 +1,857 @@
+#include "engine/http_engine.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <deque>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "engine/endpoint.h"
+#include "engine/errors.h"
+#include "engine/json_codec.h"
+#include "engine/transport/http_client.h"
+#include "engine/transport/json_lines.h"
+#include "engine/transport/stream_demux.h"
+
+namespace berth::engine {
+namespace {
+
+using transport::HttpRequest;
+using transport::HttpResponse;
+using transport::Timeout;
+
+// Percent-encodes everything but unreserved characters (and, in paths, '/' and ':', which image
+// references contain and the engine's router expects unescaped).
+std::string urlEncode(std::string_view text, bool path) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) != 0 || c == '-' || c == '.' || c == '_' || c == '~' ||
+        (path && (c == '/' || c == ':' || c == '@'))) {
+      out += c;
+    } else {
+      out += fmt::format("%{:02X}", static_cast<unsigned>(u));
+    }
+  }
+  return out;
+}
+
+std::string seg(std::string_view s) { return urlEncode(s, true); }
+
+class Query {
+ public:
+  Query& add(std::string_view key, std::string_view value) {
+    out_ += out_.empty() ? '?' : '&';
+    out_ += urlEncode(key, false);
+    out_ += '=';
+    out_ += urlEncode(value, false);
+    return *this;
+  }
+  Query& flag(std::string_view key, bool on) {
+    if (on) add(key, "1");
+    return *this;
+  }
+  Query& nonEmpty(std::string_view key, std::string_view value) {
+    if (!value.empty()) add(key, value);
+    return *this;
+  }
+  Query& filters(const Filters& f) {
+    if (!f.empty()) add("filters", json::encodeFilters(f));
+    return *this;
+  }
+  const std::string& str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+std::string_view waitConditionName(WaitCondition c) {
+  switch (c) {
+    case WaitCondition::NotRunning:
+      return "not-running";
+    case WaitCondition::NextExit:
+      return "next-exit";
+    case WaitCondition::Removed:
+      return "removed";
+  }
+  return "not-running";
+}
+
+Timeout ms(std::chrono::milliseconds d) { return d; }
+
+// The output of an attached exec or container over a hijacked connection.
+class HttpAttachedStream final : public AttachedStream {
+ public:
+  HttpAttachedStream(std::unique_ptr<transport::Connection> connection, std::string initial, bool tty,
+                     std::string engine, std::string what, Timeout writeTimeout)
+      : connection_(std::move(connection)),
+        initial_(std::move(initial)),
+        tty_(tty),
+        demux_(!tty),
+        engine_(std::move(engine)),
+        what_(std::move(what)),
+        writeTimeout_(writeTimeout) {}
+
+  bool tty() const override { return tty_; }
+
+  Status writeStdin(std::string_view data) override {
+    auto r = connection_->writeAll(data, deadlineAfter(writeTimeout_));
+    if (!r) return fail(engineCallError(engine_, what_ + ": write stdin", r.error()));
+    return ok();
+  }
+
+  Status closeStdin() override {
+    auto r = connection_->shutdownWrite(deadlineAfter(writeTimeout_));
+    if (!r) return fail(engineCallError(engine_, what_ + ": close stdin", r.error()));
+    return ok();
+  }
+
+  Result<std::optional<OutputChunk>> readOutput() override {
+    const auto sink = [this](OutputStream stream, std::string_view data) {
+      if (!pending_.empty() && pending_.back().stream == stream) {
+        pending_.back().data.append(data);
+      } else {
+        pending_.push_back({stream, std::string(data)});
+      }
+    };
+    if (!initial_.empty()) {
+      const std::string bytes = std::move(initial_);
+      initial_.clear();
+      if (auto r = demux_.feed(bytes, sink); !r) return fail(engineCallError(engine_, what_, r.error()));
+    }
+    std::array<char, 32 * 1024> buffer;
+    while (pending_.empty() && !ended_) {
+      auto n = connection_->readSome(buffer, kNoDeadline);
+      if (!n) return fail(engineCallError(engine_, what_, n.error()));
+      if (*n == 0) {
+        ended_ = true;
+        if (auto r = demux_.finish(); !r) return fail(engineCallError(engine_, what_, r.error()));
+        break;
+      }
+      if (auto r = demux_.feed(std::string_view(buffer.data(), *n), sink); !r) {
+        return fail(engineCallError(engine_, what_, r.error()));
+      }
+    }
+    if (pending_.empty()) return std::optional<OutputChunk>();
+    OutputChunk chunk = std::move(pending_.front());
+    pending_.pop_front();
+    return std::optional<OutputChunk>(std::move(chunk));
+  }
+
+  void cancel() override { connection_->cancel(); }
+
+ private:
+  std::unique_ptr<transport::Connection> connection_;
+  std::string initial_;
+  bool tty_;
+  transport::StreamDemux demux_;
+  std::string engine_;
+  std::string what_;
+  Timeout writeTimeout_;
+  std::deque<OutputChunk> pending_;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+struct HttpEngine::Call {
+  std::string method = "GET";
+  std::string path{};  // with its query
+  std::string_view body{};
+  std::string contentType{};
+  Timeout timeout{0};  // 0: the engine's request timeout
+  bool head = false;
+};
+
+HttpEngine::HttpEngine(std::string address, std::unique_ptr<transport::HttpClient> client,
+                       std::optional<ApiVersion> pinned, EngineOptions options)
+    : address_(std::move(address)), client_(std::move(client)), pinned_(pinned), options_(options) {}
+
+HttpEngine::~HttpEngine() = default;
+
+Result<ApiVersion> HttpEngine::negotiate() {
+  std::lock_guard lock(versionMu_);
+  if (version_) return *version_;
+  if (pinned_) {
+    BERTH_ASSIGN_OR_RETURN(version_, negotiateApiVersion("", pinned_));
+    return *version_;
+  }
+  HttpRequest req;
+  req.target = "/_ping";
+  BERTH_ASSIGN_OR_RETURN(auto r, client_->send(req, options_.requestTimeout));
+  if (r.head.status != 200) {
+    const Error e = engineAnswerError(address_, "ping", r.head.status, r.head.reason, r.body);
+    return fail(e.code(), e.message().substr(fmt::format("engine {}: ", address_).size()));
+  }
+  BERTH_ASSIGN_OR_RETURN(version_, negotiateApiVersion(r.head.header("API-Version"), std::nullopt));
+  log::debug("engine {}: API {} (engine offers {})", address_, version_->toString(),
+             r.head.header("API-Version"));
+  return *version_;
+}
+
+Result<ApiVersion> HttpEngine::apiVersion() {
+  auto v = negotiate();
+  if (!v) return fail(engineCallError(address_, "negotiate the API version", v.error()));
+  return v;
+}
+
+Result<std::string> HttpEngine::versioned(std::string_view what, std::string_view pathAndQuery) {
+  auto v = negotiate();
+  if (!v) return fail(engineCallError(address_, what, v.error()));
+  return fmt::format("/v{}{}", v->toString(), pathAndQuery);
+}
+
+Result<HttpResponse> HttpEngine::call(std::string_view what, const Call& c) {
+  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, c.path));
+  HttpRequest req;
+  req.method = c.method;
+  req.target = std::move(target);
+  req.body = std::string(c.body);
+  if (!c.contentType.empty()) req.headers.push_back({"Content-Type", c.contentType});
+  const Timeout timeout = c.timeout.count() > 0 ? c.timeout : options_.requestTimeout;
+  auto r = client_->send(req, timeout, c.head);
+  if (!r) return fail(engineCallError(address_, what, r.error()));
+  if (r->head.status >= 400) {
+    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+  }
+  return r;
+}
+
+Result<std::vector<std::string>> HttpEngine::progressCall(std::string_view what, const Call& c,
+                                                          const ProgressFn& onProgress, std::string* auxId) {
+  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, c.path));
+  HttpRequest req;
+  req.method = c.method;
+  req.target = std::move(target);
+  req.body = std::string(c.body);
+  if (!c.contentType.empty()) req.headers.push_back({"Content-Type", c.contentType});
+  transport::LineSplitter lines;
+  std::vector<std::string> texts;  // stream and status texts, in order
+  std::optional<Error> failure;
+  const auto onLine = [&](std::string_view line) -> bool {
+    auto m = json::decodeStreamMessage(line);
+    if (!m) {
+      failure = engineCallError(address_, what, m.error());
+      return false;
+    }
+    if (!m->error.empty()) {
+      failure =
+          Error(ErrorCode::InvalidArgument, fmt::format("engine {}: {}: {}", address_, what, trim(m->error)));
+      return false;
+    }
+    if (!m->auxId.empty() && auxId != nullptr) *auxId = m->auxId;
+    for (const std::string* text : {&m->stream, &m->status}) {
+      if (text->empty()) continue;
+      texts.push_back(*text);
+      if (onProgress) onProgress(*text);
+    }
+    return true;
+  };
+  std::optional<Error> splitError;
+  const auto onBody = [&](std::string_view piece) -> bool {
+    auto more = lines.feed(piece, onLine);
+    if (!more) {
+      splitError = engineCallError(address_, what, more.error());
+      return false;
+    }
+    return *more;
+  };
+  auto r = client_->stream(req, options_.requestTimeout, options_.longTimeout, onBody);
+  if (!r) return fail(engineCallError(address_, what, r.error()));
+  if (r->head.status >= 400) {
+    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+  }
+  if (!failure && !splitError) {
+    auto last = lines.finish(onLine);
+    if (!last) splitError = engineCallError(address_, what, last.error());
+  }
+  if (failure) return fail(std::move(*failure));
+  if (splitError) return fail(std::move(*splitError));
+  return texts;
+}
+
+Result<std::unique_ptr<AttachedStream>> HttpEngine::hijack(std::string_view what, const Call& c, bool tty) {
+  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, c.path));
+  HttpRequest req;
+  req.method = "POST";
+  req.target = std::move(target);
+  req.body = std::string(c.body);
+  if (!c.contentType.empty()) req.headers.push_back({"Content-Type", c.contentType});
+  auto r = client_->upgrade(req, options_.requestTimeout);
+  if (!r) return fail(engineCallError(address_, what, r.error()));
+  if (!r->connection) {
+    const auto& head = r->response.head;
+    return fail(engineAnswerError(address_, what, head.status, head.reason, r->response.body));
+  }
+  return std::unique_ptr<AttachedStream>(
+      std::make_unique<HttpAttachedStream>(std::move(r->connection), std::move(r->initial), tty, address_,
+                                           std::string(what), options_.requestTimeout));
+}
+
+// --- System
+
+Result<PingResult> HttpEngine::ping() {
+  HttpRequest req;
+  req.target = "/_ping";
+  auto r = client_->send(req, options_.requestTimeout);
+  if (!r) return fail(engineCallError(address_, "ping", r.error()));
+  if (r->head.status != 200) {
+    return fail(engineAnswerError(address_, "ping", r->head.status, r->head.reason, r->body));
+  }
+  PingResult p;
+  p.apiVersion = r->head.header("API-Version");
+  p.osType = r->head.header("OSType");
+  p.experimental = r->head.header("Docker-Experimental") == "true";
+  p.builderVersion = r->head.header("Builder-Version");
+  return p;
+}
+
+Result<EngineVersion> HttpEngine::version() {
+  BERTH_ASSIGN_OR_RETURN(auto r, call("version", {.path = "/version"}));
+  auto v = json::decodeVersion(r.body);
+  if (!v) return fail(engineCallError(address_, "version", v.error()));
+  return v;
+}
+
+Result<EngineInfo> HttpEngine::info() {
+  BERTH_ASSIGN_OR_RETURN(auto r, call("info", {.path = "/info"}));
+  auto v = json::decodeInfo(r.body);
+  if (!v) return fail(engineCallError(address_, "info", v.error()));
+  return v;
+}
+
+// A decoded answer, or the decoder's error with the engine and operation in front.
+#define BERTH_DECODE(what, decoder, body)                                            \
+  do {                                                                               \
+    auto decoded_ = (decoder)(body);                                                 \
+    if (!decoded_) return fail(engineCallError(address_, (what), decoded_.error())); \
+    return decoded_;                                                                 \
+  } while (0)
+
+// --- Images
+
+Result<std::vector<ImageSummary>> HttpEngine::listImages(const ListImagesOptions& options) {
+  const std::string what = "list images";
+  Query q;
+  q.flag("all", options.all).filters(options.filters);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/images/json" + q.str()}));
+  BERTH_DECODE(what, json::decodeImageList, r.body);
+}
+
+Result<ImageInspect> HttpEngine::inspectImage(const std::string& ref) {
+  const std::string what = "inspect image " + ref;
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/images/" + seg(ref) + "/json"}));
+  BERTH_DECODE(what, json::decodeImageInspect, r.body);
+}
+
+Result<BuildResult> HttpEngine::buildImage(std::string_view contextTar, const BuildOptions& options,
+                                           const ProgressFn& onProgress) {
+  const std::string what =
+      options.tags.empty() ? std::string("build image") : "build image " + options.tags.front();
+  Query q;
+  q.nonEmpty("dockerfile", options.dockerfile);
+  for (const auto& t : options.tags) q.add("t", t);
+  if (!options.buildArgs.empty()) q.add("buildargs", json::encodeStringMap(options.buildArgs));
+  q.nonEmpty("target", options.target);
+  if (!options.labels.empty()) q.add("labels", json::encodeStringMap(options.labels));
+  q.flag("nocache", options.noCache).flag("pull", options.pull);
+  q.add("rm", options.remove ? "1" : "0").flag("forcerm", options.forceRemove);
+  q.nonEmpty("networkmode", options.networkMode);
+  if (!options.cacheFrom.empty()) q.add("cachefrom", json::encodeStringList(options.cacheFrom));
+  for (const auto& h : options.extraHosts) q.add("extrahosts", h);
+  q.nonEmpty("platform", options.platform);
+  if (options.shmSize > 0) q.add("shmsize", std::to_string(options.shmSize));
+  std::string imageId;
+  BERTH_ASSIGN_OR_RETURN(auto texts, progressCall(what,
+                                                  {.method = "POST",
+                                                   .path = "/build" + q.str(),
+                                                   .body = contextTar,
+                                                   .contentType = "application/x-tar"},
+                                                  onProgress, &imageId));
+  BuildResult result;
+  for (const auto& t : texts) result.output += t;
+  if (imageId.empty()) {
+    // Engines without aux messages print "Successfully built <short id>".
+    const auto pos = result.output.rfind("Successfully built ");
+    if (pos != std::string::npos) {
+      imageId = std::string(trim(result.output.substr(pos + 19, result.output.find('\n', pos) - pos - 19)));
+    }
+  }
+  if (imageId.empty()) {
+    return fail(ErrorCode::Internal,
+                fmt::format("engine {}: {}: the build finished without naming the image", address_, what));
+  }
+  result.imageId = std::move(imageId);
+  return result;
+}
+
+Result<std::string> HttpEngine::importImage(std::string_view rootfsTar, const ImportImageOptions& options) {
+  const std::string what =
+      options.repo.empty() ? std::string("import image") : "import image " + options.repo;
+  Query q;
+  q.add("fromSrc", "-").nonEmpty("repo", options.repo).nonEmpty("tag", options.tag);
+  q.nonEmpty("message", options.message).nonEmpty("platform", options.platform);
+  for (const auto& c : options.changes) q.add("changes", c);
+  BERTH_ASSIGN_OR_RETURN(auto texts, progressCall(what,
+                                                  {.method = "POST",
+                                                   .path = "/images/create" + q.str(),
+                                                   .body = rootfsTar,
+                                                   .contentType = "application/x-tar"},
+                                                  nullptr, nullptr));
+  for (auto it = texts.rbegin(); it != texts.rend(); ++it) {
+    const auto id = trim(*it);
+    if (startsWith(id, "sha256:")) return std::string(id);
+  }
+  return fail(ErrorCode::Internal,
+              fmt::format("engine {}: {}: the engine did not name the imported image", address_, what));
+}
+
+Result<std::vector<std::string>> HttpEngine::loadImage(std::string_view tar) {
+  const std::string what = "load images";
+  BERTH_ASSIGN_OR_RETURN(
+      auto texts,
+      progressCall(
+          what,
+          {.method = "POST", .path = "/images/load?quiet=1", .body = tar, .contentType = "application/x-tar"},
+          nullptr, nullptr));
+  std::vector<std::string> loaded;
+  for (const auto& t : texts) {
+    for (const auto& line : split(t, '\n')) {
+      for (const std::string_view prefix : {"Loaded image ID: ", "Loaded image: "}) {
+        if (startsWith(line, prefix)) {
+          loaded.emplace_back(trim(std::string_view(line).substr(prefix.size())));
+          break;
+        }
+      }
+    }
+  }
+  return loaded;
+}
+
+Status HttpEngine::tagImage(const std::string& source, const std::string& repo, const std::string& tag) {
+  const std::string what = fmt::format("tag image {} as {}{}", source, repo, tag.empty() ? "" : ":" + tag);
+  Query q;
+  q.add("repo", repo).nonEmpty("tag", tag);
+  BERTH_TRY(call(what, {.method = "POST", .path = "/images/" + seg(source) + "/tag" + q.str()}));
+  return ok();
+}
+
+Result<std::vector<ImageDeleteItem>> HttpEngine::removeImage(const std::string& ref,
+                                                             const RemoveImageOptions& options) {
+  const std::string what = "remove image " + ref;
+  Query q;
+  q.flag("force", options.force).flag("noprune", options.noPrune);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.method = "DELETE", .path = "/images/" + seg(ref) + q.str()}));
+  BERTH_DECODE(what, json::decodeImageDelete, r.body);
+}
+
+// --- Containers
+
+Result<ContainerCreated> HttpEngine::createContainer(const ContainerCreate& spec) {
+  const std::string what =
+      spec.name.empty() ? "create container from " + spec.config.image : "create container " + spec.name;
+  Query q;
+  q.nonEmpty("name", spec.name).nonEmpty("platform", spec.platform);
+  const std::string body = json::encodeContainerCreate(spec);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.method = "POST",
+                                             .path = "/containers/create" + q.str(),
+                                             .body = body,
+                                             .contentType = "application/json"}));
+  BERTH_DECODE(what, json::decodeContainerCreated, r.body);
+}
+
+Status HttpEngine::startContainer(const std::string& id) {
+  BERTH_TRY(call("start container " + id, {.method = "POST", .path = "/containers/" + seg(id) + "/start"}));
+  return ok();
+}
+
+Status HttpEngine::stopContainer(const std::string& id, std::optional<int> timeoutSeconds) {
+  Query q;
+  if (timeoutSeconds) q.add("t", std::to_string(*timeoutSeconds));
+  const auto grace = std::chrono::seconds(timeoutSeconds.value_or(10));
+  BERTH_TRY(call("stop container " + id, {.method = "POST",
+                                          .path = "/containers/" + seg(id) + "/stop" + q.str(),
+                                          .timeout = ms(options_.requestTimeout + grace)}));
+  return ok();
+}
+
+Status HttpEngine::killContainer(const std::string& id, const std::string& signal) {
+  Query q;
+  q.nonEmpty("signal", signal);
+  BERTH_TRY(
+      call("kill container " + id, {.method = "POST", .path = "/containers/" + seg(id) + "/kill" + q.str()}));
+  return ok();
+}
+
+Status HttpEngine::restartContainer(const std::string& id, std::optional<int> timeoutSeconds) {
+  Query q;
+  if (timeoutSeconds) q.add("t", std::to_string(*timeoutSeconds));
+  const auto grace = std::chrono::seconds(timeoutSeconds.value_or(10));
+  BERTH_TRY(call("restart container " + id, {.method = "POST",
+                                             .path = "/containers/" + seg(id) + "/restart" + q.str(),
+                                             .timeout = ms(options_.requestTimeout + grace)}));
+  return ok();
+}
+
+Status HttpEngine::removeContainer(const std::string& id, const RemoveContainerOptions& options) {
+  Query q;
+  q.flag("force", options.force).flag("v", options.volumes);
+  BERTH_TRY(call("remove container " + id, {.method = "DELETE", .path = "/containers/" + seg(id) + q.str()}));
+  return ok();
+}
+
+Result<ContainerInspect> HttpEngine::inspectContainer(const std::string& id) {
+  const std::string what = "inspect container " + id;
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/containers/" + seg(id) + "/json"}));
+  BERTH_DECODE(what, json::decodeContainerInspect, r.body);
+}
+
+Result<std::vector<ContainerSummary>> HttpEngine::listContainers(const ListContainersOptions& options) {
+  const std::string what = "list containers";
+  Query q;
+  q.flag("all", options.all).filters(options.filters);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/containers/json" + q.str()}));
+  BERTH_DECODE(what, json::decodeContainerList, r.body);
+}
+
+Status HttpEngine::containerLogs(const std::string& id, const LogsOptions& options, const OutputSink& sink,
+                                 std::stop_token stop) {
+  const std::string what = "logs of container " + id;
+  // API 1.41 sends TTY and non-TTY logs with the same content type: the container says which it is.
+  BERTH_ASSIGN_OR_RETURN(const ContainerInspect container, inspectContainer(id));
+  Query q;
+  q.flag("stdout", options.stdoutStream).flag("stderr", options.stderrStream);
+  q.flag("follow", options.follow).flag("timestamps", options.timestamps);
+  q.nonEmpty("since", options.since).nonEmpty("until", options.until).nonEmpty("tail", options.tail);
+  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, "/containers/" + seg(id) + "/logs" + q.str()));
+  HttpRequest req;
+  req.target = std::move(target);
+  transport::StreamDemux demux(!container.config.tty);
+  std::optional<Error> failure;
+  const auto onBody = [&](std::string_view piece) -> bool {
+    if (auto r = demux.feed(piece, sink); !r) {
+      failure = engineCallError(address_, what, r.error());
+      return false;
+    }
+    return true;
+  };
+  const Timeout bodyTimeout = options.follow ? transport::kNoTimeout : options_.longTimeout;
+  auto r = client_->stream(req, options_.requestTimeout, bodyTimeout, onBody, stop);
+  if (!r) {
+    if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return ok();
+    return fail(engineCallError(address_, what, r.error()));
+  }
+  if (r->head.status >= 400)
+    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+  if (failure) return fail(std::move(*failure));
+  if (auto f = demux.finish(); !f) return fail(engineCallError(address_, what, f.error()));
+  return ok();
+}
+
+Result<WaitResult> HttpEngine::waitContainer(const std::string& id, WaitCondition condition,
+                                             std::chrono::milliseconds timeout) {
+  const std::string what = "wait for container " + id;
+  Query q;
+  q.add("condition", waitConditionName(condition));
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.method = "POST",
+                                             .path = "/containers/" + seg(id) + "/wait" + q.str(),
+                                             .timeout = timeout}));
+  BERTH_DECODE(what, json::decodeWaitResult, r.body);
+}
+
+Status HttpEngine::putArchive(const std::string& id, const std::string& path, std::string_view tar,
+                              const PutArchiveOptions& options) {
+  Query q;
+  q.add("path", path)
+      .flag("noOverwriteDirNonDir", options.noOverwriteDirNonDir)
+      .flag("copyUIDGID", options.copyUidGid);
+  BERTH_TRY(
+      call(fmt::format("copy to {}:{}", id, path), {.method = "PUT",
+                                                    .path = "/containers/" + seg(id) + "/archive" + q.str(),
+                                                    .body = tar,
+                                                    .contentType = "application/x-tar",
+                                                    .timeout = options_.longTimeout}));
+  return ok();
+}
+
+Result<ArchiveResult> HttpEngine::getArchive(const std::string& id, const std::string& path) {
+  const std::string what = fmt::format("copy from {}:{}", id, path);
+  Query q;
+  q.add("path", path);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/containers/" + seg(id) + "/archive" + q.str(),
+                                             .timeout = options_.longTimeout}));
+  ArchiveResult result;
+  const std::string header = r.head.header("X-Docker-Container-Path-Stat");
+  if (!header.empty()) {
+    auto stat = json::decodePathStat(header);
+    if (!stat) return fail(engineCallError(address_, what, stat.error()));
+    result.stat = std::move(stat).value();
+  }
+  result.tar = std::move(r.body);
+  return result;
+}
+
+Result<PathStat> HttpEngine::statPath(const std::string& id, const std::string& path) {
+  const std::string what = fmt::format("stat {}:{}", id, path);
+  Query q;
+  q.add("path", path);
+  BERTH_ASSIGN_OR_RETURN(
+      auto r,
+      call(what, {.method = "HEAD", .path = "/containers/" + seg(id) + "/archive" + q.str(), .head = true}));
+  const std::string header = r.head.header("X-Docker-Container-Path-Stat");
+  if (header.empty()) {
+    return fail(ErrorCode::Internal,
+                fmt::format("engine {}: {}: the engine sent no path stat", address_, what));
+  }
+  BERTH_DECODE(what, json::decodePathStat, header);
+}
+
+Result<ContainerStats> HttpEngine::containerStats(const std::string& id) {
+  const std::string what = "stats of container " + id;
+  // stream=0 without one-shot: the engine samples twice, so preCpu is filled for CPU percentages.
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/containers/" + seg(id) + "/stats?stream=0"}));
+  BERTH_DECODE(what, json::decodeStats, r.body);
+}
+
+Status HttpEngine::pauseContainer(const std::string& id) {
+  BERTH_TRY(call("pause container " + id, {.method = "POST", .path = "/containers/" + seg(id) + "/pause"}));
+  return ok();
+}
+
+Status HttpEngine::unpauseContainer(const std::string& id) {
+  BERTH_TRY(
+      call("unpause container " + id, {.method = "POST", .path = "/containers/" + seg(id) + "/unpause"}));
+  return ok();
+}
+
+Result<TopResult> HttpEngine::topContainer(const std::string& id, const std::string& psArgs) {
+  const std::string what = "top of container " + id;
+  Query q;
+  q.nonEmpty("ps_args", psArgs);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/containers/" + seg(id) + "/top" + q.str()}));
+  BERTH_DECODE(what, json::decodeTop, r.body);
+}
+
+Status HttpEngine::renameContainer(const std::string& id, const std::string& newName) {
+  Query q;
+  q.add("name", newName);
+  BERTH_TRY(call(fmt::format("rename container {} to {}", id, newName),
+                 {.method = "POST", .path = "/containers/" + seg(id) + "/rename" + q.str()}));
+  return ok();
+}
+
+Result<std::unique_ptr<AttachedStream>> HttpEngine::attachContainer(const std::string& id,
+                                                                    const AttachOptions& options) {
+  BERTH_ASSIGN_OR_RETURN(const ContainerInspect container, inspectContainer(id));
+  Query q;
+  q.add("stream", "1").flag("stdin", options.stdinStream).flag("stdout", options.stdoutStream);
+  q.flag("stderr", options.stderrStream)
+      .flag("logs", options.logs)
+      .nonEmpty("detachKeys", options.detachKeys);
+  return hijack("attach to container " + id, {.path = "/containers/" + seg(id) + "/attach" + q.str()},
+                container.config.tty);
+}
+
+Status HttpEngine::resizeContainerTty(const std::string& id, int height, int width) {
+  Query q;
+  q.add("h", std::to_string(height)).add("w", std::to_string(width));
+  BERTH_TRY(call("resize the TTY of container " + id,
+                 {.method = "POST", .path = "/containers/" + seg(id) + "/resize" + q.str()}));
+  return ok();
+}
+
+// --- Networks
+
+Result<std::string> HttpEngine::createNetwork(const NetworkCreate& spec) {
+  const std::string what = "create network " + spec.name;
+  const std::string body = json::encodeNetworkCreate(spec);
+  BERTH_ASSIGN_OR_RETURN(
+      auto r,
+      call(what,
+           {.method = "POST", .path = "/networks/create", .body = body, .contentType = "application/json"}));
+  BERTH_DECODE(what, json::decodeId, r.body);
+}
+
+Result<Network> HttpEngine::inspectNetwork(const std::string& idOrName) {
+  const std::string what = "inspect network " + idOrName;
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/networks/" + seg(idOrName)}));
+  BERTH_DECODE(what, json::decodeNetwork, r.body);
+}
+
+Result<std::vector<Network>> HttpEngine::listNetworks(const Filters& filters) {
+  const std::string what = "list networks";
+  Query q;
+  q.filters(filters);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/networks" + q.str()}));
+  BERTH_DECODE(what, json::decodeNetworkList, r.body);
+}
+
+Status HttpEngine::connectNetwork(const std::string& network, const std::string& container,
+                                  const EndpointSettings& endpoint) {
+  const std::string body = json::encodeNetworkConnect(container, endpoint);
+  BERTH_TRY(call(fmt::format("connect container {} to network {}", container, network),
+                 {.method = "POST",
+                  .path = "/networks/" + seg(network) + "/connect",
+                  .body = body,
+                  .contentType = "application/json"}));
+  return ok();
+}
+
+Status HttpEngine::disconnectNetwork(const std::string& network, const std::string& container, bool force) {
+  const std::string body = json::encodeNetworkDisconnect(container, force);
+  BERTH_TRY(call(fmt::format("disconnect container {} from network {}", container, network),
+                 {.method = "POST",
+                  .path = "/networks/" + seg(network) + "/disconnect",
+                  .body = body,
+                  .contentType = "application/json"}));
+  return ok();
+}
+
+Status HttpEngine::removeNetwork(const std::string& idOrName) {
+  BERTH_TRY(call("remove network " + idOrName, {.method = "DELETE", .path = "/networks/" + seg(idOrName)}));
+  return ok();
+}
+
+// --- Volumes
+
+Result<Volume> HttpEngine::createVolume(const VolumeCreate& spec) {
+  const std::string what = spec.name.empty() ? std::string("create volume") : "create volume " + spec.name;
+  const std::string body = json::encodeVolumeCreate(spec);
+  BERTH_ASSIGN_OR_RETURN(
+      auto r,
+      call(what,
+           {.method = "POST", .path = "/volumes/create", .body = body, .contentType = "application/json"}));
+  BERTH_DECODE(what, json::decodeVolume, r.body);
+}
+
+Result<Volume> HttpEngine::inspectVolume(const std::string& name) {
+  const std::string what = "inspect volume " + name;
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/volumes/" + seg(name)}));
+  BERTH_DECODE(what, json::decodeVolume, r.body);
+}
+
+Result<std::vector<Volume>> HttpEngine::listVolumes(const Filters& filters) {
+  const std::string what = "list volumes";
+  Query q;
+  q.filters(filters);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/volumes" + q.str()}));
+  BERTH_DECODE(what, json::decodeVolumeList, r.body);
+}
+
+Status HttpEngine::removeVolume(const std::string& name, bool force) {
+  Query q;
+  q.flag("force", force);
+  BERTH_TRY(call("remove volume " + name, {.method = "DELETE", .path = "/volumes/" + seg(name) + q.str()}));
+  return ok();
+}
+
+// --- Exec
+
+Result<std::string> HttpEngine::createExec(const std::string& container, const ExecCreate& spec) {
+  const std::string what = "create exec in container " + container;
+  const std::string body = json::encodeExecCreate(spec);
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.method = "POST",
+                                             .path = "/containers/" + seg(container) + "/exec",
+                                             .body = body,
+                                             .contentType = "application/json"}));
+  BERTH_DECODE(what, json::decodeId, r.body);
+}
+
+Status HttpEngine::startExecDetached(const std::string& execId) {
+  const std::string body = json::encodeExecStart(true, false);
+  BERTH_TRY(call("start exec " + execId, {.method = "POST",
+                                          .path = "/exec/" + seg(execId) + "/start",
+                                          .body = body,
+                                          .contentType = "application/json"}));
+  return ok();
+}
+
+Result<std::unique_ptr<AttachedStream>> HttpEngine::startExecAttached(const std::string& execId, bool tty) {
+  const std::string body = json::encodeExecStart(false, tty);
+  return hijack("start exec " + execId,
+                {.path = "/exec/" + seg(execId) + "/start", .body = body, .contentType = "application/json"},
+                tty);
+}
+
+Result<ExecInspect> HttpEngine::inspectExec(const std::string& execId) {
+  const std::string what = "inspect exec " + execId;
+  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/exec/" + seg(execId) + "/json"}));
+  BERTH_DECODE(what, json::decodeExecInspect, r.body);
+}
+
+Status HttpEngine::resizeExecTty(const std::string& execId, int height, int width) {
+  Query q;
+  q.add("h", std::to_string(height)).add("w", std::to_string(width));
+  BERTH_TRY(call("resize the TTY of exec " + execId,
+                 {.method = "POST", .path = "/exec/" + seg(execId) + "/resize" + q.str()}));
+  return ok();
+}
+
+// --- Events
+
+Status HttpEngine::events(const EventsOptions& options, const EventFn& onEvent, std::stop_token stop) {
+  const std::string what = "events";
+  Query q;
+  q.nonEmpty("since", options.since).nonEmpty("until", options.until).filters(options.filters);
+  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, "/events" + q.str()));
+  HttpRequest req;
+  req.target = std::move(target);
+  transport::LineSplitter lines;
+  std::optional<Error> failure;
+  const auto onLine = [&](std::string_view line) -> bool {
+    auto event = json::decodeEvent(line);
+    if (!event) {
+      failure = engineCallError(address_, what, event.error());
+      return false;
+    }
+    return onEvent(*event);
+  };
+  const auto onBody = [&](std::string_view piece) -> bool {
+    auto more = lines.feed(piece, onLine);
+    if (!more) {
+      failure = engineCallError(address_, what, more.error());
+      return false;
+    }
+    return *more;
+  };
+  auto r = client_->stream(req, options_.requestTimeout, transport::kNoTimeout, onBody, stop);
+  if (!r) {
+    if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return ok();
+    return fail(engineCallError(address_, what, r.error()));
+  }
+  if (r->head.status >= 400)
+    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+  if (failure) return fail(std::move(*failure));
+  return ok();
+}
+
+// --- Factory
+
+Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint, const EngineOptions& options) {
+  auto transport = transport::makeTransport(endpoint);
+  if (!transport)
+    return fail(transport.error().code(),
+                fmt::format("engine {}: {}", endpoint.url(), transport.error().message()));
+  transport::HttpClientOptions clientOptions;
+  clientOptions.connectTimeout = options.connectTimeout;
+  // What the docker CLI sends, so engine logs and proxies read the same.
+  if (endpoint.scheme == Scheme::Tcp) {
+    const bool v6 = endpoint.host.find(':') != std::string::npos;
+    clientOptions.hostHeader = v6 ? fmt::format("[{}]:{}", endpoint.host, endpoint.port)
+                                  : fmt::format("{}:{}", endpoint.host, endpoint.port);
+  } else {
+    clientOptions.hostHeader = "api.moby.localhost";
+  }
+  auto client = std::make_unique<transport::HttpClient>(std::move(transport).value(), clientOptions);
+  return std::unique_ptr<Engine>(
+      std::make_unique<HttpEngine>(endpoint.url(), std::move(client), endpoint.pinnedApiVersion, options));
+}
+
+Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint) {
+  return makeEngine(endpoint, EngineOptions{});
+}
+
+}  // namespace berth::engine

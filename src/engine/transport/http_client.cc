@@ -1,0 +1,226 @@
+#include "engine/transport/http_client.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <array>
+
+#include "base/log.h"
+
+namespace berth::engine::transport {
+namespace {
+
+constexpr std::size_t kReadBuffer = 64 * 1024;
+
+Deadline deadlineFor(Timeout timeout) {
+  if (timeout == kNoTimeout) return kNoDeadline;
+  return deadlineAfter(timeout);
+}
+
+std::string budget(Timeout timeout) { return formatDuration(timeout); }
+
+// What to do with decoded body bytes: consume (and clear) them, or fail.
+using BodySink = std::function<Status(std::string& body)>;
+
+// Where an exchange failed, for the retry decision and messages.
+enum class Phase { Write, Header, Body };
+
+struct ExchangeError {
+  Error error;
+  Phase phase;
+};
+
+// Writes `bytes` and reads the answer into `parser`, handing body bytes to `sink`. Stops early
+// (successfully) when `stopped` becomes true.
+Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& parser,
+                      Deadline headerDeadline, Deadline bodyDeadline, const BodySink& sink,
+                      const bool& stopped, Phase& phase) {
+  phase = Phase::Write;
+  BERTH_TRY(conn.writeAll(bytes, std::min(headerDeadline, bodyDeadline)));
+  auto buffer = std::make_unique<std::array<char, kReadBuffer>>();
+  std::string body;
+  while (!parser.done() && !stopped) {
+    phase = parser.headerDone() ? Phase::Body : Phase::Header;
+    const Deadline d = parser.headerDone() ? bodyDeadline : std::min(headerDeadline, bodyDeadline);
+    BERTH_ASSIGN_OR_RETURN(const std::size_t n, conn.readSome(*buffer, d));
+    if (n == 0) {
+      BERTH_TRY(parser.feedEof(body));
+      if (!body.empty()) BERTH_TRY(sink(body));
+      return true;
+    }
+    BERTH_TRY(parser.feed(std::string_view(buffer->data(), n), body));
+    if (!body.empty()) BERTH_TRY(sink(body));
+  }
+  return !stopped;
+}
+
+}  // namespace
+
+HttpClient::HttpClient(std::unique_ptr<Transport> transport, HttpClientOptions options)
+    : transport_(std::move(transport)), options_(std::move(options)) {}
+
+HttpClient::~HttpClient() = default;
+
+Result<HttpClient::Lease> HttpClient::acquire(Deadline requestDeadline, bool fresh) {
+  if (!fresh) {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    while (!idle_.empty()) {
+      Idle idle = std::move(idle_.back());
+      idle_.pop_back();
+      if (now - idle.since < options_.idleTimeout && idle.connection->reusable()) {
+        return Lease{std::move(idle.connection), true};
+      }
+    }
+  }
+  const Deadline connectDeadline = std::min(requestDeadline, deadlineFor(options_.connectTimeout));
+  auto conn = transport_->dial(connectDeadline);
+  if (!conn) {
+    Error e = std::move(conn).error();
+    if (e.code() == ErrorCode::DeadlineExceeded && connectDeadline != requestDeadline) {
+      return fail(ErrorCode::DeadlineExceeded,
+                  fmt::format("{} (connect timeout {})", e.message(), budget(options_.connectTimeout)));
+    }
+    return fail(std::move(e));
+  }
+  return Lease{std::move(conn).value(), false};
+}
+
+void HttpClient::release(std::unique_ptr<Connection> connection) {
+  std::lock_guard lock(mu_);
+  if (idle_.size() >= options_.maxIdle) return;
+  idle_.push_back({std::move(connection), std::chrono::steady_clock::now()});
+}
+
+namespace {
+
+Error timeoutError(Phase phase, Timeout timeout) {
+  switch (phase) {
+    case Phase::Write:
+      return Error(ErrorCode::DeadlineExceeded,
+                   fmt::format("timed out sending the request (timeout {})", formatDuration(timeout)));
+    case Phase::Header:
+      return Error(ErrorCode::DeadlineExceeded, fmt::format("no answer within {}", formatDuration(timeout)));
+    case Phase::Body:
+      return Error(ErrorCode::DeadlineExceeded,
+                   fmt::format("the answer did not finish within {}", formatDuration(timeout)));
+  }
+  return Error(ErrorCode::DeadlineExceeded, "timed out");
+}
+
+}  // namespace
+
+Result<HttpResponse> HttpClient::send(const HttpRequest& request, Timeout timeout, bool head) {
+  const Deadline deadline = deadlineFor(timeout);
+  const std::string bytes = serializeRequest(request, options_.hostHeader);
+  for (int attempt = 0;; ++attempt) {
+    BERTH_ASSIGN_OR_RETURN(Lease lease, acquire(deadline, attempt > 0));
+    ResponseParser parser(head ? ResponseParser::Mode::Bodyless : ResponseParser::Mode::Normal);
+    HttpResponse response;
+    const BodySink sink = [&](std::string& body) -> Status {
+      if (response.body.size() + body.size() > options_.maxBufferedBody) {
+        return fail(ErrorCode::Internal,
+                    fmt::format("the engine's answer is larger than {} bytes", options_.maxBufferedBody));
+      }
+      response.body += body;
+      body.clear();
+      return ok();
+    };
+    const bool never = false;
+    Phase phase = Phase::Write;
+    auto done = exchange(*lease.connection, bytes, parser, deadline, deadline, sink, never, phase);
+    if (!done) {
+      Error e = std::move(done).error();
+      if (lease.reused && attempt == 0 && !parser.receivedAny() && e.code() == ErrorCode::Unavailable) {
+        log::debug("engine closed an idle connection; retrying {} {} on a new one", request.method,
+                   request.target);
+        continue;
+      }
+      if (e.code() == ErrorCode::DeadlineExceeded) return fail(timeoutError(phase, timeout));
+      return fail(std::move(e));
+    }
+    response.head = parser.head();
+    if (response.head.keepAlive && parser.takeRemaining().empty()) release(std::move(lease.connection));
+    return response;
+  }
+}
+
+Result<HttpResponse> HttpClient::stream(const HttpRequest& request, Timeout headerTimeout,
+                                        Timeout bodyTimeout, const BodyFn& onBody, std::stop_token stop) {
+  const Deadline headerDeadline = deadlineFor(headerTimeout);
+  const Deadline bodyDeadline = deadlineFor(bodyTimeout);
+  const std::string bytes = serializeRequest(request, options_.hostHeader);
+  for (int attempt = 0;; ++attempt) {
+    if (stop.stop_requested()) return fail(ErrorCode::Cancelled, "stopped");
+    BERTH_ASSIGN_OR_RETURN(Lease lease, acquire(std::min(headerDeadline, bodyDeadline), attempt > 0));
+    Connection* conn = lease.connection.get();
+    std::stop_callback onStop(stop, [conn] { conn->cancel(); });
+    ResponseParser parser;
+    HttpResponse response;
+    bool stopped = false;
+    const BodySink sink = [&](std::string& body) -> Status {
+      const int status = parser.head().status;
+      if (status / 100 == 2) {
+        if (!onBody(body)) stopped = true;
+      } else if (response.body.size() < 1024 * 1024) {
+        response.body += body;
+      }
+      body.clear();
+      return ok();
+    };
+    Phase phase = Phase::Write;
+    auto done = exchange(*conn, bytes, parser, headerDeadline, bodyDeadline, sink, stopped, phase);
+    if (!done) {
+      Error e = std::move(done).error();
+      if (e.code() == ErrorCode::Cancelled || stop.stop_requested()) {
+        return fail(ErrorCode::Cancelled, "stopped");
+      }
+      if (lease.reused && attempt == 0 && !parser.receivedAny() && e.code() == ErrorCode::Unavailable) {
+        continue;
+      }
+      if (e.code() == ErrorCode::DeadlineExceeded) {
+        return fail(timeoutError(phase, phase == Phase::Body ? bodyTimeout : headerTimeout));
+      }
+      return fail(std::move(e));
+    }
+    response.head = parser.head();
+    if (*done && response.head.keepAlive && parser.takeRemaining().empty()) {
+      release(std::move(lease.connection));
+    }
+    return response;
+  }
+}
+
+Result<Upgraded> HttpClient::upgrade(const HttpRequest& request, Timeout timeout) {
+  const Deadline deadline = deadlineFor(timeout);
+  HttpRequest req = request;
+  req.headers.push_back({"Connection", "Upgrade"});
+  req.headers.push_back({"Upgrade", "tcp"});
+  const std::string bytes = serializeRequest(req, options_.hostHeader);
+  // Never on a pooled connection: a hijacked connection is not given back, and a retry could run an
+  // exec twice.
+  BERTH_ASSIGN_OR_RETURN(Lease lease, acquire(deadline, true));
+  ResponseParser parser(ResponseParser::Mode::Upgrade);
+  Upgraded result;
+  const BodySink sink = [&](std::string& body) -> Status {
+    if (result.response.body.size() < 1024 * 1024) result.response.body += body;
+    body.clear();
+    return ok();
+  };
+  const bool never = false;
+  Phase phase = Phase::Write;
+  auto done = exchange(*lease.connection, bytes, parser, deadline, deadline, sink, never, phase);
+  if (!done) {
+    Error e = std::move(done).error();
+    if (e.code() == ErrorCode::DeadlineExceeded) return fail(timeoutError(phase, timeout));
+    return fail(std::move(e));
+  }
+  result.response.head = parser.head();
+  if (parser.upgraded()) {
+    result.initial = parser.takeRemaining();
+    result.connection = std::move(lease.connection);
+  }
+  return result;
+}
+
+}  // namespace berth::engine::transport
