@@ -432,14 +432,10 @@ Result<SshKeyPair> clientSshKey() {
   return *key;
 }
 
-// Waits until ADDRESS:PORT accepts a TCP connection and sends a line starting with `banner`.
-Status probeTcpBanner(const std::string& address, int port, std::string_view banner) {
+// A TCP connection to ADDRESS:PORT, with 1s timeouts for everything. Returns the socket.
+Result<int> connectTcp(const std::string& address, int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail(ErrorCode::Unavailable, errnoText("socket"));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   timeval tv{1, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -447,10 +443,28 @@ Status probeTcpBanner(const std::string& address, int port, std::string_view ban
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   ::inet_pton(AF_INET, address.c_str(), &addr.sin_addr);
-  const std::string where = address + ":" + std::to_string(port);
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    return fail(ErrorCode::Unavailable, errnoText("connect " + where));
+    const Error e(ErrorCode::Unavailable, errnoText("connect " + address + ":" + std::to_string(port)));
+    ::close(fd);
+    return fail(e);
   }
+  return fd;
+}
+
+Status probeTcpConnect(const std::string& address, int port) {
+  BERTH_ASSIGN_OR_RETURN(int fd, connectTcp(address, port));
+  ::close(fd);
+  return ok();
+}
+
+// Waits until ADDRESS:PORT accepts a TCP connection and sends a line starting with `banner`.
+Status probeTcpBanner(const std::string& address, int port, std::string_view banner) {
+  BERTH_ASSIGN_OR_RETURN(int fd, connectTcp(address, port));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const std::string where = address + ":" + std::to_string(port);
   char buf[64];
   const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
   if (n <= 0) return fail(ErrorCode::Unavailable, "no banner from " + where);
@@ -460,10 +474,20 @@ Status probeTcpBanner(const std::string& address, int port, std::string_view ban
   return ok();
 }
 
-std::string daemonJson(int n, const fs::path& dir) {
+std::string daemonJson(int n, const fs::path& dir, const std::string& address,
+                       const TestHost::Tls* tls) {
   const std::string sock = (dir / "docker.sock").string();
+  std::string hosts = "\"unix:///var/run/docker.sock\", \"unix://" + sock + "\"";
+  std::string tlsConfig;
+  if (tls != nullptr) {
+    hosts += ", \"tcp://" + address + ":" + std::to_string(kTlsPort) + "\"";
+    tlsConfig = "  \"tlsverify\": true,\n"
+                "  \"tlscacert\": \"" + tls->caCert.string() + "\",\n"
+                "  \"tlscert\": \"" + tls->serverCert.string() + "\",\n"
+                "  \"tlskey\": \"" + tls->serverKey.string() + "\",\n";
+  }
   return "{\n"
-         "  \"hosts\": [\"unix:///var/run/docker.sock\", \"unix://" + sock + "\"],\n"
+         "  \"hosts\": [" + hosts + "],\n" + tlsConfig +
          "  \"data-root\": \"" + (dir / "data").string() + "\",\n"
          "  \"storage-driver\": \"overlay2\",\n"
          "  \"bip\": \"10.214." + std::to_string(n) + ".1/24\",\n"
@@ -583,13 +607,57 @@ Status TestHost::boot(const HostOptions& options) {
 
   // The engine's configuration, in the host's private /etc/docker.
   const fs::path hostRoot = fs::path("/proc") / std::to_string(holder_) / "root";
-  BERTH_TRY(writeText(hostRoot / "etc/docker/daemon.json", daemonJson(n, dir_)));
+  if (options.tls) BERTH_TRY(prepareTls(options));
+  BERTH_TRY(writeText(hostRoot / "etc/docker/daemon.json",
+                      daemonJson(n, dir_, address_, tlsEnabled_ ? &tls_ : nullptr)));
 
   if (options.ssh) BERTH_TRY(startSshd());
   if (options.engine) {
     BERTH_TRY(startEngine());
     if (options.loadBusybox) BERTH_TRY(loadBusyboxImage(unixSocketPath().string()));
+    if (tlsEnabled_) {
+      BERTH_TRY(waitFor(
+          "the engine's TLS port " + tlsUrl(),
+          [&] { return probeTcpConnect(address_, kTlsPort); }, std::chrono::seconds(15),
+          std::chrono::milliseconds(20)));
+    }
   }
+  return ok();
+}
+
+Status TestHost::prepareTls(const HostOptions& options) {
+  using namespace std::chrono_literals;
+  std::optional<pki::Authority> ca = options.tlsAuthority;
+  if (!ca) {
+    BERTH_ASSIGN_OR_RETURN(pki::Authority harness, harnessAuthority());
+    ca = std::move(harness);
+  }
+  const std::vector<std::string> names = options.serverCertNames.empty()
+                                             ? std::vector<std::string>{address_, hostname_}
+                                             : options.serverCertNames;
+  pki::CertificateRequest request{.kind = pki::CertificateKind::Server, .commonName = hostname_};
+  for (const std::string& name : names) {
+    unsigned char buf[16];
+    const bool ip = ::inet_pton(AF_INET, name.c_str(), buf) == 1 ||
+                    ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+    (ip ? request.ipAddresses : request.dnsNames).push_back(name);
+  }
+  const auto now = std::chrono::system_clock::now();
+  request.validity = pki::validFor(now, 24h * 7);
+  BERTH_ASSIGN_OR_RETURN(pki::Issued server, ca->issue(request));
+  const fs::path tlsDir = dir_ / "tls";
+  std::error_code ec;
+  fs::create_directories(tlsDir, ec);
+  if (ec) return fail(ErrorCode::Unavailable, tlsDir.string() + ": " + ec.message());
+  tls_.caCert = tlsDir / "ca.pem";
+  tls_.serverCert = tlsDir / "server-cert.pem";
+  tls_.serverKey = tlsDir / "server-key.pem";
+  BERTH_TRY(ca->certificate().save(tls_.caCert));
+  BERTH_TRY(server.certificate.save(tls_.serverCert));
+  BERTH_TRY(server.key.save(tls_.serverKey));
+  BERTH_ASSIGN_OR_RETURN(tls_.client, writeClientBundle(tlsDir / "client", *ca, ca->certificate(),
+                                                        "berth-test-client", pki::validFor(now, 24h)));
+  tlsEnabled_ = true;
   return ok();
 }
 

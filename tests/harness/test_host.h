@@ -47,6 +47,8 @@
 
 #include "base/result.h"
 #include "harness/subprocess.h"
+#include "harness/tls_material.h"
+#include "pki/authority.h"
 
 namespace berth::testing {
 
@@ -63,6 +65,15 @@ struct HostOptions {
   bool loadBusybox = true;
   // Run sshd on ADDRESS:22, accepting sshIdentity() for root.
   bool ssh = false;
+  // Also listen on tcp://ADDRESS:2376 with --tlsverify: a server certificate for the host and a
+  // client bundle, both from the harness CA (or tlsAuthority).
+  bool tls = false;
+  // The names the server certificate carries (IPs and DNS names); default {address, hostname}.
+  // Give other names to test a certificate that does not name the address dialled.
+  std::vector<std::string> serverCertNames{};
+  // The CA that issues the server certificate and that the engine trusts for client certificates;
+  // default harnessAuthority() (e.g. give the CA of a `berth ca init` to test berth's own CA).
+  std::optional<pki::Authority> tlsAuthority{};
   std::chrono::seconds startTimeout{60};
 };
 
@@ -91,6 +102,16 @@ class TestHost {
   std::string unixSocketUrl() const { return "unix://" + unixSocketPath().string(); }
   // The engine's log file (appended to across restarts).
   std::filesystem::path engineLogPath() const { return dir_ / "dockerd.log"; }
+
+  // TLS (HostOptions::tls): tcp://ADDRESS:2376 and the files for it, all in directory()/tls.
+  struct Tls {
+    std::filesystem::path caCert;      // the CA certificate the engine trusts (and that signed it)
+    std::filesystem::path serverCert;  // the engine's certificate and key
+    std::filesystem::path serverKey;
+    ClientBundle client;               // a valid client: DOCKER_CERT_PATH=client.dir
+  };
+  std::string tlsUrl() const { return "tcp://" + address_ + ":" + std::to_string(kTlsPort); }
+  const Tls& tls() const { return tls_; }
 
   // SSH (HostOptions::ssh): root@address():22 with the harness's key.
   int sshPort() const { return kSshPort; }
@@ -131,6 +152,7 @@ class TestHost {
   TestHost() = default;
   Status boot(const HostOptions& options);
   Status startSshd();
+  Status prepareTls(const HostOptions& options);
 
   int index_ = 0;
   std::string hostname_;
@@ -139,6 +161,8 @@ class TestHost {
   std::string veth_;
   std::filesystem::path dir_;
   std::string sshHostKey_;
+  Tls tls_;
+  bool tlsEnabled_ = false;
   pid_t holder_ = 0;
   int lifeline_ = -1;  // write end; the holder cleans up when it closes
   int lock_ = -1;      // the bound abstract socket that claims index_
