@@ -7,6 +7,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/write.hpp>
+#include <limits>
 #include <sstream>
 
 #include "base/strings.h"
@@ -58,7 +59,8 @@ std::string serializeRequest(const HttpRequest& request, std::string_view host) 
 struct ResponseParser::Impl {
   explicit Impl(Mode m) : mode(m) {
     parser.header_limit(kMaxHeaderBytes);
-    parser.body_limit(boost::none);
+    // Not boost::none: Beast 1.74 compares Content-Length against an empty optional as "over".
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     parser.eager(false);
     if (mode == Mode::Bodyless) parser.skip(true);
   }
