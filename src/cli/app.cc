@@ -15,6 +15,7 @@ namespace {
 
 constexpr CommandRegistrar kCommandFamilies[] = {
     registerVersionCommand,
+    registerCaCommand,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {

@@ -7,5 +7,6 @@
 namespace berth::cli {
 
 void registerVersionCommand(CLI::App& app, CommandContext& context);
+void registerCaCommand(CLI::App& app, CommandContext& context);
 
 }  // namespace berth::cli
