@@ -16,6 +16,7 @@ namespace {
 constexpr CommandRegistrar kCommandFamilies[] = {
     registerVersionCommand,
     registerCaCommand,
+    registerEngineCommand,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {

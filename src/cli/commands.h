@@ -2,11 +2,26 @@
 // app.cc's list; keep the family's code in its own file.
 #pragma once
 
+#include <memory>
+
+#include "base/result.h"
 #include "cli/app.h"
+
+namespace berth::engine {
+class Engine;
+}
 
 namespace berth::cli {
 
+struct GlobalOptions;
+
 void registerVersionCommand(CLI::App& app, CommandContext& context);
 void registerCaCommand(CLI::App& app, CommandContext& context);
+void registerEngineCommand(CLI::App& app, CommandContext& context);
+
+// The engine the global options select: -H/--host URL, else DOCKER_HOST, else
+// unix:///var/run/docker.sock (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH/DOCKER_API_VERSION). Does not
+// connect yet. Defined in engine_command.cc.
+Result<std::unique_ptr<engine::Engine>> selectedEngine(const GlobalOptions& global);
 
 }  // namespace berth::cli
