@@ -334,7 +334,7 @@ class Binder {
       }
       return out;
     }
-    err(n, p, "must be a mapping");
+    err(n, p, "must be a mapping or a list of KEY=VALUE strings");
     return out;
   }
 
@@ -454,6 +454,7 @@ class Binder {
     for (std::size_t i = 0; i < n.items.size(); ++i) {
       const std::string entry = str(n.items[i], p.index(i));
       if (entry.empty()) continue;
+      if (unresolved(n.items[i]) && entry.find_first_of("=:") == std::string::npos) continue;
       auto parsed = parseExtraHost(entry);
       if (!parsed) {
         err(n.items[i], p.index(i), parsed.error().message());
@@ -592,7 +593,7 @@ class Binder {
     else if (k == "scale") {
       if (auto sc = integer(v, p)) s.scale = static_cast<int>(std::clamp<std::int64_t>(*sc, -1, 1 << 30));
     } else if (k == "secrets") s.secrets = fileReferences(v, p, "/run/secrets");
-    else if (k == "security_opt") s.securityOpt = uniqueStrings(v, p);
+    else if (k == "security_opt") s.securityOpt = strList(v, p);
     else if (k == "shm_size") s.shmSize = bytes(v, p).value_or(0);
     else if (k == "stdin_open") s.stdinOpen = boolean(v, p).value_or(false);
     else if (k == "stop_grace_period") s.stopGracePeriod = duration(v, p);
@@ -612,7 +613,7 @@ class Binder {
     else if (k == "userns_mode") s.usernsMode = str(v, p);
     else if (k == "uts") s.uts = str(v, p);
     else if (k == "volumes") s.volumes = mounts(v, p);
-    else if (k == "volumes_from") s.volumesFrom = uniqueStrings(v, p);
+    else if (k == "volumes_from") s.volumesFrom = strList(v, p);
     else if (k == "working_dir") s.workingDir = str(v, p);
   }
 
@@ -1317,7 +1318,7 @@ class Binder {
       const std::size_t eq = n.text.find('=');
       add(n.text.substr(0, eq), eq == std::string::npos ? "" : n.text.substr(eq + 1));
     } else {
-      err(n, p, "must be a mapping");
+      err(n, p, "must be a list or a mapping of SSH agent sockets or keys");
     }
     return out;
   }

@@ -61,6 +61,7 @@ Rule ruleFor(const Segments& p) {
     return Rule::ToSequence;
   }
   if (matches(p, {"networks", "*", "ipam", "config"})) return Rule::IpamConfig;
+  if (matches(p, {"models", "*", "runtime_flags"})) return Rule::Override;
   return Rule::Default;
 }
 
@@ -174,6 +175,7 @@ class Merger {
       case Rule::ToSequence: {
         if (over.isNull()) return;
         Node merged = toSequence(std::move(base));
+        dropReset(merged, over);
         for (Node& item : toSequence(std::move(over)).items) merged.items.push_back(std::move(item));
         base = std::move(merged);
         return;
@@ -181,6 +183,7 @@ class Merger {
       case Rule::ExtraHosts: {
         if (over.isNull()) return;
         Node merged = toSequence(std::move(base));
+        dropReset(merged, over);
         for (Node& item : toSequence(std::move(over)).items) {
           const bool duplicate =
               std::any_of(merged.items.begin(), merged.items.end(),
@@ -266,6 +269,25 @@ class Merger {
   }
 
  private:
+  // `KEY: !reset` inside an environment-like mapping removes KEY from the base list.
+  static void dropReset(Node& list, Node& over) {
+    if (!over.isMapping()) return;
+    for (auto it = over.entries.begin(); it != over.entries.end();) {
+      if (it->value.tag != NodeTag::Reset) {
+        ++it;
+        continue;
+      }
+      const std::string key = it->key;
+      list.items.erase(std::remove_if(list.items.begin(), list.items.end(),
+                                      [&](const Node& n) {
+                                        const std::string text = scalarString(n);
+                                        return text.substr(0, text.find_first_of("=:")) == key;
+                                      }),
+                       list.items.end());
+      it = over.entries.erase(it);
+    }
+  }
+
   void replace(Node& base, Node over) {
     if (!options_.keepTags) stripTags(over);
     base = std::move(over);

@@ -115,10 +115,17 @@ void normalize(Project& project) {
       if (s.build->dockerfile.empty() && s.build->dockerfileInline.empty()) {
         s.build->dockerfile = "Dockerfile";
       }
-      for (auto& [k, v] : s.build->args) {
-        if (!v) {
-          if (auto it = project.environment.find(k); it != project.environment.end()) v = it->second;
+      // Build args without a value take it from the environment, or are dropped.
+      for (auto it = s.build->args.begin(); it != s.build->args.end();) {
+        if (!it->second) {
+          if (auto e = project.environment.find(it->first); e != project.environment.end()) {
+            it->second = e->second;
+          } else {
+            it = s.build->args.erase(it);
+            continue;
+          }
         }
+        ++it;
       }
     }
     for (auto& [k, v] : s.environment) {
@@ -216,7 +223,9 @@ Status resolveEnvFiles(Project& project, bool discardEnvFiles) {
       if (auto it = s.environment.find(k); it != s.environment.end() && it->second) return *it->second;
       return std::nullopt;
     };
-    for (const EnvFile& f : s.envFiles) {
+    for (const EnvFile& envFile : s.envFiles) {
+      EnvFile f = envFile;
+      if (!f.path.empty() && !fs::path(f.path).is_absolute()) f.path = (fs::path(project.workingDir) / f.path).string();
       std::error_code ec;
       if (!fs::exists(f.path, ec)) {
         if (f.required) {
@@ -256,7 +265,10 @@ Status resolveLabelFiles(Project& project) {
     if (s.labelFiles.empty()) continue;
     EnvMap fromFiles;
     const Lookup none = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
-    for (const std::string& path : s.labelFiles) {
+    for (const std::string& labelFile : s.labelFiles) {
+      const std::string path = fs::path(labelFile).is_absolute()
+                                   ? labelFile
+                                   : (fs::path(project.workingDir) / labelFile).string();
       auto content = readFile(path);
       if (!content) {
         return fail(ErrorCode::NotFound,

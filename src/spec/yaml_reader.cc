@@ -253,6 +253,8 @@ class TreeBuilder final : public YAML::EventHandler {
       }
       return;
     }
+    // An empty value has no text of its own: point at its key.
+    if (n.isNull() && n.text.empty()) n.mark = f.keyMark;
     if (const Entry* existing = f.node.findEntry(f.key)) {
       diag_.error(f.keyMark, f.path.key(f.key),
                   "mapping key " + ::berth::quoted(f.key) + " already defined at line " +
