@@ -619,5 +619,135 @@ TEST(ConformanceTest, EveryCorpusCasePasses) {
               "total", passed, total, berthWordingCount, kAcceptedDifferences.size());
 }
 
+// ---- string tables ------------------------------------------------------------------------------
+
+json readTable(const char* name) { return json::parse(readText(corpusDir() / "strings" / name)); }
+
+TEST(ConformanceTest, TemplateTable) {
+  if (!corpusPresent()) GTEST_SKIP() << "conformance corpus not found at " << corpusDir();
+  const json table = readTable("template.json");
+  int passed = 0;
+  for (const auto& c : table["cases"]) {
+    Environment env;
+    for (auto& [k, v] : table["environments"][c["env"].get<std::string>()].items()) {
+      env[k] = v.get<std::string>();
+    }
+    const Lookup lookup = [&](std::string_view name) -> std::optional<std::string> {
+      if (auto it = env.find(std::string(name)); it != env.end()) return it->second;
+      return std::nullopt;
+    };
+    auto result = substitute(c["template"].get<std::string>(), lookup);
+    const std::string id = "template #" + std::to_string(c["id"].get<int>()) + " " + c["template"].dump();
+    if (c.contains("error")) {
+      if (result) {
+        ADD_FAILURE() << id << ": expected an error, got " << *result;
+      } else if (result.error().message().find(c["error"].get<std::string>()) == std::string::npos) {
+        ADD_FAILURE() << id << ": error " << result.error().message() << " lacks " << c["error"];
+      } else {
+        ++passed;
+      }
+      continue;
+    }
+    if (!result) {
+      ADD_FAILURE() << id << ": " << result.error().message();
+    } else if (*result != c["expected"].get<std::string>()) {
+      ADD_FAILURE() << id << ": got " << json(*result) << ", expected " << c["expected"];
+    } else {
+      ++passed;
+    }
+  }
+  std::printf("  strings/template.json      %3d / %3zu\n", passed, table["cases"].size());
+}
+
+TEST(ConformanceTest, DotenvLinesTable) {
+  if (!corpusPresent()) GTEST_SKIP() << "conformance corpus not found at " << corpusDir();
+  const json table = readTable("dotenv-lines.json");
+  const Lookup none = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+  int passed = 0;
+  for (const auto& c : table["cases"]) {
+    EnvMap vars;
+    const Status status = parseEnvFile(c["input"].get<std::string>(), vars, none);
+    const std::string id = "dotenv #" + std::to_string(c["id"].get<int>()) + " " + c["input"].dump();
+    if (c.contains("error")) {
+      if (status) {
+        ADD_FAILURE() << id << ": expected an error";
+      } else if (status.error().message().find(c["error"].get<std::string>()) == std::string::npos) {
+        ADD_FAILURE() << id << ": error " << status.error().message() << " lacks " << c["error"];
+      } else {
+        ++passed;
+      }
+      continue;
+    }
+    if (!status) {
+      ADD_FAILURE() << id << ": " << status.error().message();
+      continue;
+    }
+    bool ok = true;
+    if (c.contains("key")) {
+      auto it = vars.find(c["key"].get<std::string>());
+      ok = it != vars.end() && it->second == c["value"].get<std::string>();
+    }
+    if (c.contains("expected_subset")) {
+      for (auto& [k, v] : c["expected_subset"].items()) ok = ok && vars.count(k) != 0 && vars[k] == v.get<std::string>();
+    }
+    if (c.contains("expected_exact")) ok = ok && json(vars) == c["expected_exact"];
+    if (ok) {
+      ++passed;
+    } else {
+      ADD_FAILURE() << id << ": got " << json(vars).dump();
+    }
+  }
+  std::printf("  strings/dotenv-lines.json  %3d / %3zu\n", passed, table["cases"].size());
+}
+
+json volumeJson(const VolumeMount& v) {
+  json j = json::object();
+  j["type"] = v.type;
+  if (!v.source.empty()) j["source"] = v.source;
+  j["target"] = v.target;
+  if (v.readOnly) j["read_only"] = true;
+  if (v.bind) {
+    json b = json::object();
+    if (v.bind->createHostPath) b["create_host_path"] = true;
+    if (!v.bind->propagation.empty()) b["propagation"] = v.bind->propagation;
+    if (!v.bind->selinux.empty()) b["selinux"] = v.bind->selinux;
+    j["bind"] = b;
+  }
+  if (v.volume) {
+    json o = json::object();
+    if (v.volume->nocopy) o["nocopy"] = true;
+    j["volume"] = o;
+  }
+  return j;
+}
+
+TEST(ConformanceTest, VolumeSpecTable) {
+  if (!corpusPresent()) GTEST_SKIP() << "conformance corpus not found at " << corpusDir();
+  const json table = readTable("volume-spec.json");
+  int passed = 0;
+  for (const auto& c : table["cases"]) {
+    auto v = parseVolumeSpec(c["spec"].get<std::string>());
+    const std::string id = "volume #" + std::to_string(c["id"].get<int>()) + " " + c["spec"].dump();
+    if (c.contains("error")) {
+      if (v) {
+        ADD_FAILURE() << id << ": expected an error";
+      } else if (v.error().message().find(c["error"].get<std::string>()) == std::string::npos) {
+        ADD_FAILURE() << id << ": error " << v.error().message() << " lacks " << c["error"];
+      } else {
+        ++passed;
+      }
+      continue;
+    }
+    if (!v) {
+      ADD_FAILURE() << id << ": " << v.error().message();
+    } else if (c.contains("expected") && volumeJson(*v) != c["expected"]) {
+      ADD_FAILURE() << id << ": got " << volumeJson(*v).dump() << ", expected " << c["expected"].dump();
+    } else {
+      ++passed;
+    }
+  }
+  std::printf("  strings/volume-spec.json   %3d / %3zu\n", passed, table["cases"].size());
+}
+
 }  // namespace
 }  // namespace berth::spec
