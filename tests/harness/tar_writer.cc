@@ -24,7 +24,7 @@ void putOctal(char* field, std::size_t width, unsigned long value) {
 
 void putString(char* field, std::size_t width, std::string_view text) {
   BERTH_CHECK_MSG(text.size() <= width, "tar field too long: " + std::string(text));
-  std::memcpy(field, text.data(), text.size());
+  if (!text.empty()) std::memcpy(field, text.data(), text.size());
 }
 
 }  // namespace
