@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "harness/busybox_image.h"
 #include "harness/engine_probe.h"
+#include "harness/names.h"
 #include "harness/subprocess.h"
 #include "harness/temp_dir.h"
 #include "harness/test_host.h"
@@ -124,8 +125,12 @@ TEST(SharedEngineTest, AnswersOnItsSocketAndRunsBusybox) {
 
 TEST(SharedEngineTest, PublishedPortsAnswerAtTheHostAddress) {
   TestHost& engine = sharedEngine();
+  const std::string name = uniqueName("httpd");
+  EXPECT_TRUE(startsWith(name, "httpd-sharedenginetest-publishedportsanswerat")) << name;
+  EXPECT_LE(name.size(), 60u);
+  EXPECT_NE(uniqueName("httpd"), name);
   const CommandResult started = docker(
-      engine, {"run", "-d", "--name", "harness-httpd", "-p", "18080:80", kBusyboxImage, "sh", "-c",
+      engine, {"run", "-d", "--name", name, "-p", "18080:80", kBusyboxImage, "sh", "-c",
                "mkdir -p /www && echo served-by-busybox > /www/index.html && httpd -f -p 80 -h /www"});
   ASSERT_EQ(started.exitCode, 0) << started.describe();
   std::string body;
@@ -138,7 +143,7 @@ TEST(SharedEngineTest, PublishedPortsAnswerAtTheHostAddress) {
       },
       10s);
   EXPECT_TRUE(served) << body;
-  EXPECT_EQ(docker(engine, {"rm", "-f", "harness-httpd"}).exitCode, 0);
+  EXPECT_EQ(docker(engine, {"rm", "-f", name}).exitCode, 0);
 }
 
 TEST(TestHostTest, TwoHostsStartConcurrentlyWithTheirOwnAddressesAndReachEachOther) {
@@ -287,6 +292,36 @@ TEST(TestHostTest, SshdAcceptsTheTestKeyAndLandsInTheHost) {
   EXPECT_EQ(bad.exitCode, 255) << bad.describe();
   EXPECT_NE(bad.err.find("Permission denied (publickey)"), std::string::npos) << bad.err;
   EXPECT_TRUE(startsWith(host.sshHostPublicKey(), "ssh-ed25519 AAAA"));
+}
+
+// What berth's ssh:// transport does: a direct-streamlocal channel to the engine's socket inside
+// the host (here through `ssh -L`), answered by that host's engine.
+TEST(TestHostTest, SshForwardsToTheHostsEngineSocket) {
+  auto started = TestHost::start(HostOptions{.loadBusybox = false, .ssh = true});
+  ASSERT_TRUE(started) << started.error().message();
+  TestHost& host = **started;
+  TempDir tmp;
+  const fs::path local = tmp / "engine.sock";
+  auto forward = runCommand(
+      {"ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-o",
+       "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + host.sshKnownHosts().string(),
+       "-o", "IdentitiesOnly=yes", "-i", host.sshIdentity().string(), "-L",
+       local.string() + ":/var/run/docker.sock", host.sshUser() + "@" + host.address()},
+      {.timeout = 20s});
+  ASSERT_TRUE(forward);
+  ASSERT_EQ(forward->exitCode, 0) << forward->describe();
+  ASSERT_TRUE(waitUntil([&] { return fs::exists(local); }, 5s));
+  auto info = unixHttpRequest(local.string(), "GET", "/info");
+  ASSERT_TRUE(info) << info.error().message();
+  EXPECT_EQ(info->status, 200);
+  EXPECT_NE(info->body.find("\"Name\":\"" + host.hostname() + "\""), std::string::npos)
+      << info->body.substr(0, 300);
+  // The backgrounded ssh lives in the test's process tree, not the host's; stopping the host
+  // closes its connection and it exits.
+  host.stop();
+  EXPECT_TRUE(waitUntil([&] { return !unixHttpRequest(local.string(), "GET", "/_ping",
+                                                       {}, {}, 1s).has_value(); },
+                        10s));
 }
 
 TEST(TestHostTest, StopLeavesNothingBehind) {
