@@ -17,6 +17,7 @@ constexpr CommandRegistrar kCommandFamilies[] = {
     registerVersionCommand,
     registerCaCommand,
     registerEngineCommand,
+    registerConfigCommand,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {

@@ -18,6 +18,7 @@ struct GlobalOptions;
 void registerVersionCommand(CLI::App& app, CommandContext& context);
 void registerCaCommand(CLI::App& app, CommandContext& context);
 void registerEngineCommand(CLI::App& app, CommandContext& context);
+void registerConfigCommand(CLI::App& app, CommandContext& context);
 
 // The engine the global options select: -H/--host URL, else DOCKER_HOST, else
 // unix:///var/run/docker.sock (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH/DOCKER_API_VERSION). Does not
