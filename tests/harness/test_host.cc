@@ -544,6 +544,7 @@ Status TestHost::boot(const HostOptions& options) {
   const int n = index_;
   const std::string ns = std::to_string(n);
   hostname_ = options.hostname.empty() ? "berth-host-" + ns : options.hostname;
+  startTimeout_ = options.startTimeout;
   address_ = "10.213." + ns + ".2";
   gateway_ = "10.213." + ns + ".1";
   veth_ = "bth" + ns;
@@ -618,7 +619,7 @@ Status TestHost::boot(const HostOptions& options) {
     if (tlsEnabled_) {
       BERTH_TRY(waitFor(
           "the engine's TLS port " + tlsUrl(),
-          [&] { return probeTcpConnect(address_, kTlsPort); }, std::chrono::seconds(15),
+          [&] { return probeTcpConnect(address_, kTlsPort); }, startTimeout_,
           std::chrono::milliseconds(20)));
     }
   }
@@ -702,7 +703,7 @@ Status TestHost::startSshd() {
   if (!r.succeeded()) return fail(ErrorCode::Internal, "start sshd: " + r.describe());
   return waitFor(
       "sshd on " + address_ + ":22", [&] { return probeTcpBanner(address_, kSshPort, "SSH-"); },
-      std::chrono::seconds(15), std::chrono::milliseconds(20));
+      startTimeout_, std::chrono::milliseconds(20));
 }
 
 TestHost::~TestHost() { stop(); }
@@ -725,7 +726,7 @@ Status TestHost::waitForEngine(std::chrono::milliseconds timeout) const {
 Status TestHost::startEngine() {
   BERTH_ASSIGN_OR_RETURN(CommandResult r, run({"/etc/init.d/docker", "start"}));
   if (!r.succeeded()) return fail(ErrorCode::Unavailable, "/etc/init.d/docker start: " + r.describe());
-  return waitForEngine();
+  return waitForEngine(startTimeout_);
 }
 
 Status TestHost::stopEngine() {

@@ -74,6 +74,7 @@ struct HostOptions {
   // The CA that issues the server certificate and that the engine trusts for client certificates;
   // default harnessAuthority() (e.g. give the CA of a `berth ca init` to test berth's own CA).
   std::optional<pki::Authority> tlsAuthority{};
+  // How long each start-up step (engine, TLS port, sshd) may take before start() fails.
   std::chrono::seconds startTimeout{60};
 };
 
@@ -130,7 +131,8 @@ class TestHost {
                             const CommandOptions& options = {}) const;
 
   // Engine control through the host's init script, as an operator would do it: stop (SIGTERM to
-  // the pid in /var/run/docker.pid, wait, SIGKILL), start (and wait until /_ping answers), restart.
+  // the pid in /var/run/docker.pid, wait, SIGKILL), start (and wait, up to the start timeout, until
+  // /_ping answers on unixSocketPath()), restart.
   Status stopEngine();
   Status startEngine();
   Status restartEngine();
@@ -163,6 +165,7 @@ class TestHost {
   std::string sshHostKey_;
   Tls tls_;
   bool tlsEnabled_ = false;
+  std::chrono::seconds startTimeout_{60};
   pid_t holder_ = 0;
   int lifeline_ = -1;  // write end; the holder cleans up when it closes
   int lock_ = -1;      // the bound abstract socket that claims index_
