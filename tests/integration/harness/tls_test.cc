@@ -169,5 +169,65 @@ TEST(TlsOwnCaTest, HostTrustsTheCaItIsGiven) {
             "OK");
 }
 
+// What provisioning (issue 5) does to a host whose engine only listens on its unix socket: over SSH,
+// install certificates, rewrite /etc/docker/daemon.json (keeping what is there), restart the engine
+// with the host's init script. The engine comes back with TLS and outlives the SSH session.
+TEST(TlsProvisioningTest, EngineIsReconfiguredOverSshThroughDaemonJsonAndTheInitScript) {
+  auto started = TestHost::start(HostOptions{.loadBusybox = false, .ssh = true});
+  ASSERT_TRUE(started) << started.error().message();
+  TestHost& host = **started;
+  auto ssh = [&](const std::string& command, const std::string& input = "") {
+    auto r = runCommand({"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
+                         "UserKnownHostsFile=" + host.sshKnownHosts().string(), "-o",
+                         "IdentitiesOnly=yes", "-i", host.sshIdentity().string(),
+                         host.sshUser() + "@" + host.address(), command},
+                        {.stdinData = input, .timeout = 60s});
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : CommandResult{};
+  };
+  // How a provisioner tells SysV from systemd: no /run/systemd/system, an executable init script.
+  const CommandResult detect =
+      ssh("test -d /run/systemd/system && echo systemd; test -x /etc/init.d/docker && echo sysv");
+  EXPECT_EQ(detect.out, "sysv\n") << detect.describe();
+
+  auto ca = harnessAuthority();
+  ASSERT_TRUE(ca);
+  auto server = ca->issue({.kind = pki::CertificateKind::Server,
+                           .commonName = host.hostname(),
+                           .ipAddresses = {host.address()},
+                           .validity = pki::validFor(std::chrono::system_clock::now(), 24h)});
+  ASSERT_TRUE(server);
+  ASSERT_EQ(ssh("mkdir -p /etc/docker/tls && cat > /etc/docker/tls/ca.pem",
+                ca->certificate().toPem()).exitCode, 0);
+  ASSERT_EQ(ssh("cat > /etc/docker/tls/cert.pem", server->certificate.toPem()).exitCode, 0);
+  ASSERT_EQ(ssh("umask 077 && cat > /etc/docker/tls/key.pem", server->key.toPem()).exitCode, 0);
+
+  const CommandResult current = ssh("cat /etc/docker/daemon.json");
+  ASSERT_EQ(current.exitCode, 0);
+  std::string config = current.out;
+  const std::string marker = "\"hosts\": [";
+  const auto at = config.find(marker);
+  ASSERT_NE(at, std::string::npos) << config;
+  config.insert(at + marker.size(), "\"tcp://" + host.address() + ":2376\", ");
+  config.insert(config.find('{') + 1,
+                "\n  \"tlsverify\": true,\n  \"tlscacert\": \"/etc/docker/tls/ca.pem\",\n"
+                "  \"tlscert\": \"/etc/docker/tls/cert.pem\",\n"
+                "  \"tlskey\": \"/etc/docker/tls/key.pem\",");
+  ASSERT_EQ(ssh("cat > /etc/docker/daemon.json.new && mv /etc/docker/daemon.json.new "
+                "/etc/docker/daemon.json", config).exitCode, 0);
+  const CommandResult restart = ssh("service docker restart");
+  ASSERT_EQ(restart.exitCode, 0) << restart.describe();
+
+  // The SSH session is over; the engine still answers, now on TLS too.
+  ASSERT_TRUE(host.waitForEngine().has_value()) << host.engineLogTail();
+  TempDir tmp;
+  auto client = mintClientCert(tmp.path());
+  ASSERT_TRUE(client);
+  const CommandResult r =
+      curlPing(host, client->ca().string(), client->cert().string(), client->key().string());
+  EXPECT_EQ(r.out, "OK") << r.describe() << host.engineLogTail();
+  EXPECT_EQ(ssh("service docker status").exitCode, 0);
+}
+
 }  // namespace
 }  // namespace berth::testing
