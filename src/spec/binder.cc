@@ -269,6 +269,7 @@ class Binder {
     }
     if (n.isScalar() && n.type == ScalarType::String) {
       if (unresolved(n)) return std::nullopt;
+      if (auto i = parseYamlInt(trim(n.text))) return i;  // "-1" (unlimited), "1024"
       auto b = parseBytes(trim(n.text));
       if (b) return *b;
       err(n, p, b.error().message() + " (use a number of bytes or a size such as \"512m\")");

@@ -682,11 +682,9 @@ bool looksLikeOtherType(const std::string& s) {
 bool needsQuotes(const std::string& s) {
   if (s.empty() || looksLikeOtherType(s)) return true;
   const char first = s.front();
-  if (std::string_view("-?:,[]{}#&*!|>'\"%@`").find(first) != std::string_view::npos) {
-    // "-foo" and "?foo" and ":foo" are fine as plain scalars only when followed by a non-space;
-    // quote them all to stay simple.
-    return true;
-  }
+  if (std::string_view(",[]{}#&*!|>'\"%@`").find(first) != std::string_view::npos) return true;
+  // "-g", "?x", ":x" are plain scalars; "- x", "-" and "? x" are not.
+  if ((first == '-' || first == '?' || first == ':') && (s.size() == 1 || s[1] == ' ')) return true;
   if (first == ' ' || s.back() == ' ' || s.back() == ':') return true;
   if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos) return true;
   for (const char c : s) {
