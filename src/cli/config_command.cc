@@ -189,6 +189,8 @@ void registerConfigCommand(CLI::App& app, CommandContext& context) {
       ->type_name("FILE");
   cmd->add_option("services", options->selected, "Only these services (and their dependencies)")
       ->type_name("SERVICE");
+  // Global options (-f, -p, --profile, --env-file...) may also follow the command, as with compose.
+  cmd->fallthrough();
   cmd->callback([&context, options] { context.exitCode = run(context.global, *options); });
 }
 

@@ -215,7 +215,9 @@ Status selectServices(Project& project, const std::vector<std::string>& names) {
 }
 
 Status resolveEnvFiles(Project& project, bool discardEnvFiles) {
-  for (auto& [name, s] : project.services) {
+  for (auto& entry : project.services) {
+    const std::string& name = entry.first;
+    Service& s = entry.second;
     EnvMap fromFiles;
     const Lookup lookup = [&](std::string_view key) -> std::optional<std::string> {
       const std::string k(key);

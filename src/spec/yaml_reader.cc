@@ -300,6 +300,40 @@ std::string describeParseError(std::string_view text, const YAML::Mark& mark, co
   return msg;
 }
 
+// Position of the first byte that is not part of valid UTF-8, if any.
+std::optional<Mark> invalidUtf8(std::string_view text, int file) {
+  int line = 1;
+  int column = 1;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = 1;
+    if (c >= 0x80) {
+      if (c >= 0xc2 && c <= 0xdf) n = 2;
+      else if (c >= 0xe0 && c <= 0xef) n = 3;
+      else if (c >= 0xf0 && c <= 0xf4) n = 4;
+      else return Mark{file, line, column};
+      if (i + n > text.size()) return Mark{file, line, column};
+      for (std::size_t k = 1; k < n; ++k) {
+        if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return Mark{file, line, column};
+      }
+      // Overlong and surrogate forms.
+      const auto d = static_cast<unsigned char>(text[i + 1]);
+      if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d >= 0xa0) || (c == 0xf0 && d < 0x90) ||
+          (c == 0xf4 && d >= 0x90)) {
+        return Mark{file, line, column};
+      }
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+    i += n;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag,
@@ -309,6 +343,10 @@ std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag,
     diag.error(Mark{file, 0, 0}, "file too large: " + std::to_string(text.size()) +
                                      " bytes (the limit is " + std::to_string(limits.maxBytes) +
                                      ")");
+    return documents;
+  }
+  if (auto bad = invalidUtf8(text, file)) {
+    diag.error(*bad, "invalid UTF-8: compose files must be UTF-8 text");
     return documents;
   }
   std::istringstream in{std::string(text)};
