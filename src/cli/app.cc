@@ -18,6 +18,7 @@ constexpr CommandRegistrar kCommandFamilies[] = {
     registerCaCommand,
     registerEngineCommand,
     registerConfigCommand,
+    registerHostCommand,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {

@@ -19,10 +19,12 @@ void registerVersionCommand(CLI::App& app, CommandContext& context);
 void registerCaCommand(CLI::App& app, CommandContext& context);
 void registerEngineCommand(CLI::App& app, CommandContext& context);
 void registerConfigCommand(CLI::App& app, CommandContext& context);
+void registerHostCommand(CLI::App& app, CommandContext& context);
 
-// The engine the global options select: -H/--host URL, else DOCKER_HOST, else
-// unix:///var/run/docker.sock (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH/DOCKER_API_VERSION). Does not
-// connect yet. Defined in engine_command.cc.
+// The engine the global options select: -H/--host NAME of a registered host (`berth host add`, with
+// its TLS material from the inventory) or URL, else DOCKER_HOST, else unix:///var/run/docker.sock
+// (with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH/DOCKER_API_VERSION). Warns on stderr about certificates it
+// uses that expire within 30 days. Does not connect yet. Defined in engine_command.cc.
 Result<std::unique_ptr<engine::Engine>> selectedEngine(const GlobalOptions& global);
 
 }  // namespace berth::cli

@@ -9,6 +9,7 @@
 #include "cli/global_options.h"
 #include "engine/endpoint.h"
 #include "engine/engine.h"
+#include "hosts/resolve.h"
 
 namespace berth::cli {
 namespace {
@@ -65,9 +66,17 @@ int runInfo(const GlobalOptions& global) {
 }  // namespace
 
 Result<std::unique_ptr<engine::Engine>> selectedEngine(const GlobalOptions& global) {
-  BERTH_ASSIGN_OR_RETURN(const engine::Endpoint endpoint,
-                         engine::resolveEndpoint(global.host, engine::processEnvironment()));
-  return engine::makeEngine(endpoint);
+  // A registered host's name (src/hosts) or an engine URL.
+  BERTH_ASSIGN_OR_RETURN(const hosts::ResolvedEngine resolved,
+                         hosts::resolveEngine(global.host, engine::processEnvironment()));
+  for (const std::string& warning : resolved.warnings) std::cerr << "berth: warning: " << warning << "\n";
+  if (resolved.hostName) {
+    // A fleet host that went away should cost seconds, not the default connect timeout.
+    engine::EngineOptions options;
+    options.connectTimeout = std::chrono::seconds(5);
+    return engine::makeEngine(resolved.endpoint, options);
+  }
+  return engine::makeEngine(resolved.endpoint);
 }
 
 void registerEngineCommand(CLI::App& app, CommandContext& context) {

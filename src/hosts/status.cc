@@ -32,6 +32,10 @@ HostState stateOf(const Error& error) {
     case ErrorCode::PermissionDenied:
       return HostState::TlsError;
     case ErrorCode::DeadlineExceeded:
+      // Nothing answered at all (packets dropped): the host is unreachable; it answered but too slowly: timeout.
+      if (m.find("connecting to") != std::string::npos || m.find("resolving") != std::string::npos) {
+        return HostState::Unreachable;
+      }
       return HostState::Timeout;
     case ErrorCode::Unavailable:
       if (m.find("connection refused") != std::string::npos) return HostState::Stopped;

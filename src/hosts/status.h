@@ -21,8 +21,8 @@ enum class HostState { Running, Stopped, Unreachable, Timeout, TlsError, Error }
 // "running", "stopped" (the address answers, the engine does not), "unreachable", "timeout",
 // "TLS error", "error".
 std::string_view hostStateName(HostState state);
-// The state an engine error means: connection refused → Stopped, no route → Unreachable, timeout →
-// Timeout, TLS or authentication → TlsError, else Error.
+// The state an engine error means: connection refused → Stopped, no route or no answer to connecting
+// → Unreachable, a request that timed out → Timeout, TLS or authentication → TlsError, else Error.
 HostState stateOf(const Error& error);
 
 struct HostStatus {

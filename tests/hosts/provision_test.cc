@@ -201,7 +201,11 @@ TEST(HostStateTest, ErrorsMapToStates) {
                                                   "there?)")),
             HostState::Stopped);
   EXPECT_EQ(stateOf(Error(ErrorCode::Unavailable, "no route to 10.0.0.2:2376")), HostState::Unreachable);
-  EXPECT_EQ(stateOf(Error(ErrorCode::DeadlineExceeded, "timed out connecting to 10.0.0.2:2376")), HostState::Timeout);
+  EXPECT_EQ(stateOf(Error(ErrorCode::DeadlineExceeded, "timed out connecting to 10.0.0.2:2376")),
+            HostState::Unreachable);
+  EXPECT_EQ(stateOf(Error(ErrorCode::DeadlineExceeded, "engine tcp://10.0.0.2:2376: info: timed out waiting for "
+                                                       "10.0.0.2:2376")),
+            HostState::Timeout);
   EXPECT_EQ(stateOf(Error(ErrorCode::PermissionDenied, "TLS handshake failed")), HostState::TlsError);
   EXPECT_EQ(stateOf(Error(ErrorCode::Internal, "500")), HostState::Error);
   EXPECT_EQ(hostStateName(HostState::TlsError), "TLS error");

@@ -1,0 +1,521 @@
+// `berth host`: the fleet of engines berth knows by name (src/hosts).
+//   berth host add NAME --url tcp://ADDR:2376               an engine already set up with berth's CA
+//   berth host add NAME --ssh USER@ADDR[:PORT] [--provision] over SSH; --provision sets up mutual TLS
+//   berth host ls | env | inspect | rm | label | rotate-certs
+// Every other command reaches a registered host with -H NAME (selectedEngine, engine_command.cc).
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/files.h"
+#include "base/strings.h"
+#include "cli/commands.h"
+#include "hosts/credentials.h"
+#include "hosts/inventory.h"
+#include "hosts/provision.h"
+#include "hosts/remote.h"
+#include "hosts/resolve.h"
+#include "hosts/shell_env.h"
+#include "hosts/status.h"
+#include "pki/ca_store.h"
+#include "pki/expiry.h"
+
+namespace berth::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct AddOptions {
+  std::string name{};
+  std::string url{};
+  std::string ssh{};
+  std::string identity{};
+  std::string sshHostKey{};
+  std::string knownHosts{};
+  bool acceptUnknownHostKey = false;
+  bool provision = false;
+  int port = 2376;
+  int days = 365;
+  double timeout = 60;
+  std::vector<std::string> labels{};
+  std::string failAfter{};  // hidden: tests of the restore path
+};
+
+struct LsOptions {
+  double timeout = 3;
+  bool quiet = false;
+};
+
+struct EnvOptions {
+  std::string name{};
+  std::string shell{};
+  bool unset = false;
+};
+
+struct NameOptions {
+  std::string name{};
+  std::vector<std::string> changes{};
+  int days = 365;
+  double timeout = 60;
+};
+
+int report(const Error& error) {
+  std::cerr << "berth: " << error.message() << "\n";
+  return 1;
+}
+
+void warn(const std::string& text) { std::cerr << "berth: warning: " << text << "\n"; }
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<long long>(s * 1000));
+}
+
+// "user@addr[:port]" or "user@[v6]:port".
+Result<hosts::SshTarget> parseSshTarget(const std::string& text) {
+  hosts::SshTarget t;
+  std::string rest = text;
+  if (startsWith(rest, "ssh://")) rest = rest.substr(6);
+  if (const auto at = rest.rfind('@'); at != std::string::npos) {
+    t.user = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+  }
+  std::string portText{};
+  if (startsWith(rest, "[")) {
+    const auto close = rest.find(']');
+    if (close == std::string::npos) return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": unterminated [");
+    t.address = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": text after ]");
+      portText = rest.substr(close + 2);
+    }
+  } else if (const auto colon = rest.find(':'); colon != std::string::npos) {
+    t.address = rest.substr(0, colon);
+    portText = rest.substr(colon + 1);
+  } else {
+    t.address = rest;
+  }
+  if (t.address.empty()) {
+    return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": expected USER@ADDRESS[:PORT]");
+  }
+  if (!portText.empty()) {
+    char* end = nullptr;
+    const long p = std::strtol(portText.c_str(), &end, 10);
+    if (*end != '\0' || p < 1 || p > 65535) {
+      return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": invalid port " + berth::quoted(portText));
+    }
+    t.port = static_cast<std::uint16_t>(p);
+  }
+  if (t.user.empty()) {
+    const char* user = std::getenv("USER");
+    t.user = user != nullptr ? user : "root";
+  }
+  return t;
+}
+
+Result<std::map<std::string, std::string>> parseLabels(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out{};
+  for (const std::string& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return fail(ErrorCode::InvalidArgument, "label " + berth::quoted(item) + ": expected KEY=VALUE");
+    }
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+std::string nowText() { return pki::formatTime(SystemClock().wallNow()); }
+
+// berth's CA, created with defaults when there is none yet (provisioning needs one).
+Result<pki::CaStore> openOrCreateCa(bool create) {
+  BERTH_ASSIGN_OR_RETURN(fs::path dir, pki::CaStore::defaultDirectory());
+  auto store = pki::CaStore::open(dir);
+  if (store || !create || store.error().code() != ErrorCode::NotFound) return store;
+  BERTH_ASSIGN_OR_RETURN(fs::path config, berthConfigDir());
+  BERTH_TRY(ensurePrivateDir(config));
+  const auto now = SystemClock().wallNow();
+  BERTH_ASSIGN_OR_RETURN(pki::CaStore created,
+                         pki::CaStore::init(dir, {.validity = pki::validFor(now, std::chrono::hours(24 * 3650))}));
+  std::cout << "Created berth's CA in " << dir.string() << " (ecdsa-p256; `berth ca ls` lists it)\n";
+  return created;
+}
+
+std::optional<hosts::ProvisionStep> parseStep(const std::string& s) {
+  using hosts::ProvisionStep;
+  for (ProvisionStep step : {ProvisionStep::Probe, ProvisionStep::Issue, ProvisionStep::Backup, ProvisionStep::Install,
+                             ProvisionStep::Configure, ProvisionStep::Restart, ProvisionStep::Verify}) {
+    std::string name(hosts::provisionStepName(step));
+    if (s == name || s == split(name, ' ').front()) return step;
+  }
+  return std::nullopt;
+}
+
+// The known_hosts line that pins `key` for `target` (what the engine's ssh:// transport checks).
+std::string knownHostsLine(const hosts::SshTarget& target, const std::string& key) {
+  const std::string host = target.port == 22 ? target.address : fmt::format("[{}]:{}", target.address, target.port);
+  return host + " " + key + "\n";
+}
+
+Result<hosts::SshConnection> connectTo(const hosts::SshTarget& target, const AddOptions& o, double timeout) {
+  hosts::SshConnectOptions c{.user = target.user,
+                             .address = target.address,
+                             .port = target.port,
+                             .identityFile = target.identityFile,
+                             .expectedHostKey = o.sshHostKey,
+                             .knownHostsFile = o.knownHosts,
+                             .acceptUnknownHostKey = o.acceptUnknownHostKey,
+                             .connectTimeout = std::min(seconds(timeout), std::chrono::milliseconds(10s))};
+  return hosts::connectSsh(c);
+}
+
+Status runAdd(const AddOptions& o) {
+  BERTH_TRY(hosts::checkHostName(o.name));
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  if (inventory.contains(o.name)) {
+    return fail(ErrorCode::AlreadyExists,
+                fmt::format("host {} is already registered (`berth host rm {}` first, or `berth host rotate-certs "
+                            "{}` for new certificates)",
+                            o.name, o.name, o.name));
+  }
+  if (o.url.empty() == o.ssh.empty()) {
+    return fail(ErrorCode::InvalidArgument, "host add: give either --url tcp://ADDRESS:2376 or --ssh USER@ADDRESS");
+  }
+  if (o.provision && o.ssh.empty()) return fail(ErrorCode::InvalidArgument, "--provision needs --ssh");
+  if (o.days <= 0) return fail(ErrorCode::InvalidArgument, "--days must be at least 1");
+  if (o.port < 1 || o.port > 65535) return fail(ErrorCode::InvalidArgument, "--port must be from 1 to 65535");
+  BERTH_ASSIGN_OR_RETURN(auto labels, parseLabels(o.labels));
+  const auto now = SystemClock().wallNow();
+  const hosts::CredentialOptions credOptions{.validity = std::chrono::hours(24) * o.days};
+  hosts::HostRecord record{.name = o.name, .labels = std::move(labels), .addedAt = nowText()};
+
+  if (!o.url.empty()) {
+    // An engine already set up with berth's CA: berth only needs a client certificate of its own.
+    BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(o.url, true));
+    if (endpoint.scheme != engine::Scheme::Tcp) {
+      return fail(ErrorCode::InvalidArgument,
+                  "--url " + berth::quoted(o.url) + ": expected tcp://ADDRESS:PORT (use --ssh for SSH hosts)");
+    }
+    BERTH_ASSIGN_OR_RETURN(pki::CaStore ca, openOrCreateCa(false));
+    BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials creds, hosts::issueUrlHostCredentials(ca, o.name, credOptions, now));
+    endpoint.tls = hosts::clientTlsMaterial(creds, "host " + o.name + "'s new client certificate");
+    auto version = hosts::engineVerifier()(endpoint);
+    if (!version) {
+      return fail(std::move(version).error().withContext(
+          fmt::format("host {} ({}): berth could not connect with a client certificate from its CA", o.name,
+                      endpoint.url())));
+    }
+    record.url = endpoint.url();
+    BERTH_TRY(hosts::saveCredentials(inventory, o.name, creds));
+    BERTH_TRY(inventory.put(record));
+    std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS with berth's CA\n", o.name, record.url,
+                             *version);
+    return ok();
+  }
+
+  BERTH_ASSIGN_OR_RETURN(hosts::SshTarget target, parseSshTarget(o.ssh));
+  if (!o.identity.empty()) target.identityFile = fs::absolute(o.identity).string();
+  std::cout << "Connecting to " << target.describe() << " over SSH\n";
+  auto connected = connectTo(target, o, o.timeout);
+  if (!connected) return fail(std::move(connected).error().withContext("host " + o.name));
+  target.hostKey = connected->hostKey;
+  record.ssh = target;
+  std::cout << "  host key " << connected->hostKeyFingerprint << "\n";
+
+  if (!o.provision) {
+    // The engine over SSH (the ssh:// transport), with the host key pinned in the inventory.
+    record.url = fmt::format("ssh://{}@{}{}", target.user,
+                             target.address.find(':') != std::string::npos ? "[" + target.address + "]" : target.address,
+                             target.port == 22 ? "" : fmt::format(":{}", target.port));
+    BERTH_TRY(inventory.put(record));
+    BERTH_TRY(writeFileAtomic(inventory.knownHostsPath(o.name), knownHostsLine(target, target.hostKey)));
+    BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, inventory.endpoint(record));
+    auto version = hosts::engineVerifier()(endpoint);
+    if (!version) {
+      Status removed = inventory.remove(o.name);
+      (void)removed;
+      return fail(std::move(version).error().withContext(fmt::format("host {} ({})", o.name, record.url)));
+    }
+    std::cout << fmt::format("Added host {} ({}): engine {} over SSH\n", o.name, record.url, *version);
+    return ok();
+  }
+
+  BERTH_ASSIGN_OR_RETURN(pki::CaStore ca, openOrCreateCa(true));
+  std::optional<hosts::HostCredentials> creds{};
+  hosts::ProvisionOptions po{.hostName = o.name,
+                             .address = target.address,
+                             .port = static_cast<std::uint16_t>(o.port),
+                             .engineTimeout = seconds(o.timeout)};
+  if (!o.failAfter.empty()) {
+    po.failAfter = parseStep(o.failAfter);
+    if (!po.failAfter) return fail(ErrorCode::InvalidArgument, "--fail-after: unknown step " + berth::quoted(o.failAfter));
+  }
+  auto provisioned = hosts::provisionEngineTls(
+      *connected->shell, po,
+      [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
+        BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials c, hosts::issueProvisionedCredentials(
+                                                             ca, o.name, 1, target.address, facts.hostname,
+                                                             credOptions, now));
+        hosts::EngineTlsFiles files{.clientCaPem = c.clientCa->certificate().toPem(),
+                                    .serverCertPem = c.server->certificate.toPem(),
+                                    .serverKeyPem = c.server->key.toPem(),
+                                    .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
+        creds = std::move(c);
+        return files;
+      },
+      hosts::engineVerifier(), [](std::string_view line) { std::cout << "  " << line << "\n" << std::flush; });
+  if (!provisioned) return fail(provisioned.error());
+  record.url = provisioned->url;
+  record.provisioned = true;
+  record.initSystem = provisioned->facts.initSystem;
+  record.generation = 1;
+  BERTH_TRY(hosts::saveCredentials(inventory, o.name, *creds));
+  BERTH_TRY(writeFileAtomic(inventory.knownHostsPath(o.name), knownHostsLine(target, target.hostKey)));
+  BERTH_TRY(inventory.put(record));
+  std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS (client CA generation 1)\n", o.name, record.url,
+                           provisioned->engineVersion);
+  std::cout << fmt::format("Use it with `berth -H {} ...`, or the docker CLI after `eval \"$(berth host env {})\"`\n",
+                           o.name, o.name);
+  return ok();
+}
+
+Status runRotate(const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(hosts::HostRecord record, inventory.get(o.name));
+  if (!record.provisioned || !record.ssh) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("host {} ({}) was not provisioned by berth (`host add --ssh ... --provision`), so berth "
+                            "does not manage its engine's certificates; issue a server certificate with `berth ca "
+                            "issue server` and install it by hand",
+                            o.name, record.url));
+  }
+  if (o.days <= 0) return fail(ErrorCode::InvalidArgument, "--days must be at least 1");
+  BERTH_ASSIGN_OR_RETURN(pki::CaStore ca, openOrCreateCa(false));
+  AddOptions ssh{.sshHostKey = record.ssh->hostKey};
+  std::cout << "Connecting to " << record.ssh->describe() << " over SSH\n";
+  auto connected = connectTo(*record.ssh, ssh, o.timeout);
+  if (!connected) return fail(std::move(connected).error().withContext("host " + o.name));
+  const auto now = SystemClock().wallNow();
+  const int generation = record.generation + 1;
+  std::optional<hosts::HostCredentials> creds{};
+  const auto port = engine::parseEndpoint(record.url, true);
+  if (!port) return fail(port.error());
+  auto done = hosts::provisionEngineTls(
+      *connected->shell,
+      {.hostName = o.name, .address = record.ssh->address, .port = port->port, .engineTimeout = seconds(o.timeout)},
+      [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
+        BERTH_ASSIGN_OR_RETURN(
+            hosts::HostCredentials c,
+            hosts::issueProvisionedCredentials(ca, o.name, generation, record.ssh->address, facts.hostname,
+                                               {.validity = std::chrono::hours(24) * o.days}, now));
+        hosts::EngineTlsFiles files{.clientCaPem = c.clientCa->certificate().toPem(),
+                                    .serverCertPem = c.server->certificate.toPem(),
+                                    .serverKeyPem = c.server->key.toPem(),
+                                    .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
+        creds = std::move(c);
+        return files;
+      },
+      hosts::engineVerifier(), [](std::string_view line) { std::cout << "  " << line << "\n" << std::flush; });
+  if (!done) return fail(done.error());
+  BERTH_TRY(hosts::saveCredentials(inventory, o.name, *creds));
+  record.generation = generation;
+  record.initSystem = done->facts.initSystem;
+  record.rotatedAt = nowText();
+  BERTH_TRY(inventory.put(record));
+  std::cout << fmt::format(
+      "Rotated host {}'s certificates: new server certificate (expires {}), client CA generation {}; client "
+      "certificates of generation {} are no longer accepted\n",
+      o.name, pki::formatTime(creds->server->certificate.info().notAfter), generation, generation - 1);
+  return ok();
+}
+
+std::string labelsText(const std::map<std::string, std::string>& labels) {
+  std::vector<std::string> parts{};
+  for (const auto& [k, v] : labels) parts.push_back(k + "=" + v);
+  return join(parts, ",");
+}
+
+Status runLs(const LsOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(const std::vector<hosts::HostRecord> records, inventory.list());
+  if (o.quiet) {
+    for (const auto& r : records) std::cout << r.name << "\n";
+    return ok();
+  }
+  const auto statuses = hosts::queryHosts(inventory, records, seconds(o.timeout));
+  const auto now = SystemClock().wallNow();
+  std::vector<std::vector<std::string>> rows{{"NAME", "URL", "STATE", "ENGINE", "CONTAINERS", "LABELS", "ERRORS"}};
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const hosts::HostStatus& s = statuses[i];
+    const bool up = s.state == hosts::HostState::Running;
+    rows.push_back({s.name, s.url, std::string(hosts::hostStateName(s.state)), up ? s.engineVersion : "-",
+                    up ? fmt::format("{} ({} running)", s.containers, s.running) : "-",
+                    records[i].labels.empty() ? "-" : labelsText(records[i].labels), s.error});
+    auto endpoint = inventory.endpoint(records[i]);
+    if (endpoint) {
+      for (const std::string& w : hosts::certificateWarnings(inventory, records[i].name, *endpoint, now)) warn(w);
+    }
+  }
+  std::vector<std::size_t> widths(rows.front().size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 3, ' ');
+    }
+    std::cout << std::string(trim(line)) << "\n";
+  }
+  return ok();
+}
+
+Status runEnv(const EnvOptions& o) {
+  hosts::Shell shell = hosts::shellFromEnvironment(std::getenv("SHELL"));
+  if (!o.shell.empty()) {
+    const auto parsed = hosts::parseShell(o.shell);
+    if (!parsed) {
+      return fail(ErrorCode::InvalidArgument,
+                  "--shell " + berth::quoted(o.shell) + ": expected bash, zsh, sh, fish, powershell or cmd");
+    }
+    shell = *parsed;
+  }
+  const std::string shellFlag = o.shell.empty() ? "" : " --shell " + o.shell;
+  if (o.unset) {
+    std::cout << hosts::formatEnv(shell, hosts::dockerEnvironmentUnset(), "berth host env --unset" + shellFlag);
+    return ok();
+  }
+  if (o.name.empty()) return fail(ErrorCode::InvalidArgument, "host env: name a host (or give --unset)");
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(const hosts::HostRecord record, inventory.get(o.name));
+  if (auto endpoint = inventory.endpoint(record)) {
+    for (const std::string& w :
+         hosts::certificateWarnings(inventory, record.name, *endpoint, SystemClock().wallNow())) {
+      warn(w);
+    }
+  }
+  std::cout << hosts::formatEnv(shell, hosts::dockerEnvironment(inventory, record),
+                                "berth host env " + o.name + shellFlag);
+  return ok();
+}
+
+Status runInspect(const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(const hosts::HostRecord record, inventory.get(o.name));
+  std::cout << hosts::inspectJson(inventory, record);
+  return ok();
+}
+
+Status runRm(const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(const hosts::HostRecord record, inventory.get(o.name));
+  BERTH_TRY(inventory.remove(o.name));
+  std::cout << fmt::format("Removed host {} ({}) and berth's keys for it", o.name, record.url);
+  if (record.provisioned) std::cout << "; its engine keeps listening with the certificates berth installed";
+  std::cout << "\n";
+  return ok();
+}
+
+Status runLabel(const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(hosts::HostRecord record, inventory.get(o.name));
+  for (const std::string& change : o.changes) {
+    if (endsWith(change, "-") && change.find('=') == std::string::npos) {
+      record.labels.erase(change.substr(0, change.size() - 1));
+      continue;
+    }
+    BERTH_ASSIGN_OR_RETURN(auto one, parseLabels({change}));
+    for (auto& [k, v] : one) record.labels[k] = v;
+  }
+  BERTH_TRY(inventory.put(record));
+  std::cout << o.name << ": " << (record.labels.empty() ? "no labels" : labelsText(record.labels)) << "\n";
+  return ok();
+}
+
+template <class Options>
+void bind(CLI::App* cmd, CommandContext& context, std::shared_ptr<Options> options, Status (*fn)(const Options&)) {
+  cmd->callback([&context, options, fn] {
+    const Status s = fn(*options);
+    context.exitCode = s ? 0 : report(s.error());
+  });
+}
+
+}  // namespace
+
+void registerHostCommand(CLI::App& app, CommandContext& context) {
+  CLI::App* host = app.add_subcommand("host", "Manage the hosts (engines) berth deploys to");
+  host->require_subcommand(1);
+
+  auto add = std::make_shared<AddOptions>();
+  CLI::App* addCmd = host->add_subcommand("add", "Register a host: an engine URL, or a machine reached over SSH");
+  addCmd->add_option("name", add->name, "The host's name (used with -H NAME)")->required()->type_name("NAME");
+  addCmd->add_option("--url", add->url, "An engine already using berth's CA: tcp://ADDRESS:2376")->type_name("URL");
+  addCmd->add_option("--ssh", add->ssh, "Reach the host over SSH: USER@ADDRESS[:PORT]")->type_name("TARGET");
+  addCmd->add_option("--identity,-i", add->identity, "SSH private key (default: ssh-agent, ~/.ssh/id_*)")
+      ->type_name("KEY");
+  addCmd->add_option("--ssh-host-key", add->sshHostKey,
+                     "The host's SSH key (\"ssh-ed25519 AAAA...\" or a file); default: check known_hosts")
+      ->type_name("KEY");
+  addCmd->add_option("--known-hosts", add->knownHosts, "known_hosts file (default: ~/.ssh/known_hosts)")
+      ->type_name("FILE");
+  addCmd->add_flag("--accept-unknown-host-key", add->acceptUnknownHostKey,
+                   "Trust the host's SSH key although known_hosts does not name it (it is then pinned)");
+  addCmd->add_flag("--provision", add->provision,
+                   "Set the engine up for mutual TLS on TCP (certificates, daemon.json, restart)");
+  addCmd->add_option("--port", add->port, "TCP port of the provisioned engine")->capture_default_str();
+  addCmd->add_option("--days", add->days, "Validity of the certificates berth issues")->capture_default_str();
+  addCmd->add_option("--timeout", add->timeout, "Seconds to wait for the engine after its restart")
+      ->capture_default_str();
+  addCmd->add_option("--label,-l", add->labels, "A label KEY=VALUE (repeatable)")->type_name("KEY=VALUE");
+  addCmd->add_option("--fail-after", add->failAfter, "")->group("");  // tests: injected failure
+  bind(addCmd, context, add, &runAdd);
+
+  auto ls = std::make_shared<LsOptions>();
+  CLI::App* lsCmd = host->add_subcommand("ls", "List the hosts with their state, queried in parallel");
+  lsCmd->alias("list");
+  lsCmd->add_option("--timeout", ls->timeout, "Seconds to wait for each host")->capture_default_str();
+  lsCmd->add_flag("-q,--quiet", ls->quiet, "Only names");
+  bind(lsCmd, context, ls, &runLs);
+
+  auto env = std::make_shared<EnvOptions>();
+  CLI::App* envCmd = host->add_subcommand("env", "Print the DOCKER_* exports that point the docker CLI at a host");
+  envCmd->add_option("name", env->name, "The host")->type_name("NAME");
+  envCmd->add_option("--shell", env->shell, "bash, zsh, sh, fish, powershell or cmd (default: from $SHELL)");
+  envCmd->add_flag("-u,--unset", env->unset, "Print the commands that unset them");
+  bind(envCmd, context, env, &runEnv);
+
+  auto inspect = std::make_shared<NameOptions>();
+  CLI::App* inspectCmd = host->add_subcommand("inspect", "Show a host's record and certificates as JSON");
+  inspectCmd->add_option("name", inspect->name, "The host")->required()->type_name("NAME");
+  bind(inspectCmd, context, inspect, &runInspect);
+
+  auto rm = std::make_shared<NameOptions>();
+  CLI::App* rmCmd = host->add_subcommand("rm", "Forget a host (and berth's keys for it)");
+  rmCmd->add_option("name", rm->name, "The host")->required()->type_name("NAME");
+  bind(rmCmd, context, rm, &runRm);
+
+  auto label = std::make_shared<NameOptions>();
+  CLI::App* labelCmd = host->add_subcommand("label", "Set (KEY=VALUE) or remove (KEY-) a host's labels");
+  labelCmd->add_option("name", label->name, "The host")->required()->type_name("NAME");
+  labelCmd->add_option("changes", label->changes, "KEY=VALUE or KEY-")->required()->type_name("CHANGE");
+  bind(labelCmd, context, label, &runLabel);
+
+  auto rotate = std::make_shared<NameOptions>();
+  CLI::App* rotateCmd = host->add_subcommand(
+      "rotate-certs", "Re-issue and re-install a provisioned host's certificates; old client certificates stop working");
+  rotateCmd->add_option("name", rotate->name, "The host")->required()->type_name("NAME");
+  rotateCmd->add_option("--days", rotate->days, "Validity of the new certificates")->capture_default_str();
+  rotateCmd->add_option("--timeout", rotate->timeout, "Seconds to wait for the engine after its restart")
+      ->capture_default_str();
+  bind(rotateCmd, context, rotate, &runRotate);
+}
+
+}  // namespace berth::cli
