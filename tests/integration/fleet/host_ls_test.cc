@@ -1,0 +1,131 @@
+// `berth host ls` over a fleet in every state — running, engine stopped, unreachable (packets
+// dropped), TLS error — queried in parallel with a short timeout; and commands against an
+// unreachable host that give up within seconds, naming the host's address.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "fleet_fixture.h"
+#include "harness/tls_material.h"
+#include "pki/ca_store.h"
+
+namespace berth::testing::fleet {
+namespace {
+
+class HostLsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(berth_.run({"ca", "init"}).exitCode, 0);
+    auto store = pki::CaStore::open(berth_.caDir());
+    ASSERT_TRUE(store) << store.error().message();
+    // Three engines that trust berth's CA, started in parallel.
+    std::vector<std::future<Result<std::unique_ptr<TestHost>>>> starting;
+    for (int i = 0; i < 4; ++i) {
+      starting.push_back(std::async(std::launch::async, [&] {
+        return TestHost::start(HostOptions{.loadBusybox = false, .tls = true, .tlsAuthority = store->authority()});
+      }));
+    }
+    for (auto& f : starting) {
+      auto h = f.get();
+      ASSERT_TRUE(h) << h.error().message();
+      hosts_.push_back(std::move(*h));
+    }
+    const char* names[] = {"alpha", "bravo", "charlie", "delta"};
+    for (std::size_t i = 0; i < hosts_.size(); ++i) {
+      const CommandResult add = berth_.run({"host", "add", names[i], "--url", hosts_[i]->tlsUrl()});
+      ASSERT_EQ(add.exitCode, 0) << add.describe();
+      EXPECT_EQ(add.out, "Added host " + std::string(names[i]) + " (" + hosts_[i]->tlsUrl() +
+                             "): engine 20.10.24+dfsg1, mutual TLS with berth's CA\n");
+    }
+  }
+  void TearDown() override {
+    if (hosts_.size() > 2) (void)hosts_[2]->setReachable(true);
+  }
+
+  Berth berth_;
+  std::vector<std::unique_ptr<TestHost>> hosts_;
+};
+
+TEST_F(HostLsTest, ShowsEachHostsStateWithinSeconds) {
+  ASSERT_TRUE(hosts_[1]->stopEngine().has_value());
+  ASSERT_TRUE(hosts_[2]->setReachable(false).has_value());
+  // delta's client certificate replaced by one from a CA its engine does not trust.
+  TempDir foreign;
+  ASSERT_TRUE(mintForeignClientCert(foreign.path()));
+  const fs::path deltaClient = berth_.hostsDir() / "delta" / "client";
+  fs::copy_file(foreign / "cert.pem", deltaClient / "cert.pem", fs::copy_options::overwrite_existing);
+  fs::copy_file(foreign / "key.pem", deltaClient / "key.pem", fs::copy_options::overwrite_existing);
+  ASSERT_EQ(berth_.run({"host", "label", "alpha", "zone=a", "ssd=yes"}).exitCode, 0);
+
+  const auto began = std::chrono::steady_clock::now();
+  const CommandResult ls = berth_.run({"host", "ls", "--timeout", "2"});
+  const auto took = std::chrono::steady_clock::now() - began;
+  ASSERT_EQ(ls.exitCode, 0) << ls.describe();
+  // In parallel: the unreachable host costs its 2 s timeout once, not once per host.
+  EXPECT_LT(took, 6s) << ls.out;
+  const std::vector<std::string> lines = split(ls.out, '\n');
+  ASSERT_EQ(lines.size(), 6u) << ls.out;
+  EXPECT_TRUE(startsWith(lines[0], "NAME      URL                     STATE         ENGINE           CONTAINERS")) << ls.out;
+  EXPECT_EQ(lines[1], "alpha     " + hosts_[0]->tlsUrl() + "   running       20.10.24+dfsg1   0 (0 running)   ssd=yes,zone=a")
+      << ls.out;
+  EXPECT_TRUE(startsWith(lines[2], "bravo     " + hosts_[1]->tlsUrl() + "   stopped       -                -               -        "))
+      << ls.out;
+  EXPECT_NE(lines[2].find("connection refused by " + hosts_[1]->address() + ":2376"), std::string::npos) << ls.out;
+  EXPECT_TRUE(startsWith(lines[3], "charlie   " + hosts_[2]->tlsUrl() + "   unreachable   -")) << ls.out;
+  EXPECT_NE(lines[3].find("timed out connecting to " + hosts_[2]->address() + ":2376"), std::string::npos) << ls.out;
+  EXPECT_TRUE(startsWith(lines[4], "delta     " + hosts_[3]->tlsUrl() + "   TLS error     -")) << ls.out;
+  EXPECT_NE(lines[4].find("refused berth's client certificate"), std::string::npos) << ls.out;
+
+  // -q: names only, without querying anything.
+  EXPECT_EQ(berth_.run({"host", "ls", "-q"}).out, "alpha\nbravo\ncharlie\ndelta\n");
+}
+
+TEST_F(HostLsTest, CommandsAgainstAnUnreachableHostGiveUpWithinSecondsNamingIt) {
+  ASSERT_TRUE(hosts_[2]->setReachable(false).has_value());
+  const auto began = std::chrono::steady_clock::now();
+  const CommandResult r = berth_.run({"-H", "charlie", "engine", "info"});
+  const auto took = std::chrono::steady_clock::now() - began;
+  EXPECT_EQ(r.exitCode, 1) << r.describe();
+  EXPECT_LT(took, 10s);
+  EXPECT_NE(r.err.find(hosts_[2]->address() + ":2376"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
+  // The others still work meanwhile.
+  EXPECT_EQ(berth_.run({"-H", "alpha", "engine", "info"}).exitCode, 0);
+
+  // Registering an unreachable engine fails as quickly, and registers nothing.
+  const auto addBegan = std::chrono::steady_clock::now();
+  const CommandResult add = berth_.run({"host", "add", "echo", "--url", hosts_[2]->tlsUrl()});
+  EXPECT_LT(std::chrono::steady_clock::now() - addBegan, 10s);
+  EXPECT_EQ(add.exitCode, 1) << add.describe();
+  EXPECT_TRUE(startsWith(add.err, "berth: host echo (" + hosts_[2]->tlsUrl() +
+                                      "): berth could not connect with a client certificate from its CA: "))
+      << add.err;
+  EXPECT_FALSE(fs::exists(berth_.hostsDir() / "echo"));
+}
+
+TEST_F(HostLsTest, AddRefusesAnEngineThatDoesNotTrustBerthsCa) {
+  auto other = TestHost::start(HostOptions{.loadBusybox = false, .tls = true});  // the harness CA
+  ASSERT_TRUE(other) << other.error().message();
+  const CommandResult add = berth_.run({"host", "add", "stranger", "--url", (*other)->tlsUrl()});
+  EXPECT_EQ(add.exitCode, 1) << add.describe();
+  EXPECT_NE(add.err.find("the engine's certificate is not signed by the CA berth trusts"), std::string::npos) << add.err;
+  EXPECT_FALSE(fs::exists(berth_.hostsDir() / "stranger"));
+}
+
+TEST(SshTimeoutTest, AddOverSshToAnUnreachableHostGivesUpWithinSeconds) {
+  Berth berth;
+  auto started = TestHost::start(HostOptions{.engine = false, .ssh = true});
+  ASSERT_TRUE(started) << started.error().message();
+  TestHost& host = **started;
+  ASSERT_TRUE(host.setReachable(false).has_value());
+  const auto began = std::chrono::steady_clock::now();
+  const CommandResult add = berth.run(concat({"host", "add", "gone", "--provision", "--timeout", "5"}, sshArgs(host)));
+  EXPECT_LT(std::chrono::steady_clock::now() - began, 12s);
+  EXPECT_EQ(add.exitCode, 1) << add.describe();
+  EXPECT_TRUE(startsWith(add.err, "berth: host gone: ssh root@" + host.address() + ":22: cannot connect: ")) << add.err;
+  EXPECT_FALSE(fs::exists(berth.hostsDir() / "gone"));
+  ASSERT_TRUE(host.setReachable(true).has_value());
+}
+
+}  // namespace
+}  // namespace berth::testing::fleet
