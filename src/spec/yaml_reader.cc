@@ -27,6 +27,7 @@ class TreeBuilder final : public YAML::EventHandler {
       : file_(file), diag_(diag), limits_(limits) {}
 
   std::optional<Node> takeDocument() { return std::move(document_); }
+  const YAML::Mark& lastNullMark() const { return lastNullMark_; }
   void reset() {
     stack_.clear();
     document_.reset();
@@ -39,6 +40,7 @@ class TreeBuilder final : public YAML::EventHandler {
   void OnAnchor(const YAML::Mark&, const std::string& name) override { pendingAnchorName_ = name; }
 
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    lastNullMark_ = mark;
     Node n = Node::null(toMark(mark));
     count(1, mark);
     add(std::move(n), anchor, mark);
@@ -283,6 +285,7 @@ class TreeBuilder final : public YAML::EventHandler {
   std::map<YAML::anchor_t, Anchored> anchors_;
   std::string pendingAnchorName_;
   std::size_t nodes_ = 0;
+  YAML::Mark lastNullMark_;
 };
 
 // yaml-cpp's wording for a tab in indentation is obscure; say what go-yaml (and so compose) says.
@@ -353,11 +356,25 @@ std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag,
   TreeBuilder builder(file, diag, limits);
   try {
     YAML::Parser parser(in);
+    // yaml-cpp 0.7 never consumes a stray flow indicator (",") at the top of a document: it reports
+    // an empty document and starts over at the same token, forever. Many empty documents in a row
+    // mean exactly that.
+    int emptyInARow = 0;
     while (true) {
       builder.reset();
       if (!parser.HandleNextDocument(builder)) break;
       if (std::optional<Node> doc = builder.takeDocument(); doc && !doc->isNull()) {
         documents.push_back(std::move(*doc));
+        emptyInARow = 0;
+      } else if (++emptyInARow > 64) {
+        const YAML::Mark& at = builder.lastNullMark();
+        const std::size_t pos = at.pos >= 0 ? static_cast<std::size_t>(at.pos) : 0;
+        const std::string token = pos < text.size() ? std::string(1, text[pos]) : std::string();
+        diag.error(Mark{file, at.line + 1, at.column + 1},
+                   "unexpected " + (token.empty() ? std::string("token") : ::berth::quoted(token)) +
+                       " where a value should start");
+        documents.clear();
+        break;
       }
     }
   } catch (const Abort&) {

@@ -112,6 +112,16 @@ TEST(YamlReaderTest, LargeInputIsRefused) {
   EXPECT_EQ(r.errors, "compose.yaml: file too large: 100 bytes (the limit is 64)");
 }
 
+// yaml-cpp alone would loop forever on this input.
+TEST(YamlReaderTest, StrayFlowIndicatorDoesNotHang) {
+  EXPECT_EQ(read(",a: 1\n").errors, "compose.yaml:1:1: unexpected \",\" where a value should start");
+}
+
+TEST(YamlReaderTest, InvalidUtf8IsRefused) {
+  EXPECT_EQ(read("a: 1\nb: \"\xff\"\n").errors,
+            "compose.yaml:2:5: invalid UTF-8: compose files must be UTF-8 text");
+}
+
 TEST(YamlReaderTest, MultipleDocumentsAndEmptyOnes) {
   const Read r = read("a: 1\n---\n---\nb: 2\n");
   ASSERT_EQ(r.errors, "");
