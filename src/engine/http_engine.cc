@@ -431,6 +431,24 @@ Result<std::vector<std::string>> HttpEngine::loadImage(std::string_view tar) {
   return loaded;
 }
 
+Status HttpEngine::pullImage(const std::string& ref, const std::string& platform, const ProgressFn& onProgress) {
+  const std::string what = "pull image " + ref;
+  // "name:tag" / "name@digest": the API takes the name and the tag (or digest) apart.
+  std::string name = ref;
+  std::string tag;
+  if (const auto at = ref.find('@'); at != std::string::npos) {
+    name = ref.substr(0, at);
+    tag = ref.substr(at + 1);
+  } else if (const auto colon = ref.rfind(':'); colon != std::string::npos && ref.find('/', colon) == std::string::npos) {
+    name = ref.substr(0, colon);
+    tag = ref.substr(colon + 1);
+  }
+  Query q;
+  q.add("fromImage", name).add("tag", tag.empty() ? "latest" : tag).nonEmpty("platform", platform);
+  BERTH_TRY(progressCall(what, {.method = "POST", .path = "/images/create" + q.str()}, onProgress, nullptr));
+  return ok();
+}
+
 Status HttpEngine::tagImage(const std::string& source, const std::string& repo, const std::string& tag) {
   const std::string what = fmt::format("tag image {} as {}{}", source, repo, tag.empty() ? "" : ":" + tag);
   Query q;

@@ -1,0 +1,199 @@
+#include "engine/build_context.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <regex>
+#include <system_error>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "base/tar_writer.h"
+
+namespace berth::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kOutsideDockerfile = ".berth-dockerfile";
+
+// filepath.Clean for '/'-separated relative paths: no "." segments, no empty segments, ".." folded.
+std::string cleanPath(std::string_view path) {
+  std::vector<std::string> out;
+  for (const std::string& part : split(path, '/')) {
+    if (part.empty() || part == ".") continue;
+    if (part == "..") {
+      if (!out.empty() && out.back() != "..") {
+        out.pop_back();
+        continue;
+      }
+    }
+    out.push_back(part);
+  }
+  std::string joined = join(out, "/");
+  return joined.empty() ? "." : joined;
+}
+
+// moby/patternmatcher's translation of a pattern into an anchored regular expression.
+std::string toRegex(std::string_view p) {
+  std::string re = "^";
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const char c = p[i];
+    if (c == '*') {
+      if (i + 1 < p.size() && p[i + 1] == '*') {
+        ++i;
+        if (i + 1 < p.size() && p[i + 1] == '/') ++i;
+        re += i + 1 >= p.size() ? ".*" : "(.*/)?";
+      } else {
+        re += "[^/]*";
+      }
+    } else if (c == '?') {
+      re += "[^/]";
+    } else if (std::string_view(".+()|{}$^").find(c) != std::string_view::npos) {
+      re += '\\';
+      re += c;
+    } else if (c == '\\') {
+      if (i + 1 < p.size()) {
+        re += '\\';
+        re += p[++i];
+      } else {
+        re += "\\\\";
+      }
+    } else {
+      re += c;
+    }
+  }
+  return re + "$";
+}
+
+bool regexMatch(const std::string& re, std::string_view path) {
+  try {
+    return std::regex_match(path.begin(), path.end(), std::regex(re));
+  } catch (const std::regex_error&) {
+    return false;  // a malformed class like "[" never matches, as in moby
+  }
+}
+
+}  // namespace
+
+IgnorePatterns IgnorePatterns::parse(std::string_view text) {
+  IgnorePatterns out;
+  for (std::string line : split(text, '\n')) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty() && line.front() == '#') continue;
+    std::string_view t = trim(line);
+    if (t.empty()) continue;
+    Pattern p;
+    if (t.front() == '!') {
+      p.exclusion = true;
+      t = trim(t.substr(1));
+      if (t.empty()) continue;
+    }
+    std::string cleaned = cleanPath(t);
+    if (cleaned.size() > 1 && cleaned.front() == '/') cleaned.erase(0, 1);
+    p.text = cleaned;
+    p.regex = toRegex(cleaned);
+    out.patterns_.push_back(std::move(p));
+  }
+  return out;
+}
+
+bool IgnorePatterns::hasExceptions() const {
+  return std::any_of(patterns_.begin(), patterns_.end(), [](const Pattern& p) { return p.exclusion; });
+}
+
+bool IgnorePatterns::excluded(std::string_view path) const {
+  const std::string file = cleanPath(path);
+  const auto slash = file.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : file.substr(0, slash);
+  const std::vector<std::string> parentDirs = split(parent, '/');
+  bool matched = false;
+  for (const Pattern& p : patterns_) {
+    if (p.exclusion != matched) continue;
+    bool match = regexMatch(p.regex, file);
+    if (!match && parent != ".") {
+      std::string prefix;
+      for (const std::string& dir : parentDirs) {
+        prefix += (prefix.empty() ? "" : "/") + dir;
+        if (regexMatch(p.regex, prefix)) {
+          match = true;
+          break;
+        }
+      }
+    }
+    if (match) matched = !p.exclusion;
+  }
+  return matched;
+}
+
+Result<BuildContext> buildContextTar(const std::string& directory, const std::string& dockerfile,
+                                     const std::string& dockerfileInline) {
+  std::error_code ec;
+  const fs::path root = fs::absolute(directory, ec);
+  if (ec || !fs::is_directory(root, ec)) {
+    return fail(ErrorCode::NotFound, "build context " + directory + ": not a directory");
+  }
+  BuildContext out;
+  std::string outsideDockerfile;
+  if (!dockerfileInline.empty()) {
+    out.dockerfile = std::string(kOutsideDockerfile);
+    outsideDockerfile = dockerfileInline;
+  } else {
+    const fs::path df = fs::path(dockerfile).is_absolute() ? fs::path(dockerfile) : root / dockerfile;
+    const fs::path rel = fs::path(df).lexically_normal().lexically_relative(root.lexically_normal());
+    if (rel.empty() || startsWith(rel.generic_string(), "..")) {
+      BERTH_ASSIGN_OR_RETURN(outsideDockerfile, readFile(df));
+      out.dockerfile = std::string(kOutsideDockerfile);
+    } else {
+      out.dockerfile = rel.generic_string();
+      if (!fs::is_regular_file(df, ec)) {
+        return fail(ErrorCode::NotFound, "build context " + directory + ": Dockerfile " + df.string() + " not found");
+      }
+    }
+  }
+
+  IgnorePatterns ignore;
+  if (fs::is_regular_file(root / ".dockerignore", ec)) {
+    BERTH_ASSIGN_OR_RETURN(const std::string text, readFile(root / ".dockerignore"));
+    ignore = IgnorePatterns::parse(text);
+  }
+  const bool walkExcluded = ignore.hasExceptions();
+
+  // Walk in sorted order so the same directory always gives the same archive.
+  std::vector<std::pair<std::string, fs::file_status>> entries;
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
+  if (ec) return fail(ErrorCode::PermissionDenied, "build context " + directory + ": " + ec.message());
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) return fail(ErrorCode::PermissionDenied, "build context " + directory + ": " + ec.message());
+    const fs::path rel = it->path().lexically_relative(root);
+    const std::string name = rel.generic_string();
+    const fs::file_status st = it->symlink_status(ec);
+    if (ec) return fail(ErrorCode::PermissionDenied, "build context: " + it->path().string() + ": " + ec.message());
+    const bool always = name == out.dockerfile || name == ".dockerignore";
+    if (!always && ignore.excluded(name)) {
+      if (fs::is_directory(st) && !walkExcluded) it.disable_recursion_pending();
+      continue;
+    }
+    entries.emplace_back(name, st);
+  }
+  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+
+  TarWriter tar;
+  for (const auto& [name, st] : entries) {
+    const fs::path full = root / name;
+    const auto mode = static_cast<unsigned>(st.permissions()) & 07777;
+    if (fs::is_symlink(st)) {
+      tar.addSymlink(name, fs::read_symlink(full, ec).string());
+    } else if (fs::is_directory(st)) {
+      tar.addDirectory(name, mode);
+    } else if (fs::is_regular_file(st)) {
+      BERTH_ASSIGN_OR_RETURN(const std::string content, readFile(full));
+      tar.addFile(name, content, mode);
+    }
+    // Sockets, devices and FIFOs are not sent (docker skips them too).
+  }
+  if (!outsideDockerfile.empty()) tar.addFile(kOutsideDockerfile, outsideDockerfile, 0644);
+  out.tar = tar.finish();
+  return out;
+}
+
+}  // namespace berth::engine
