@@ -2,7 +2,7 @@
 //   berth ca init [--key-type T] [--name CN] [--days N]
 //   berth ca issue server NAME (--ip A | --dns D)... [--days N] [--key-type T] [--out DIR]
 //   berth ca issue client NAME [--days N] [--key-type T] [--out DIR]
-//   berth ca ls
+//   berth ca ls            (also each registered host's client CA and berth's client certificate)
 // The CA lives in $XDG_CONFIG_HOME/berth/ca (CaStore); issued certificates and keys go to --out
 // (default $XDG_CONFIG_HOME/berth/certs/KIND/NAME) as ca.pem, cert.pem and key.pem (0600).
 #include <CLI/CLI.hpp>
@@ -18,16 +18,17 @@
 #include "base/files.h"
 #include "base/strings.h"
 #include "cli/commands.h"
+#include "hosts/inventory.h"
 #include "pki/ca_store.h"
+#include "pki/expiry.h"
 
 namespace berth::cli {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Certificates whose expiry is this close are flagged by `ca ls` (and, later, warned about when
-// used).
-constexpr auto kExpiryWarning = std::chrono::hours(24 * 30);
+// Certificates whose expiry is this close are flagged by `ca ls` (and warned about when used).
+constexpr auto kExpiryWarning = pki::kExpiryWarningWindow;
 
 struct CaOptions {
   std::string keyType = "ecdsa-p256";
@@ -107,6 +108,9 @@ Status runIssue(pki::CertificateKind kind, const IssueOptions& o) {
   BERTH_TRY(checkDays(o.days));
   BERTH_ASSIGN_OR_RETURN(fs::path caDir, pki::CaStore::defaultDirectory());
   BERTH_ASSIGN_OR_RETURN(pki::CaStore store, pki::CaStore::open(caDir));
+  if (auto w = pki::expiryWarning(store.authority().certificate(), "berth's CA certificate", SystemClock().wallNow())) {
+    std::cerr << "berth: warning: " << *w << "; certificates it issues stop being trusted with it\n";
+  }
   fs::path out = o.out;
   if (out.empty()) {
     BERTH_ASSIGN_OR_RETURN(fs::path config, privateConfigDir());
@@ -150,6 +154,25 @@ Status runList() {
   for (const pki::IssuedRecord& r : records) {
     rows.push_back({std::string(pki::certificateKindName(r.kind)), r.name, r.serial,
                     pki::formatTime(r.notAfter), expiryStatus(r.notAfter, now)});
+  }
+  // Provisioned hosts trust a client CA of their own (docs/fleet.md, "Trust model"): list it and
+  // berth's client certificate from it, which the index of berth's CA does not hold.
+  if (auto inventory = hosts::Inventory::openDefault()) {
+    if (auto hostRecords = inventory->list()) {
+      for (const hosts::HostRecord& h : *hostRecords) {
+        const std::pair<fs::path, std::string> files[] = {
+            {inventory->clientCaDir(h.name) / "ca.pem", "host-ca"},
+            {inventory->clientDir(h.name) / "cert.pem", "host-client"}};
+        for (const auto& [path, kind] : files) {
+          std::error_code ec;
+          if (!fs::exists(path, ec)) continue;
+          auto cert = pki::Certificate::load(path);
+          if (!cert) continue;
+          const pki::CertificateInfo i = cert->info();
+          rows.push_back({kind, i.commonName, i.serial, pki::formatTime(i.notAfter), expiryStatus(i.notAfter, now)});
+        }
+      }
+    }
   }
   std::size_t w[4] = {0, 0, 0, 0};
   for (const Row& r : rows) {

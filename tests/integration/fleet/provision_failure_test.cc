@@ -39,7 +39,8 @@ TEST_F(ProvisionFailureTest, AnEngineThatCannotStartWithTheNewConfigurationIsRes
   ASSERT_TRUE(squatter);
   ASSERT_TRUE(waitUntil(
       [&] {
-        auto r = host_->run({"sh", "-c", "grep -q ':0948 ' /proc/net/tcp"});  // 2376 = 0x0948
+        // 2376 = 0x0948; busybox listens on [::] (dual-stack), so it shows in tcp6.
+        auto r = host_->run({"sh", "-c", "cat /proc/net/tcp /proc/net/tcp6 | grep -q ':0948 .* 0A '"});
         return r && r->exitCode == 0;
       },
       5s));
@@ -74,8 +75,10 @@ TEST_F(ProvisionFailureTest, AFailureAfterTheEngineCameUpWithTlsIsUndoneToo) {
 }
 
 TEST_F(ProvisionFailureTest, ConflictingFlagsInDockerOptsStopBeforeAnythingChanges) {
-  // /etc/default/docker is bind-mounted: edit it in place.
-  auto edit = host_->run({"sh", "-c", "sed -i 's/^DOCKER_OPTS=.*/DOCKER_OPTS=\"-H unix:\\/\\/\\/run\\/x.sock\"/' /etc/default/docker"});
+  // /etc/default/docker is bind-mounted: edit it in place (sed -i would rename over it).
+  const std::string flags = "DOCKER_OPTS=\"-H unix:///run/x.sock\"\n";
+  auto edit = host_->run({"sh", "-c", "cat > /etc/default/docker"}, {.stdinData = flags + "DOCKER_LOGFILE=" +
+                                                                                  host_->engineLogPath().string() + "\n"});
   ASSERT_TRUE(edit);
   ASSERT_EQ(edit->exitCode, 0) << edit->describe();
   const CommandResult add = berth_.run(concat({"host", "add", "web", "--provision"}, sshArgs(*host_)));
@@ -84,8 +87,6 @@ TEST_F(ProvisionFailureTest, ConflictingFlagsInDockerOptsStopBeforeAnythingChang
                          ":22): step 1 (probe the host) failed: DOCKER_OPTS in /etc/default/docker sets -H "
                          "unix:///run/x.sock, which conflicts with the listeners and TLS settings berth writes to "
                          "/etc/docker/daemon.json; remove those flags and run again\n");
-  auto restore = host_->run({"sh", "-c", "sed -i 's/^DOCKER_OPTS=.*/DOCKER_OPTS=\"\"/' /etc/default/docker"});
-  ASSERT_TRUE(restore);
   EXPECT_EQ(hostFile(*host_, "/etc/docker/daemon.json"), before_);
   EXPECT_FALSE(fs::exists(berth_.hostsDir() / "web"));
 }
