@@ -18,6 +18,16 @@ constexpr CommandRegistrar kCommandFamilies[] = {
     registerCaCommand,
     registerEngineCommand,
     registerConfigCommand,
+    registerUpCommand,
+    registerDownCommand,
+    registerPsCommand,
+    registerLogsCommand,
+    registerExecCommand,
+    registerRunCommand,
+    registerLifecycleCommands,
+    registerInspectCommands,
+    registerEventsCommand,
+    registerImageCommands,
     registerHostCommand,
 };
 
@@ -103,6 +113,10 @@ int run(int argc, char** argv) {
   app.add_option("-H,--host", global.host, "Engine to use: a registered host name or an engine URL")
       ->type_name("HOST")
       ->envname("BERTH_HOST");
+  app.add_option("--progress", global.progress, "Progress output: auto, tty, plain, json, quiet")
+      ->type_name("MODE")
+      ->check(CLI::IsMember({"auto", "tty", "plain", "json", "quiet"}))
+      ->capture_default_str();
   app.add_option("--log-level", global.logLevel, "Log level: debug, info, warn, error")
       ->type_name("LEVEL")
       ->capture_default_str();

@@ -19,6 +19,18 @@ void registerVersionCommand(CLI::App& app, CommandContext& context);
 void registerCaCommand(CLI::App& app, CommandContext& context);
 void registerEngineCommand(CLI::App& app, CommandContext& context);
 void registerConfigCommand(CLI::App& app, CommandContext& context);
+// Project commands (issue 4): up/create, down, ps, logs, exec, run, the lifecycle family (start,
+// stop, restart, kill, rm, pause, unpause, wait), top/images/port, events, build/pull.
+void registerUpCommand(CLI::App& app, CommandContext& context);
+void registerDownCommand(CLI::App& app, CommandContext& context);
+void registerPsCommand(CLI::App& app, CommandContext& context);
+void registerLogsCommand(CLI::App& app, CommandContext& context);
+void registerExecCommand(CLI::App& app, CommandContext& context);
+void registerRunCommand(CLI::App& app, CommandContext& context);
+void registerLifecycleCommands(CLI::App& app, CommandContext& context);
+void registerInspectCommands(CLI::App& app, CommandContext& context);
+void registerEventsCommand(CLI::App& app, CommandContext& context);
+void registerImageCommands(CLI::App& app, CommandContext& context);
 void registerHostCommand(CLI::App& app, CommandContext& context);
 
 // The engine the global options select: -H/--host NAME of a registered host (`berth host add`, with

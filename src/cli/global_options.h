@@ -15,6 +15,7 @@ struct GlobalOptions {
   std::vector<std::string> profiles;       // --profile, repeatable
   std::optional<std::string> host;         // -H/--host: a registered host's name or an engine URL
   std::string logLevel = "warn";
+  std::string progress = "auto";          // --progress: auto, tty, plain, json, quiet
 };
 
 }  // namespace berth::cli

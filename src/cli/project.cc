@@ -1,0 +1,151 @@
+#include "cli/project.h"
+
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "cli/commands.h"
+#include "cli/global_options.h"
+#include "cli/progress.h"
+#include "engine/build_context.h"
+#include "plan/observe.h"
+#include "plan/translate.h"
+
+extern char** environ;  // NOLINT: the process environment, read here and handed to the loader
+
+namespace berth::cli {
+
+spec::Environment processEnvironment() {
+  spec::Environment env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+Result<ProjectContext> openProject(const GlobalOptions& global, const OpenOptions& options) {
+  ProjectContext context;
+  spec::ProjectOptions po;
+  po.files = global.files;
+  po.projectName = global.projectName;
+  po.projectDirectory = global.projectDirectory;
+  po.envFiles = global.envFiles;
+  po.profiles = global.profiles;
+  po.processEnvironment = processEnvironment();
+  std::error_code ec;
+  po.currentDirectory = std::filesystem::current_path(ec).string();
+  if (ec) return fail(ErrorCode::Internal, "cannot determine the current directory: " + ec.message());
+  po.load.selectedServices = options.services;
+
+  auto project = spec::loadProject(po);
+  if (project) {
+    context.project = std::move(*project);
+    for (const std::string& w : context.project.warnings) log::warn("{}", w);
+  } else {
+    // `berth -p NAME down` (ps, logs, stop...) without a compose file works from labels alone.
+    std::optional<std::string> name = global.projectName;
+    if (!name) {
+      if (auto it = po.processEnvironment.find("COMPOSE_PROJECT_NAME"); it != po.processEnvironment.end()) {
+        name = it->second;
+      }
+    }
+    const bool noFile = project.error().code() == ErrorCode::NotFound && global.files.empty() &&
+                        startsWith(project.error().message(), "no configuration file provided");
+    if (!(options.fileOptional && noFile && name && !name->empty())) return fail(project.error());
+    if (!spec::isValidProjectName(*name)) {
+      return fail(ErrorCode::InvalidArgument,
+                  "invalid project name " + berth::quoted(*name) +
+                      ": must consist only of lowercase alphanumeric characters, hyphens and underscores "
+                      "and start with a letter or digit");
+    }
+    context.project.name = *name;
+    context.hasFile = false;
+  }
+  if (options.needEngine) {
+    BERTH_ASSIGN_OR_RETURN(context.engine, selectedEngine(global));
+  }
+  return context;
+}
+
+std::vector<std::string> projectImages(const spec::Project& project) {
+  std::set<std::string> refs;
+  for (const auto& [name, s] : project.services) refs.insert(plan::serviceImage(project, s));
+  return {refs.begin(), refs.end()};
+}
+
+Result<plan::Observed> observeProject(ProjectContext& context, bool images) {
+  plan::ObserveOptions o;
+  if (images) o.images = projectImages(context.project);
+  return plan::observe(*context.engine, context.project.name, o);
+}
+
+plan::ApplyOptions defaultApplyOptions() {
+  plan::ApplyOptions o;
+  if (const char* limit = std::getenv("COMPOSE_PARALLEL_LIMIT")) {
+    try {
+      const int n = std::stoi(limit);
+      if (n > 0) o.parallelism = n;
+    } catch (...) {
+      log::warn("COMPOSE_PARALLEL_LIMIT={} is not a number; using {}", limit, o.parallelism);
+    }
+  }
+  o.buildContext = [](const plan::ImageBuild& b) -> Result<plan::BuildContextTar> {
+    BERTH_ASSIGN_OR_RETURN(auto ctx, engine::buildContextTar(b.context, b.dockerfile, b.dockerfileInline));
+    return plan::BuildContextTar{std::move(ctx.tar), std::move(ctx.dockerfile)};
+  };
+  return o;
+}
+
+Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan, std::string_view title,
+               std::stop_token stop, const plan::ApplyOptions* options) {
+  for (const std::string& w : plan.warnings) std::cerr << "berth: warning: " << w << "\n";
+  if (plan.empty()) return ok();
+  BERTH_ASSIGN_OR_RETURN(const ProgressMode mode, parseProgressMode(global.progress));
+  auto view = makeProgressView(mode, std::string(title));
+  const plan::ApplyOptions defaults = options == nullptr ? defaultApplyOptions() : plan::ApplyOptions{};
+  SystemClock clock;
+  Status s = plan::apply(plan, *context.engine, *view, clock, options == nullptr ? defaults : *options, stop);
+  view->finish();
+  return s;
+}
+
+int reportError(const Error& error) {
+  if (error.code() == ErrorCode::Cancelled) {
+    std::cerr << "berth: cancelled\n";
+    return 130;
+  }
+  std::cerr << "berth: " << error.message() << "\n";
+  return 1;
+}
+
+Result<plan::ObservedContainer> serviceContainer(const plan::Observed& observed, const std::string& service,
+                                                 std::optional<int> index) {
+  const auto list = observed.serviceContainers(service);
+  if (index) {
+    for (const plan::ObservedContainer* c : list) {
+      if (c->number == *index) return *c;
+    }
+    return fail(ErrorCode::NotFound, fmt::format("service \"{}\" has no container with index {}", service, *index));
+  }
+  for (const plan::ObservedContainer* c : list) {
+    if (c->running()) return *c;
+  }
+  if (list.empty()) return fail(ErrorCode::NotFound, fmt::format("service \"{}\" has no container", service));
+  return fail(ErrorCode::Conflict, fmt::format("service \"{}\" is not running", service));
+}
+
+std::string shortContainerName(const std::string& project, const std::string& name) {
+  if (startsWith(name, project + "-")) return name.substr(project.size() + 1);
+  if (startsWith(name, project + "_")) return name.substr(project.size() + 1);
+  return name;
+}
+
+}  // namespace berth::cli
