@@ -26,6 +26,7 @@
 #include "hosts/status.h"
 #include "pki/ca_store.h"
 #include "pki/expiry.h"
+#include "pki/peer_certificate.h"
 
 namespace berth::cli {
 namespace {
@@ -214,6 +215,13 @@ Status runAdd(const AddOptions& o) {
     }
     record.url = endpoint.url();
     BERTH_TRY(hosts::saveCredentials(inventory, o.name, creds));
+    // The server certificate the engine presents, kept for expiry warnings (berth did not issue it).
+    auto seen = pki::fetchPeerCertificate(endpoint.host, endpoint.port, endpoint.tls->certPem, endpoint.tls->keyPem,
+                                          std::chrono::seconds(5));
+    if (seen) {
+      BERTH_TRY(seen->save(inventory.serverCertPath(o.name)));
+      if (auto w = pki::expiryWarning(*seen, "host " + o.name + "'s server certificate", now)) warn(*w);
+    }
     BERTH_TRY(inventory.put(record));
     std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS with berth's CA\n", o.name, record.url,
                              *version);

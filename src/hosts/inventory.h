@@ -7,7 +7,8 @@
 //                      certificate must chain to), cert.pem, key.pem (0600) — DOCKER_CERT_PATH
 //       client-ca/     provisioned hosts only: the host's client-issuing CA of the current
 //                      generation, ca.pem and ca-key.pem (0600); the engine trusts only it
-//       server.pem     provisioned hosts only: a copy of the server certificate berth installed
+//       server.pem     provisioned hosts: a copy of the server certificate berth installed; --url
+//                      hosts: the one the engine presented when it was registered (for expiry warnings)
 //       known_hosts    SSH hosts only: the pinned host key, in known_hosts format
 //
 // A host is reached through `url`: tcp://ADDR:PORT with mutual TLS (client/) or ssh://USER@ADDR.

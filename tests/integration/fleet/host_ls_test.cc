@@ -103,6 +103,20 @@ TEST_F(HostLsTest, CommandsAgainstAnUnreachableHostGiveUpWithinSecondsNamingIt) 
   EXPECT_FALSE(fs::exists(berth_.hostsDir() / "echo"));
 }
 
+TEST_F(HostLsTest, WarnsAboutCertificatesThatExpireWithin30Days) {
+  // The harness gives its engines server certificates valid for a week: berth saw it at `host add`.
+  EXPECT_EQ(*readFile(berth_.hostsDir() / "alpha" / "server.pem"), *readFile(hosts_[0]->tls().serverCert));
+  const std::string expected = "berth: warning: host alpha's server certificate CN=" + hosts_[0]->hostname() + " expires in ";
+  const CommandResult info = berth_.run({"-H", "alpha", "engine", "info"});
+  EXPECT_EQ(info.exitCode, 0) << info.describe();
+  EXPECT_TRUE(startsWith(info.err, expected)) << info.err;
+  EXPECT_NE(info.err.find("; renew it with `berth host rotate-certs alpha`\n"), std::string::npos) << info.err;
+  EXPECT_NE(berth_.run({"host", "env", "alpha"}).err.find(expected), std::string::npos);
+  EXPECT_NE(berth_.run({"host", "ls"}).err.find(expected), std::string::npos);
+  // berth's own client certificate is good for a year: no warning about it.
+  EXPECT_EQ(info.err.find("client certificate"), std::string::npos) << info.err;
+}
+
 TEST_F(HostLsTest, AddRefusesAnEngineThatDoesNotTrustBerthsCa) {
   auto other = TestHost::start(HostOptions{.loadBusybox = false, .tls = true});  // the harness CA
   ASSERT_TRUE(other) << other.error().message();
