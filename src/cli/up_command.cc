@@ -142,59 +142,74 @@ int runUp(const GlobalOptions& global, const UpFlags& f, bool createOnly) {
   lo.follow = true;
   lo.timestamps = f.timestamps;
   lo.since = fmt::format("{:.3f}", std::chrono::duration<double>(since.time_since_epoch()).count() - 1.0);
+  // The logs stream on their own thread; this one waits for them to end (every container exited),
+  // for a container to exit (--abort-on-container-exit) or for Ctrl-C, and then stops the stack
+  // while the output keeps flowing, so what containers print on their way out is shown too.
   std::stop_source logs;
-  std::atomic<int> interrupts{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool streamsEnded = false;
+  bool oneExited = false;
+  int interrupts = 0;
   InterruptWatcher watcher([&](int n) {
+    std::lock_guard lock(mu);
     interrupts = n;
-    logs.request_stop();
-    if (n == 1) {
-      std::cerr << "Gracefully stopping... (press Ctrl+C again to force)" << std::endl;
-    } else {
-      cancel.request_stop();
-    }
+    if (n == 1) std::cerr << "Gracefully stopping... (press Ctrl+C again to force)" << std::endl;
+    if (n >= 2) cancel.request_stop();
+    cv.notify_all();
   });
-  if (f.abortOnContainerExit) {
-    // Stop everything as soon as one container's stream ends.
-    std::vector<std::jthread> one;
-    std::mutex mu;
-    std::condition_variable cv;
-    bool ended = false;
+  std::optional<Error> streamError;
+  std::jthread streaming([&] {
+    std::vector<std::jthread> each;
     for (const plan::ObservedContainer& c : containers) {
-      one.emplace_back([&, c] {
-        (void)streamLogs(*ctx->engine, {c}, lo, printer, logs.get_token(), true);
+      each.emplace_back([&, c] {
+        Status s = streamLogs(*ctx->engine, {c}, lo, printer, logs.get_token(), true);
         std::lock_guard lock(mu);
-        ended = true;
+        if (!s && !streamError) streamError = s.error();
+        oneExited = true;
         cv.notify_all();
       });
     }
-    {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return ended; });
+    each.clear();  // joins
+    std::lock_guard lock(mu);
+    streamsEnded = true;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return streamsEnded || interrupts > 0 || (f.abortOnContainerExit && oneExited); });
+    if (streamsEnded && interrupts == 0) {
+      lock.unlock();
+      streaming.join();
+      if (streamError) return reportError(*streamError);
+      return 0;
     }
     if (interrupts == 0) std::cerr << "Aborting on container exit..." << std::endl;
-    logs.request_stop();
-  } else {
-    Status s = streamLogs(*ctx->engine, containers, lo, printer, logs.get_token(), true);
-    if (!s && interrupts == 0) return reportError(s.error());
-    if (interrupts == 0) return 0;
   }
   // Stop the stack (Ctrl-C, or a container exited with --abort-on-container-exit).
+  const bool interrupted = [&] {
+    std::lock_guard lock(mu);
+    return interrupts > 0;
+  }();
   auto now = observeProject(*ctx, false);
   if (!now) return reportError(now.error());
   plan::Selection sel;
   sel.services = f.noDeps ? f.services : std::vector<std::string>{};
-  auto stopPlan = interrupts >= 2 ? plan::planKill(ctx->project, *now, sel, "SIGKILL")
-                                  : plan::planStop(ctx->project, *now, sel, f.timeout);
+  auto stopPlan = plan::planStop(ctx->project, *now, sel, f.timeout);
   if (!stopPlan) return reportError(stopPlan.error());
-  std::stop_source force;
-  InterruptWatcher second([&](int) { force.request_stop(); });
-  Status s = runPlan(*ctx, global, *stopPlan, "Stopping", force.get_token());
-  if (force.stop_requested()) {
-    auto killPlan = plan::planKill(ctx->project, *now, sel, "SIGKILL");
-    if (killPlan) (void)runPlan(*ctx, global, *killPlan, "Killing");
+  Status s = runPlan(*ctx, global, *stopPlan, "Stopping", cancel.get_token());
+  if (cancel.stop_requested()) {
+    // Ctrl-C again: kill what is still running.
+    auto again = observeProject(*ctx, false);
+    if (again) {
+      auto killPlan = plan::planKill(ctx->project, *again, sel, "SIGKILL");
+      if (killPlan) (void)runPlan(*ctx, global, *killPlan, "Killing");
+    }
   }
+  logs.request_stop();
+  streaming.join();
   if (!s && s.error().code() != ErrorCode::Cancelled) return reportError(s.error());
-  return interrupts > 0 ? 130 : 0;
+  return interrupted ? 130 : 0;
 }
 
 void addConvergeFlags(CLI::App* cmd, UpFlags& f) {
