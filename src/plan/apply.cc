@@ -439,6 +439,7 @@ class Runner {
           break;
         case ServiceCondition::Healthy:
           if (!st.health) return fail(ErrorCode::Conflict, "container " + container + " has no healthcheck configured");
+          if (exited) return fail(ErrorCode::Conflict, exitText);  // (the engine marks it unhealthy too)
           if (st.health->status == engine::HealthStatus::Healthy) {
             emit(ProgressEvent{"Container", container, ProgressState::Done, "Healthy", ""});
             return ok();
@@ -458,6 +459,7 @@ class Runner {
           }
           break;
         case ServiceCondition::RunningOrHealthy:
+          if (exited) return fail(ErrorCode::Conflict, exitText);
           if (st.health) {
             if (st.health->status == engine::HealthStatus::Healthy) {
               emit(ProgressEvent{"Container", container, ProgressState::Done, "Healthy", ""});
