@@ -918,6 +918,7 @@ Result<std::vector<ContainerSummary>> decodeContainerList(std::string_view body)
           }
           s.networks = decodeNetworks(at(at(e, "NetworkSettings"), "Networks"));
           s.mounts = decodeMountPoints(at(e, "Mounts"));
+          s.networkMode = str(at(e, "HostConfig"), "NetworkMode");
           out.push_back(std::move(s));
         }
         return out;

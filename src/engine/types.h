@@ -458,6 +458,7 @@ struct ContainerSummary {
   std::vector<PortSummary> ports;
   std::map<std::string, EndpointState> networks;
   std::vector<MountPoint> mounts;
+  std::string networkMode;  // HostConfig.NetworkMode: "container:<ID>" when it shares another's
 };
 
 struct ListContainersOptions {

@@ -216,6 +216,19 @@ class Differ {
         break;
       }
     }
+    // A container in another's network namespace whose owner was replaced since (by an earlier
+    // up) sits in a namespace that no longer exists: it must be replaced too.
+    std::string staleOwner;
+    if (startsWith(s.networkMode, "service:")) {
+      const std::string owner = s.networkMode.substr(8);
+      const auto owners = observed_.serviceContainers(owner);
+      const ObservedContainer* first = nullptr;
+      for (const ObservedContainer* o : owners) {
+        if (o->number == 1) first = o;
+      }
+      if (first != nullptr) staleOwner = owner + " recreated";
+      ownerId_ = first != nullptr ? first->id : std::string();
+    }
     std::string restartReason;
     for (const auto& [dep, d] : s.dependsOn) {
       if (d.restart && replaced_.count(dep) != 0) {
@@ -253,6 +266,9 @@ class Differ {
             reason = "image changed";
           } else if (!nsReason.empty()) {
             reason = nsReason;
+          } else if (!staleOwner.empty() && startsWith(c.networkMode, "container:") &&
+                     c.networkMode.substr(10) != ownerId_) {
+            reason = staleOwner;
           }
           break;
         case RecreatePolicy::Never:
@@ -414,6 +430,7 @@ class Differ {
   std::map<std::pair<std::string, ServiceCondition>, std::size_t> waitAction_;
   std::map<std::string, std::vector<std::string>> containerNames_;
   std::set<std::string> replaced_;  // services that get new containers
+  std::string ownerId_;              // planService: the namespace owner's current container
 };
 
 // Services that depend on each service (reverse edges), for ordering stops and removals.

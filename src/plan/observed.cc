@@ -88,6 +88,7 @@ ObservedContainer observedContainer(const engine::ContainerSummary& s) {
   c.mounts = s.mounts;
   c.ports = s.ports;
   for (const auto& [name, endpoint] : s.networks) c.networks.push_back(name);
+  c.networkMode = s.networkMode;
   return c;
 }
 

@@ -33,6 +33,7 @@ struct ObservedContainer {
   std::vector<engine::MountPoint> mounts{};
   std::vector<engine::PortSummary> ports{};
   std::vector<std::string> networks{};  // network names
+  std::string networkMode{};            // "container:<ID>" when it shares another's namespace
 
   bool running() const;  // running, restarting or paused: "up" as compose counts it
 };

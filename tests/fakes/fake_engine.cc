@@ -444,6 +444,10 @@ Result<ContainerCreated> FakeEngine::createContainer(const ContainerCreate& spec
   i.image = img->second.id;
   i.config = spec.config;
   i.hostConfig = spec.hostConfig;
+  if (startsWith(mode, "container:")) {
+    // The engine resolves the owner's name to its ID when it creates the container.
+    i.hostConfig.networkMode = "container:" + find(mode.substr(10))->inspect.id;
+  }
   i.state.status = ContainerStatus::Created;
   c->created = static_cast<std::int64_t>(nextId_);
   std::set<std::string> targets;
@@ -638,6 +642,7 @@ ContainerSummary FakeEngine::summary(const Container& c) const {
   s.labels = c.inspect.config.labels;
   s.mounts = c.inspect.mounts;
   s.networks = c.inspect.networkSettings.networks;
+  s.networkMode = c.inspect.hostConfig.networkMode;
   return s;
 }
 

@@ -280,7 +280,7 @@ TEST(ApplyTest, ScaleDownAndOrphanRemoval) {
 TEST(ApplyTest, ServiceNetworkModeJoinsTheOwnersNamespace) {
   Runner r;
   ASSERT_TRUE(r.up(loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}")));
-  EXPECT_EQ(r.engine.container("p-side-1")->hostConfig.networkMode, "container:p-net-1");
+  EXPECT_EQ(r.engine.container("p-side-1")->hostConfig.networkMode, "container:" + r.engine.container("p-net-1")->id);
   EXPECT_TRUE(r.engine.container("p-side-1")->state.running);
 }
 

@@ -259,6 +259,16 @@ services:
             "recreate p-net-1 (config changed)\nrecreate p-side-1 (net recreated)");
 }
 
+TEST(DiffTest, ANamespaceSharerWhoseOwnerWasReplacedEarlierIsReplaced) {
+  Runner r;
+  const auto project = loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}");
+  ASSERT_TRUE(r.up(project));
+  ASSERT_TRUE(r.up(project, {.services = {"net"}, .noDeps = true, .recreate = RecreatePolicy::Force}));
+  EXPECT_EQ(planText(r.engine, project), "recreate p-side-1 (net recreated)");
+  ASSERT_TRUE(r.up(project));
+  EXPECT_EQ(planText(r.engine, project), "");
+}
+
 TEST(DiffTest, RestartTrueDependantsAreRestartedWhenTheDependencyIsReplaced) {
   Runner r;
   const char* yaml = R"(
