@@ -1,7 +1,7 @@
 // `berth ca`: berth's certificate authority (src/pki) from the command line.
 //   berth ca init [--key-type T] [--name CN] [--days N]
 //   berth ca issue server NAME (--ip A | --dns D)... [--days N] [--key-type T] [--out DIR]
-//   berth ca issue client NAME [--days N] [--key-type T] [--out DIR]
+//   berth ca issue client NAME [--host HOST] [--days N] [--key-type T] [--out DIR]
 //   berth ca ls            (also each registered host's client CA and berth's client certificate)
 // The CA lives in $XDG_CONFIG_HOME/berth/ca (CaStore); issued certificates and keys go to --out
 // (default $XDG_CONFIG_HOME/berth/certs/KIND/NAME) as ca.pem, cert.pem and key.pem (0600).
@@ -43,6 +43,7 @@ struct IssueOptions {
   std::string keyType = "ecdsa-p256";
   int days = 365;
   std::string out;
+  std::string host;  // client: issue from this provisioned host's client CA
 };
 
 int report(const Error& error) {
@@ -117,6 +118,35 @@ Status runIssue(pki::CertificateKind kind, const IssueOptions& o) {
     out = config / "certs" / std::string(pki::certificateKindName(kind)) / o.name;
   }
   SystemClock clock;
+  if (!o.host.empty()) {
+    // A provisioned host trusts only its own client CA (docs/fleet.md, "Trust model"): a client
+    // certificate for it comes from there, and stops working at the host's next rotate-certs.
+    BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+    BERTH_ASSIGN_OR_RETURN(const hosts::HostRecord record, inventory.get(o.host));
+    if (!record.provisioned) {
+      return fail(ErrorCode::InvalidArgument,
+                  "host " + o.host + " (" + record.url +
+                      ") was not provisioned by berth and trusts berth's CA itself: issue without --host");
+    }
+    const fs::path dir = inventory.clientCaDir(o.host);
+    BERTH_ASSIGN_OR_RETURN(pki::Certificate caCert, pki::Certificate::load(dir / "ca.pem"));
+    BERTH_ASSIGN_OR_RETURN(pki::PrivateKey caKey, pki::PrivateKey::load(dir / "ca-key.pem"));
+    BERTH_ASSIGN_OR_RETURN(pki::Authority hostCa, pki::Authority::fromParts(std::move(caCert), std::move(caKey)));
+    if (o.out.empty()) out = out.parent_path() / (o.name + "@" + o.host);
+    BERTH_ASSIGN_OR_RETURN(
+        pki::Issued issued,
+        hostCa.issue({.kind = kind,
+                      .commonName = o.name,
+                      .keyType = type,
+                      .validity = pki::validFor(clock.wallNow(), std::chrono::hours(24) * o.days)}));
+    BERTH_TRY(pki::writeBundle(out, issued, store.authority().certificate()));
+    const pki::CertificateInfo info = issued.certificate.info();
+    std::cout << "Issued client certificate " << info.subject << " for host " << o.host << " (client CA generation "
+              << record.generation << ", serial " << info.serial << ", expires " << pki::formatTime(info.notAfter)
+              << ")\n  " << (out / "cert.pem").string() << "\n  " << (out / "key.pem").string() << "\n  "
+              << (out / "ca.pem").string() << "\n";
+    return ok();
+  }
   BERTH_ASSIGN_OR_RETURN(
       pki::Issued issued,
       store.issue({.kind = kind,
@@ -199,6 +229,11 @@ void addIssueOptions(CLI::App* cmd, IssueOptions& o, bool server) {
         ->type_name("ADDRESS");
     cmd->add_option("--dns", o.dns, "A DNS name the host is reached at (repeatable)")
         ->type_name("NAME");
+  }
+  if (!server) {
+    cmd->add_option("--host", o.host,
+                    "For this provisioned host: issued by its own client CA (revoked by its next rotate-certs)")
+        ->type_name("HOST");
   }
   cmd->add_option("--days", o.days, "Validity in days")->capture_default_str();
   cmd->add_option("--key-type", o.keyType, "ecdsa-p256, rsa-2048 or rsa-4096")->capture_default_str();

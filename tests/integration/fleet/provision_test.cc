@@ -244,6 +244,13 @@ TEST_F(ProvisionedHostTest, RotateCertsRevokesOldClientCertificates) {
   for (const char* f : {"ca.pem", "cert.pem", "key.pem"}) fs::copy_file(clientDir() / f, old / f);
   const std::string oldServer = hostFile(*host_, "/etc/docker/berth/cert.pem");
   ASSERT_EQ(curlPing(url(), old / "ca.pem", old / "cert.pem", old / "key.pem").out, "OK");
+  // A certificate handed out to someone else for this host, from the host's client CA.
+  const CommandResult alice = berth_->run({"ca", "issue", "client", "alice", "--host", "web"});
+  ASSERT_EQ(alice.exitCode, 0) << alice.describe();
+  EXPECT_TRUE(startsWith(alice.out, "Issued client certificate CN=alice for host web (client CA generation 1, serial "))
+      << alice.out;
+  const fs::path aliceDir = berth_->config() / "berth" / "certs" / "client" / "alice@web";
+  ASSERT_EQ(curlPing(url(), aliceDir / "ca.pem", aliceDir / "cert.pem", aliceDir / "key.pem").out, "OK");
 
   const CommandResult rotate = berth_->run({"host", "rotate-certs", "web"});
   ASSERT_EQ(rotate.exitCode, 0) << rotate.describe() << host_->engineLogTail();
@@ -262,6 +269,7 @@ TEST_F(ProvisionedHostTest, RotateCertsRevokesOldClientCertificates) {
   ASSERT_TRUE(docker);
   EXPECT_NE(docker->exitCode, 0) << docker->describe();
   EXPECT_NE(curlPing(url(), old / "ca.pem", old / "cert.pem", old / "key.pem").out, "OK");
+  EXPECT_NE(curlPing(url(), aliceDir / "ca.pem", aliceDir / "cert.pem", aliceDir / "key.pem").out, "OK");
   EXPECT_TRUE(engineLogged(*host_, "certificate signed by unknown authority"));
 
   // berth's new one works, by name.
