@@ -91,10 +91,12 @@ Result<hosts::SshTarget> parseSshTarget(const std::string& text) {
   std::string portText{};
   if (startsWith(rest, "[")) {
     const auto close = rest.find(']');
-    if (close == std::string::npos) return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": unterminated [");
+    if (close == std::string::npos)
+      return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": unterminated [");
     t.address = rest.substr(1, close - 1);
     if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": text after ]");
+      if (rest[close + 1] != ':')
+        return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": text after ]");
       portText = rest.substr(close + 2);
     }
   } else if (const auto colon = rest.find(':'); colon != std::string::npos) {
@@ -104,13 +106,15 @@ Result<hosts::SshTarget> parseSshTarget(const std::string& text) {
     t.address = rest;
   }
   if (t.address.empty()) {
-    return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": expected USER@ADDRESS[:PORT]");
+    return fail(ErrorCode::InvalidArgument,
+                "--ssh " + berth::quoted(text) + ": expected USER@ADDRESS[:PORT]");
   }
   if (!portText.empty()) {
     char* end = nullptr;
     const long p = std::strtol(portText.c_str(), &end, 10);
     if (*end != '\0' || p < 1 || p > 65535) {
-      return fail(ErrorCode::InvalidArgument, "--ssh " + berth::quoted(text) + ": invalid port " + berth::quoted(portText));
+      return fail(ErrorCode::InvalidArgument,
+                  "--ssh " + berth::quoted(text) + ": invalid port " + berth::quoted(portText));
     }
     t.port = static_cast<std::uint16_t>(p);
   }
@@ -143,16 +147,18 @@ Result<pki::CaStore> openOrCreateCa(bool create) {
   BERTH_ASSIGN_OR_RETURN(fs::path config, berthConfigDir());
   BERTH_TRY(ensurePrivateDir(config));
   const auto now = SystemClock().wallNow();
-  BERTH_ASSIGN_OR_RETURN(pki::CaStore created,
-                         pki::CaStore::init(dir, {.validity = pki::validFor(now, std::chrono::hours(24 * 3650))}));
+  BERTH_ASSIGN_OR_RETURN(
+      pki::CaStore created,
+      pki::CaStore::init(dir, {.validity = pki::validFor(now, std::chrono::hours(24 * 3650))}));
   std::cout << "Created berth's CA in " << dir.string() << " (ecdsa-p256; `berth ca ls` lists it)\n";
   return created;
 }
 
 std::optional<hosts::ProvisionStep> parseStep(const std::string& s) {
   using hosts::ProvisionStep;
-  for (ProvisionStep step : {ProvisionStep::Probe, ProvisionStep::Issue, ProvisionStep::Backup, ProvisionStep::Install,
-                             ProvisionStep::Configure, ProvisionStep::Restart, ProvisionStep::Verify}) {
+  for (ProvisionStep step :
+       {ProvisionStep::Probe, ProvisionStep::Issue, ProvisionStep::Backup, ProvisionStep::Install,
+        ProvisionStep::Configure, ProvisionStep::Restart, ProvisionStep::Verify}) {
     std::string name(hosts::provisionStepName(step));
     if (s == name || s == split(name, ' ').front()) return step;
   }
@@ -161,7 +167,8 @@ std::optional<hosts::ProvisionStep> parseStep(const std::string& s) {
 
 // The known_hosts line that pins `key` for `target` (what the engine's ssh:// transport checks).
 std::string knownHostsLine(const hosts::SshTarget& target, const std::string& key) {
-  const std::string host = target.port == 22 ? target.address : fmt::format("[{}]:{}", target.address, target.port);
+  const std::string host =
+      target.port == 22 ? target.address : fmt::format("[{}]:{}", target.address, target.port);
   return host + " " + key + "\n";
 }
 
@@ -181,13 +188,15 @@ Status runAdd(const AddOptions& o) {
   BERTH_TRY(hosts::checkHostName(o.name));
   BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
   if (inventory.contains(o.name)) {
-    return fail(ErrorCode::AlreadyExists,
-                fmt::format("host {} is already registered (`berth host rm {}` first, or `berth host rotate-certs "
-                            "{}` for new certificates)",
-                            o.name, o.name, o.name));
+    return fail(
+        ErrorCode::AlreadyExists,
+        fmt::format("host {} is already registered (`berth host rm {}` first, or `berth host rotate-certs "
+                    "{}` for new certificates)",
+                    o.name, o.name, o.name));
   }
   if (o.url.empty() == o.ssh.empty()) {
-    return fail(ErrorCode::InvalidArgument, "host add: give either --url tcp://ADDRESS:2376 or --ssh USER@ADDRESS");
+    return fail(ErrorCode::InvalidArgument,
+                "host add: give either --url tcp://ADDRESS:2376 or --ssh USER@ADDRESS");
   }
   if (o.provision && o.ssh.empty()) return fail(ErrorCode::InvalidArgument, "--provision needs --ssh");
   if (o.days <= 0) return fail(ErrorCode::InvalidArgument, "--days must be at least 1");
@@ -201,11 +210,12 @@ Status runAdd(const AddOptions& o) {
     // An engine already set up with berth's CA: berth only needs a client certificate of its own.
     BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(o.url, true));
     if (endpoint.scheme != engine::Scheme::Tcp) {
-      return fail(ErrorCode::InvalidArgument,
-                  "--url " + berth::quoted(o.url) + ": expected tcp://ADDRESS:PORT (use --ssh for SSH hosts)");
+      return fail(ErrorCode::InvalidArgument, "--url " + berth::quoted(o.url) +
+                                                  ": expected tcp://ADDRESS:PORT (use --ssh for SSH hosts)");
     }
     BERTH_ASSIGN_OR_RETURN(pki::CaStore ca, openOrCreateCa(false));
-    BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials creds, hosts::issueUrlHostCredentials(ca, o.name, credOptions, now));
+    BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials creds,
+                           hosts::issueUrlHostCredentials(ca, o.name, credOptions, now));
     endpoint.tls = hosts::clientTlsMaterial(creds, "host " + o.name + "'s new client certificate");
     auto version = hosts::engineVerifier()(endpoint);
     if (!version) {
@@ -216,15 +226,15 @@ Status runAdd(const AddOptions& o) {
     record.url = endpoint.url();
     BERTH_TRY(hosts::saveCredentials(inventory, o.name, creds));
     // The server certificate the engine presents, kept for expiry warnings (berth did not issue it).
-    auto seen = pki::fetchPeerCertificate(endpoint.host, endpoint.port, endpoint.tls->certPem, endpoint.tls->keyPem,
-                                          std::chrono::seconds(5));
+    auto seen = pki::fetchPeerCertificate(endpoint.host, endpoint.port, endpoint.tls->certPem,
+                                          endpoint.tls->keyPem, std::chrono::seconds(5));
     if (seen) {
       BERTH_TRY(seen->save(inventory.serverCertPath(o.name)));
       if (auto w = pki::expiryWarning(*seen, "host " + o.name + "'s server certificate", now)) warn(*w);
     }
     BERTH_TRY(inventory.put(record));
-    std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS with berth's CA\n", o.name, record.url,
-                             *version);
+    std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS with berth's CA\n", o.name,
+                             record.url, *version);
     return ok();
   }
 
@@ -239,9 +249,10 @@ Status runAdd(const AddOptions& o) {
 
   if (!o.provision) {
     // The engine over SSH (the ssh:// transport), with the host key pinned in the inventory.
-    record.url = fmt::format("ssh://{}@{}{}", target.user,
-                             target.address.find(':') != std::string::npos ? "[" + target.address + "]" : target.address,
-                             target.port == 22 ? "" : fmt::format(":{}", target.port));
+    record.url = fmt::format(
+        "ssh://{}@{}{}", target.user,
+        target.address.find(':') != std::string::npos ? "[" + target.address + "]" : target.address,
+        target.port == 22 ? "" : fmt::format(":{}", target.port));
     BERTH_TRY(inventory.put(record));
     BERTH_TRY(writeFileAtomic(inventory.knownHostsPath(o.name), knownHostsLine(target, target.hostKey)));
     BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, inventory.endpoint(record));
@@ -263,22 +274,26 @@ Status runAdd(const AddOptions& o) {
                              .engineTimeout = seconds(o.timeout)};
   if (!o.failAfter.empty()) {
     po.failAfter = parseStep(o.failAfter);
-    if (!po.failAfter) return fail(ErrorCode::InvalidArgument, "--fail-after: unknown step " + berth::quoted(o.failAfter));
+    if (!po.failAfter)
+      return fail(ErrorCode::InvalidArgument, "--fail-after: unknown step " + berth::quoted(o.failAfter));
   }
   auto provisioned = hosts::provisionEngineTls(
       *connected->shell, po,
       [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
-        BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials c, hosts::issueProvisionedCredentials(
-                                                             ca, o.name, 1, target.address, facts.hostname,
-                                                             credOptions, now));
-        hosts::EngineTlsFiles files{.clientCaPem = c.clientCa->certificate().toPem(),
-                                    .serverCertPem = c.server->certificate.toPem(),
-                                    .serverKeyPem = c.server->key.toPem(),
-                                    .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
+        BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials c,
+                               hosts::issueProvisionedCredentials(ca, o.name, 1, target.address,
+                                                                  facts.hostname, credOptions, now));
+        hosts::EngineTlsFiles files{
+            .clientCaPem = c.clientCa->certificate().toPem(),
+            .serverCertPem = c.server->certificate.toPem(),
+            .serverKeyPem = c.server->key.toPem(),
+            .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
         creds = std::move(c);
         return files;
       },
-      hosts::engineVerifier(), [](std::string_view line) { std::cout << "  " << line << "\n" << std::flush; });
+      hosts::engineVerifier(),
+      [](std::string_view line) { std::cout << "  " << line << "\n"
+                                            << std::flush; });
   if (!provisioned) return fail(provisioned.error());
   record.url = provisioned->url;
   record.provisioned = true;
@@ -287,10 +302,11 @@ Status runAdd(const AddOptions& o) {
   BERTH_TRY(hosts::saveCredentials(inventory, o.name, *creds));
   BERTH_TRY(writeFileAtomic(inventory.knownHostsPath(o.name), knownHostsLine(target, target.hostKey)));
   BERTH_TRY(inventory.put(record));
-  std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS (client CA generation 1)\n", o.name, record.url,
-                           provisioned->engineVersion);
-  std::cout << fmt::format("Use it with `berth -H {} ...`, or the docker CLI after `eval \"$(berth host env {})\"`\n",
-                           o.name, o.name);
+  std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS (client CA generation 1)\n", o.name,
+                           record.url, provisioned->engineVersion);
+  std::cout << fmt::format(
+      "Use it with `berth -H {} ...`, or the docker CLI after `eval \"$(berth host env {})\"`\n", o.name,
+      o.name);
   return ok();
 }
 
@@ -298,11 +314,12 @@ Status runRotate(const NameOptions& o) {
   BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
   BERTH_ASSIGN_OR_RETURN(hosts::HostRecord record, inventory.get(o.name));
   if (!record.provisioned || !record.ssh) {
-    return fail(ErrorCode::InvalidArgument,
-                fmt::format("host {} ({}) was not provisioned by berth (`host add --ssh ... --provision`), so berth "
-                            "does not manage its engine's certificates; issue a server certificate with `berth ca "
-                            "issue server` and install it by hand",
-                            o.name, record.url));
+    return fail(
+        ErrorCode::InvalidArgument,
+        fmt::format("host {} ({}) was not provisioned by berth (`host add --ssh ... --provision`), so berth "
+                    "does not manage its engine's certificates; issue a server certificate with `berth ca "
+                    "issue server` and install it by hand",
+                    o.name, record.url));
   }
   if (o.days <= 0) return fail(ErrorCode::InvalidArgument, "--days must be at least 1");
   BERTH_ASSIGN_OR_RETURN(pki::CaStore ca, openOrCreateCa(false));
@@ -317,20 +334,26 @@ Status runRotate(const NameOptions& o) {
   if (!port) return fail(port.error());
   auto done = hosts::provisionEngineTls(
       *connected->shell,
-      {.hostName = o.name, .address = record.ssh->address, .port = port->port, .engineTimeout = seconds(o.timeout)},
+      {.hostName = o.name,
+       .address = record.ssh->address,
+       .port = port->port,
+       .engineTimeout = seconds(o.timeout)},
       [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
         BERTH_ASSIGN_OR_RETURN(
             hosts::HostCredentials c,
             hosts::issueProvisionedCredentials(ca, o.name, generation, record.ssh->address, facts.hostname,
                                                {.validity = std::chrono::hours(24) * o.days}, now));
-        hosts::EngineTlsFiles files{.clientCaPem = c.clientCa->certificate().toPem(),
-                                    .serverCertPem = c.server->certificate.toPem(),
-                                    .serverKeyPem = c.server->key.toPem(),
-                                    .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
+        hosts::EngineTlsFiles files{
+            .clientCaPem = c.clientCa->certificate().toPem(),
+            .serverCertPem = c.server->certificate.toPem(),
+            .serverKeyPem = c.server->key.toPem(),
+            .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
         creds = std::move(c);
         return files;
       },
-      hosts::engineVerifier(), [](std::string_view line) { std::cout << "  " << line << "\n" << std::flush; });
+      hosts::engineVerifier(),
+      [](std::string_view line) { std::cout << "  " << line << "\n"
+                                            << std::flush; });
   if (!done) return fail(done.error());
   BERTH_TRY(hosts::saveCredentials(inventory, o.name, *creds));
   record.generation = generation;
@@ -359,7 +382,8 @@ Status runLs(const LsOptions& o) {
   }
   const auto statuses = hosts::queryHosts(inventory, records, seconds(o.timeout));
   const auto now = SystemClock().wallNow();
-  std::vector<std::vector<std::string>> rows{{"NAME", "URL", "STATE", "ENGINE", "CONTAINERS", "LABELS", "ERRORS"}};
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "URL", "STATE", "ENGINE", "CONTAINERS", "LABELS", "ERRORS"}};
   for (std::size_t i = 0; i < records.size(); ++i) {
     const hosts::HostStatus& s = statuses[i];
     const bool up = s.state == hosts::HostState::Running;
@@ -368,7 +392,8 @@ Status runLs(const LsOptions& o) {
                     records[i].labels.empty() ? "-" : labelsText(records[i].labels), s.error});
     auto endpoint = inventory.endpoint(records[i]);
     if (endpoint) {
-      for (const std::string& w : hosts::certificateWarnings(inventory, records[i].name, *endpoint, now)) warn(w);
+      for (const std::string& w : hosts::certificateWarnings(inventory, records[i].name, *endpoint, now))
+        warn(w);
     }
   }
   std::vector<std::size_t> widths(rows.front().size(), 0);
@@ -398,7 +423,8 @@ Status runEnv(const EnvOptions& o) {
   }
   const std::string shellFlag = o.shell.empty() ? "" : " --shell " + o.shell;
   if (o.unset) {
-    std::cout << hosts::formatEnv(shell, hosts::dockerEnvironmentUnset(), "berth host env --unset" + shellFlag);
+    std::cout << hosts::formatEnv(shell, hosts::dockerEnvironmentUnset(),
+                                  "berth host env --unset" + shellFlag);
     return ok();
   }
   if (o.name.empty()) return fail(ErrorCode::InvalidArgument, "host env: name a host (or give --unset)");
@@ -449,7 +475,8 @@ Status runLabel(const NameOptions& o) {
 }
 
 template <class Options>
-void bind(CLI::App* cmd, CommandContext& context, std::shared_ptr<Options> options, Status (*fn)(const Options&)) {
+void bind(CLI::App* cmd, CommandContext& context, std::shared_ptr<Options> options,
+          Status (*fn)(const Options&)) {
   cmd->callback([&context, options, fn] {
     const Status s = fn(*options);
     context.exitCode = s ? 0 : report(s.error());
@@ -463,14 +490,17 @@ void registerHostCommand(CLI::App& app, CommandContext& context) {
   host->require_subcommand(1);
 
   auto add = std::make_shared<AddOptions>();
-  CLI::App* addCmd = host->add_subcommand("add", "Register a host: an engine URL, or a machine reached over SSH");
+  CLI::App* addCmd =
+      host->add_subcommand("add", "Register a host: an engine URL, or a machine reached over SSH");
   addCmd->add_option("name", add->name, "The host's name (used with -H NAME)")->required()->type_name("NAME");
-  addCmd->add_option("--url", add->url, "An engine already using berth's CA: tcp://ADDRESS:2376")->type_name("URL");
+  addCmd->add_option("--url", add->url, "An engine already using berth's CA: tcp://ADDRESS:2376")
+      ->type_name("URL");
   addCmd->add_option("--ssh", add->ssh, "Reach the host over SSH: USER@ADDRESS[:PORT]")->type_name("TARGET");
   addCmd->add_option("--identity,-i", add->identity, "SSH private key (default: ssh-agent, ~/.ssh/id_*)")
       ->type_name("KEY");
-  addCmd->add_option("--ssh-host-key", add->sshHostKey,
-                     "The host's SSH key (\"ssh-ed25519 AAAA...\" or a file); default: check known_hosts")
+  addCmd
+      ->add_option("--ssh-host-key", add->sshHostKey,
+                   "The host's SSH key (\"ssh-ed25519 AAAA...\" or a file); default: check known_hosts")
       ->type_name("KEY");
   addCmd->add_option("--known-hosts", add->knownHosts, "known_hosts file (default: ~/.ssh/known_hosts)")
       ->type_name("FILE");
@@ -494,7 +524,8 @@ void registerHostCommand(CLI::App& app, CommandContext& context) {
   bind(lsCmd, context, ls, &runLs);
 
   auto env = std::make_shared<EnvOptions>();
-  CLI::App* envCmd = host->add_subcommand("env", "Print the DOCKER_* exports that point the docker CLI at a host");
+  CLI::App* envCmd =
+      host->add_subcommand("env", "Print the DOCKER_* exports that point the docker CLI at a host");
   envCmd->add_option("name", env->name, "The host")->type_name("NAME");
   envCmd->add_option("--shell", env->shell, "bash, zsh, sh, fish, powershell or cmd (default: from $SHELL)");
   envCmd->add_flag("-u,--unset", env->unset, "Print the commands that unset them");
@@ -518,7 +549,8 @@ void registerHostCommand(CLI::App& app, CommandContext& context) {
 
   auto rotate = std::make_shared<NameOptions>();
   CLI::App* rotateCmd = host->add_subcommand(
-      "rotate-certs", "Re-issue and re-install a provisioned host's certificates; old client certificates stop working");
+      "rotate-certs",
+      "Re-issue and re-install a provisioned host's certificates; old client certificates stop working");
   rotateCmd->add_option("name", rotate->name, "The host")->required()->type_name("NAME");
   rotateCmd->add_option("--days", rotate->days, "Validity of the new certificates")->capture_default_str();
   rotateCmd->add_option("--timeout", rotate->timeout, "Seconds to wait for the engine after its restart")

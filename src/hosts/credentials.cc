@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <functional>
-#include <algorithm>
 
 #include "base/files.h"
 
@@ -63,9 +63,10 @@ void serverNames(const std::string& address, const std::string& hostname, std::v
   }
 }
 
-Result<HostCredentials> issueProvisionedCredentials(pki::CaStore& ca, const std::string& hostName, int generation,
-                                                    const std::string& address, const std::string& hostname,
-                                                    const CredentialOptions& o, pki::SystemTime now) {
+Result<HostCredentials> issueProvisionedCredentials(pki::CaStore& ca, const std::string& hostName,
+                                                    int generation, const std::string& address,
+                                                    const std::string& hostname, const CredentialOptions& o,
+                                                    pki::SystemTime now) {
   BERTH_ASSIGN_OR_RETURN(
       pki::Authority clientCa,
       pki::Authority::create({.commonName = fmt::format("berth client CA for {} #{}", hostName, generation),
@@ -108,11 +109,13 @@ engine::TlsMaterial clientTlsMaterial(const HostCredentials& creds, const std::s
                              .origin = origin};
 }
 
-Status saveCredentials(const Inventory& inventory, const std::string& hostName, const HostCredentials& creds) {
+Status saveCredentials(const Inventory& inventory, const std::string& hostName,
+                       const HostCredentials& creds) {
   BERTH_TRY(ensurePrivateDir(inventory.directory()));
   BERTH_TRY(ensurePrivateDir(inventory.hostDir(hostName)));
-  BERTH_TRY(replaceDir(inventory.clientDir(hostName),
-                       [&](const fs::path& dir) { return pki::writeBundle(dir, creds.client, creds.serverCa); }));
+  BERTH_TRY(replaceDir(inventory.clientDir(hostName), [&](const fs::path& dir) {
+    return pki::writeBundle(dir, creds.client, creds.serverCa);
+  }));
   if (creds.clientCa) {
     const auto fillCa = [&](const fs::path& dir) -> Status {
       BERTH_TRY(creds.clientCa->key().save(dir / "ca-key.pem"));

@@ -26,7 +26,7 @@
 namespace berth::hosts {
 
 struct CredentialOptions {
-  std::chrono::hours validity = std::chrono::hours(24 * 365);        // server and client certificates
+  std::chrono::hours validity = std::chrono::hours(24 * 365);  // server and client certificates
   std::chrono::hours clientCaValidity = std::chrono::hours(24 * 3650);
   pki::KeyType keyType = pki::KeyType::EcdsaP256;
 };
@@ -49,8 +49,9 @@ void serverNames(const std::string& address, const std::string& hostname, std::v
 // A new generation for a provisioned host: a fresh client CA, a server certificate from berth's CA
 // naming `address` and `hostname`, and berth's client certificate from the new client CA. The
 // server certificate is recorded in berth's CA index.
-Result<HostCredentials> issueProvisionedCredentials(pki::CaStore& ca, const std::string& hostName, int generation,
-                                                    const std::string& address, const std::string& hostname,
+Result<HostCredentials> issueProvisionedCredentials(pki::CaStore& ca, const std::string& hostName,
+                                                    int generation, const std::string& address,
+                                                    const std::string& hostname,
                                                     const CredentialOptions& options, pki::SystemTime now);
 // Berth's client certificate from berth's CA, for a host registered with --url.
 Result<HostCredentials> issueUrlHostCredentials(pki::CaStore& ca, const std::string& hostName,

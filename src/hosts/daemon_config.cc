@@ -67,7 +67,10 @@ std::uint16_t portOfTcpUrl(std::string_view url) {
 
 TlsListenConfig defaultTlsListenConfig(std::uint16_t port) {
   const std::string dir(kRemoteTlsDir);
-  return {.port = port, .caCert = dir + "/ca.pem", .serverCert = dir + "/cert.pem", .serverKey = dir + "/key.pem"};
+  return {.port = port,
+          .caCert = dir + "/ca.pem",
+          .serverCert = dir + "/cert.pem",
+          .serverKey = dir + "/key.pem"};
 }
 
 Result<std::string> mergeDaemonJson(std::string_view existing, const TlsListenConfig& config) {

@@ -47,7 +47,8 @@ Result<InitProbe> parseInitProbe(std::string_view output) {
     }
     ++seen;
   }
-  if (seen < 5) return fail(ErrorCode::InvalidArgument, fmt::format("incomplete probe output {}", berth::quoted(output)));
+  if (seen < 5)
+    return fail(ErrorCode::InvalidArgument, fmt::format("incomplete probe output {}", berth::quoted(output)));
   return p;
 }
 

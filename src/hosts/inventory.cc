@@ -99,8 +99,8 @@ Result<HostRecord> recordFromJson(std::string_view text) {
   if (j.is_discarded()) return invalidRecord("not valid JSON");
   if (!j.is_object()) return invalidRecord("expected a JSON object");
   if (const auto v = j.find("version"); v != j.end() && (!v->is_number_integer() || *v != kRecordVersion)) {
-    return invalidRecord(fmt::format("unsupported record version {} (this berth reads {})", v->dump(),
-                                     kRecordVersion));
+    return invalidRecord(
+        fmt::format("unsupported record version {} (this berth reads {})", v->dump(), kRecordVersion));
   }
   HostRecord r;
   BERTH_ASSIGN_OR_RETURN(r.name, stringField(j, "name", true));
@@ -191,14 +191,15 @@ Result<HostRecord> Inventory::get(std::string_view name) const {
       }
     }
     std::string message = fmt::format("no host named {}", berth::quoted(name));
-    if (auto near = nearestMatch(name, names)) message += fmt::format("; did you mean {}?", berth::quoted(*near));
+    if (auto near = nearestMatch(name, names))
+      message += fmt::format("; did you mean {}?", berth::quoted(*near));
     return fail(ErrorCode::NotFound, message + " (`berth host ls` lists the registered hosts)");
   }
   auto record = recordFromJson(*text);
   if (!record) return fail(std::move(record).error().withContext(path.string()));
   if (record->name != name) {
-    return fail(ErrorCode::InvalidArgument,
-                fmt::format("{}: names host {}, not {}", path.string(), berth::quoted(record->name), berth::quoted(name)));
+    return fail(ErrorCode::InvalidArgument, fmt::format("{}: names host {}, not {}", path.string(),
+                                                        berth::quoted(record->name), berth::quoted(name)));
   }
   return record;
 }
@@ -219,7 +220,8 @@ Status Inventory::remove(std::string_view name) const {
 }
 
 Result<engine::Endpoint> Inventory::endpoint(const HostRecord& record) const {
-  const std::string origin = fmt::format("host {}'s inventory ({})", record.name, clientDir(record.name).string());
+  const std::string origin =
+      fmt::format("host {}'s inventory ({})", record.name, clientDir(record.name).string());
   const bool tcp = startsWith(record.url, "tcp://");
   auto ep = engine::parseEndpoint(record.url, tcp);
   if (!ep) return fail(std::move(ep).error().withContext("host " + record.name));
@@ -256,11 +258,13 @@ std::vector<std::pair<std::string, std::optional<std::string>>> dockerEnvironmen
             {"DOCKER_TLS_VERIFY", "1"},
             {"DOCKER_CERT_PATH", inventory.clientDir(record.name).string()}};
   }
-  return {{"DOCKER_HOST", record.url}, {"DOCKER_TLS_VERIFY", std::nullopt}, {"DOCKER_CERT_PATH", std::nullopt}};
+  return {
+      {"DOCKER_HOST", record.url}, {"DOCKER_TLS_VERIFY", std::nullopt}, {"DOCKER_CERT_PATH", std::nullopt}};
 }
 
 std::vector<std::pair<std::string, std::optional<std::string>>> dockerEnvironmentUnset() {
-  return {{"DOCKER_HOST", std::nullopt}, {"DOCKER_TLS_VERIFY", std::nullopt}, {"DOCKER_CERT_PATH", std::nullopt}};
+  return {
+      {"DOCKER_HOST", std::nullopt}, {"DOCKER_TLS_VERIFY", std::nullopt}, {"DOCKER_CERT_PATH", std::nullopt}};
 }
 
 namespace {

@@ -57,7 +57,7 @@ struct HostRecord {
   // Provisioned by berth: the engine's TLS configuration is berth's (and rotate-certs can redo it).
   bool provisioned = false;
   std::optional<InitSystem> initSystem{};  // as detected when provisioning
-  int generation = 0;                    // client-CA generation installed on the host (provisioned)
+  int generation = 0;                      // client-CA generation installed on the host (provisioned)
   std::string addedAt{};                   // "2026-05-01T10:00:00Z"
   std::string rotatedAt{};                 // last rotate-certs; empty if never
 

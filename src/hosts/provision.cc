@@ -34,16 +34,18 @@ class Steps {
     if (r.exitCode != 0) {
       std::string why(trim(r.err.empty() ? r.out : r.err));
       if (why.empty()) why = "no output";
-      return fail(ErrorCode::Internal, fmt::format("{}: `{}` exited with {}: {}", what, command, r.exitCode, why));
+      return fail(ErrorCode::Internal,
+                  fmt::format("{}: `{}` exited with {}: {}", what, command, r.exitCode, why));
     }
     return r;
   }
 
   Result<RemoteFile> read(const std::string& path) {
     const std::string q = shellQuote(path);
-    BERTH_ASSIGN_OR_RETURN(RemoteResult r,
-                           runOk("read " + path,
-                                 fmt::format("if [ -e {0} ]; then stat -c %a {0} && cat {0}; else echo absent; fi", q)));
+    BERTH_ASSIGN_OR_RETURN(
+        RemoteResult r,
+        runOk("read " + path,
+              fmt::format("if [ -e {0} ]; then stat -c %a {0} && cat {0}; else echo absent; fi", q)));
     RemoteFile f{.path = path};
     const auto nl = r.out.find('\n');
     const std::string first = r.out.substr(0, nl);
@@ -104,15 +106,17 @@ std::string_view provisionStepName(ProvisionStep step) {
 
 VerifyFn engineVerifier() {
   return [](const engine::Endpoint& endpoint) -> Result<std::string> {
-    BERTH_ASSIGN_OR_RETURN(auto eng, engine::makeEngine(endpoint, {.connectTimeout = 3s, .requestTimeout = 10s}));
+    BERTH_ASSIGN_OR_RETURN(auto eng,
+                           engine::makeEngine(endpoint, {.connectTimeout = 3s, .requestTimeout = 10s}));
     BERTH_TRY(eng->ping());
     BERTH_ASSIGN_OR_RETURN(const engine::EngineVersion v, eng->version());
     return v.version;
   };
 }
 
-Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOptions& o, const IssueFn& issue,
-                                           const VerifyFn& verify, const ProgressFn& progress) {
+Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOptions& o,
+                                           const IssueFn& issue, const VerifyFn& verify,
+                                           const ProgressFn& progress) {
   Steps steps(shell, o);
   const std::string context = fmt::format("provision host {} ({})", o.hostName, shell.describe());
   int number = 0;
@@ -123,8 +127,8 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
     if (progress) progress(fmt::format("[{}/7] {}{}", number, provisionStepName(step), detail));
   };
   const auto stepError = [&](const Error& e) {
-    return Error(e.code(), fmt::format("{}: step {} ({}) failed: {}", context, number, provisionStepName(current),
-                                       e.message()));
+    return Error(e.code(), fmt::format("{}: step {} ({}) failed: {}", context, number,
+                                       provisionStepName(current), e.message()));
   };
   const auto injected = [&]() -> Status {
     if (o.failAfter && *o.failAfter == current) {
@@ -148,25 +152,28 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
           BERTH_ASSIGN_OR_RETURN(RemoteFile defaults, steps.read("/etc/default/docker"));
           const auto flags = conflictingDaemonFlags(dockerOptsOf(defaults.content));
           if (!flags.empty()) {
-            return fail(ErrorCode::InvalidArgument,
-                        fmt::format("DOCKER_OPTS in /etc/default/docker sets {}, which conflicts with the "
-                                    "listeners and TLS settings berth writes to /etc/docker/daemon.json; remove "
-                                    "those flags and run again",
-                                    join(flags, " ")));
+            return fail(
+                ErrorCode::InvalidArgument,
+                fmt::format("DOCKER_OPTS in /etc/default/docker sets {}, which conflicts with the "
+                            "listeners and TLS settings berth writes to /etc/docker/daemon.json; remove "
+                            "those flags and run again",
+                            join(flags, " ")));
           }
           break;
         }
         case InitSystem::Systemd: {
-          BERTH_ASSIGN_OR_RETURN(RemoteResult unit, steps.runOk("read docker.service", "systemctl cat docker.service"));
+          BERTH_ASSIGN_OR_RETURN(RemoteResult unit,
+                                 steps.runOk("read docker.service", "systemctl cat docker.service"));
           const auto execStart = execStartOf(unit.out);
           if (!execStart) return fail(ErrorCode::InvalidArgument, "docker.service has no ExecStart");
           const std::string stripped = withoutHostFlags(*execStart);
           const auto tlsFlags = conflictingDaemonFlags(stripped);
           if (!tlsFlags.empty()) {
-            return fail(ErrorCode::InvalidArgument,
-                        fmt::format("docker.service's ExecStart sets {}, which conflicts with the TLS settings "
-                                    "berth writes to /etc/docker/daemon.json",
-                                    join(tlsFlags, " ")));
+            return fail(
+                ErrorCode::InvalidArgument,
+                fmt::format("docker.service's ExecStart sets {}, which conflicts with the TLS settings "
+                            "berth writes to /etc/docker/daemon.json",
+                            join(tlsFlags, " ")));
           }
           if (stripped != *execStart) facts.dropInExecStart = stripped;
           break;
@@ -177,7 +184,8 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
     if (!probed) return fail(stepError(probed.error()));
   }
   if (progress) {
-    progress(fmt::format("      {} runs its engine with {}", facts.hostname.empty() ? o.address : facts.hostname,
+    progress(fmt::format("      {} runs its engine with {}",
+                         facts.hostname.empty() ? o.address : facts.hostname,
                          facts.initSystem == InitSystem::Systemd ? "systemd" : "a SysV init script"));
   }
 
@@ -192,7 +200,8 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
   begin(ProvisionStep::Backup, "");
   std::vector<RemoteFile> backup{};
   {
-    std::vector<std::string> paths{std::string(kRemoteDaemonJson), listen.caCert, listen.serverCert, listen.serverKey};
+    std::vector<std::string> paths{std::string(kRemoteDaemonJson), listen.caCert, listen.serverCert,
+                                   listen.serverKey};
     if (facts.dropInExecStart) paths.emplace_back(kSystemdDropIn);
     for (const std::string& p : paths) {
       auto f = steps.read(p);
@@ -222,8 +231,10 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
     BERTH_TRY(injected());
 
     begin(ProvisionStep::Configure, " (" + std::string(kRemoteDaemonJson) +
-                                        (facts.dropInExecStart ? ", " + std::string(kSystemdDropIn) : "") + ")");
-    BERTH_TRY(steps.write(std::string(kRemoteDaemonJson), *merged, backup[0].existed ? backup[0].mode : "644"));
+                                        (facts.dropInExecStart ? ", " + std::string(kSystemdDropIn) : "") +
+                                        ")");
+    BERTH_TRY(
+        steps.write(std::string(kRemoteDaemonJson), *merged, backup[0].existed ? backup[0].mode : "644"));
     if (facts.dropInExecStart) {
       BERTH_TRY(steps.write(std::string(kSystemdDropIn), systemdDropIn(*facts.dropInExecStart), "644"));
     }
@@ -248,7 +259,8 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
     return injected();
   }();
   if (changed) {
-    return ProvisionResult{.facts = std::move(facts), .url = endpoint.url(), .engineVersion = std::move(version)};
+    return ProvisionResult{
+        .facts = std::move(facts), .url = endpoint.url(), .engineVersion = std::move(version)};
   }
 
   // Put everything back and restart the engine as it was.
@@ -267,8 +279,9 @@ Result<ProvisionResult> provisionEngineTls(RemoteShell& shell, const ProvisionOp
     return fail(ErrorCode::Internal, join(failures, "; "));
   }();
   if (restored) {
-    return fail(failure.code(),
-                failure.message() + "; the previous engine configuration was restored and the engine restarted");
+    return fail(
+        failure.code(),
+        failure.message() + "; the previous engine configuration was restored and the engine restarted");
   }
   return fail(failure.code(), failure.message() + "; restoring the previous configuration ALSO failed: " +
                                   restored.error().message() + " — check the host's /etc/docker by hand");

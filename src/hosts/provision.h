@@ -47,15 +47,15 @@ struct HostFacts {
 
 // What the engine gets, as PEM.
 struct EngineTlsFiles {
-  std::string clientCaPem{};    // --tlscacert: the CA whose client certificates the engine accepts
-  std::string serverCertPem{};  // --tlscert
-  std::string serverKeyPem{};   // --tlskey
-  engine::TlsMaterial client{}; // berth's client bundle, used to verify the result
+  std::string clientCaPem{};     // --tlscacert: the CA whose client certificates the engine accepts
+  std::string serverCertPem{};   // --tlscert
+  std::string serverKeyPem{};    // --tlskey
+  engine::TlsMaterial client{};  // berth's client bundle, used to verify the result
 };
 
 struct ProvisionOptions {
-  std::string hostName{};     // for messages: "host web-1"
-  std::string address{};      // where berth reaches the engine (the SSH address)
+  std::string hostName{};  // for messages: "host web-1"
+  std::string address{};   // where berth reaches the engine (the SSH address)
   std::uint16_t port = 2376;
   std::chrono::milliseconds engineTimeout = std::chrono::seconds(60);  // restart and verify
   std::chrono::milliseconds commandTimeout = std::chrono::seconds(120);

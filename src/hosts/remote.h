@@ -50,7 +50,7 @@ struct SshConnectOptions {
 
 struct SshConnection {
   std::unique_ptr<RemoteShell> shell{};
-  std::string hostKey{};  // what the host presented, "ssh-ed25519 AAAA..."
+  std::string hostKey{};             // what the host presented, "ssh-ed25519 AAAA..."
   std::string hostKeyFingerprint{};  // "SHA256:..."
 };
 

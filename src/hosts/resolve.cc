@@ -8,11 +8,13 @@
 
 namespace berth::hosts {
 
-std::vector<std::string> certificateWarnings(const Inventory& inventory, const std::optional<std::string>& hostName,
+std::vector<std::string> certificateWarnings(const Inventory& inventory,
+                                             const std::optional<std::string>& hostName,
                                              const engine::Endpoint& endpoint, pki::SystemTime now) {
   std::vector<std::string> out;
   const std::string whose = hostName ? fmt::format("host {}'s", *hostName) : std::string("the");
-  const std::string hint = hostName ? fmt::format("; renew it with `berth host rotate-certs {}`", *hostName) : "";
+  const std::string hint =
+      hostName ? fmt::format("; renew it with `berth host rotate-certs {}`", *hostName) : "";
   if (endpoint.tls) {
     if (auto w = pki::expiryWarningForPem(endpoint.tls->certPem, whose + " client certificate", now)) {
       out.push_back(*w + hint);
@@ -21,7 +23,8 @@ std::vector<std::string> certificateWarnings(const Inventory& inventory, const s
   }
   if (hostName) {
     if (auto pem = readFile(inventory.serverCertPath(*hostName))) {
-      if (auto w = pki::expiryWarningForPem(*pem, whose + " server certificate", now)) out.push_back(*w + hint);
+      if (auto w = pki::expiryWarningForPem(*pem, whose + " server certificate", now))
+        out.push_back(*w + hint);
     }
   }
   return out;
@@ -53,7 +56,8 @@ Result<ResolvedEngine> resolveEngine(const Inventory& inventory, const std::opti
   return out;
 }
 
-Result<ResolvedEngine> resolveEngine(const std::optional<std::string>& hostFlag, const engine::EnvLookup& env) {
+Result<ResolvedEngine> resolveEngine(const std::optional<std::string>& hostFlag,
+                                     const engine::EnvLookup& env) {
   auto inventory = Inventory::openDefault();
   // Without a config directory there are no registered hosts, but URLs still work.
   if (!inventory) {

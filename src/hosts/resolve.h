@@ -28,11 +28,13 @@ struct ResolvedEngine {
 Result<ResolvedEngine> resolveEngine(const Inventory& inventory, const std::optional<std::string>& hostFlag,
                                      const engine::EnvLookup& env, pki::SystemTime now);
 // The same with the default inventory (berthConfigDir()/hosts).
-Result<ResolvedEngine> resolveEngine(const std::optional<std::string>& hostFlag, const engine::EnvLookup& env);
+Result<ResolvedEngine> resolveEngine(const std::optional<std::string>& hostFlag,
+                                     const engine::EnvLookup& env);
 
 // Expiry warnings for the certificates of a host: berth's client certificate and the CA it checks
 // the engine with (from the endpoint's TLS material), and the server certificate berth installed.
-std::vector<std::string> certificateWarnings(const Inventory& inventory, const std::optional<std::string>& hostName,
+std::vector<std::string> certificateWarnings(const Inventory& inventory,
+                                             const std::optional<std::string>& hostName,
                                              const engine::Endpoint& endpoint, pki::SystemTime now);
 
 }  // namespace berth::hosts

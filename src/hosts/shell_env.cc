@@ -79,9 +79,10 @@ std::string formatEnv(Shell shell, const EnvAssignments& vars, std::string_view 
       out += fmt::format("# Run this command to configure your shell:\n# & {} | Invoke-Expression\n", usage);
       break;
     case Shell::Cmd:
-      out += fmt::format("REM Run this command to configure your shell:\n"
-                         "REM @FOR /f \"tokens=*\" %i IN ('{}') DO @%i\n",
-                         usage);
+      out += fmt::format(
+          "REM Run this command to configure your shell:\n"
+          "REM @FOR /f \"tokens=*\" %i IN ('{}') DO @%i\n",
+          usage);
       break;
   }
   return out;

@@ -42,7 +42,8 @@ struct OfferedKey {
 Result<OfferedKey> offeredKey(ssh_session s, const std::string& target) {
   ssh_key raw = nullptr;
   if (ssh_get_server_publickey(s, &raw) != SSH_OK) {
-    return fail(ErrorCode::Internal, fmt::format("ssh {}: cannot read the host key: {}", target, ssh_get_error(s)));
+    return fail(ErrorCode::Internal,
+                fmt::format("ssh {}: cannot read the host key: {}", target, ssh_get_error(s)));
   }
   KeyPtr key(raw);
   char* b64 = nullptr;
@@ -83,8 +84,7 @@ class SshShell final : public RemoteShell {
     ChannelPtr ch(ssh_channel_new(s));
     if (!ch) return lost("new channel");
     if (ssh_channel_open_session(ch.get()) != SSH_OK) return lost("open a session channel");
-    const std::string full =
-        sudo_ ? "sudo -n sh -c " + shellQuote(command) : std::string(command);
+    const std::string full = sudo_ ? "sudo -n sh -c " + shellQuote(command) : std::string(command);
     if (ssh_channel_request_exec(ch.get(), full.c_str()) != SSH_OK) return lost("run a command");
     std::size_t written = 0;
     while (written < input.size()) {
@@ -152,22 +152,24 @@ Status checkHostKey(ssh_session s, const SshConnectOptions& o, const std::string
       return ok();
     case SSH_KNOWN_HOSTS_CHANGED:
     case SSH_KNOWN_HOSTS_OTHER:
-      return fail(ErrorCode::PermissionDenied,
-                  fmt::format("ssh {}: host key mismatch: the host offered {} ({}), which is not the key "
-                              "known_hosts ({}) names for it. This can be an attack or a reinstalled host; "
-                              "berth refuses to connect",
-                              target, offered.fingerprint, offered.line.substr(0, offered.line.find(' ')), file));
+      return fail(
+          ErrorCode::PermissionDenied,
+          fmt::format("ssh {}: host key mismatch: the host offered {} ({}), which is not the key "
+                      "known_hosts ({}) names for it. This can be an attack or a reinstalled host; "
+                      "berth refuses to connect",
+                      target, offered.fingerprint, offered.line.substr(0, offered.line.find(' ')), file));
     case SSH_KNOWN_HOSTS_NOT_FOUND:
     case SSH_KNOWN_HOSTS_UNKNOWN:
       if (o.acceptUnknownHostKey) return ok();
-      return fail(ErrorCode::PermissionDenied,
-                  fmt::format("ssh {}: the host is not in known_hosts ({}); it offered {} ({}). If that is "
-                              "its key, give it with --ssh-host-key or accept it with "
-                              "--accept-unknown-host-key",
-                              target, file, offered.fingerprint, offered.line.substr(0, offered.line.find(' '))));
+      return fail(
+          ErrorCode::PermissionDenied,
+          fmt::format("ssh {}: the host is not in known_hosts ({}); it offered {} ({}). If that is "
+                      "its key, give it with --ssh-host-key or accept it with "
+                      "--accept-unknown-host-key",
+                      target, file, offered.fingerprint, offered.line.substr(0, offered.line.find(' '))));
     case SSH_KNOWN_HOSTS_ERROR:
-      return fail(ErrorCode::PermissionDenied,
-                  fmt::format("ssh {}: cannot check the host key against {}: {}", target, file, ssh_get_error(s)));
+      return fail(ErrorCode::PermissionDenied, fmt::format("ssh {}: cannot check the host key against {}: {}",
+                                                           target, file, ssh_get_error(s)));
   }
   return fail(ErrorCode::PermissionDenied, fmt::format("ssh {}: unknown host key state", target));
 }
@@ -182,14 +184,16 @@ Status authenticate(ssh_session s, const SshConnectOptions& o, const std::string
     KeyPtr key(raw);
     const int rc = ssh_userauth_publickey(s, nullptr, key.get());
     if (rc == SSH_AUTH_SUCCESS) return ok();
-    if (rc == SSH_AUTH_ERROR) return fail(ErrorCode::Unavailable, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
+    if (rc == SSH_AUTH_ERROR)
+      return fail(ErrorCode::Unavailable, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
     return fail(ErrorCode::PermissionDenied,
                 fmt::format("ssh {}: authentication failed: the server did not accept the key {}", target,
                             o.identityFile));
   }
   const int rc = ssh_userauth_publickey_auto(s, nullptr, nullptr);
   if (rc == SSH_AUTH_SUCCESS) return ok();
-  if (rc == SSH_AUTH_ERROR) return fail(ErrorCode::Unavailable, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
+  if (rc == SSH_AUTH_ERROR)
+    return fail(ErrorCode::Unavailable, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
   return fail(ErrorCode::PermissionDenied,
               fmt::format("ssh {}: authentication failed: the server accepted no key from ssh-agent or the "
                           "default identities (give one with --identity)",
@@ -219,10 +223,11 @@ Result<std::string> parseHostKey(std::string_view text) {
       }
     }
   }
-  return fail(ErrorCode::InvalidArgument,
-              fmt::format("host key {}: expected \"ssh-ed25519 AAAA...\" (a public key or known_hosts line) or a "
-                          "file holding one",
-                          berth::quoted(text.substr(0, 60))));
+  return fail(
+      ErrorCode::InvalidArgument,
+      fmt::format("host key {}: expected \"ssh-ed25519 AAAA...\" (a public key or known_hosts line) or a "
+                  "file holding one",
+                  berth::quoted(text.substr(0, 60))));
 }
 
 Result<SshConnection> connectSsh(const SshConnectOptions& o) {
@@ -242,8 +247,7 @@ Result<SshConnection> connectSsh(const SshConnectOptions& o) {
   BERTH_TRY(setOption(SSH_OPTIONS_PORT, &port));
   if (!o.user.empty()) BERTH_TRY(setOption(SSH_OPTIONS_USER, o.user.c_str()));
   if (!o.knownHostsFile.empty()) BERTH_TRY(setOption(SSH_OPTIONS_KNOWNHOSTS, o.knownHostsFile.c_str()));
-  const long timeoutSeconds =
-      std::max<long>(1, static_cast<long>((o.connectTimeout.count() + 999) / 1000));
+  const long timeoutSeconds = std::max<long>(1, static_cast<long>((o.connectTimeout.count() + 999) / 1000));
   BERTH_TRY(setOption(SSH_OPTIONS_TIMEOUT, &timeoutSeconds));
   if (ssh_options_parse_config(s, nullptr) != SSH_OK) {
     return fail(ErrorCode::InvalidArgument, fmt::format("ssh config: {}", ssh_get_error(s)));
@@ -254,7 +258,8 @@ Result<SshConnection> connectSsh(const SshConnectOptions& o) {
 
   if (ssh_connect(s) != SSH_OK) {
     const std::string why = ssh_get_error(s);
-    const bool timedOut = why.find("imeout") != std::string::npos || why.find("imed out") != std::string::npos;
+    const bool timedOut =
+        why.find("imeout") != std::string::npos || why.find("imed out") != std::string::npos;
     return fail(timedOut ? ErrorCode::DeadlineExceeded : ErrorCode::Unavailable,
                 fmt::format("ssh {}: cannot connect: {}", target, why));
   }

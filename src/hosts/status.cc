@@ -32,7 +32,8 @@ HostState stateOf(const Error& error) {
     case ErrorCode::PermissionDenied:
       return HostState::TlsError;
     case ErrorCode::DeadlineExceeded:
-      // Nothing answered at all (packets dropped): the host is unreachable; it answered but too slowly: timeout.
+      // Nothing answered at all (packets dropped): the host is unreachable; it answered but too slowly:
+      // timeout.
       if (m.find("connecting to") != std::string::npos || m.find("resolving") != std::string::npos) {
         return HostState::Unreachable;
       }
@@ -52,7 +53,8 @@ HostState stateOf(const Error& error) {
   return HostState::Error;
 }
 
-HostStatus queryHost(const Inventory& inventory, const HostRecord& record, std::chrono::milliseconds timeout) {
+HostStatus queryHost(const Inventory& inventory, const HostRecord& record,
+                     std::chrono::milliseconds timeout) {
   HostStatus s{.name = record.name, .url = record.url};
   const auto failed = [&](const Error& e) {
     s.state = stateOf(e);
@@ -80,7 +82,8 @@ std::vector<HostStatus> queryHosts(const Inventory& inventory, const std::vector
   std::vector<HostStatus> out(records.size());
   std::atomic<std::size_t> next{0};
   const auto worker = [&] {
-    for (std::size_t i = next++; i < records.size(); i = next++) out[i] = queryHost(inventory, records[i], timeout);
+    for (std::size_t i = next++; i < records.size(); i = next++)
+      out[i] = queryHost(inventory, records[i], timeout);
   };
   {
     std::vector<std::jthread> threads;

@@ -30,9 +30,9 @@ struct HostStatus {
   std::string url{};
   HostState state = HostState::Error;
   std::string engineVersion{};  // when running
-  int containers = -1;        // when running
+  int containers = -1;          // when running
   int running = -1;
-  std::string error{};          // when not running
+  std::string error{};  // when not running
 };
 
 inline constexpr int kMaxParallelQueries = 16;

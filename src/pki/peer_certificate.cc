@@ -53,7 +53,8 @@ Result<int> connectWithTimeout(const std::string& host, std::uint16_t port, std:
     }
     // Blocking from here on, bounded by socket timeouts.
     ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) & ~O_NONBLOCK);
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
     ::setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(s.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     return std::exchange(s.fd, -1);
@@ -63,8 +64,9 @@ Result<int> connectWithTimeout(const std::string& host, std::uint16_t port, std:
 
 }  // namespace
 
-Result<Certificate> fetchPeerCertificate(const std::string& host, std::uint16_t port, const std::string& clientCertPem,
-                                         const std::string& clientKeyPem, std::chrono::milliseconds timeout) {
+Result<Certificate> fetchPeerCertificate(const std::string& host, std::uint16_t port,
+                                         const std::string& clientCertPem, const std::string& clientKeyPem,
+                                         std::chrono::milliseconds timeout) {
   const std::string where =
       (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   BERTH_ASSIGN_OR_RETURN(int fd, connectWithTimeout(host, port, timeout, where));
@@ -75,12 +77,14 @@ Result<Certificate> fetchPeerCertificate(const std::string& host, std::uint16_t 
   if (!clientCertPem.empty() && !clientKeyPem.empty()) {
     BERTH_ASSIGN_OR_RETURN(Certificate cert, Certificate::fromPem(clientCertPem));
     BERTH_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::fromPem(clientKeyPem));
-    if (SSL_CTX_use_certificate(ctx.get(), cert.native()) != 1 || SSL_CTX_use_PrivateKey(ctx.get(), key.native()) != 1) {
+    if (SSL_CTX_use_certificate(ctx.get(), cert.native()) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx.get(), key.native()) != 1) {
       return fail(ErrorCode::InvalidArgument, detail::opensslError("client certificate"));
     }
   }
   std::unique_ptr<SSL, detail::Deleter<SSL_free>> ssl(SSL_new(ctx.get()));
-  if (!ssl || SSL_set_fd(ssl.get(), socket.fd) != 1) return fail(ErrorCode::Internal, detail::opensslError("SSL_new"));
+  if (!ssl || SSL_set_fd(ssl.get(), socket.fd) != 1)
+    return fail(ErrorCode::Internal, detail::opensslError("SSL_new"));
   const int rc = SSL_connect(ssl.get());
   // The server's certificate arrives before it judges ours, so it is there even if it refused us.
   X509* peer = SSL_get1_peer_certificate(ssl.get());

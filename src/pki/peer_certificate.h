@@ -18,7 +18,8 @@ namespace berth::pki {
 // `clientCertPem`/`clientKeyPem` when given (an engine with --tlsverify needs one to finish it).
 // Errors: Unavailable / DeadlineExceeded for the connection, PermissionDenied when the server sent
 // no certificate.
-Result<Certificate> fetchPeerCertificate(const std::string& host, std::uint16_t port, const std::string& clientCertPem,
-                                         const std::string& clientKeyPem, std::chrono::milliseconds timeout);
+Result<Certificate> fetchPeerCertificate(const std::string& host, std::uint16_t port,
+                                         const std::string& clientCertPem, const std::string& clientKeyPem,
+                                         std::chrono::milliseconds timeout);
 
 }  // namespace berth::pki

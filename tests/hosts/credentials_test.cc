@@ -20,7 +20,8 @@ class CredentialsFilesTest : public ::testing::Test {
     std::string pattern = ::testing::TempDir() + "berth-creds-XXXXXX";
     ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
     root_ = pattern;
-    auto ca = pki::CaStore::init(root_ / "ca", {.validity = pki::validFor(std::chrono::system_clock::now(), 24h * 365)});
+    auto ca = pki::CaStore::init(root_ / "ca",
+                                 {.validity = pki::validFor(std::chrono::system_clock::now(), 24h * 365)});
     ASSERT_TRUE(ca) << ca.error().message();
     ca_.emplace(std::move(*ca));
   }
@@ -37,11 +38,13 @@ TEST_F(CredentialsFilesTest, GenerationsAreSeparateTrustAnchors) {
   ASSERT_TRUE(g2);
   const pki::Certificate& berthCa = ca_->authority().certificate();
   // Server: from berth's CA, naming the address and the hostname.
-  EXPECT_TRUE(pki::verify(g1->server->certificate, berthCa, {.purpose = pki::CertificateKind::Server, .name = "10.0.0.2"})
+  EXPECT_TRUE(pki::verify(g1->server->certificate, berthCa,
+                          {.purpose = pki::CertificateKind::Server, .name = "10.0.0.2"})
                   .has_value());
   EXPECT_EQ(g1->server->certificate.info().dnsNames, std::vector<std::string>{"node"});
   // Client: from its generation's client CA only.
-  EXPECT_TRUE(pki::verify(g1->client.certificate, g1->clientCa->certificate(), {.purpose = pki::CertificateKind::Client})
+  EXPECT_TRUE(pki::verify(g1->client.certificate, g1->clientCa->certificate(),
+                          {.purpose = pki::CertificateKind::Client})
                   .has_value());
   EXPECT_FALSE(pki::verify(g1->client.certificate, g2->clientCa->certificate()).has_value());
   EXPECT_FALSE(pki::verify(g1->client.certificate, berthCa).has_value());
@@ -85,7 +88,8 @@ TEST_F(CredentialsFilesTest, UrlHostsGetAClientCertificateFromBerthsCa) {
   ASSERT_TRUE(c);
   EXPECT_FALSE(c->clientCa);
   EXPECT_FALSE(c->server);
-  EXPECT_TRUE(pki::verify(c->client.certificate, ca_->authority().certificate(), {.purpose = pki::CertificateKind::Client})
+  EXPECT_TRUE(pki::verify(c->client.certificate, ca_->authority().certificate(),
+                          {.purpose = pki::CertificateKind::Client})
                   .has_value());
   const auto tls = clientTlsMaterial(*c, "test");
   EXPECT_EQ(tls.caPem, ca_->authority().certificate().toPem());

@@ -68,7 +68,8 @@ TEST(MergeDaemonJsonTest, ReplacesAListenerOnTheSamePortAndTlsSettings) {
   // Another port is another listener: kept.
   auto other = mergeDaemonJson(R"({"hosts": ["tcp://127.0.0.1:2375"]})", defaultTlsListenConfig(2376));
   ASSERT_TRUE(other);
-  EXPECT_NE(other->find("\"tcp://127.0.0.1:2375\",\n    \"tcp://0.0.0.0:2376\""), std::string::npos) << *other;
+  EXPECT_NE(other->find("\"tcp://127.0.0.1:2375\",\n    \"tcp://0.0.0.0:2376\""), std::string::npos)
+      << *other;
 }
 
 TEST(MergeDaemonJsonTest, IsIdempotent) {
@@ -118,10 +119,11 @@ TEST(SystemdTest, ExecStartWithoutHostFlagsAndTheDropIn) {
   EXPECT_EQ(execStartOf("[Service]\nExecStart=/usr/bin/dockerd \\\n  -H fd:// \\\n  --debug\n"),
             "/usr/bin/dockerd  -H fd://  --debug");
   EXPECT_EQ(execStartOf("[Service]\nType=notify\n"), std::nullopt);
-  EXPECT_EQ(systemdDropIn("/usr/bin/dockerd"),
-            "# Written by berth (berth host add --provision): the engine's listeners and TLS settings are in\n"
-            "# /etc/docker/daemon.json, which dockerd refuses if a -H flag also sets them.\n"
-            "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n");
+  EXPECT_EQ(
+      systemdDropIn("/usr/bin/dockerd"),
+      "# Written by berth (berth host add --provision): the engine's listeners and TLS settings are in\n"
+      "# /etc/docker/daemon.json, which dockerd refuses if a -H flag also sets them.\n"
+      "[Service]\nExecStart=\nExecStart=/usr/bin/dockerd\n");
 }
 
 }  // namespace

@@ -22,8 +22,7 @@ class FakeRemoteShell final : public RemoteShell {
   };
 
   std::map<std::string, File> files;
-  std::string probeOutput =
-      "systemd-booted=no\nsystemctl=yes\ninit-script=yes\nservice=yes\ndockerd=yes\n";
+  std::string probeOutput = "systemd-booted=no\nsystemctl=yes\ninit-script=yes\nservice=yes\ndockerd=yes\n";
   std::string hostname = "node-1";
   std::string unitText;
   std::vector<std::string> log;  // every command, in order
@@ -42,7 +41,8 @@ class FakeRemoteShell final : public RemoteShell {
     log.push_back(c);
     std::smatch m;
     static const std::regex read(R"(^if \[ -e '([^']+)' \]; then stat)");
-    static const std::regex write(R"(^umask 077 && mkdir -p '[^']*' && cat > '[^']+' && chmod (\d+) '[^']+' && mv -f '[^']+' '([^']+)'$)");
+    static const std::regex write(
+        R"(^umask 077 && mkdir -p '[^']*' && cat > '[^']+' && chmod (\d+) '[^']+' && mv -f '[^']+' '([^']+)'$)");
     static const std::regex remove(R"(^rm -f '([^']+)'$)");
     if (c == initProbeScript()) return RemoteResult{0, probeOutput, ""};
     if (c == "hostname") return RemoteResult{0, hostname + "\n", ""};
@@ -66,7 +66,8 @@ class FakeRemoteShell final : public RemoteShell {
     }
     if (c.find("restart") != std::string::npos) {
       ++restarts;
-      if (failEveryRestart || (failRestart && *failRestart == restarts)) return RemoteResult{1, "", "dockerd exited during start-up"};
+      if (failEveryRestart || (failRestart && *failRestart == restarts))
+        return RemoteResult{1, "", "dockerd exited during start-up"};
       return RemoteResult{0, "docker started", ""};
     }
     return RemoteResult{127, "", "fake: unknown command: " + c};

@@ -6,7 +6,10 @@ namespace berth::hosts {
 namespace {
 
 InitProbe probe(bool booted, bool systemctl, bool initScript, bool service = true, bool dockerd = true) {
-  return {.systemdBooted = booted, .systemctl = systemctl, .initScript = initScript, .service = service,
+  return {.systemdBooted = booted,
+          .systemctl = systemctl,
+          .initScript = initScript,
+          .service = service,
           .dockerd = dockerd};
 }
 
@@ -19,22 +22,27 @@ TEST(InitSystemTest, SystemdOnlyWhenBootedWithIt) {
 }
 
 TEST(InitSystemTest, ExplainsWhatIsMissing) {
-  EXPECT_EQ(detectInitSystem(probe(false, true, false)).error().message(),
-            "cannot tell how the host runs its engine: it was not booted with systemd (no /run/systemd/system) "
-            "and has no /etc/init.d/docker");
+  EXPECT_EQ(
+      detectInitSystem(probe(false, true, false)).error().message(),
+      "cannot tell how the host runs its engine: it was not booted with systemd (no /run/systemd/system) "
+      "and has no /etc/init.d/docker");
   EXPECT_EQ(detectInitSystem(probe(true, false, true)).error().message(),
             "the host runs systemd (/run/systemd/system exists) but has no systemctl");
-  EXPECT_EQ(detectInitSystem(probe(false, false, true, true, false)).error().message(),
-            "the host has no dockerd on its PATH (install Docker Engine first, e.g. `apt-get install docker.io`)");
+  EXPECT_EQ(
+      detectInitSystem(probe(false, false, true, true, false)).error().message(),
+      "the host has no dockerd on its PATH (install Docker Engine first, e.g. `apt-get install docker.io`)");
 }
 
 TEST(InitSystemTest, CommandsPerInitSystem) {
   EXPECT_EQ(restartEngineCommand(InitSystem::Systemd, probe(true, true, false)),
             "systemctl daemon-reload && systemctl restart docker.service");
-  EXPECT_EQ(restartEngineCommand(InitSystem::SysV, probe(false, false, true, true)), "service docker restart");
-  EXPECT_EQ(restartEngineCommand(InitSystem::SysV, probe(false, false, true, false)), "/etc/init.d/docker restart");
+  EXPECT_EQ(restartEngineCommand(InitSystem::SysV, probe(false, false, true, true)),
+            "service docker restart");
+  EXPECT_EQ(restartEngineCommand(InitSystem::SysV, probe(false, false, true, false)),
+            "/etc/init.d/docker restart");
   EXPECT_EQ(engineStatusCommand(InitSystem::SysV, probe(false, false, true, true)), "service docker status");
-  EXPECT_EQ(engineStatusCommand(InitSystem::Systemd, probe(true, true, false)), "systemctl is-active docker.service");
+  EXPECT_EQ(engineStatusCommand(InitSystem::Systemd, probe(true, true, false)),
+            "systemctl is-active docker.service");
 }
 
 TEST(InitSystemTest, ParsesTheProbeScriptsOutput) {

@@ -34,7 +34,10 @@ class InventoryTest : public ::testing::Test {
     return HostRecord{.name = "web-1",
                       .url = "tcp://10.0.0.2:2376",
                       .labels = {{"zone", "a"}, {"disk", "ssd"}},
-                      .ssh = SshTarget{.user = "root", .address = "10.0.0.2", .port = 2222, .identityFile = "/k",
+                      .ssh = SshTarget{.user = "root",
+                                       .address = "10.0.0.2",
+                                       .port = 2222,
+                                       .identityFile = "/k",
                                        .hostKey = "ssh-ed25519 AAAAC3Nza"},
                       .provisioned = true,
                       .initSystem = InitSystem::SysV,
@@ -84,7 +87,9 @@ TEST_F(InventoryTest, DamagedRecordsSayWhatIsWrong) {
             "unsupported record version 9 (this berth reads 1)");
   EXPECT_EQ(recordFromJson(R"({"name": "a", "url": "x", "labels": {"k": 1}})").error().message(),
             "label \"k\" must be a string");
-  EXPECT_EQ(recordFromJson(R"({"name": "a", "url": "x", "ssh": {"address": "h", "port": 70000}})").error().message(),
+  EXPECT_EQ(recordFromJson(R"({"name": "a", "url": "x", "ssh": {"address": "h", "port": 70000}})")
+                .error()
+                .message(),
             "\"ssh.port\" must be a number from 1 to 65535");
   EXPECT_EQ(recordFromJson(R"({"name": "a", "url": "x", "initSystem": "upstart"})").error().message(),
             "unknown initSystem \"upstart\"");
@@ -134,7 +139,8 @@ TEST_F(InventoryTest, EndpointCarriesTheHostsTlsMaterialOrPinnedSshKey) {
 
   auto ca = pki::Authority::create({.validity = pki::validFor(std::chrono::system_clock::now(), 24h)});
   ASSERT_TRUE(ca);
-  auto client = ca->issue({.kind = pki::CertificateKind::Client, .commonName = "berth@web-1",
+  auto client = ca->issue({.kind = pki::CertificateKind::Client,
+                           .commonName = "berth@web-1",
                            .validity = pki::validFor(std::chrono::system_clock::now(), 24h)});
   ASSERT_TRUE(client);
   ASSERT_TRUE(pki::writeBundle(inv.clientDir("web-1"), *client, ca->certificate()).has_value());
@@ -146,8 +152,12 @@ TEST_F(InventoryTest, EndpointCarriesTheHostsTlsMaterialOrPinnedSshKey) {
   EXPECT_EQ(ep->tls->caPem, ca->certificate().toPem());
   EXPECT_EQ(ep->tls->origin, "host web-1's inventory (" + inv.clientDir("web-1").string() + ")");
 
-  HostRecord s{.name = "edge", .url = "ssh://admin@10.0.0.9:2222",
-               .ssh = SshTarget{.user = "admin", .address = "10.0.0.9", .port = 2222, .identityFile = "/id",
+  HostRecord s{.name = "edge",
+               .url = "ssh://admin@10.0.0.9:2222",
+               .ssh = SshTarget{.user = "admin",
+                                .address = "10.0.0.9",
+                                .port = 2222,
+                                .identityFile = "/id",
                                 .hostKey = "ssh-ed25519 AAAA"}};
   ASSERT_TRUE(inv.put(s).has_value());
   ASSERT_TRUE(writeFileAtomic(inv.knownHostsPath("edge"), "[10.0.0.9]:2222 ssh-ed25519 AAAA\n").has_value());
@@ -162,7 +172,8 @@ TEST_F(InventoryTest, DockerEnvironmentForTlsAndSshHosts) {
   const Inventory inv = inventory();
   const auto tls = dockerEnvironment(inv, HostRecord{.name = "web-1", .url = "tcp://10.0.0.2:2376"});
   ASSERT_EQ(tls.size(), 3u);
-  EXPECT_EQ(tls[0], (std::pair<std::string, std::optional<std::string>>{"DOCKER_HOST", "tcp://10.0.0.2:2376"}));
+  EXPECT_EQ(tls[0],
+            (std::pair<std::string, std::optional<std::string>>{"DOCKER_HOST", "tcp://10.0.0.2:2376"}));
   EXPECT_EQ(tls[1].second, "1");
   EXPECT_EQ(tls[2].second, inv.clientDir("web-1").string());
   const auto ssh = dockerEnvironment(inv, HostRecord{.name = "e", .url = "ssh://root@h"});
@@ -174,7 +185,8 @@ TEST_F(InventoryTest, DockerEnvironmentForTlsAndSshHosts) {
 TEST_F(InventoryTest, ResolveTakesANameOrAUrl) {
   const Inventory inv = inventory();
   auto ca = pki::Authority::create({.validity = pki::validFor(std::chrono::system_clock::now(), 24h * 365)});
-  auto client = ca->issue({.kind = pki::CertificateKind::Client, .commonName = "berth@web-1",
+  auto client = ca->issue({.kind = pki::CertificateKind::Client,
+                           .commonName = "berth@web-1",
                            .validity = pki::validFor(std::chrono::system_clock::now(), 24h * 10)});
   ASSERT_TRUE(client);
   ASSERT_TRUE(inv.put(HostRecord{.name = "web-1", .url = "tcp://10.0.0.2:2376"}).has_value());
@@ -187,7 +199,8 @@ TEST_F(InventoryTest, ResolveTakesANameOrAUrl) {
   EXPECT_EQ(byName->hostName, "web-1");
   EXPECT_EQ(byName->endpoint.url(), "tcp://10.0.0.2:2376");
   ASSERT_EQ(byName->warnings.size(), 1u);  // the client certificate expires in 10 days
-  EXPECT_EQ(byName->warnings[0].rfind("host web-1's client certificate CN=berth@web-1 expires in 9 days (", 0), 0u)
+  EXPECT_EQ(
+      byName->warnings[0].rfind("host web-1's client certificate CN=berth@web-1 expires in 9 days (", 0), 0u)
       << byName->warnings[0];
   EXPECT_NE(byName->warnings[0].find("; renew it with `berth host rotate-certs web-1`"), std::string::npos);
 
@@ -200,9 +213,10 @@ TEST_F(InventoryTest, ResolveTakesANameOrAUrl) {
   auto unknown = resolveEngine(inv, std::string("web-2"), noEnv, now);
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error().code(), ErrorCode::NotFound);
-  EXPECT_EQ(unknown.error().message(),
-            "no host named \"web-2\"; did you mean \"web-1\"? (`berth host ls` lists the registered hosts); an "
-            "engine URL needs a scheme: tcp://HOST:PORT, unix:///PATH or ssh://USER@HOST");
+  EXPECT_EQ(
+      unknown.error().message(),
+      "no host named \"web-2\"; did you mean \"web-1\"? (`berth host ls` lists the registered hosts); an "
+      "engine URL needs a scheme: tcp://HOST:PORT, unix:///PATH or ssh://USER@HOST");
 }
 
 }  // namespace

@@ -14,7 +14,8 @@ namespace {
 
 using testing::FakeRemoteShell;
 
-const std::string kOriginalDaemonJson = "{\"hosts\": [\"unix:///var/run/docker.sock\"], \"data-root\": \"/d\"}\n";
+const std::string kOriginalDaemonJson =
+    "{\"hosts\": [\"unix:///var/run/docker.sock\"], \"data-root\": \"/d\"}\n";
 
 class ProvisionTest : public ::testing::Test {
  protected:
@@ -24,14 +25,19 @@ class ProvisionTest : public ::testing::Test {
   }
 
   Result<ProvisionResult> provision(std::optional<ProvisionStep> failAfter = std::nullopt) {
-    ProvisionOptions o{.hostName = "web-1", .address = "10.0.0.2", .port = 2376,
-                       .engineTimeout = std::chrono::milliseconds(300), .failAfter = failAfter};
+    ProvisionOptions o{.hostName = "web-1",
+                       .address = "10.0.0.2",
+                       .port = 2376,
+                       .engineTimeout = std::chrono::milliseconds(300),
+                       .failAfter = failAfter};
     return provisionEngineTls(
         shell_, o,
         [&](const HostFacts& facts) -> Result<EngineTlsFiles> {
           issuedFor_ = facts.hostname;
-          return EngineTlsFiles{.clientCaPem = "CLIENT-CA", .serverCertPem = "SERVER-CERT",
-                                .serverKeyPem = "SERVER-KEY", .client = {}};
+          return EngineTlsFiles{.clientCaPem = "CLIENT-CA",
+                                .serverCertPem = "SERVER-CERT",
+                                .serverKeyPem = "SERVER-KEY",
+                                .client = {}};
         },
         [&](const engine::Endpoint& ep) -> Result<std::string> {
           ++verifies_;
@@ -100,10 +106,11 @@ TEST_F(ProvisionTest, ConflictingDockerOptsStopBeforeAnythingChanges) {
   shell_.files["/etc/default/docker"] = {"DOCKER_OPTS=\"-H tcp://0.0.0.0:2375\"\n", "644"};
   auto r = provision();
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message(),
-            "provision host web-1 (root@10.0.0.2:22): step 1 (probe the host) failed: DOCKER_OPTS in "
-            "/etc/default/docker sets -H tcp://0.0.0.0:2375, which conflicts with the listeners and TLS settings "
-            "berth writes to /etc/docker/daemon.json; remove those flags and run again");
+  EXPECT_EQ(
+      r.error().message(),
+      "provision host web-1 (root@10.0.0.2:22): step 1 (probe the host) failed: DOCKER_OPTS in "
+      "/etc/default/docker sets -H tcp://0.0.0.0:2375, which conflicts with the listeners and TLS settings "
+      "berth writes to /etc/docker/daemon.json; remove those flags and run again");
   expectOriginalConfiguration();
   EXPECT_EQ(shell_.restarts, 0);
 }
@@ -112,22 +119,25 @@ TEST_F(ProvisionTest, AFailedRestartRestoresTheConfigurationAndRestartsTheEngine
   shell_.failRestart = 1;
   auto r = provision();
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message(),
-            "provision host web-1 (root@10.0.0.2:22): step 6 (restart the engine) failed: restart the engine: "
-            "`service docker restart` exited with 1: dockerd exited during start-up; the previous engine "
-            "configuration was restored and the engine restarted");
+  EXPECT_EQ(
+      r.error().message(),
+      "provision host web-1 (root@10.0.0.2:22): step 6 (restart the engine) failed: restart the engine: "
+      "`service docker restart` exited with 1: dockerd exited during start-up; the previous engine "
+      "configuration was restored and the engine restarted");
   expectOriginalConfiguration();
   EXPECT_EQ(shell_.restarts, 2);
   EXPECT_EQ(verifies_, 0);
 }
 
 TEST_F(ProvisionTest, AVerificationThatNeverSucceedsRestoresToo) {
-  verifyError_ = Error(ErrorCode::PermissionDenied, "TLS handshake with 10.0.0.2:2376 failed: bad certificate");
+  verifyError_ =
+      Error(ErrorCode::PermissionDenied, "TLS handshake with 10.0.0.2:2376 failed: bad certificate");
   auto r = provision();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::PermissionDenied);
-  EXPECT_TRUE(startsWith(r.error().message(),
-                         "provision host web-1 (root@10.0.0.2:22): step 7 (verify TLS) failed: TLS handshake"));
+  EXPECT_TRUE(
+      startsWith(r.error().message(),
+                 "provision host web-1 (root@10.0.0.2:22): step 7 (verify TLS) failed: TLS handshake"));
   EXPECT_EQ(verifies_, 1);  // a TLS refusal is not retried
   expectOriginalConfiguration();
   EXPECT_EQ(shell_.restarts, 2);
@@ -149,10 +159,12 @@ TEST_F(ProvisionTest, EveryStepThatChangesTheHostIsUndone) {
     shell_.restarts = 0;
     auto r = provision(step);
     ASSERT_FALSE(r);
-    EXPECT_NE(r.error().message().find("(" + std::string(provisionStepName(step)) + ") failed: failure injected"),
-              std::string::npos)
+    EXPECT_NE(
+        r.error().message().find("(" + std::string(provisionStepName(step)) + ") failed: failure injected"),
+        std::string::npos)
         << r.error().message();
-    EXPECT_TRUE(endsWith(r.error().message(), "the previous engine configuration was restored and the engine restarted"));
+    EXPECT_TRUE(endsWith(r.error().message(),
+                         "the previous engine configuration was restored and the engine restarted"));
     expectOriginalConfiguration();
   }
   // Failures before anything changed restore nothing and restart nothing.
@@ -172,7 +184,8 @@ TEST_F(ProvisionTest, AFailedWriteOfDaemonJsonRestoresTheCertificates) {
   EXPECT_NE(r.error().message().find("step 5 (configure the engine) failed: write /etc/docker/daemon.json: "),
             std::string::npos)
       << r.error().message();
-  EXPECT_TRUE(endsWith(r.error().message(), "the previous engine configuration was restored and the engine restarted"));
+  EXPECT_TRUE(endsWith(r.error().message(),
+                       "the previous engine configuration was restored and the engine restarted"));
   expectOriginalConfiguration();
 }
 
@@ -181,8 +194,9 @@ TEST_F(ProvisionTest, ARestoreThatFailsSaysSoAndRestoresWhatItCan) {
   auto r = provision();
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("step 6 (restart the engine) failed: "), std::string::npos);
-  EXPECT_NE(r.error().message().find("; restoring the previous configuration ALSO failed: restart the engine: "),
-            std::string::npos)
+  EXPECT_NE(
+      r.error().message().find("; restoring the previous configuration ALSO failed: restart the engine: "),
+      std::string::npos)
       << r.error().message();
   EXPECT_TRUE(endsWith(r.error().message(), " — check the host's /etc/docker by hand"));
   expectOriginalConfiguration();  // the files are back all the same
@@ -192,19 +206,22 @@ TEST_F(ProvisionTest, AnUnknownInitSystemIsAnError) {
   shell_.probeOutput = "systemd-booted=no\nsystemctl=no\ninit-script=no\nservice=no\ndockerd=yes\n";
   auto r = provision();
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("step 1 (probe the host) failed: cannot tell how the host runs its engine"),
-            std::string::npos);
+  EXPECT_NE(
+      r.error().message().find("step 1 (probe the host) failed: cannot tell how the host runs its engine"),
+      std::string::npos);
 }
 
 TEST(HostStateTest, ErrorsMapToStates) {
-  EXPECT_EQ(stateOf(Error(ErrorCode::Unavailable, "connection refused by 10.0.0.2:2376 (is the engine listening "
-                                                  "there?)")),
+  EXPECT_EQ(stateOf(Error(ErrorCode::Unavailable,
+                          "connection refused by 10.0.0.2:2376 (is the engine listening "
+                          "there?)")),
             HostState::Stopped);
   EXPECT_EQ(stateOf(Error(ErrorCode::Unavailable, "no route to 10.0.0.2:2376")), HostState::Unreachable);
   EXPECT_EQ(stateOf(Error(ErrorCode::DeadlineExceeded, "timed out connecting to 10.0.0.2:2376")),
             HostState::Unreachable);
-  EXPECT_EQ(stateOf(Error(ErrorCode::DeadlineExceeded, "engine tcp://10.0.0.2:2376: info: timed out waiting for "
-                                                       "10.0.0.2:2376")),
+  EXPECT_EQ(stateOf(Error(ErrorCode::DeadlineExceeded,
+                          "engine tcp://10.0.0.2:2376: info: timed out waiting for "
+                          "10.0.0.2:2376")),
             HostState::Timeout);
   EXPECT_EQ(stateOf(Error(ErrorCode::PermissionDenied, "TLS handshake failed")), HostState::TlsError);
   EXPECT_EQ(stateOf(Error(ErrorCode::Internal, "500")), HostState::Error);

@@ -32,7 +32,8 @@ TEST(RemoteTest, HostKeysFromKeysKnownHostsLinesAndFiles) {
   std::filesystem::remove(path);
   EXPECT_EQ(parseHostKey("not a key").error().code(), ErrorCode::InvalidArgument);
   EXPECT_EQ(parseHostKey("ssh-ed25519").error().message(),
-            "host key \"ssh-ed25519\": expected \"ssh-ed25519 AAAA...\" (a public key or known_hosts line) or a file "
+            "host key \"ssh-ed25519\": expected \"ssh-ed25519 AAAA...\" (a public key or known_hosts line) "
+            "or a file "
             "holding one");
 }
 

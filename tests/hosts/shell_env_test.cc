@@ -30,7 +30,8 @@ TEST(ShellEnvTest, Fish) {
             "# Run this command to configure your shell:\n"
             "# eval (berth host env web-1 --shell fish)\n");
   EXPECT_EQ(formatEnv(Shell::Fish, kUnset, "x"),
-            "set -e DOCKER_HOST;\nset -e DOCKER_TLS_VERIFY;\n# Run this command to configure your shell:\n# eval (x)\n");
+            "set -e DOCKER_HOST;\nset -e DOCKER_TLS_VERIFY;\n# Run this command to configure your shell:\n# "
+            "eval (x)\n");
 }
 
 TEST(ShellEnvTest, PowerShell) {

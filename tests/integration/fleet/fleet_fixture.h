@@ -47,8 +47,8 @@ class Berth {
 
 // --ssh root@ADDRESS --identity KEY --known-hosts FILE for a test host.
 inline std::vector<std::string> sshArgs(const TestHost& host) {
-  return {"--ssh", "root@" + host.address(), "--identity", host.sshIdentity().string(), "--known-hosts",
-          host.sshKnownHosts().string()};
+  return {"--ssh",         "root@" + host.address(),     "--identity", host.sshIdentity().string(),
+          "--known-hosts", host.sshKnownHosts().string()};
 }
 
 inline std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
@@ -79,7 +79,9 @@ inline bool engineLogged(const TestHost& host, const std::string& text) {
         return log.find(text) != std::string::npos;
       },
       5s);
-  if (!found) ADD_FAILURE() << "engine log lacks " << text << ":\n" << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  if (!found)
+    ADD_FAILURE() << "engine log lacks " << text << ":\n"
+                  << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
   return found;
 }
 

@@ -22,7 +22,8 @@ class HostLsTest : public ::testing::Test {
     std::vector<std::future<Result<std::unique_ptr<TestHost>>>> starting;
     for (int i = 0; i < 4; ++i) {
       starting.push_back(std::async(std::launch::async, [&] {
-        return TestHost::start(HostOptions{.loadBusybox = false, .tls = true, .tlsAuthority = store->authority()});
+        return TestHost::start(
+            HostOptions{.loadBusybox = false, .tls = true, .tlsAuthority = store->authority()});
       }));
     }
     for (auto& f : starting) {
@@ -65,14 +66,20 @@ TEST_F(HostLsTest, ShowsEachHostsStateWithinSeconds) {
   EXPECT_LT(took, 6s) << ls.out;
   const std::vector<std::string> lines = split(ls.out, '\n');
   ASSERT_EQ(lines.size(), 6u) << ls.out;
-  EXPECT_TRUE(startsWith(lines[0], "NAME      URL                     STATE         ENGINE           CONTAINERS")) << ls.out;
-  EXPECT_EQ(lines[1], "alpha     " + hosts_[0]->tlsUrl() + "   running       20.10.24+dfsg1   0 (0 running)   ssd=yes,zone=a")
+  EXPECT_TRUE(
+      startsWith(lines[0], "NAME      URL                     STATE         ENGINE           CONTAINERS"))
       << ls.out;
-  EXPECT_TRUE(startsWith(lines[2], "bravo     " + hosts_[1]->tlsUrl() + "   stopped       -                -               -        "))
+  EXPECT_EQ(lines[1], "alpha     " + hosts_[0]->tlsUrl() +
+                          "   running       20.10.24+dfsg1   0 (0 running)   ssd=yes,zone=a")
       << ls.out;
-  EXPECT_NE(lines[2].find("connection refused by " + hosts_[1]->address() + ":2376"), std::string::npos) << ls.out;
+  EXPECT_TRUE(startsWith(lines[2], "bravo     " + hosts_[1]->tlsUrl() +
+                                       "   stopped       -                -               -        "))
+      << ls.out;
+  EXPECT_NE(lines[2].find("connection refused by " + hosts_[1]->address() + ":2376"), std::string::npos)
+      << ls.out;
   EXPECT_TRUE(startsWith(lines[3], "charlie   " + hosts_[2]->tlsUrl() + "   unreachable   -")) << ls.out;
-  EXPECT_NE(lines[3].find("timed out connecting to " + hosts_[2]->address() + ":2376"), std::string::npos) << ls.out;
+  EXPECT_NE(lines[3].find("timed out connecting to " + hosts_[2]->address() + ":2376"), std::string::npos)
+      << ls.out;
   EXPECT_TRUE(startsWith(lines[4], "delta     " + hosts_[3]->tlsUrl() + "   TLS error     -")) << ls.out;
   EXPECT_NE(lines[4].find("refused berth's client certificate"), std::string::npos) << ls.out;
 
@@ -106,11 +113,13 @@ TEST_F(HostLsTest, CommandsAgainstAnUnreachableHostGiveUpWithinSecondsNamingIt) 
 TEST_F(HostLsTest, WarnsAboutCertificatesThatExpireWithin30Days) {
   // The harness gives its engines server certificates valid for a week: berth saw it at `host add`.
   EXPECT_EQ(*readFile(berth_.hostsDir() / "alpha" / "server.pem"), *readFile(hosts_[0]->tls().serverCert));
-  const std::string expected = "berth: warning: host alpha's server certificate CN=" + hosts_[0]->hostname() + " expires in ";
+  const std::string expected =
+      "berth: warning: host alpha's server certificate CN=" + hosts_[0]->hostname() + " expires in ";
   const CommandResult info = berth_.run({"-H", "alpha", "engine", "info"});
   EXPECT_EQ(info.exitCode, 0) << info.describe();
   EXPECT_TRUE(startsWith(info.err, expected)) << info.err;
-  EXPECT_NE(info.err.find("; renew it with `berth host rotate-certs alpha`\n"), std::string::npos) << info.err;
+  EXPECT_NE(info.err.find("; renew it with `berth host rotate-certs alpha`\n"), std::string::npos)
+      << info.err;
   EXPECT_NE(berth_.run({"host", "env", "alpha"}).err.find(expected), std::string::npos);
   EXPECT_NE(berth_.run({"host", "ls"}).err.find(expected), std::string::npos);
   // berth's own client certificate is good for a year: no warning about it.
@@ -122,7 +131,8 @@ TEST_F(HostLsTest, AddRefusesAnEngineThatDoesNotTrustBerthsCa) {
   ASSERT_TRUE(other) << other.error().message();
   const CommandResult add = berth_.run({"host", "add", "stranger", "--url", (*other)->tlsUrl()});
   EXPECT_EQ(add.exitCode, 1) << add.describe();
-  EXPECT_NE(add.err.find("the engine's certificate is not signed by the CA berth trusts"), std::string::npos) << add.err;
+  EXPECT_NE(add.err.find("the engine's certificate is not signed by the CA berth trusts"), std::string::npos)
+      << add.err;
   EXPECT_FALSE(fs::exists(berth_.hostsDir() / "stranger"));
 }
 
@@ -133,10 +143,12 @@ TEST(SshTimeoutTest, AddOverSshToAnUnreachableHostGivesUpWithinSeconds) {
   TestHost& host = **started;
   ASSERT_TRUE(host.setReachable(false).has_value());
   const auto began = std::chrono::steady_clock::now();
-  const CommandResult add = berth.run(concat({"host", "add", "gone", "--provision", "--timeout", "5"}, sshArgs(host)));
+  const CommandResult add =
+      berth.run(concat({"host", "add", "gone", "--provision", "--timeout", "5"}, sshArgs(host)));
   EXPECT_LT(std::chrono::steady_clock::now() - began, 12s);
   EXPECT_EQ(add.exitCode, 1) << add.describe();
-  EXPECT_TRUE(startsWith(add.err, "berth: host gone: ssh root@" + host.address() + ":22: cannot connect: ")) << add.err;
+  EXPECT_TRUE(startsWith(add.err, "berth: host gone: ssh root@" + host.address() + ":22: cannot connect: "))
+      << add.err;
   EXPECT_FALSE(fs::exists(berth.hostsDir() / "gone"));
   ASSERT_TRUE(host.setReachable(true).has_value());
 }

@@ -44,9 +44,9 @@ TEST(FleetProjectTest, UpPsDownOnAProvisionedHostOverTls) {
   std::string page;
   EXPECT_TRUE(waitUntil(
       [&] {
-        auto r = runCommand({"curl", "-sS", "--noproxy", "*", "--max-time", "2",
-                             "http://" + host.address() + ":18080/"},
-                            {.timeout = 10s});
+        auto r = runCommand(
+            {"curl", "-sS", "--noproxy", "*", "--max-time", "2", "http://" + host.address() + ":18080/"},
+            {.timeout = 10s});
         page = r ? r->out : "";
         return r && r->exitCode == 0;
       },

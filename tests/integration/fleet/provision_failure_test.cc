@@ -44,15 +44,19 @@ TEST_F(ProvisionFailureTest, AnEngineThatCannotStartWithTheNewConfigurationIsRes
         return r && r->exitCode == 0;
       },
       5s));
-  const CommandResult add = berth_.run(concat({"host", "add", "web", "--provision", "--timeout", "20"}, sshArgs(*host_)));
+  const CommandResult add =
+      berth_.run(concat({"host", "add", "web", "--provision", "--timeout", "20"}, sshArgs(*host_)));
   EXPECT_EQ(add.exitCode, 1) << add.describe();
-  EXPECT_TRUE(startsWith(add.err, "berth: provision host web (root@" + host_->address() +
-                                      ":22): step 6 (restart the engine) failed: restart the engine: `service docker "
-                                      "restart` exited with 1: dockerd exited during start-up"))
+  EXPECT_TRUE(
+      startsWith(add.err, "berth: provision host web (root@" + host_->address() +
+                              ":22): step 6 (restart the engine) failed: restart the engine: `service docker "
+                              "restart` exited with 1: dockerd exited during start-up"))
       << add.err;
-  EXPECT_TRUE(endsWith(add.err, "; the previous engine configuration was restored and the engine restarted\n"))
+  EXPECT_TRUE(
+      endsWith(add.err, "; the previous engine configuration was restored and the engine restarted\n"))
       << add.err;
-  EXPECT_NE(add.out.find("failed; restoring the previous engine configuration"), std::string::npos) << add.out;
+  EXPECT_NE(add.out.find("failed; restoring the previous engine configuration"), std::string::npos)
+      << add.out;
   EXPECT_TRUE(engineLogged(*host_, "address already in use"));
   expectPreviousConfigurationWorking();
 }
@@ -64,7 +68,8 @@ TEST_F(ProvisionFailureTest, AFailureAfterTheEngineCameUpWithTlsIsUndoneToo) {
   EXPECT_EQ(add.exitCode, 1) << add.describe();
   EXPECT_NE(add.err.find("step 7 (verify TLS) failed: failure injected after this step"), std::string::npos)
       << add.err;
-  EXPECT_TRUE(endsWith(add.err, "; the previous engine configuration was restored and the engine restarted\n"))
+  EXPECT_TRUE(
+      endsWith(add.err, "; the previous engine configuration was restored and the engine restarted\n"))
       << add.err;
   expectPreviousConfigurationWorking();
   // The TLS port is closed again.
@@ -77,16 +82,17 @@ TEST_F(ProvisionFailureTest, AFailureAfterTheEngineCameUpWithTlsIsUndoneToo) {
 TEST_F(ProvisionFailureTest, ConflictingFlagsInDockerOptsStopBeforeAnythingChanges) {
   // /etc/default/docker is bind-mounted: edit it in place (sed -i would rename over it).
   const std::string flags = "DOCKER_OPTS=\"-H unix:///run/x.sock\"\n";
-  auto edit = host_->run({"sh", "-c", "cat > /etc/default/docker"}, {.stdinData = flags + "DOCKER_LOGFILE=" +
-                                                                                  host_->engineLogPath().string() + "\n"});
+  auto edit = host_->run({"sh", "-c", "cat > /etc/default/docker"},
+                         {.stdinData = flags + "DOCKER_LOGFILE=" + host_->engineLogPath().string() + "\n"});
   ASSERT_TRUE(edit);
   ASSERT_EQ(edit->exitCode, 0) << edit->describe();
   const CommandResult add = berth_.run(concat({"host", "add", "web", "--provision"}, sshArgs(*host_)));
   EXPECT_EQ(add.exitCode, 1) << add.describe();
-  EXPECT_EQ(add.err, "berth: provision host web (root@" + host_->address() +
-                         ":22): step 1 (probe the host) failed: DOCKER_OPTS in /etc/default/docker sets -H "
-                         "unix:///run/x.sock, which conflicts with the listeners and TLS settings berth writes to "
-                         "/etc/docker/daemon.json; remove those flags and run again\n");
+  EXPECT_EQ(add.err,
+            "berth: provision host web (root@" + host_->address() +
+                ":22): step 1 (probe the host) failed: DOCKER_OPTS in /etc/default/docker sets -H "
+                "unix:///run/x.sock, which conflicts with the listeners and TLS settings berth writes to "
+                "/etc/docker/daemon.json; remove those flags and run again\n");
   EXPECT_EQ(hostFile(*host_, "/etc/docker/daemon.json"), before_);
   EXPECT_FALSE(fs::exists(berth_.hostsDir() / "web"));
 }
@@ -98,9 +104,10 @@ TEST_F(ProvisionFailureTest, AHostWithoutAnyWayToRunItsEngineIsRefusedUpFront) {
   ASSERT_EQ(hide->exitCode, 0) << hide->describe();
   const CommandResult add = berth_.run(concat({"host", "add", "web", "--provision"}, sshArgs(*host_)));
   EXPECT_EQ(add.exitCode, 1) << add.describe();
-  EXPECT_NE(add.err.find("step 1 (probe the host) failed: cannot tell how the host runs its engine: it was not "
-                         "booted with systemd (no /run/systemd/system) and has no /etc/init.d/docker"),
-            std::string::npos)
+  EXPECT_NE(
+      add.err.find("step 1 (probe the host) failed: cannot tell how the host runs its engine: it was not "
+                   "booted with systemd (no /run/systemd/system) and has no /etc/init.d/docker"),
+      std::string::npos)
       << add.err;
   (void)host_->run({"umount", "/etc/init.d/docker"});
   EXPECT_EQ(hostFile(*host_, "/etc/docker/daemon.json"), before_);

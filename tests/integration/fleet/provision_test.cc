@@ -20,7 +20,8 @@ class ProvisionedHostTest : public ::testing::Test {
     host_ = started->release();
     berth_ = new Berth();
     originalDaemonJson_ = new std::string(hostFile(*host_, "/etc/docker/daemon.json"));
-    add_ = new CommandResult(berth_->run(concat({"host", "add", "web", "--provision", "--label", "zone=a"}, sshArgs(*host_))));
+    add_ = new CommandResult(
+        berth_->run(concat({"host", "add", "web", "--provision", "--label", "zone=a"}, sshArgs(*host_))));
   }
   static void TearDownTestSuite() {
     delete add_;
@@ -69,8 +70,8 @@ TEST_F(ProvisionedHostTest, AddProvisionsTheEngineThroughItsSysVInitScript) {
   EXPECT_NE(daemonJson.find("\"tcp://0.0.0.0:2376\""), std::string::npos) << daemonJson;
   EXPECT_NE(daemonJson.find("\"tlsverify\": true"), std::string::npos) << daemonJson;
   EXPECT_NE(daemonJson.find("\"tlscacert\": \"/etc/docker/berth/ca.pem\""), std::string::npos) << daemonJson;
-  for (const char* kept : {"\"data-root\"", "\"cgroup-parent\"", "\"bip\"", "unix:///var/run/docker.sock",
-                           "docker.sock\""}) {
+  for (const char* kept :
+       {"\"data-root\"", "\"cgroup-parent\"", "\"bip\"", "unix:///var/run/docker.sock", "docker.sock\""}) {
     EXPECT_NE(daemonJson.find(kept), std::string::npos) << kept << " lost from\n" << daemonJson;
   }
   auto keyMode = host_->run({"stat", "-c", "%a", "/etc/docker/berth/key.pem"});
@@ -124,7 +125,8 @@ TEST_F(ProvisionedHostTest, LsShowsItRunningWithVersionContainersAndLabels) {
 TEST_F(ProvisionedHostTest, BerthCommandsTakeTheHostsName) {
   const CommandResult info = berth_->run({"-H", "web", "engine", "info"});
   ASSERT_EQ(info.exitCode, 0) << info.describe();
-  EXPECT_TRUE(startsWith(info.out, "Engine:            " + url() + "\n Name:             web-node\n")) << info.out;
+  EXPECT_TRUE(startsWith(info.out, "Engine:            " + url() + "\n Name:             web-node\n"))
+      << info.out;
   // BERTH_HOST does the same.
   const CommandResult viaEnv = berth_->run({"engine", "info"}, {"BERTH_HOST=web"});
   EXPECT_EQ(viaEnv.exitCode, 0) << viaEnv.describe();
@@ -134,14 +136,15 @@ TEST_F(ProvisionedHostTest, BerthCommandsTakeTheHostsName) {
 TEST_F(ProvisionedHostTest, HostEnvWorksWithTheDebianDockerCli) {
   const CommandResult env = berth_->run({"host", "env", "web", "--shell", "bash"});
   ASSERT_EQ(env.exitCode, 0) << env.describe();
-  EXPECT_EQ(env.out, "export DOCKER_HOST='" + url() + "'\nexport DOCKER_TLS_VERIFY='1'\nexport DOCKER_CERT_PATH='" +
-                         clientDir().string() +
-                         "'\n# Run this command to configure your shell:\n# eval \"$(berth host env web --shell "
-                         "bash)\"\n");
+  EXPECT_EQ(env.out,
+            "export DOCKER_HOST='" + url() + "'\nexport DOCKER_TLS_VERIFY='1'\nexport DOCKER_CERT_PATH='" +
+                clientDir().string() +
+                "'\n# Run this command to configure your shell:\n# eval \"$(berth host env web --shell "
+                "bash)\"\n");
   auto r = runCommand({"bash", "-c",
-                       std::string("eval \"$(\"$BERTH\" host env web --shell bash)\" && ") + kDebianDockerCli +
-                           " version --format '{{.Server.Os}} {{.Client.Version}}' && " + kDebianDockerCli +
-                           " info --format '{{.Name}}'"},
+                       std::string("eval \"$(\"$BERTH\" host env web --shell bash)\" && ") +
+                           kDebianDockerCli + " version --format '{{.Server.Os}} {{.Client.Version}}' && " +
+                           kDebianDockerCli + " info --format '{{.Name}}'"},
                       {.env = {"BERTH=" BERTH_BINARY, "XDG_CONFIG_HOME=" + berth_->config().string(),
                                "HOME=" + berth_->config().string()},
                        .unsetEnv = {"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"},
@@ -152,12 +155,12 @@ TEST_F(ProvisionedHostTest, HostEnvWorksWithTheDebianDockerCli) {
   EXPECT_TRUE(endsWith(r->out, "\nweb-node\n")) << r->out;
 
   // And back: the unset form leaves the docker CLI on its default engine.
-  auto unset = runCommand({"bash", "-c",
-                           "eval \"$(\"$BERTH\" host env web)\" && eval \"$(\"$BERTH\" host env --unset)\" && "
-                           "echo \"${DOCKER_HOST-unset} ${DOCKER_TLS_VERIFY-unset} ${DOCKER_CERT_PATH-unset}\""},
-                          {.env = {"BERTH=" BERTH_BINARY, "XDG_CONFIG_HOME=" + berth_->config().string(),
-                                   "SHELL=/bin/bash"},
-                           .timeout = 30s});
+  auto unset = runCommand(
+      {"bash", "-c",
+       "eval \"$(\"$BERTH\" host env web)\" && eval \"$(\"$BERTH\" host env --unset)\" && "
+       "echo \"${DOCKER_HOST-unset} ${DOCKER_TLS_VERIFY-unset} ${DOCKER_CERT_PATH-unset}\""},
+      {.env = {"BERTH=" BERTH_BINARY, "XDG_CONFIG_HOME=" + berth_->config().string(), "SHELL=/bin/bash"},
+       .timeout = 30s});
   ASSERT_TRUE(unset);
   EXPECT_EQ(unset->out, "unset unset unset\n") << unset->describe();
 }
@@ -165,11 +168,11 @@ TEST_F(ProvisionedHostTest, HostEnvWorksWithTheDebianDockerCli) {
 TEST_F(ProvisionedHostTest, InspectShowsTheRecordAndCertificates) {
   const CommandResult inspect = berth_->run({"host", "inspect", "web"});
   ASSERT_EQ(inspect.exitCode, 0) << inspect.describe();
-  for (const std::string& s :
-       {std::string("\"name\": \"web\""), "\"url\": \"" + url() + "\"", std::string("\"provisioned\": true"),
-        std::string("\"initSystem\": \"sysv\""), std::string("\"generation\": 1"),
-        std::string("\"subject\": \"CN=berth@web\""), std::string("\"subject\": \"CN=berth client CA for web #1\""),
-        "\"hostKey\": \"" + host_->sshHostPublicKey() + "\""}) {
+  for (const std::string& s : {std::string("\"name\": \"web\""), "\"url\": \"" + url() + "\"",
+                               std::string("\"provisioned\": true"), std::string("\"initSystem\": \"sysv\""),
+                               std::string("\"generation\": 1"), std::string("\"subject\": \"CN=berth@web\""),
+                               std::string("\"subject\": \"CN=berth client CA for web #1\""),
+                               "\"hostKey\": \"" + host_->sshHostPublicKey() + "\""}) {
     EXPECT_NE(inspect.out.find(s), std::string::npos) << s << " not in\n" << inspect.out;
   }
 }
@@ -195,7 +198,8 @@ TEST_F(ProvisionedHostTest, RefusesAClientWithoutACertificate) {
   EXPECT_NE(r.out, "OK");
   EXPECT_TRUE(engineLogged(*host_, "client didn't provide a certificate"));
   // With berth's own bundle the same check passes: it was the missing certificate.
-  EXPECT_EQ(curlPing(url(), clientDir() / "ca.pem", clientDir() / "cert.pem", clientDir() / "key.pem").out, "OK");
+  EXPECT_EQ(curlPing(url(), clientDir() / "ca.pem", clientDir() / "cert.pem", clientDir() / "key.pem").out,
+            "OK");
 }
 
 TEST_F(ProvisionedHostTest, RefusesACertificateFromAnotherCaEvenBerthsOwn) {
@@ -208,20 +212,24 @@ TEST_F(ProvisionedHostTest, RefusesACertificateFromAnotherCaEvenBerthsOwn) {
   EXPECT_NE(r.err.find("the engine refused berth's client certificate"), std::string::npos) << r.err;
   // A client certificate from berth's main CA is not enough either: the host trusts only its own
   // client CA (which is what makes rotation revoke).
-  const CommandResult issued = berth_->run({"ca", "issue", "client", "alice", "--out", (foreign / "alice").string()});
+  const CommandResult issued =
+      berth_->run({"ca", "issue", "client", "alice", "--out", (foreign / "alice").string()});
   ASSERT_EQ(issued.exitCode, 0) << issued.describe();
-  EXPECT_NE(curlPing(url(), foreign / "alice" / "ca.pem", foreign / "alice" / "cert.pem", foreign / "alice" / "key.pem").out,
+  EXPECT_NE(curlPing(url(), foreign / "alice" / "ca.pem", foreign / "alice" / "cert.pem",
+                     foreign / "alice" / "key.pem")
+                .out,
             "OK");
   EXPECT_TRUE(engineLogged(*host_, "certificate signed by unknown authority"));
 }
 
 TEST_F(ProvisionedHostTest, RefusesAnExpiredCertificateFromTheHostsOwnClientCa) {
   const fs::path caDir = berth_->hostsDir() / "web" / "client-ca";
-  auto ca = pki::Authority::fromParts(*pki::Certificate::load(caDir / "ca.pem"), *pki::PrivateKey::load(caDir / "ca-key.pem"));
+  auto ca = pki::Authority::fromParts(*pki::Certificate::load(caDir / "ca.pem"),
+                                      *pki::PrivateKey::load(caDir / "ca-key.pem"));
   ASSERT_TRUE(ca) << ca.error().message();
   const auto now = std::chrono::system_clock::now();
-  auto expired = ca->issue({.kind = pki::CertificateKind::Client, .commonName = "old",
-                            .validity = {now - 48h, now - 24h}});
+  auto expired = ca->issue(
+      {.kind = pki::CertificateKind::Client, .commonName = "old", .validity = {now - 48h, now - 24h}});
   ASSERT_TRUE(expired);
   TempDir bundle;
   ASSERT_TRUE(pki::writeBundle(bundle.path(), *expired, *pki::Certificate::load(clientDir() / "ca.pem")));
@@ -229,10 +237,12 @@ TEST_F(ProvisionedHostTest, RefusesAnExpiredCertificateFromTheHostsOwnClientCa) 
   EXPECT_EQ(r.exitCode, 1) << r.describe();
   EXPECT_NE(r.err.find("refused berth's client certificate"), std::string::npos) << r.err;
   // berth warns about it on the way (it is "expiring": expired yesterday).
-  EXPECT_NE(r.err.find("berth: warning: the client certificate CN=old expired 1 day ago"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("berth: warning: the client certificate CN=old expired 1 day ago"), std::string::npos)
+      << r.err;
   EXPECT_TRUE(engineLogged(*host_, "x509: certificate has expired"));
   // A fresh one from the same CA is accepted: it was the expiry.
-  auto fresh = ca->issue({.kind = pki::CertificateKind::Client, .commonName = "new", .validity = pki::validFor(now, 24h)});
+  auto fresh = ca->issue(
+      {.kind = pki::CertificateKind::Client, .commonName = "new", .validity = pki::validFor(now, 24h)});
   ASSERT_TRUE(fresh);
   ASSERT_TRUE(pki::writeBundle(bundle.path(), *fresh, *pki::Certificate::load(clientDir() / "ca.pem")));
   EXPECT_EQ(berthWithBundle(bundle.path()).exitCode, 0);
@@ -247,15 +257,17 @@ TEST_F(ProvisionedHostTest, RotateCertsRevokesOldClientCertificates) {
   // A certificate handed out to someone else for this host, from the host's client CA.
   const CommandResult alice = berth_->run({"ca", "issue", "client", "alice", "--host", "web"});
   ASSERT_EQ(alice.exitCode, 0) << alice.describe();
-  EXPECT_TRUE(startsWith(alice.out, "Issued client certificate CN=alice for host web (client CA generation 1, serial "))
+  EXPECT_TRUE(startsWith(alice.out,
+                         "Issued client certificate CN=alice for host web (client CA generation 1, serial "))
       << alice.out;
   const fs::path aliceDir = berth_->config() / "berth" / "certs" / "client" / "alice@web";
   ASSERT_EQ(curlPing(url(), aliceDir / "ca.pem", aliceDir / "cert.pem", aliceDir / "key.pem").out, "OK");
 
   const CommandResult rotate = berth_->run({"host", "rotate-certs", "web"});
   ASSERT_EQ(rotate.exitCode, 0) << rotate.describe() << host_->engineLogTail();
-  EXPECT_NE(rotate.out.find("client CA generation 2; client certificates of generation 1 are no longer accepted"),
-            std::string::npos)
+  EXPECT_NE(
+      rotate.out.find("client CA generation 2; client certificates of generation 1 are no longer accepted"),
+      std::string::npos)
       << rotate.out;
   EXPECT_NE(hostFile(*host_, "/etc/docker/berth/cert.pem"), oldServer);
 
@@ -263,9 +275,11 @@ TEST_F(ProvisionedHostTest, RotateCertsRevokesOldClientCertificates) {
   const CommandResult refused = berthWithBundle(old.path());
   EXPECT_EQ(refused.exitCode, 1) << refused.describe();
   EXPECT_NE(refused.err.find("refused berth's client certificate"), std::string::npos) << refused.err;
-  auto docker = runCommand({kDebianDockerCli, "version"},
-                           {.env = {"DOCKER_HOST=" + url(), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + old.path().string()},
-                            .unsetEnv = {"DOCKER_CONTEXT"}, .timeout = 30s});
+  auto docker = runCommand(
+      {kDebianDockerCli, "version"},
+      {.env = {"DOCKER_HOST=" + url(), "DOCKER_TLS_VERIFY=1", "DOCKER_CERT_PATH=" + old.path().string()},
+       .unsetEnv = {"DOCKER_CONTEXT"},
+       .timeout = 30s});
   ASSERT_TRUE(docker);
   EXPECT_NE(docker->exitCode, 0) << docker->describe();
   EXPECT_NE(curlPing(url(), old / "ca.pem", old / "cert.pem", old / "key.pem").out, "OK");
@@ -292,7 +306,8 @@ TEST(HostRmTest, ForgetsTheHostAndItsKeys) {
   const CommandResult add = berth.run(concat({"host", "add", "edge"}, sshArgs(host)));
   ASSERT_EQ(add.exitCode, 0) << add.describe();
   // Without --provision the engine is reached over SSH (berth's ssh:// transport), host key pinned.
-  EXPECT_NE(add.out.find("Added host edge (ssh://root@" + host.address() + "): engine "), std::string::npos) << add.out;
+  EXPECT_NE(add.out.find("Added host edge (ssh://root@" + host.address() + "): engine "), std::string::npos)
+      << add.out;
   const CommandResult info = berth.run({"-H", "edge", "engine", "info"});
   EXPECT_EQ(info.exitCode, 0) << info.describe();
   const CommandResult label = berth.run({"host", "label", "edge", "role=db", "tier=2"});
@@ -301,7 +316,8 @@ TEST(HostRmTest, ForgetsTheHostAndItsKeys) {
   const CommandResult again = berth.run(concat({"host", "add", "edge"}, sshArgs(host)));
   EXPECT_EQ(again.exitCode, 1);
   EXPECT_EQ(again.err,
-            "berth: host edge is already registered (`berth host rm edge` first, or `berth host rotate-certs edge` for "
+            "berth: host edge is already registered (`berth host rm edge` first, or `berth host rotate-certs "
+            "edge` for "
             "new certificates)\n");
   const CommandResult rm = berth.run({"host", "rm", "edge"});
   EXPECT_EQ(rm.exitCode, 0) << rm.describe();

@@ -21,7 +21,13 @@ class SshTrustTest : public ::testing::Test {
     delete other_;
   }
   std::vector<std::string> base(const std::string& name) const {
-    return {"host", "add", name, "--ssh", "root@" + host_->address(), "--identity", host_->sshIdentity().string()};
+    return {"host",
+            "add",
+            name,
+            "--ssh",
+            "root@" + host_->address(),
+            "--identity",
+            host_->sshIdentity().string()};
   }
   // The daemon.json the host had: provisioning must not have touched it when SSH was refused.
   static void expectUntouched() {
@@ -39,26 +45,31 @@ TestHost* SshTrustTest::other_ = nullptr;
 
 TEST_F(SshTrustTest, RefusesAHostKeyThatDoesNotMatchKnownHosts) {
   // known_hosts names another host's key for this address: a man in the middle, as far as berth knows.
-  const fs::path known = tmp_.write("known_hosts", host_->address() + " " + other_->sshHostPublicKey() + "\n");
+  const fs::path known =
+      tmp_.write("known_hosts", host_->address() + " " + other_->sshHostPublicKey() + "\n");
   const CommandResult r = berth_.run(concat(base("web"), {"--provision", "--known-hosts", known.string()}));
   EXPECT_EQ(r.exitCode, 1) << r.describe();
-  EXPECT_TRUE(startsWith(r.err, "berth: host web: ssh root@" + host_->address() + ":22: host key mismatch: the host "
-                                "offered SHA256:"))
+  EXPECT_TRUE(startsWith(r.err, "berth: host web: ssh root@" + host_->address() +
+                                    ":22: host key mismatch: the host "
+                                    "offered SHA256:"))
       << r.err;
-  EXPECT_NE(r.err.find("which is not the key known_hosts (" + known.string() + ") names for it"), std::string::npos)
+  EXPECT_NE(r.err.find("which is not the key known_hosts (" + known.string() + ") names for it"),
+            std::string::npos)
       << r.err;
   EXPECT_FALSE(fs::exists(berth_.hostsDir() / "web"));
   expectUntouched();
 }
 
 TEST_F(SshTrustTest, RefusesAHostKeyThatDoesNotMatchTheOneGiven) {
-  const CommandResult r = berth_.run(concat(base("web"), {"--provision", "--ssh-host-key", other_->sshHostPublicKey()}));
+  const CommandResult r =
+      berth_.run(concat(base("web"), {"--provision", "--ssh-host-key", other_->sshHostPublicKey()}));
   EXPECT_EQ(r.exitCode, 1) << r.describe();
   EXPECT_NE(r.err.find(": host key mismatch: the host offered SHA256:"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("berth refuses to connect"), std::string::npos) << r.err;
   expectUntouched();
   // The right key, given as a file, is accepted.
-  const fs::path keyFile = tmp_.write("host.pub", host_->sshHostPublicKey() + " root@" + host_->hostname() + "\n");
+  const fs::path keyFile =
+      tmp_.write("host.pub", host_->sshHostPublicKey() + " root@" + host_->hostname() + "\n");
   const CommandResult ok = berth_.run(concat(base("web"), {"--ssh-host-key", keyFile.string()}));
   EXPECT_EQ(ok.exitCode, 0) << ok.describe();
 }
