@@ -89,7 +89,7 @@ void registerExecCommand(CLI::App& app, CommandContext& context) {
   exec->add_flag("-d,--detach", f->detach, "Detached mode: Run command in the background");
   exec->add_flag("-T,--no-TTY", f->noTty, "Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal)");
   exec->add_flag("--privileged", f->privileged, "Give extended privileges to the process");
-  exec->add_option("-e,--env", f->env, "Set environment variables")->type_name("KEY=VAL");
+  exec->add_option("-e,--env", f->env, "Set environment variables")->type_name("KEY=VAL")->allow_extra_args(false);
   exec->add_option("-u,--user", f->user, "Run the command as this user");
   exec->add_option("-w,--workdir", f->workdir, "Path to workdir directory for this command");
   exec->add_option("--index", f->index, "Index of the container if service has multiple replicas");

@@ -96,7 +96,7 @@ void registerImageCommands(CLI::App& app, CommandContext& context) {
   build->add_flag("--no-cache", b->noCache, "Do not use cache when building the image");
   build->add_flag("--pull", b->pull, "Always attempt to pull a newer version of the image");
   build->add_flag("-q,--quiet", b->quiet, "Don't print anything to STDOUT");
-  build->add_option("--build-arg", b->buildArgs, "Set build-time variables for services")->type_name("KEY=VAL");
+  build->add_option("--build-arg", b->buildArgs, "Set build-time variables for services")->type_name("KEY=VAL")->allow_extra_args(false);
   build->add_option("services", b->services, "Services")->type_name("SERVICE");
   build->callback([&context, b] { context.exitCode = runBuild(context.global, *b); });
 

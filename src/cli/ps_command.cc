@@ -167,8 +167,9 @@ void registerPsCommand(CLI::App& app, CommandContext& context) {
       ->capture_default_str();
   ps->add_option("--status", f->status,
                  "Filter services by status: paused, restarting, removing, running, dead, created, exited")
-      ->type_name("STATUS");
-  ps->add_option("--filter", f->filter, "Filter services by a property (status=STATUS)")->type_name("FILTER");
+      ->type_name("STATUS")
+      ->allow_extra_args(false);
+  ps->add_option("--filter", f->filter, "Filter services by a property (status=STATUS)")->type_name("FILTER")->allow_extra_args(false);
   ps->add_option("services", f->selected, "Services")->type_name("SERVICE");
   ps->callback([&context, f] { context.exitCode = runPs(context.global, *f); });
 }

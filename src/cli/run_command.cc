@@ -136,6 +136,11 @@ int runRun(const GlobalOptions& global, const RunFlags& f, const std::vector<std
     if (!images) return reportError(images.error());
     Status s = runPlan(*ctx, global, *images, "Building", cancel.get_token());
     if (!s) return reportError(s.error());
+    // Its networks and volumes (with --no-deps nothing else made them).
+    auto resources = plan::resourcePlan(ctx->project, *observed, {f.service}, clientVersion());
+    if (!resources) return reportError(resources.error());
+    s = runPlan(*ctx, global, *resources, "Running", cancel.get_token());
+    if (!s) return reportError(s.error());
   }
 
   // The one-off variant of the service.
@@ -218,6 +223,12 @@ int runRun(const GlobalOptions& global, const RunFlags& f, const std::vector<std
       return reportError(s.error());
     }
   }
+  if (!spec->files.empty()) {
+    if (Status s = engine.putArchive(id, "/", plan::filesArchive(spec->files), {}); !s) {
+      cleanup();
+      return reportError(s.error());
+    }
+  }
   if (f.detach) {
     if (Status s = engine.startContainer(id); !s) {
       cleanup();
@@ -260,10 +271,10 @@ void registerRunCommand(CLI::App& app, CommandContext& context) {
   run->add_flag("--service-ports", f->servicePorts, "Run command with all service's ports enabled and mapped to the host");
   run->add_flag("--build", f->build, "Build image before starting container");
   run->add_option("--name", f->name, "Assign a name to the container");
-  run->add_option("-e,--env", f->env, "Set environment variables")->type_name("KEY=VAL");
-  run->add_option("-l,--label", f->labels, "Add or override a label")->type_name("KEY=VAL");
-  run->add_option("-p,--publish", f->publish, "Publish a container's port(s) to the host");
-  run->add_option("-v,--volume", f->volumes, "Bind mount a volume");
+  run->add_option("-e,--env", f->env, "Set environment variables")->type_name("KEY=VAL")->allow_extra_args(false);
+  run->add_option("-l,--label", f->labels, "Add or override a label")->type_name("KEY=VAL")->allow_extra_args(false);
+  run->add_option("-p,--publish", f->publish, "Publish a container's port(s) to the host")->allow_extra_args(false);
+  run->add_option("-v,--volume", f->volumes, "Bind mount a volume")->allow_extra_args(false);
   run->add_option("--entrypoint", f->entrypoint, "Override the entrypoint of the image");
   run->add_option("-u,--user", f->user, "Run as specified username or uid");
   run->add_option("-w,--workdir", f->workdir, "Working directory inside the container");

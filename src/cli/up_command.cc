@@ -222,7 +222,7 @@ void addConvergeFlags(CLI::App* cmd, UpFlags& f) {
       ->check(CLI::IsMember({"always", "missing", "never", "build"}));
   cmd->add_flag("--remove-orphans", f.removeOrphans, "Remove containers for services not defined in the Compose file");
   cmd->add_option("--scale", f.scale, "Scale SERVICE to NUM instances (overrides scale in the file)")
-      ->type_name("SERVICE=NUM");
+      ->type_name("SERVICE=NUM")->allow_extra_args(false);
   cmd->add_option("services", f.services, "Services (default: all)")->type_name("SERVICE");
 }
 

@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "base/strings.h"
-#include "base/tar_writer.h"
 
 namespace berth::plan {
 namespace {
@@ -56,24 +55,6 @@ std::string indent(std::string_view text, std::string_view prefix) {
     out += line;
   }
   return out;
-}
-
-// Files as a tar rooted at "/": parent directories first.
-std::string filesTar(const std::vector<InjectedFile>& files) {
-  TarWriter tar;
-  std::set<std::string> dirs;
-  for (const InjectedFile& f : files) {
-    std::string rel = f.path;
-    while (startsWith(rel, "/")) rel.erase(0, 1);
-    std::string dir;
-    const auto parts = split(rel, '/');
-    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-      dir += (dir.empty() ? "" : "/") + parts[i];
-      if (dirs.insert(dir).second) tar.addDirectory(dir, 0755);
-    }
-    tar.addFile(rel, f.content, f.mode);
-  }
-  return tar.finish();
 }
 
 class Runner {
@@ -373,7 +354,7 @@ class Runner {
       }
     }
     if (!a.container.files.empty()) {
-      if (auto s = engine_.putArchive(id, "/", filesTar(a.container.files), {}); !s) {
+      if (auto s = engine_.putArchive(id, "/", filesArchive(a.container.files), {}); !s) {
         return failed(a, Error(s.error()).withContext("copy secrets and configs into " + a.target));
       }
     }

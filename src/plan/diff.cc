@@ -387,6 +387,12 @@ class Differ {
     return t;
   }
 
+  Result<Plan> resources() {
+    BERTH_ASSIGN_OR_RETURN(scope_, scopeOf(project_, options_.services, true));
+    planNetworksAndVolumes(scope_);
+    return std::move(plan_);
+  }
+
   Result<Plan> run(bool imagesOnly) {
     BERTH_ASSIGN_OR_RETURN(scope_, scopeOf(project_, options_.services, options_.noDeps));
     BERTH_ASSIGN_OR_RETURN(const std::vector<std::string> all, dependencyOrder(project_));
@@ -560,6 +566,15 @@ Result<Plan> diff(const spec::Project& project, const Observed& observed, const 
 
 Result<Plan> imagePlan(const spec::Project& project, const Observed& observed, const UpOptions& options) {
   return Differ(project, observed, options).run(true);
+}
+
+Result<Plan> resourcePlan(const spec::Project& project, const Observed& observed,
+                          const std::vector<std::string>& services, const std::string& version) {
+  UpOptions o;
+  o.services = services;
+  o.noDeps = true;
+  o.version = version;
+  return Differ(project, observed, o).resources();
 }
 
 Plan planDown(const spec::Project& project, const Observed& observed, const DownOptions& options) {

@@ -63,6 +63,11 @@ Result<Plan> diff(const spec::Project& project, const Observed& observed, const 
 // images again and then diffs, so that a rebuilt image recreates exactly the containers it changed.
 Result<Plan> imagePlan(const spec::Project& project, const Observed& observed, const UpOptions& options);
 
+// Only the networks and volumes the services (not their dependencies) need and the engine lacks:
+// `run --no-deps` creates these before its one-off container.
+Result<Plan> resourcePlan(const spec::Project& project, const Observed& observed,
+                          const std::vector<std::string>& services, const std::string& version);
+
 enum class RemoveImages { None, Local, All };  // down --rmi
 
 struct DownOptions {

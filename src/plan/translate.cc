@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "base/tar_writer.h"
 #include "plan/labels.h"
 #include "spec/hash.h"
 
@@ -294,6 +295,23 @@ std::vector<std::string> orderedNetworks(const spec::Service& s) {
 }
 
 }  // namespace
+
+std::string filesArchive(const std::vector<InjectedFile>& files) {
+  TarWriter tar;
+  std::set<std::string> dirs;
+  for (const InjectedFile& f : files) {
+    std::string rel = f.path;
+    while (startsWith(rel, "/")) rel.erase(0, 1);
+    std::string dir;
+    const auto parts = split(rel, '/');
+    for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+      dir += (dir.empty() ? "" : "/") + parts[i];
+      if (dirs.insert(dir).second) tar.addDirectory(dir, 0755);
+    }
+    tar.addFile(rel, f.content, f.mode);
+  }
+  return tar.finish();
+}
 
 std::string containerName(const spec::Project& project, const spec::Service& service, int number) {
   if (!service.containerName.empty()) return service.containerName;

@@ -31,6 +31,9 @@ struct InjectedFile {
   friend bool operator==(const InjectedFile&, const InjectedFile&) = default;
 };
 
+// The files as a tar to extract at "/" (parent directories included).
+std::string filesArchive(const std::vector<InjectedFile>& files);
+
 // Everything needed to make one container: the create request (with the first network), the other
 // networks to connect before it starts, and files to copy in.
 struct ContainerSpec {

@@ -215,7 +215,7 @@ services:
     command: [sh, -c, "trap 'echo bye; exit 0' TERM; while true; do echo hello from talker; sleep 0.3; done"]
 )");
   // `timeout` delivers the Ctrl-C (SIGINT) after 4 seconds.
-  auto r = runCommand({"timeout", "--preserve-status", "-s", "INT", "4", BERTH_BINARY, "-p", project_, "--progress", "plain", "up"},
+  auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "4", BERTH_BINARY, "-p", project_, "--progress", "plain", "up"},
                       {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->exitCode, 130) << r->describe();
