@@ -407,6 +407,7 @@ class Runner {
     const bool bounded = options_.waitTimeout.has_value();
     const Clock::TimePoint deadline = clock_.now() + options_.waitTimeout.value_or(std::chrono::milliseconds(0));
     emit(ProgressEvent{"Container", container, ProgressState::Working, "Waiting", ""});
+    bool seenRunning = false;
     while (true) {
       if (stop_.stop_requested()) return fail(ErrorCode::Cancelled, "cancelled");
       auto c = engine_.inspectContainer(container);
@@ -450,8 +451,15 @@ class Runner {
               return fail(ErrorCode::Conflict, "container " + container + " is unhealthy");
             }
           } else if (st.running && !st.restarting) {
-            emit(ProgressEvent{"Container", container, ProgressState::Done, "Running", ""});
-            return ok();
+            // Running on two looks in a row, so that a container that exits at once is not taken
+            // for one that runs.
+            if (seenRunning) {
+              emit(ProgressEvent{"Container", container, ProgressState::Done, "Running", ""});
+              return ok();
+            }
+            seenRunning = true;
+          } else {
+            seenRunning = false;
           }
           if (exited) return fail(ErrorCode::Conflict, exitText);
           break;
