@@ -68,6 +68,9 @@ void dedupe(std::vector<T>& items, KeyFn key) {
 
 std::string keyValueKey(const std::string& s) { return s.substr(0, s.find('=')); }
 
+// Port ranges expand to one entry per port; a service cannot have more than all of them.
+constexpr std::size_t kMaxPorts = 65536;
+
 class Binder {
  public:
   Binder(const BindSettings& settings, Diagnostics& diag, SourceMap& marks)
@@ -982,6 +985,10 @@ class Binder {
           err(item, ip, parsed.error().message() +
                             " (expected \"[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]\")");
           continue;
+        }
+        if (out.size() + parsed->size() > kMaxPorts) {
+          err(item, ip, "too many ports: a service may publish at most " + std::to_string(kMaxPorts));
+          return out;
         }
         for (Port& port : *parsed) out.push_back(std::move(port));
         continue;

@@ -1,10 +1,12 @@
 #include "spec/loader.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <set>
 #include <system_error>
+#include <unordered_map>
 
 #include "base/files.h"
 #include "base/strings.h"
@@ -39,6 +41,7 @@ bool isValidProjectName(std::string_view name) {
 namespace {
 
 constexpr std::size_t kMaxIncludeDepth = 32;
+constexpr std::size_t kMaxExtendsDepth = 64;
 constexpr std::size_t kMaxTotalNodes = 2000000;
 
 std::string invalidProjectName(const std::string& name) {
@@ -353,6 +356,7 @@ class Loader {
     includeStack.push_back(ctx.path);
     for (const Node& original : file->docs) {
       Node doc = original;
+      totalNodes_ += countNodes(doc);
       if (!budget(doc)) return;
       if (options_.interpolate) {
         interpolate(doc, Path(), *ctx.env);
@@ -403,21 +407,35 @@ class Loader {
     std::string service;
   };
 
+  // Services by name, for lookups that stay cheap in large files.
+  struct ServiceIndex {
+    explicit ServiceIndex(Node& s) : services(&s) {
+      for (std::size_t i = 0; i < s.entries.size(); ++i) positions.emplace(s.entries[i].key, i);
+    }
+    Node* find(const std::string& name) const {
+      auto it = positions.find(name);
+      return it == positions.end() ? nullptr : &services->entries[it->second].value;
+    }
+    Node* services;
+    std::unordered_map<std::string, std::size_t> positions;
+  };
+
   void applyExtends(Node& doc, const FileContext& ctx) {
     Node* services = doc.find("services");
     if (services == nullptr || !services->isMapping()) return;
-    std::vector<std::string> names;
-    for (const Entry& e : services->entries) names.push_back(e.key);
-    for (const std::string& name : names) {
+    const ServiceIndex index(*services);
+    for (std::size_t i = 0; i < services->entries.size(); ++i) {
+      const Node& v = services->entries[i].value;
+      if (!v.isMapping() || v.findEntry("extends") == nullptr) continue;
       std::vector<ExtendsFrame> chain;
-      resolveExtends(name, *services, ctx, chain);
+      resolveExtends(services->entries[i].key, index, ctx, chain);
       if (!diag_.empty()) return;
     }
   }
 
   // Replaces services[name] by its definition merged over the service it extends.
-  void resolveExtends(const std::string& name, Node& services, const FileContext& ctx,
-                      std::vector<ExtendsFrame>& chain) {
+  void resolveExtends(const std::string& name, const ServiceIndex& services,
+                      const FileContext& ctx, std::vector<ExtendsFrame>& chain) {
     Node* svc = services.find(name);
     if (svc == nullptr || !svc->isMapping()) return;
     const Entry* ext = svc->findEntry("extends");
@@ -452,6 +470,11 @@ class Loader {
         return;
       }
     }
+    if (chain.size() >= kMaxExtendsDepth) {
+      diag_.error(ext->value.mark, path, "extends chain longer than " +
+                                             std::to_string(kMaxExtendsDepth) + " services");
+      return;
+    }
     chain.push_back({ctx.path, name});
 
     Node base;
@@ -462,17 +485,29 @@ class Loader {
         diag_.error(ext->value.mark, path, "cannot read " + otherFile);
         return;
       }
-      // The whole other file, interpolated with the same environment.
-      Node model = Node::mapping();
-      for (const Node& original : file->docs) {
-        Node d = original;
-        if (!budget(d)) return;
-        if (options_.interpolate) interpolate(d, Path(), *ctx.env);
-        if (!diag_.empty()) return;
-        mergeInto(model, std::move(d), {}, diag_, MergeOptions{true});
+      // The whole other file, interpolated with the same environment, once per environment.
+      const std::string cacheKey =
+          otherPath + '\0' + std::to_string(reinterpret_cast<std::uintptr_t>(ctx.env));
+      auto cached = extendedFiles_.find(cacheKey);
+      if (cached == extendedFiles_.end()) {
+        auto model = std::make_unique<ExtendedFile>();
+        model->model = Node::mapping();
+        for (const Node& original : file->docs) {
+          Node d = original;
+          totalNodes_ += countNodes(d);
+          if (!budget(d)) return;
+          if (options_.interpolate) interpolate(d, Path(), *ctx.env);
+          if (!diag_.empty()) return;
+          mergeInto(model->model, std::move(d), {}, diag_, MergeOptions{true});
+        }
+        Node* servicesNode = model->model.find("services");
+        if (servicesNode != nullptr && servicesNode->isMapping()) {
+          model->index = std::make_unique<ServiceIndex>(*servicesNode);
+        }
+        cached = extendedFiles_.emplace(cacheKey, std::move(model)).first;
       }
-      Node* otherServices = model.find("services");
-      if (otherServices == nullptr || !otherServices->isMapping() || otherServices->find(ref) == nullptr) {
+      const ServiceIndex* otherServices = cached->second->index.get();
+      if (otherServices == nullptr || otherServices->find(ref) == nullptr) {
         diag_.error(ext->value.mark, path,
                     "cannot extend service " + ::berth::quoted(name) + ": service " + ::berth::quoted(ref) +
                         " not found in " + otherFile);
@@ -510,6 +545,11 @@ class Loader {
     mergeInto(base, std::move(current), {"services", name}, diag_, MergeOptions{true});
     *services.find(name) = std::move(base);
   }
+
+  struct ExtendedFile {
+    Node model;
+    std::unique_ptr<ServiceIndex> index;
+  };
 
   // ---- include ----------------------------------------------------------------------------------
 
@@ -629,12 +669,16 @@ class Loader {
       }
       if (to->isNull()) *to = Node::mapping(from->mark);
       if (!to->isMapping()) continue;
+      std::unordered_map<std::string, std::size_t> positions;
+      for (std::size_t i = 0; i < to->entries.size(); ++i) positions.emplace(to->entries[i].key, i);
       for (Entry& e : from->entries) {
-        Node* existing = to->find(e.key);
-        if (existing == nullptr) {
-          to->set(e.key, std::move(e.value), e.keyMark);
+        auto pos = positions.find(e.key);
+        if (pos == positions.end()) {
+          positions.emplace(e.key, to->entries.size());
+          to->entries.push_back(Entry{e.key, e.keyMark, std::move(e.value)});
           continue;
         }
+        Node* existing = &to->entries[pos->second].value;
         if (sameTree(*existing, e.value)) continue;
         Node merged = std::move(e.value);
         mergeInto(merged, *existing, {key, e.key}, diag_, MergeOptions{true});
@@ -648,6 +692,7 @@ class Loader {
   Diagnostics diag_;
   std::string projectDir_;
   std::map<std::string, ParsedFile> files_;
+  std::map<std::string, std::unique_ptr<ExtendedFile>> extendedFiles_;
   std::vector<std::unique_ptr<Environment>> environments_;
   std::vector<std::string> warnings_;
   std::size_t totalNodes_ = 0;

@@ -1,6 +1,8 @@
 #include "spec/merge.h"
 
 #include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace berth::spec::internal {
 namespace {
@@ -113,8 +115,10 @@ Node toSequence(Node value) {
 Node toMapping(Node value, bool dependencyDefaults) {
   if (!value.isSequence()) return value;
   Node map = Node::mapping(value.mark);
+  std::unordered_set<std::string> seen;
   for (Node& item : value.items) {
     const std::string key = scalarString(item);
+    if (!seen.insert(key).second) continue;
     Node v = Node::null(item.mark);
     if (dependencyDefaults) {
       v = Node::mapping(item.mark);
@@ -126,7 +130,7 @@ Node toMapping(Node value, bool dependencyDefaults) {
       required.mark = item.mark;
       v.set("required", std::move(required), item.mark);
     }
-    map.set(key, std::move(v), item.mark);
+    map.entries.push_back(Entry{key, item.mark, std::move(v)});
   }
   return map;
 }
@@ -137,26 +141,52 @@ class Merger {
 
   void mergeMappings(Node& base, Node over, Segments& path) {
     if (base.isNull()) base = Node::mapping(over.mark);
+    // Index the base's keys once: mappings can be large and lookups must stay cheap.
+    std::unordered_map<std::string, std::size_t> index;
+    index.reserve(base.entries.size() + over.entries.size());
+    for (std::size_t i = 0; i < base.entries.size(); ++i) index.emplace(base.entries[i].key, i);
+    std::vector<bool> removed(base.entries.size(), false);
+    const auto put = [&](Entry& e) {
+      if (auto it = index.find(e.key); it != index.end()) {
+        base.entries[it->second] = Entry{e.key, e.keyMark, std::move(e.value)};
+        removed[it->second] = false;
+        return;
+      }
+      index.emplace(e.key, base.entries.size());
+      base.entries.push_back(Entry{e.key, e.keyMark, std::move(e.value)});
+      removed.push_back(false);
+    };
     for (Entry& e : over.entries) {
       if (e.value.tag == NodeTag::Reset) {
-        base.erase(e.key);
-        if (options_.keepTags) base.set(e.key, std::move(e.value), e.keyMark);
+        if (options_.keepTags) {
+          put(e);  // a tombstone, for an earlier file
+        } else if (auto it = index.find(e.key); it != index.end()) {
+          removed[it->second] = true;
+        }
         continue;
       }
       if (e.value.tag == NodeTag::Override) {
         if (!options_.keepTags) stripTags(e.value);
-        base.set(e.key, std::move(e.value), e.keyMark);
+        put(e);
         continue;
       }
-      Node* existing = base.find(e.key);
-      if (existing == nullptr || existing->tag == NodeTag::Reset) {
+      auto it = index.find(e.key);
+      if (it == index.end() || removed[it->second] || base.entries[it->second].value.tag == NodeTag::Reset) {
         if (!options_.keepTags) stripTags(e.value);
-        base.set(e.key, std::move(e.value), e.keyMark);
+        put(e);
         continue;
       }
       path.push_back(e.key);
-      mergeValue(*existing, std::move(e.value), path);
+      mergeValue(base.entries[it->second].value, std::move(e.value), path);
       path.pop_back();
+    }
+    if (std::find(removed.begin(), removed.end(), true) != removed.end()) {
+      std::vector<Entry> kept;
+      kept.reserve(base.entries.size());
+      for (std::size_t i = 0; i < base.entries.size(); ++i) {
+        if (!removed[i]) kept.push_back(std::move(base.entries[i]));
+      }
+      base.entries = std::move(kept);
     }
   }
 
@@ -184,11 +214,10 @@ class Merger {
         if (over.isNull()) return;
         Node merged = toSequence(std::move(base));
         dropReset(merged, over);
+        std::unordered_set<std::string> present;
+        for (const Node& n : merged.items) present.insert(scalarString(n));
         for (Node& item : toSequence(std::move(over)).items) {
-          const bool duplicate =
-              std::any_of(merged.items.begin(), merged.items.end(),
-                          [&](const Node& n) { return scalarString(n) == scalarString(item); });
-          if (!duplicate) merged.items.push_back(std::move(item));
+          if (present.insert(scalarString(item)).second) merged.items.push_back(std::move(item));
         }
         base = std::move(merged);
         return;
@@ -272,20 +301,20 @@ class Merger {
   // `KEY: !reset` inside an environment-like mapping removes KEY from the base list.
   static void dropReset(Node& list, Node& over) {
     if (!over.isMapping()) return;
-    for (auto it = over.entries.begin(); it != over.entries.end();) {
-      if (it->value.tag != NodeTag::Reset) {
-        ++it;
-        continue;
-      }
-      const std::string key = it->key;
-      list.items.erase(std::remove_if(list.items.begin(), list.items.end(),
-                                      [&](const Node& n) {
-                                        const std::string text = scalarString(n);
-                                        return text.substr(0, text.find_first_of("=:")) == key;
-                                      }),
-                       list.items.end());
-      it = over.entries.erase(it);
+    std::unordered_set<std::string> reset;
+    for (const Entry& e : over.entries) {
+      if (e.value.tag == NodeTag::Reset) reset.insert(e.key);
     }
+    if (reset.empty()) return;
+    list.items.erase(std::remove_if(list.items.begin(), list.items.end(),
+                                    [&](const Node& n) {
+                                      const std::string text = scalarString(n);
+                                      return reset.count(text.substr(0, text.find_first_of("=:"))) != 0;
+                                    }),
+                     list.items.end());
+    over.entries.erase(std::remove_if(over.entries.begin(), over.entries.end(),
+                                      [](const Entry& e) { return e.value.tag == NodeTag::Reset; }),
+                       over.entries.end());
   }
 
   void replace(Node& base, Node over) {

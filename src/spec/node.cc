@@ -208,9 +208,15 @@ std::string Diagnostics::render() const {
     if (a->mark.line != b->mark.line) return a->mark.line < b->mark.line;
     return a->mark.column < b->mark.column;
   });
+  constexpr std::size_t kMaxLines = 100;
   std::string out;
   std::string previous;
+  std::size_t lines = 0;
   for (const Diagnostic* d : sorted) {
+    if (lines == kMaxLines) {
+      out += "\n... and more errors (only the first " + std::to_string(kMaxLines) + " are shown)";
+      break;
+    }
     std::string line;
     const std::string where = sources_->where(d->mark);
     if (!where.empty()) line += where + ": ";
@@ -220,6 +226,7 @@ std::string Diagnostics::render() const {
     if (!out.empty()) out += "\n";
     out += line;
     previous = line;
+    ++lines;
   }
   return out;
 }

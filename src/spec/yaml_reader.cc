@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "base/strings.h"
 #include "spec/format.h"
@@ -28,10 +29,11 @@ class TreeBuilder final : public YAML::EventHandler {
 
   std::optional<Node> takeDocument() { return std::move(document_); }
   const YAML::Mark& lastNullMark() const { return lastNullMark_; }
+  // Between documents. The node budget is per file, so it is not reset.
   void reset() {
     stack_.clear();
     document_.reset();
-    nodes_ = 0;
+    anchors_.clear();
   }
 
   void OnDocumentStart(const YAML::Mark&) override {}
@@ -115,6 +117,7 @@ class TreeBuilder final : public YAML::EventHandler {
     std::string key;
     Mark keyMark;
     std::vector<Node> mergeSources;  // values of `<<` keys, in order
+    std::unordered_map<std::string, int> keyLines;  // keys seen so far -> their line
   };
 
   struct Anchored {
@@ -257,10 +260,10 @@ class TreeBuilder final : public YAML::EventHandler {
     }
     // An empty value has no text of its own: point at its key.
     if (n.isNull() && n.text.empty()) n.mark = f.keyMark;
-    if (const Entry* existing = f.node.findEntry(f.key)) {
+    if (auto [it, inserted] = f.keyLines.emplace(f.key, f.keyMark.line); !inserted) {
       diag_.error(f.keyMark, f.path.key(f.key),
                   "mapping key " + ::berth::quoted(f.key) + " already defined at line " +
-                      std::to_string(existing->keyMark.line));
+                      std::to_string(it->second));
       throw Abort{};
     }
     f.node.entries.push_back(Entry{f.key, f.keyMark, std::move(n)});
@@ -271,7 +274,7 @@ class TreeBuilder final : public YAML::EventHandler {
   void applyMergeKeys(Frame& f) {
     for (Node& source : f.mergeSources) {
       for (Entry& e : source.entries) {
-        if (f.node.findEntry(e.key) == nullptr) f.node.entries.push_back(std::move(e));
+        if (f.keyLines.emplace(e.key, e.keyMark.line).second) f.node.entries.push_back(std::move(e));
       }
     }
     f.mergeSources.clear();
