@@ -230,7 +230,7 @@ int runRun(const GlobalOptions& global, const RunFlags& f, const std::vector<std
     }
   }
   if (f.detach) {
-    if (Status s = engine.startContainer(id); !s) {
+    if (Status s = engine.startContainer(name); !s) {
       cleanup();
       return reportError(s.error());
     }
@@ -244,7 +244,7 @@ int runRun(const GlobalOptions& global, const RunFlags& f, const std::vector<std
     cleanup();
     return reportError(stream.error());
   }
-  if (Status s = engine.startContainer(id); !s) {
+  if (Status s = engine.startContainer(name); !s) {
     cleanup();
     return reportError(s.error());
   }

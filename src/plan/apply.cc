@@ -212,7 +212,7 @@ class Runner {
       case ActionKind::RecreateContainer:
         return createContainer(a);
       case ActionKind::StartContainer:
-        return start(a, a.containerId);
+        return start(a, a.target);
       case ActionKind::RestartContainer: {
         report(a, ProgressState::Working, "Restarting");
         if (auto s = engine_.restartContainer(a.containerId, a.timeout); !s) {
@@ -367,9 +367,10 @@ class Runner {
     }
     report(a, ProgressState::Done, recreate ? "Recreated" : "Created");
     if (!a.start) return ok();
-    return start(a, id);
+    return start(a, a.target);
   }
 
+  // Starts the container by name, so that an engine error names it ("start container p-web-1: ...").
   Status start(const Action& a, const std::string& id) {
     report(a, ProgressState::Working, "Starting");
     if (auto s = engine_.startContainer(id); !s) {
