@@ -262,6 +262,20 @@ TEST_F(ConvergeTest, MissingImageWithoutRegistryIsAClearErrorNamingTheService) {
   EXPECT_EQ(r.exitCode, 0) << r.describe();
 }
 
+TEST_F(ConvergeTest, AContainerThatCannotStartIsNamedInTheError) {
+  compose(R"(
+services:
+  broken: {image: busybox, command: [/no/such/program]}
+  fine: {image: busybox, command: [sleep, "600"], stop_signal: SIGKILL}
+)");
+  auto r = berth({"up", "-d"});
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_THAT(r.err, HasSubstr("berth: engine unix://"));
+  EXPECT_THAT(r.err, HasSubstr(": start container " + name("broken") + ": "));
+  EXPECT_THAT(r.err, HasSubstr("/no/such/program"));
+  EXPECT_TRUE(inspect(name("fine")).state.running);
+}
+
 TEST_F(ConvergeTest, ProgressJsonIsOneObjectPerLine) {
   compose(kTwo);
   auto r = berthRaw({"-p", project_, "--progress", "json", "up", "-d"});
