@@ -153,13 +153,17 @@ EnvLookup processEnvironment() {
 Result<TlsMaterial> loadTlsDirectory(const std::string& dir) {
   TlsMaterial tls;
   tls.origin = dir;
-  const auto load = [&](const char* name, std::string& out) -> Status {
-    BERTH_ASSIGN_OR_RETURN(out, readFile(std::filesystem::path(dir) / name));
-    return ok();
-  };
-  BERTH_TRY(load("ca.pem", tls.caPem));
-  BERTH_TRY(load("cert.pem", tls.certPem));
-  BERTH_TRY(load("key.pem", tls.keyPem));
+  const std::filesystem::path base(dir);
+  BERTH_ASSIGN_OR_RETURN(tls.caPem, readFile(base / "ca.pem"));
+  // Like the docker CLI, a directory with only ca.pem is a client without a certificate (engines
+  // started with --tlsverify refuse it, and the error says so).
+  std::error_code ec;
+  const bool hasCert = std::filesystem::exists(base / "cert.pem", ec);
+  const bool hasKey = std::filesystem::exists(base / "key.pem", ec);
+  if (hasCert || hasKey) {
+    BERTH_ASSIGN_OR_RETURN(tls.certPem, readFile(base / "cert.pem"));
+    BERTH_ASSIGN_OR_RETURN(tls.keyPem, readFile(base / "key.pem"));
+  }
   return tls;
 }
 

@@ -30,7 +30,8 @@ inline constexpr std::string_view kDefaultEngineUrl = "unix:///var/run/docker.so
 inline constexpr std::string_view kDefaultEngineSocket = "/var/run/docker.sock";
 
 // PEM text for mutual TLS: the CA that signed the engine's certificate, and berth's client
-// certificate (optionally followed by intermediates) and its private key.
+// certificate (optionally followed by intermediates) and its private key. Without certPem and keyPem
+// berth connects without a client certificate (an engine started with --tlsverify refuses that).
 struct TlsMaterial {
   std::string caPem;
   std::string certPem;
@@ -81,7 +82,8 @@ EnvLookup processEnvironment();
 // or file at fault.
 Result<Endpoint> resolveEndpoint(const std::optional<std::string>& hostFlag, const EnvLookup& env);
 
-// Reads ca.pem, cert.pem and key.pem from `dir` (the DOCKER_CERT_PATH layout).
+// Reads ca.pem, cert.pem and key.pem from `dir` (the DOCKER_CERT_PATH layout); cert.pem and key.pem
+// may both be absent.
 Result<TlsMaterial> loadTlsDirectory(const std::string& dir);
 
 }  // namespace berth::engine

@@ -81,10 +81,13 @@ class Engine {
   virtual Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) = 0;
   // Loads images from a `docker save` tar; returns what the engine loaded ("busybox:latest", IDs).
   virtual Result<std::vector<std::string>> loadImage(std::string_view tar) = 0;
+  // A `docker save` tar of the images (with their tags), for loadImage on another engine.
+  virtual Result<std::string> saveImages(const std::vector<std::string>& refs) = 0;
   // Pulls `ref` ("name[:tag]" or "name@digest") from its registry. `platform` may be empty;
   // `onProgress` (may be empty) gets the engine's status lines. Errors carry the engine's message
   // (an unreachable registry is InvalidArgument or Internal with the registry's address in it).
-  virtual Status pullImage(const std::string& ref, const std::string& platform, const ProgressFn& onProgress) = 0;
+  virtual Status pullImage(const std::string& ref, const std::string& platform,
+                           const ProgressFn& onProgress) = 0;
   virtual Status tagImage(const std::string& source, const std::string& repo, const std::string& tag) = 0;
   virtual Result<std::vector<ImageDeleteItem>> removeImage(const std::string& ref,
                                                            const RemoveImageOptions& options) = 0;

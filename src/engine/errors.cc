@@ -29,8 +29,7 @@ ErrorCode errorCodeForStatus(int status) {
   }
 }
 
-Error engineAnswerError(std::string_view engine, std::string_view what, int status, std::string_view reason,
-                        std::string_view body) {
+std::string engineAnswerText(int status, std::string_view reason, std::string_view body) {
   std::string said;
   if (auto message = json::errorMessage(body)) {
     said = std::string(trim(*message));
@@ -38,7 +37,13 @@ Error engineAnswerError(std::string_view engine, std::string_view what, int stat
     said = std::string(trim(body.substr(0, 500)));
   }
   if (said.empty()) said = reason.empty() ? "no message" : std::string(reason);
-  return Error(errorCodeForStatus(status), fmt::format("engine {}: {}: {} ({})", engine, what, said, status));
+  return fmt::format("{} ({})", said, status);
+}
+
+Error engineAnswerError(std::string_view engine, std::string_view what, int status, std::string_view reason,
+                        std::string_view body) {
+  return Error(errorCodeForStatus(status),
+               fmt::format("engine {}: {}: {}", engine, what, engineAnswerText(status, reason, body)));
 }
 
 Error engineCallError(std::string_view engine, std::string_view what, const Error& cause) {

@@ -9,6 +9,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -18,6 +19,9 @@ namespace berth::engine {
 // 400 InvalidArgument, 401/403 PermissionDenied, 404 NotFound, 409 Conflict, 408/504
 // DeadlineExceeded, 502/503 Unavailable, everything else Internal.
 ErrorCode errorCodeForStatus(int status);
+
+// What the engine said: "No such image: web:latest (404)".
+std::string engineAnswerText(int status, std::string_view reason, std::string_view body);
 
 // The engine answered `status` with `body` to `what`.
 Error engineAnswerError(std::string_view engine, std::string_view what, int status, std::string_view reason,

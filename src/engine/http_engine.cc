@@ -183,8 +183,7 @@ Result<ApiVersion> HttpEngine::negotiate() {
   req.target = "/_ping";
   BERTH_ASSIGN_OR_RETURN(auto r, client_->send(req, options_.requestTimeout));
   if (r.head.status != 200) {
-    const Error e = engineAnswerError(address_, "ping", r.head.status, r.head.reason, r.body);
-    return fail(e.code(), e.message().substr(fmt::format("engine {}: ", address_).size()));
+    return fail(errorCodeForStatus(r.head.status), engineAnswerText(r.head.status, r.head.reason, r.body));
   }
   BERTH_ASSIGN_OR_RETURN(version_, negotiateApiVersion(r.head.header("API-Version"), std::nullopt));
   log::debug("engine {}: API {} (engine offers {})", address_, version_->toString(),
@@ -431,7 +430,17 @@ Result<std::vector<std::string>> HttpEngine::loadImage(std::string_view tar) {
   return loaded;
 }
 
-Status HttpEngine::pullImage(const std::string& ref, const std::string& platform, const ProgressFn& onProgress) {
+Result<std::string> HttpEngine::saveImages(const std::vector<std::string>& refs) {
+  const std::string what = "save images " + join(refs, " ");
+  Query q;
+  for (const auto& r : refs) q.add("names", r);
+  BERTH_ASSIGN_OR_RETURN(auto r,
+                         call(what, {.path = "/images/get" + q.str(), .timeout = options_.longTimeout}));
+  return std::move(r.body);
+}
+
+Status HttpEngine::pullImage(const std::string& ref, const std::string& platform,
+                             const ProgressFn& onProgress) {
   const std::string what = "pull image " + ref;
   // "name:tag" / "name@digest": the API takes the name and the tag (or digest) apart.
   std::string name = ref;
@@ -439,7 +448,8 @@ Status HttpEngine::pullImage(const std::string& ref, const std::string& platform
   if (const auto at = ref.find('@'); at != std::string::npos) {
     name = ref.substr(0, at);
     tag = ref.substr(at + 1);
-  } else if (const auto colon = ref.rfind(':'); colon != std::string::npos && ref.find('/', colon) == std::string::npos) {
+  } else if (const auto colon = ref.rfind(':');
+             colon != std::string::npos && ref.find('/', colon) == std::string::npos) {
     name = ref.substr(0, colon);
     tag = ref.substr(colon + 1);
   }
@@ -556,8 +566,11 @@ Status HttpEngine::containerLogs(const std::string& id, const LogsOptions& optio
     }
     return true;
   };
+  // dockerd sends a followed stream's header only with its first output, so an idle stream has no
+  // header deadline either; the caller stops it.
+  const Timeout headerTimeout = options.follow ? transport::kNoTimeout : options_.requestTimeout;
   const Timeout bodyTimeout = options.follow ? transport::kNoTimeout : options_.longTimeout;
-  auto r = client_->stream(req, options_.requestTimeout, bodyTimeout, onBody, stop);
+  auto r = client_->stream(req, headerTimeout, bodyTimeout, onBody, stop);
   if (!r) {
     if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return ok();
     return fail(engineCallError(address_, what, r.error()));
@@ -835,7 +848,8 @@ Status HttpEngine::events(const EventsOptions& options, const EventFn& onEvent, 
     }
     return *more;
   };
-  auto r = client_->stream(req, options_.requestTimeout, transport::kNoTimeout, onBody, stop);
+  // dockerd sends the header only with the first event: no header deadline for an idle stream.
+  auto r = client_->stream(req, transport::kNoTimeout, transport::kNoTimeout, onBody, stop);
   if (!r) {
     if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return ok();
     return fail(engineCallError(address_, what, r.error()));

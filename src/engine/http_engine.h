@@ -43,7 +43,9 @@ class HttpEngine final : public Engine {
                                  const ProgressFn& onProgress) override;
   Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) override;
   Result<std::vector<std::string>> loadImage(std::string_view tar) override;
-  Status pullImage(const std::string& ref, const std::string& platform, const ProgressFn& onProgress) override;
+  Result<std::string> saveImages(const std::vector<std::string>& refs) override;
+  Status pullImage(const std::string& ref, const std::string& platform,
+                   const ProgressFn& onProgress) override;
   Status tagImage(const std::string& source, const std::string& repo, const std::string& tag) override;
   Result<std::vector<ImageDeleteItem>> removeImage(const std::string& ref,
                                                    const RemoveImageOptions& options) override;

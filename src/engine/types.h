@@ -2,6 +2,7 @@
 // inside the engine's .cc files). Field names follow the API's, in camelCase, so the API reference
 // documents them; comments note only what is berth-specific or easy to get wrong.
 //
+// Every member has a default, so designated and aggregate initialisation may leave any out.
 // Conventions: an empty string, vector or map means "not set" (the engine's default), std::optional
 // marks fields where "unset" differs from an empty or zero value (Cmd: unset = the image's, [] =
 // none). Durations are nanoseconds as the API counts them; sizes are bytes.
@@ -32,49 +33,49 @@ using Filters = std::map<std::string, std::vector<std::string>>;
 // System
 
 struct PingResult {
-  std::string apiVersion;  // the engine's newest API version
-  std::string osType;      // "linux"
+  std::string apiVersion{};  // the engine's newest API version
+  std::string osType{};      // "linux"
   bool experimental = false;
-  std::string builderVersion;
+  std::string builderVersion{};
 };
 
 struct EngineVersion {
-  std::string version;        // "20.10.24+dfsg1"
-  std::string apiVersion;     // the engine's newest
-  std::string minApiVersion;  // the engine's oldest
-  std::string gitCommit;
-  std::string goVersion;
-  std::string os;
-  std::string arch;
-  std::string kernelVersion;
-  std::string buildTime;
+  std::string version{};        // "20.10.24+dfsg1"
+  std::string apiVersion{};     // the engine's newest
+  std::string minApiVersion{};  // the engine's oldest
+  std::string gitCommit{};
+  std::string goVersion{};
+  std::string os{};
+  std::string arch{};
+  std::string kernelVersion{};
+  std::string buildTime{};
 };
 
 struct EngineInfo {
-  std::string id;
-  std::string name;  // host name of the engine's machine
-  std::string serverVersion;
-  std::string operatingSystem;
-  std::string osType;
-  std::string osVersion;
-  std::string kernelVersion;
-  std::string architecture;
+  std::string id{};
+  std::string name{};  // host name of the engine's machine
+  std::string serverVersion{};
+  std::string operatingSystem{};
+  std::string osType{};
+  std::string osVersion{};
+  std::string kernelVersion{};
+  std::string architecture{};
   int containers = 0;
   int containersRunning = 0;
   int containersPaused = 0;
   int containersStopped = 0;
   int images = 0;
-  std::string storageDriver;
-  std::string loggingDriver;
-  std::string cgroupDriver;   // "cgroupfs", "systemd"
-  std::string cgroupVersion;  // "1", "2"
+  std::string storageDriver{};
+  std::string loggingDriver{};
+  std::string cgroupDriver{};   // "cgroupfs", "systemd"
+  std::string cgroupVersion{};  // "1", "2"
   int ncpu = 0;
   std::int64_t memTotal = 0;
-  std::string dockerRootDir;
-  std::string defaultRuntime;
+  std::string dockerRootDir{};
+  std::string defaultRuntime{};
   bool liveRestoreEnabled = false;
-  std::vector<std::string> labels;
-  std::vector<std::string> warnings;
+  std::vector<std::string> labels{};
+  std::vector<std::string> warnings{};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -82,7 +83,7 @@ struct EngineInfo {
 
 struct HealthConfig {
   // ["CMD", args...], ["CMD-SHELL", command], ["NONE"] (disables the image's), or empty (inherit).
-  std::vector<std::string> test;
+  std::vector<std::string> test{};
   std::chrono::nanoseconds interval{0};
   std::chrono::nanoseconds timeout{0};
   std::chrono::nanoseconds startPeriod{0};
@@ -92,77 +93,77 @@ struct HealthConfig {
 };
 
 struct ImageSummary {
-  std::string id;
-  std::string parentId;
-  std::vector<std::string> repoTags;
-  std::vector<std::string> repoDigests;
+  std::string id{};
+  std::string parentId{};
+  std::vector<std::string> repoTags{};
+  std::vector<std::string> repoDigests{};
   std::int64_t created = 0;  // seconds since the epoch
   std::int64_t size = 0;
-  Labels labels;
+  Labels labels{};
   int containers = -1;  // -1: not computed by the engine
 };
 
 struct ListImagesOptions {
-  bool all = false;  // include intermediate images
-  Filters filters;   // dangling, label, reference, before, since
+  bool all = false;   // include intermediate images
+  Filters filters{};  // dangling, label, reference, before, since
 };
 
 // The parts of an image's config a compose runner inherits.
 struct ImageConfig {
-  std::string user;
-  std::vector<std::string> env;
-  std::vector<std::string> cmd;
-  std::vector<std::string> entrypoint;
-  std::string workingDir;
-  Labels labels;
-  std::vector<std::string> exposedPorts;  // "80/tcp"
-  std::vector<std::string> volumes;       // "/data"
-  std::string stopSignal;
-  std::optional<HealthConfig> healthcheck;
+  std::string user{};
+  std::vector<std::string> env{};
+  std::vector<std::string> cmd{};
+  std::vector<std::string> entrypoint{};
+  std::string workingDir{};
+  Labels labels{};
+  std::vector<std::string> exposedPorts{};  // "80/tcp"
+  std::vector<std::string> volumes{};       // "/data"
+  std::string stopSignal{};
+  std::optional<HealthConfig> healthcheck{};
 };
 
 struct ImageInspect {
-  std::string id;
-  std::vector<std::string> repoTags;
-  std::vector<std::string> repoDigests;
-  std::string parent;
-  std::string comment;
-  std::string created;  // RFC 3339
-  std::string author;
-  std::string architecture;
-  std::string os;
+  std::string id{};
+  std::vector<std::string> repoTags{};
+  std::vector<std::string> repoDigests{};
+  std::string parent{};
+  std::string comment{};
+  std::string created{};  // RFC 3339
+  std::string author{};
+  std::string architecture{};
+  std::string os{};
   std::int64_t size = 0;
-  ImageConfig config;
+  ImageConfig config{};
 };
 
 struct BuildOptions {
   std::string dockerfile = "Dockerfile";  // path inside the context
-  std::vector<std::string> tags;          // "name:tag"
-  std::map<std::string, std::string> buildArgs;
-  std::string target;  // multi-stage target
-  Labels labels;
+  std::vector<std::string> tags{};        // "name:tag"
+  std::map<std::string, std::string> buildArgs{};
+  std::string target{};  // multi-stage target
+  Labels labels{};
   bool noCache = false;
   bool pull = false;
-  bool remove = true;        // remove intermediate containers after a successful build
-  bool forceRemove = false;  // ... and after a failed one
-  std::string networkMode;   // RUN steps' network: "default", "none", "host"
-  std::vector<std::string> cacheFrom;
-  std::vector<std::string> extraHosts;  // "name:ip"
-  std::string platform;
+  bool remove = true;         // remove intermediate containers after a successful build
+  bool forceRemove = false;   // ... and after a failed one
+  std::string networkMode{};  // RUN steps' network: "default", "none", "host"
+  std::vector<std::string> cacheFrom{};
+  std::vector<std::string> extraHosts{};  // "name:ip"
+  std::string platform{};
   std::int64_t shmSize = 0;
 };
 
 struct BuildResult {
-  std::string imageId;  // "sha256:..."
-  std::string output;   // everything the build printed
+  std::string imageId{};  // "sha256:..."
+  std::string output{};   // everything the build printed
 };
 
 struct ImportImageOptions {
-  std::string repo;  // "name" to tag the new image with (optional)
-  std::string tag;
-  std::string message;
-  std::vector<std::string> changes;  // Dockerfile instructions: "CMD [\"sh\"]", "ENV A=b"
-  std::string platform;
+  std::string repo{};  // "name" to tag the new image with (optional)
+  std::string tag{};
+  std::string message{};
+  std::vector<std::string> changes{};  // Dockerfile instructions: "CMD [\"sh\"]", "ENV A=b"
+  std::string platform{};
 };
 
 struct RemoveImageOptions {
@@ -171,16 +172,16 @@ struct RemoveImageOptions {
 };
 
 struct ImageDeleteItem {
-  std::string untagged;
-  std::string deleted;
+  std::string untagged{};
+  std::string deleted{};
 };
 
 // ---------------------------------------------------------------------------------------------
 // Containers
 
 struct PortBinding {
-  std::string hostIp;
-  std::string hostPort;  // "" = any free port
+  std::string hostIp{};
+  std::string hostPort{};  // "" = any free port
 
   friend bool operator==(const PortBinding&, const PortBinding&) = default;
 };
@@ -190,16 +191,16 @@ using PortMap = std::map<std::string, std::vector<PortBinding>>;
 enum class MountType { Bind, Volume, Tmpfs, Npipe };
 
 struct BindOptions {
-  std::string propagation;  // "rprivate", "shared", ...
+  std::string propagation{};  // "rprivate", "shared", ...
   bool nonRecursive = false;
   friend bool operator==(const BindOptions&, const BindOptions&) = default;
 };
 
 struct VolumeOptions {
   bool noCopy = false;
-  Labels labels;
-  std::string driverName;
-  std::map<std::string, std::string> driverOptions;
+  Labels labels{};
+  std::string driverName{};
+  std::map<std::string, std::string> driverOptions{};
   friend bool operator==(const VolumeOptions&, const VolumeOptions&) = default;
 };
 
@@ -211,13 +212,13 @@ struct TmpfsOptions {
 
 struct Mount {
   MountType type = MountType::Volume;
-  std::string source;  // host path (bind), volume name (volume; empty = anonymous), unused (tmpfs)
-  std::string target;  // path in the container
+  std::string source{};  // host path (bind), volume name (volume; empty = anonymous), unused (tmpfs)
+  std::string target{};  // path in the container
   bool readOnly = false;
-  std::string consistency;
-  std::optional<BindOptions> bindOptions;
-  std::optional<VolumeOptions> volumeOptions;
-  std::optional<TmpfsOptions> tmpfsOptions;
+  std::string consistency{};
+  std::optional<BindOptions> bindOptions{};
+  std::optional<VolumeOptions> volumeOptions{};
+  std::optional<TmpfsOptions> tmpfsOptions{};
   friend bool operator==(const Mount&, const Mount&) = default;
 };
 
@@ -230,22 +231,22 @@ struct RestartPolicy {
 };
 
 struct Ulimit {
-  std::string name;  // "nofile"
+  std::string name{};  // "nofile"
   std::int64_t soft = 0;
   std::int64_t hard = 0;
   friend bool operator==(const Ulimit&, const Ulimit&) = default;
 };
 
 struct DeviceMapping {
-  std::string pathOnHost;
-  std::string pathInContainer;
+  std::string pathOnHost{};
+  std::string pathInContainer{};
   std::string cgroupPermissions = "rwm";
   friend bool operator==(const DeviceMapping&, const DeviceMapping&) = default;
 };
 
 struct LogConfig {
-  std::string type;  // "json-file", "local", "none", ...; empty = the engine's default
-  std::map<std::string, std::string> config;
+  std::string type{};  // "json-file", "local", "none", ...; empty = the engine's default
+  std::map<std::string, std::string> config{};
   friend bool operator==(const LogConfig&, const LogConfig&) = default;
 };
 
@@ -253,108 +254,108 @@ struct Resources {
   std::int64_t memory = 0;  // bytes; 0 = unlimited
   std::int64_t memoryReservation = 0;
   std::int64_t memorySwap = 0;  // -1 = unlimited swap
-  std::optional<std::int64_t> memorySwappiness;
+  std::optional<std::int64_t> memorySwappiness{};
   std::int64_t nanoCpus = 0;  // 1.5 CPUs = 1500000000
   std::int64_t cpuShares = 0;
   std::int64_t cpuPeriod = 0;
   std::int64_t cpuQuota = 0;
-  std::string cpusetCpus;
-  std::string cpusetMems;
-  std::optional<std::int64_t> pidsLimit;  // -1 or 0 = unlimited
+  std::string cpusetCpus{};
+  std::string cpusetMems{};
+  std::optional<std::int64_t> pidsLimit{};  // -1 or 0 = unlimited
   std::int64_t blkioWeight = 0;
-  std::optional<bool> oomKillDisable;
-  std::vector<Ulimit> ulimits;
-  std::vector<DeviceMapping> devices;
+  std::optional<bool> oomKillDisable{};
+  std::vector<Ulimit> ulimits{};
+  std::vector<DeviceMapping> devices{};
   friend bool operator==(const Resources&, const Resources&) = default;
 };
 
 struct HostConfig {
-  std::vector<std::string> binds;  // "src:dst[:opts]" short form
-  std::vector<Mount> mounts;
-  std::map<std::string, std::string> tmpfs;  // path → options ("size=64m,mode=1777")
-  PortMap portBindings;
+  std::vector<std::string> binds{};  // "src:dst[:opts]" short form
+  std::vector<Mount> mounts{};
+  std::map<std::string, std::string> tmpfs{};  // path → options ("size=64m,mode=1777")
+  PortMap portBindings{};
   bool publishAllPorts = false;
-  std::string networkMode;  // "bridge", "host", "none", "container:<id>", or a network name
-  RestartPolicy restartPolicy;
+  std::string networkMode{};  // "bridge", "host", "none", "container:<id>", or a network name
+  RestartPolicy restartPolicy{};
   bool autoRemove = false;
-  Resources resources;
-  std::vector<std::string> capAdd;
-  std::vector<std::string> capDrop;
+  Resources resources{};
+  std::vector<std::string> capAdd{};
+  std::vector<std::string> capDrop{};
   bool privileged = false;
   bool readonlyRootfs = false;
-  std::optional<bool> init;  // unset = the engine's default
-  LogConfig logConfig;
-  std::vector<std::string> extraHosts;  // "name:ip"
-  std::vector<std::string> dns;
-  std::vector<std::string> dnsSearch;
-  std::vector<std::string> dnsOptions;
-  std::map<std::string, std::string> sysctls;
+  std::optional<bool> init{};  // unset = the engine's default
+  LogConfig logConfig{};
+  std::vector<std::string> extraHosts{};  // "name:ip"
+  std::vector<std::string> dns{};
+  std::vector<std::string> dnsSearch{};
+  std::vector<std::string> dnsOptions{};
+  std::map<std::string, std::string> sysctls{};
   std::int64_t shmSize = 0;
-  std::vector<std::string> securityOpt;
-  std::vector<std::string> groupAdd;
-  std::string ipcMode;
-  std::string pidMode;
-  std::string utsMode;
-  std::string usernsMode;
-  std::string cgroupnsMode;  // "private", "host"
-  std::string cgroupParent;
-  std::vector<std::string> volumesFrom;
-  std::vector<std::string> links;
-  std::string runtime;
+  std::vector<std::string> securityOpt{};
+  std::vector<std::string> groupAdd{};
+  std::string ipcMode{};
+  std::string pidMode{};
+  std::string utsMode{};
+  std::string usernsMode{};
+  std::string cgroupnsMode{};  // "private", "host"
+  std::string cgroupParent{};
+  std::vector<std::string> volumesFrom{};
+  std::vector<std::string> links{};
+  std::string runtime{};
   int oomScoreAdj = 0;
   friend bool operator==(const HostConfig&, const HostConfig&) = default;
 };
 
 // A container's settings on one network: what create/connect send.
 struct EndpointSettings {
-  std::vector<std::string> aliases;
-  std::vector<std::string> links;
-  std::string ipv4Address;  // static address (IPAMConfig)
-  std::string ipv6Address;
-  std::map<std::string, std::string> driverOpts;
+  std::vector<std::string> aliases{};
+  std::vector<std::string> links{};
+  std::string ipv4Address{};  // static address (IPAMConfig)
+  std::string ipv6Address{};
+  std::map<std::string, std::string> driverOpts{};
   friend bool operator==(const EndpointSettings&, const EndpointSettings&) = default;
 };
 
 struct ContainerConfig {
-  std::string image;
-  std::string hostname;
-  std::string domainname;
-  std::string user;
-  std::vector<std::string> env;  // "KEY=value"
-  std::optional<std::vector<std::string>> cmd;
-  std::optional<std::vector<std::string>> entrypoint;
-  std::string workingDir;
-  Labels labels;
-  std::vector<std::string> exposedPorts;  // "80/tcp"
-  std::vector<std::string> volumes;       // anonymous volumes: "/data"
+  std::string image{};
+  std::string hostname{};
+  std::string domainname{};
+  std::string user{};
+  std::vector<std::string> env{};  // "KEY=value"
+  std::optional<std::vector<std::string>> cmd{};
+  std::optional<std::vector<std::string>> entrypoint{};
+  std::string workingDir{};
+  Labels labels{};
+  std::vector<std::string> exposedPorts{};  // "80/tcp"
+  std::vector<std::string> volumes{};       // anonymous volumes: "/data"
   bool tty = false;
   bool openStdin = false;
   bool stdinOnce = false;
   bool attachStdin = false;
   bool attachStdout = false;
   bool attachStderr = false;
-  std::optional<HealthConfig> healthcheck;
-  std::string stopSignal;
-  std::optional<int> stopTimeout;  // seconds
+  std::optional<HealthConfig> healthcheck{};
+  std::string stopSignal{};
+  std::optional<int> stopTimeout{};  // seconds
   bool networkDisabled = false;
-  std::string macAddress;
-  std::vector<std::string> shell;
+  std::string macAddress{};
+  std::vector<std::string> shell{};
   friend bool operator==(const ContainerConfig&, const ContainerConfig&) = default;
 };
 
 struct ContainerCreate {
-  std::string name;  // empty: the engine picks one
-  std::string platform;
-  ContainerConfig config;
-  HostConfig hostConfig;
+  std::string name{};  // empty: the engine picks one
+  std::string platform{};
+  ContainerConfig config{};
+  HostConfig hostConfig{};
   // Network name → endpoint settings. The engine (API 1.41) accepts one network at create; connect
   // the others after creating.
-  std::map<std::string, EndpointSettings> networks;
+  std::map<std::string, EndpointSettings> networks{};
 };
 
 struct ContainerCreated {
-  std::string id;
-  std::vector<std::string> warnings;
+  std::string id{};
+  std::vector<std::string> warnings{};
 };
 
 enum class ContainerStatus { Created, Running, Paused, Restarting, Removing, Exited, Dead, Unknown };
@@ -364,16 +365,16 @@ std::string_view containerStatusName(ContainerStatus status);
 std::string_view healthStatusName(HealthStatus status);
 
 struct HealthLogEntry {
-  std::string start;
-  std::string end;
+  std::string start{};
+  std::string end{};
   int exitCode = 0;
-  std::string output;
+  std::string output{};
 };
 
 struct HealthState {
   HealthStatus status = HealthStatus::None;
   int failingStreak = 0;
-  std::vector<HealthLogEntry> log;
+  std::vector<HealthLogEntry> log{};
 };
 
 struct ContainerState {
@@ -385,85 +386,85 @@ struct ContainerState {
   bool dead = false;
   int pid = 0;
   int exitCode = 0;
-  std::string error;
-  std::string startedAt;
-  std::string finishedAt;
-  std::optional<HealthState> health;  // only for containers with a healthcheck
+  std::string error{};
+  std::string startedAt{};
+  std::string finishedAt{};
+  std::optional<HealthState> health{};  // only for containers with a healthcheck
 };
 
 struct MountPoint {
-  std::string type;  // "bind", "volume", "tmpfs"
-  std::string name;  // volume name
-  std::string source;
-  std::string destination;
-  std::string driver;
-  std::string mode;
+  std::string type{};  // "bind", "volume", "tmpfs"
+  std::string name{};  // volume name
+  std::string source{};
+  std::string destination{};
+  std::string driver{};
+  std::string mode{};
   bool rw = true;
-  std::string propagation;
+  std::string propagation{};
 };
 
 // A container's endpoint on one network, as inspect and list report it.
 struct EndpointState {
-  EndpointSettings settings;  // aliases, static addresses as configured
-  std::string networkId;
-  std::string endpointId;
-  std::string gateway;
-  std::string ipAddress;
+  EndpointSettings settings{};  // aliases, static addresses as configured
+  std::string networkId{};
+  std::string endpointId{};
+  std::string gateway{};
+  std::string ipAddress{};
   int ipPrefixLen = 0;
-  std::string ipv6Gateway;
-  std::string globalIpv6Address;
-  std::string macAddress;
+  std::string ipv6Gateway{};
+  std::string globalIpv6Address{};
+  std::string macAddress{};
 };
 
 struct NetworkSettings {
-  PortMap ports;  // published ports with the host ports the engine chose
-  std::map<std::string, EndpointState> networks;
-  std::string sandboxKey;
+  PortMap ports{};  // published ports with the host ports the engine chose
+  std::map<std::string, EndpointState> networks{};
+  std::string sandboxKey{};
 };
 
 struct ContainerInspect {
-  std::string id;
-  std::string name;  // without the leading "/"
-  std::string created;
-  std::string path;
-  std::vector<std::string> args;
-  ContainerState state;
-  std::string image;  // image ID ("sha256:...")
+  std::string id{};
+  std::string name{};  // without the leading "/"
+  std::string created{};
+  std::string path{};
+  std::vector<std::string> args{};
+  ContainerState state{};
+  std::string image{};  // image ID ("sha256:...")
   int restartCount = 0;
-  std::string driver;
-  std::string platform;
-  ContainerConfig config;
-  HostConfig hostConfig;
-  std::vector<MountPoint> mounts;
-  NetworkSettings networkSettings;
+  std::string driver{};
+  std::string platform{};
+  ContainerConfig config{};
+  HostConfig hostConfig{};
+  std::vector<MountPoint> mounts{};
+  NetworkSettings networkSettings{};
 };
 
 struct PortSummary {
-  std::string ip;
+  std::string ip{};
   int privatePort = 0;
   int publicPort = 0;
-  std::string type;  // "tcp", "udp"
+  std::string type{};  // "tcp", "udp"
 };
 
 struct ContainerSummary {
-  std::string id;
-  std::vector<std::string> names;  // without the leading "/"
-  std::string image;
-  std::string imageId;
-  std::string command;
+  std::string id{};
+  std::vector<std::string> names{};  // without the leading "/"
+  std::string image{};
+  std::string imageId{};
+  std::string command{};
   std::int64_t created = 0;
   ContainerStatus state = ContainerStatus::Unknown;
-  std::string status;  // "Up 5 minutes (healthy)"
-  Labels labels;
-  std::vector<PortSummary> ports;
-  std::map<std::string, EndpointState> networks;
-  std::vector<MountPoint> mounts;
-  std::string networkMode;  // HostConfig.NetworkMode: "container:<ID>" when it shares another's
+  std::string status{};  // "Up 5 minutes (healthy)"
+  Labels labels{};
+  std::vector<PortSummary> ports{};
+  std::map<std::string, EndpointState> networks{};
+  std::vector<MountPoint> mounts{};
+  std::string networkMode{};  // HostConfig.NetworkMode: "container:<ID>" when it shares another's
 };
 
 struct ListContainersOptions {
-  bool all = false;  // include stopped containers
-  Filters filters;   // label, name, status, id, network, ...
+  bool all = false;   // include stopped containers
+  Filters filters{};  // label, name, status, id, network, ...
 };
 
 struct RemoveContainerOptions {
@@ -476,8 +477,8 @@ struct LogsOptions {
   bool stderrStream = true;
   bool follow = false;
   bool timestamps = false;
-  std::string since;  // Unix time or RFC 3339
-  std::string until;
+  std::string since{};  // Unix time or RFC 3339
+  std::string until{};
   std::string tail = "all";
 };
 
@@ -485,20 +486,20 @@ enum class WaitCondition { NotRunning, NextExit, Removed };
 
 struct WaitResult {
   std::int64_t statusCode = 0;
-  std::string error;
+  std::string error{};
 };
 
 struct PathStat {
-  std::string name;
+  std::string name{};
   std::int64_t size = 0;
   std::uint32_t mode = 0;  // Go's os.FileMode bits
-  std::string mtime;
-  std::string linkTarget;
+  std::string mtime{};
+  std::string linkTarget{};
 };
 
 struct ArchiveResult {
-  std::string tar;
-  PathStat stat;
+  std::string tar{};
+  PathStat stat{};
 };
 
 struct PutArchiveOptions {
@@ -520,117 +521,117 @@ struct NetworkIoStats {
 };
 
 struct ContainerStats {
-  std::string read;  // time of the sample
-  CpuUsage cpu;
-  CpuUsage preCpu;  // the previous sample (zero with one-shot stats)
+  std::string read{};  // time of the sample
+  CpuUsage cpu{};
+  CpuUsage preCpu{};  // the previous sample (zero with one-shot stats)
   std::uint64_t memoryUsage = 0;
   std::uint64_t memoryLimit = 0;
   std::uint64_t pidsCurrent = 0;
-  std::map<std::string, NetworkIoStats> networks;
+  std::map<std::string, NetworkIoStats> networks{};
   std::uint64_t blockRead = 0;
   std::uint64_t blockWrite = 0;
 };
 
 struct TopResult {
-  std::vector<std::string> titles;
-  std::vector<std::vector<std::string>> processes;
+  std::vector<std::string> titles{};
+  std::vector<std::vector<std::string>> processes{};
 };
 
 // ---------------------------------------------------------------------------------------------
 // Networks
 
 struct IpamPool {
-  std::string subnet;
-  std::string ipRange;
-  std::string gateway;
-  std::map<std::string, std::string> auxAddresses;
+  std::string subnet{};
+  std::string ipRange{};
+  std::string gateway{};
+  std::map<std::string, std::string> auxAddresses{};
   friend bool operator==(const IpamPool&, const IpamPool&) = default;
 };
 
 struct Ipam {
-  std::string driver;  // empty = "default"
-  std::vector<IpamPool> config;
-  std::map<std::string, std::string> options;
+  std::string driver{};  // empty = "default"
+  std::vector<IpamPool> config{};
+  std::map<std::string, std::string> options{};
   friend bool operator==(const Ipam&, const Ipam&) = default;
 };
 
 struct NetworkCreate {
-  std::string name;
-  std::string driver;  // empty = "bridge"
+  std::string name{};
+  std::string driver{};  // empty = "bridge"
   bool internal = false;
   bool attachable = false;
   bool enableIpv6 = false;
-  Labels labels;
-  std::map<std::string, std::string> options;  // driver options
-  Ipam ipam;
+  Labels labels{};
+  std::map<std::string, std::string> options{};  // driver options
+  Ipam ipam{};
 };
 
 struct NetworkContainer {
-  std::string name;
-  std::string endpointId;
-  std::string macAddress;
-  std::string ipv4Address;  // CIDR
-  std::string ipv6Address;
+  std::string name{};
+  std::string endpointId{};
+  std::string macAddress{};
+  std::string ipv4Address{};  // CIDR
+  std::string ipv6Address{};
 };
 
 struct Network {
-  std::string id;
-  std::string name;
-  std::string created;
-  std::string scope;
-  std::string driver;
+  std::string id{};
+  std::string name{};
+  std::string created{};
+  std::string scope{};
+  std::string driver{};
   bool enableIpv6 = false;
   bool internal = false;
   bool attachable = false;
   bool ingress = false;
-  Ipam ipam;
-  Labels labels;
-  std::map<std::string, std::string> options;
+  Ipam ipam{};
+  Labels labels{};
+  std::map<std::string, std::string> options{};
   // Container ID → endpoint (inspect only; list leaves it empty).
-  std::map<std::string, NetworkContainer> containers;
+  std::map<std::string, NetworkContainer> containers{};
 };
 
 // ---------------------------------------------------------------------------------------------
 // Volumes
 
 struct VolumeCreate {
-  std::string name;    // empty: the engine picks one
-  std::string driver;  // empty = "local"
-  std::map<std::string, std::string> driverOpts;
-  Labels labels;
+  std::string name{};    // empty: the engine picks one
+  std::string driver{};  // empty = "local"
+  std::map<std::string, std::string> driverOpts{};
+  Labels labels{};
 };
 
 struct Volume {
-  std::string name;
-  std::string driver;
-  std::string mountpoint;
-  std::string createdAt;
-  std::string scope;
-  Labels labels;
-  std::map<std::string, std::string> options;
+  std::string name{};
+  std::string driver{};
+  std::string mountpoint{};
+  std::string createdAt{};
+  std::string scope{};
+  Labels labels{};
+  std::map<std::string, std::string> options{};
 };
 
 // ---------------------------------------------------------------------------------------------
 // Exec and attach
 
 struct ExecCreate {
-  std::vector<std::string> cmd;
-  std::vector<std::string> env;
-  std::string user;
-  std::string workingDir;
+  std::vector<std::string> cmd{};
+  std::vector<std::string> env{};
+  std::string user{};
+  std::string workingDir{};
   bool tty = false;
   bool attachStdin = false;
   bool attachStdout = true;
   bool attachStderr = true;
   bool privileged = false;
-  std::string detachKeys;
+  std::string detachKeys{};
 };
 
 struct ExecInspect {
-  std::string id;
-  std::string containerId;
+  std::string id{};
+  std::string containerId{};
   bool running = false;
-  std::optional<int> exitCode;  // set once the process ended
+  std::optional<int> exitCode{};  // set once the process ended
   int pid = 0;
   bool openStdin = false;
   bool tty = false;
@@ -641,29 +642,29 @@ struct AttachOptions {
   bool stdoutStream = true;
   bool stderrStream = true;
   bool logs = false;  // replay what the container printed before attaching
-  std::string detachKeys;
+  std::string detachKeys{};
 };
 
 struct OutputChunk {
   OutputStream stream = OutputStream::Stdout;
-  std::string data;
+  std::string data{};
 };
 
 // ---------------------------------------------------------------------------------------------
 // Events
 
 struct EventsOptions {
-  std::string since;  // Unix time (may be fractional) or RFC 3339; empty: from now
-  std::string until;  // empty: until stopped
-  Filters filters;    // type, event, label, container, ...
+  std::string since{};  // Unix time (may be fractional) or RFC 3339; empty: from now
+  std::string until{};  // empty: until stopped
+  Filters filters{};    // type, event, label, container, ...
 };
 
 struct Event {
-  std::string type;    // "container", "image", "network", "volume", "daemon", ...
-  std::string action;  // "start", "die", "health_status: healthy", ...
-  std::string actorId;
-  std::map<std::string, std::string> attributes;  // labels, "name", "exitCode", ...
-  std::string scope;
+  std::string type{};    // "container", "image", "network", "volume", "daemon", ...
+  std::string action{};  // "start", "die", "health_status: healthy", ...
+  std::string actorId{};
+  std::map<std::string, std::string> attributes{};  // labels, "name", "exitCode", ...
+  std::string scope{};
   std::int64_t time = 0;      // seconds
   std::int64_t timeNano = 0;  // nanoseconds
 };

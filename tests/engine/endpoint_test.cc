@@ -175,6 +175,29 @@ TEST_F(TlsDirTest, MissingTlsFileIsAnErrorNamingIt) {
                                      (dir_ / ".docker" / "key.pem").string() + ": No such file or directory");
 }
 
+TEST_F(TlsDirTest, OnlyACaMeansNoClientCertificate) {
+  std::filesystem::remove(dir_ / ".docker" / "cert.pem");
+  std::filesystem::remove(dir_ / ".docker" / "key.pem");
+  auto e = resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
+                                                {"DOCKER_TLS_VERIFY", "1"},
+                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  ASSERT_TRUE(e) << e.error().message();
+  ASSERT_TRUE(e->tls.has_value());
+  EXPECT_EQ(e->tls->caPem, "CA");
+  EXPECT_EQ(e->tls->certPem, "");
+  EXPECT_EQ(e->tls->keyPem, "");
+}
+
+TEST_F(TlsDirTest, MissingCaIsAnError) {
+  std::filesystem::remove(dir_ / ".docker" / "ca.pem");
+  auto e = resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
+                                                {"DOCKER_TLS_VERIFY", "1"},
+                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().message(), "DOCKER_TLS_VERIFY is set but the TLS files are not readable: " +
+                                     (dir_ / ".docker" / "ca.pem").string() + ": No such file or directory");
+}
+
 TEST_F(TlsDirTest, TlsVariablesDoNotApplyToUnixSockets) {
   auto e = resolveEndpoint(std::string("unix:///tmp/x.sock"),
                            envOf({{"DOCKER_TLS_VERIFY", "1"}, {"DOCKER_CERT_PATH", "/nonexistent"}}));

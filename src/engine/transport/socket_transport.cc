@@ -360,6 +360,25 @@ std::vector<X509Ptr> readCertificates(const std::string& pem) {
   return certs;
 }
 
+// The engine's own certificate, kept from verification so that a failure can say what it names
+// and when it expired (OpenSSL does not keep the peer certificate of a failed TLS 1.3 handshake).
+void freeLeaf(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { X509_free(static_cast<X509*>(ptr)); }
+
+int leafIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, freeLeaf);
+  return index;
+}
+
+int rememberLeaf(int preverifyOk, X509_STORE_CTX* store) {
+  auto* ssl = static_cast<SSL*>(X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  if (ssl != nullptr && SSL_get_ex_data(ssl, leafIndex()) == nullptr) {
+    if (X509* leaf = X509_STORE_CTX_get0_cert(store); leaf != nullptr && X509_up_ref(leaf) == 1) {
+      SSL_set_ex_data(ssl, leafIndex(), leaf);
+    }
+  }
+  return preverifyOk;
+}
+
 Result<SslCtxPtr> makeClientContext(const TlsMaterial& tls) {
   const auto bad = [&](std::string_view what) {
     ERR_clear_error();
@@ -378,6 +397,10 @@ Result<SslCtxPtr> makeClientContext(const TlsMaterial& tls) {
     if (X509_STORE_add_cert(store, ca.get()) != 1) return bad("ca.pem: " + opensslErrors());
   }
 
+  if (tls.certPem.empty() && tls.keyPem.empty()) {
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, rememberLeaf);
+    return ctx;  // no client certificate
+  }
   auto chain = readCertificates(tls.certPem);
   if (chain.empty()) return bad("cert.pem holds no PEM certificate");
   if (SSL_CTX_use_certificate(ctx.get(), chain.front().get()) != 1) {
@@ -391,7 +414,7 @@ Result<SslCtxPtr> makeClientContext(const TlsMaterial& tls) {
   if (!key) return bad("key.pem holds no PEM private key");
   if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) return bad("key.pem: " + opensslErrors());
   if (SSL_CTX_check_private_key(ctx.get()) != 1) return bad("key.pem does not belong to cert.pem");
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, rememberLeaf);
   return ctx;
 }
 
@@ -442,6 +465,7 @@ std::string namesOf(X509* cert) {
 // Explains a failed certificate verification (the engine's certificate, checked by us).
 std::string verifyFailure(long result, SSL* ssl, const std::string& host, const std::string& caOrigin) {
   X509* peer = SSL_get0_peer_certificate(ssl);
+  if (peer == nullptr) peer = static_cast<X509*>(SSL_get_ex_data(ssl, leafIndex()));
   switch (result) {
     case X509_V_ERR_HOSTNAME_MISMATCH:
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
@@ -458,7 +482,7 @@ std::string verifyFailure(long result, SSL* ssl, const std::string& host, const 
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-      return fmt::format("the engine's certificate is not signed by the CA berth trusts ({}/ca.pem)",
+      return fmt::format("the engine's certificate is not signed by the CA berth trusts (ca.pem from {})",
                          caOrigin.empty() ? "memory" : caOrigin);
     default:
       return fmt::format("the engine's certificate was rejected: {}", X509_verify_cert_error_string(result));
@@ -468,7 +492,7 @@ std::string verifyFailure(long result, SSL* ssl, const std::string& host, const 
 // Explains an OpenSSL failure with the error queue's last reason (alerts the engine sent, or
 // protocol mismatches). `handshake`: during the handshake rather than after it.
 Unexpected tlsFailure(unsigned long err, int sslError, int savedErrno, const std::string& address,
-                      bool handshake) {
+                      bool handshake, bool clientCert) {
   const std::string prefix = handshake ? fmt::format("TLS handshake with {} failed: ", address)
                                        : fmt::format("TLS connection to {} failed: ", address);
   if (err == 0) {
@@ -490,6 +514,12 @@ Unexpected tlsFailure(unsigned long err, int sslError, int savedErrno, const std
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
     case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
     case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+      if (!clientCert) {
+        return fail(ErrorCode::PermissionDenied,
+                    prefix + fmt::format("the engine requires a client certificate and berth has none "
+                                         "(TLS alert: {})",
+                                         alert));
+      }
       return fail(
           ErrorCode::PermissionDenied,
           prefix + fmt::format("the engine refused berth's client certificate (TLS alert: {})", alert));
@@ -515,10 +545,11 @@ Unexpected tlsFailure(unsigned long err, int sslError, int savedErrno, const std
 
 class TlsConnection final : public Connection {
  public:
-  TlsConnection(std::unique_ptr<TcpConnection> tcp, SslPtr ssl, std::string address)
+  TlsConnection(std::unique_ptr<TcpConnection> tcp, SslPtr ssl, std::string address, bool clientCert)
       : tcp_(std::move(tcp)),
         ssl_(std::move(ssl)),
         address_(std::move(address)),
+        clientCert_(clientCert),
         activityFd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
   ~TlsConnection() override {
     if (activityFd_ >= 0) ::close(activityFd_);
@@ -556,7 +587,7 @@ class TlsConnection final : public Connection {
       }
       const unsigned long err = ERR_peek_last_error();
       ERR_clear_error();
-      return tlsFailure(err, e, savedErrno, address_, true);
+      return tlsFailure(err, e, savedErrno, address_, true, clientCert_);
     }
   }
 
@@ -590,10 +621,10 @@ class TlsConnection final : public Connection {
           continue;
         case SSL_ERROR_SYSCALL:
           if (err == 0 && savedErrno == 0) return std::size_t{0};  // end of stream without close_notify
-          return tlsFailure(err, e, savedErrno, address_, false);
+          return tlsFailure(err, e, savedErrno, address_, false, clientCert_);
         default:
           if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) return std::size_t{0};
-          return tlsFailure(err, e, savedErrno, address_, false);
+          return tlsFailure(err, e, savedErrno, address_, false, clientCert_);
       }
     }
   }
@@ -627,7 +658,7 @@ class TlsConnection final : public Connection {
       // With TLS 1.3 the engine checks berth's certificate after the client finished its handshake,
       // so a refusal shows up here as a reset; its alert may already be waiting to be read.
       if (auto alert = pendingAlert()) return fail(std::move(*alert));
-      return tlsFailure(err, e, savedErrno, address_, false);
+      return tlsFailure(err, e, savedErrno, address_, false, clientCert_);
     }
     return ok();
   }
@@ -682,7 +713,7 @@ class TlsConnection final : public Connection {
     const unsigned long err = ERR_peek_last_error();
     ERR_clear_error();
     if (e != SSL_ERROR_SSL || err == 0) return std::nullopt;
-    return tlsFailure(err, e, 0, address_, false).error;
+    return tlsFailure(err, e, 0, address_, false, clientCert_).error;
   }
 
   void signalActivity() {
@@ -697,6 +728,7 @@ class TlsConnection final : public Connection {
   std::unique_ptr<TcpConnection> tcp_;
   SslPtr ssl_;
   std::string address_;
+  bool clientCert_;  // whether berth presents a client certificate (for messages)
   Waiter waiter_;
   std::mutex mu_;   // guards ssl_ calls; waiting happens outside it
   int activityFd_;  // written after every SSL call of a writer, so that a waiting reader retries
@@ -710,8 +742,12 @@ bool isIpLiteral(const std::string& host) {
 
 class TlsTransport final : public Transport {
  public:
-  TlsTransport(std::string host, std::uint16_t port, SslCtxPtr ctx, std::string caOrigin)
-      : host_(std::move(host)), port_(port), ctx_(std::move(ctx)), caOrigin_(std::move(caOrigin)) {}
+  TlsTransport(std::string host, std::uint16_t port, SslCtxPtr ctx, std::string caOrigin, bool clientCert)
+      : host_(std::move(host)),
+        port_(port),
+        ctx_(std::move(ctx)),
+        caOrigin_(std::move(caOrigin)),
+        clientCert_(clientCert) {}
 
   Result<std::unique_ptr<Connection>> dial(Deadline deadline) override {
     BERTH_ASSIGN_OR_RETURN(auto tcp, dialTcp(host_, port_, deadline));
@@ -734,7 +770,7 @@ class TlsTransport final : public Transport {
       return fail(ErrorCode::Internal, "SSL_set_fd: " + opensslErrors());
     }
     const std::string address = hostPort(host_, port_);
-    auto conn = std::make_unique<TlsConnection>(std::move(tcp), std::move(ssl), address);
+    auto conn = std::make_unique<TlsConnection>(std::move(tcp), std::move(ssl), address, clientCert_);
     if (!conn->valid()) return fail(ErrorCode::Internal, "eventfd: " + std::string(std::strerror(errno)));
     BERTH_TRY(conn->handshake(deadline, host_, caOrigin_));
     return std::unique_ptr<Connection>(std::move(conn));
@@ -745,6 +781,7 @@ class TlsTransport final : public Transport {
   std::uint16_t port_;
   SslCtxPtr ctx_;
   std::string caOrigin_;
+  bool clientCert_;
 };
 
 }  // namespace
@@ -758,8 +795,8 @@ Result<std::unique_ptr<Transport>> makeTcpTransport(const Endpoint& endpoint) {
     return std::unique_ptr<Transport>(std::make_unique<TcpTransport>(endpoint.host, endpoint.port));
   }
   BERTH_ASSIGN_OR_RETURN(SslCtxPtr ctx, makeClientContext(*endpoint.tls));
-  return std::unique_ptr<Transport>(
-      std::make_unique<TlsTransport>(endpoint.host, endpoint.port, std::move(ctx), endpoint.tls->origin));
+  return std::unique_ptr<Transport>(std::make_unique<TlsTransport>(
+      endpoint.host, endpoint.port, std::move(ctx), endpoint.tls->origin, !endpoint.tls->certPem.empty()));
 }
 
 Result<std::unique_ptr<Connection>> adoptStreamSocket(int fd, std::string address) {
