@@ -252,6 +252,12 @@ int runRun(const GlobalOptions& global, const RunFlags& f, const std::vector<std
   so.tty = tty;
   so.resize = [&engine, id](int rows, int cols) { (void)engine.resizeContainerTty(id, rows, cols); };
   Status pumped = pumpSession(**stream, so, cancel.get_token());
+  if (!pumped && pumped.error().code() == ErrorCode::Cancelled) {
+    // Ctrl-C without a TTY: pass it on, as `docker run` does, and leave.
+    (void)engine.killContainer(id, "SIGINT");
+    cleanup();
+    return 130;
+  }
   auto waited = engine.waitContainer(id, engine::WaitCondition::NotRunning, std::chrono::seconds(30));
   cleanup();
   if (!pumped) return reportError(pumped.error());

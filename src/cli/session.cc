@@ -58,7 +58,9 @@ Status pumpSession(engine::AttachedStream& stream, const SessionOptions& options
   while (true) {
     auto chunk = stream.readOutput();
     if (!chunk) {
-      if (chunk.error().code() != ErrorCode::Cancelled) result = fail(chunk.error());
+      // Cancelled: Ctrl-C (without a TTY) or `stop`; the caller exits with 130.
+      result = chunk.error().code() == ErrorCode::Cancelled ? fail(ErrorCode::Cancelled, "cancelled")
+                                                             : fail(chunk.error());
       break;
     }
     if (!*chunk) break;

@@ -117,34 +117,41 @@ class Runner {
       }
       const Action& a = plan_.actions[index];
       Status s = execute(a);
-      std::lock_guard lock(mu_);
-      ++finished_;
-      if (s) {
-        state_[index] = State::Done;
-        for (const std::size_t d : dependants_[index]) {
-          if (--waiting_[d] == 0 && state_[d] == State::Pending) ready_.push_back(d);
-        }
-      } else if (a.optional) {
-        state_[index] = State::Done;
-        report(a, ProgressState::Warning, "Skipped", s.error().message());
-        for (const std::size_t d : dependants_[index]) {
-          if (--waiting_[d] == 0 && state_[d] == State::Pending) ready_.push_back(d);
-        }
-      } else {
-        state_[index] = State::Failed;
-        if (s.error().code() == ErrorCode::Cancelled && stop_.stop_requested()) {
-          cancelled_ = true;
+      // Progress is reported after mu_ is released: a Progress may do anything, including
+      // requesting a stop, whose callback takes mu_.
+      std::vector<ProgressEvent> later;
+      {
+        std::lock_guard lock(mu_);
+        ++finished_;
+        if (s) {
+          state_[index] = State::Done;
+          for (const std::size_t d : dependants_[index]) {
+            if (--waiting_[d] == 0 && state_[d] == State::Pending) ready_.push_back(d);
+          }
+        } else if (a.optional) {
+          state_[index] = State::Done;
+          later.push_back(ProgressEvent{kindOf(a), a.target, ProgressState::Warning, "Skipped", s.error().message()});
+          for (const std::size_t d : dependants_[index]) {
+            if (--waiting_[d] == 0 && state_[d] == State::Pending) ready_.push_back(d);
+          }
         } else {
-          errors_.push_back(s.error());
+          state_[index] = State::Failed;
+          if (s.error().code() == ErrorCode::Cancelled && stop_.stop_requested()) {
+            cancelled_ = true;
+          } else {
+            errors_.push_back(s.error());
+          }
+          skipDependants(index, later);
         }
-        skipDependants(index);
+        cv_.notify_all();
       }
-      cv_.notify_all();
+      for (const ProgressEvent& e : later) emit(e);
     }
   }
 
-  // Marks everything downstream of a failed action as skipped (mu_ held).
-  void skipDependants(std::size_t failed) {
+  // Marks everything downstream of a failed action as skipped (mu_ held); the events to report
+  // go to `later`.
+  void skipDependants(std::size_t failed, std::vector<ProgressEvent>& later) {
     std::vector<std::size_t> todo = dependants_[failed];
     while (!todo.empty()) {
       const std::size_t i = todo.back();
@@ -154,7 +161,8 @@ class Runner {
       ++finished_;
       const Action& a = plan_.actions[i];
       if (a.kind != ActionKind::WaitForService) {
-        report(a, ProgressState::Skipped, "Skipped", "a step it depends on failed");
+        later.push_back(ProgressEvent{kindOf(a), a.target, ProgressState::Skipped, "Skipped",
+                                      "a step it depends on failed"});
       }
       for (const std::size_t d : dependants_[i]) todo.push_back(d);
     }

@@ -410,6 +410,8 @@ class Differ {
     if (options_.wait && !options_.noStart) {
       for (const std::string& name : order) {
         if (containerNames_[name].empty()) continue;
+        // A dependant already waits for it to be healthy: that wait covers this one.
+        if (waitAction_.count({name, ServiceCondition::Healthy}) != 0) continue;
         Action a;
         a.kind = ActionKind::WaitForService;
         a.target = name;
