@@ -73,6 +73,17 @@ TEST(HttpCodecTest, ByteByByteFeedingGivesTheSameResult) {
   EXPECT_TRUE(bytes.done);
 }
 
+TEST(HttpCodecTest, EmptyChunkedBodyArrivingByteByByte) {
+  // A final chunk re-parsed with 4 bytes once tripped an assertion in Beast (found by fuzzing).
+  const std::string input = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\r\n";
+  for (std::size_t step = 1; step <= 6; ++step) {
+    const auto p = parse(input, step);
+    ASSERT_TRUE(p.status) << step << ": " << p.status.error().message();
+    EXPECT_TRUE(p.done) << step;
+    EXPECT_EQ(p.body, "");
+  }
+}
+
 TEST(HttpCodecTest, TruncatedContentLengthBodyIsAnError) {
   const auto p = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 0, true);
   ASSERT_FALSE(p.status);

@@ -443,7 +443,6 @@ std::string namesOf(X509* cert) {
     } else if (name->type == GEN_IPADD) {
       const auto* s = name->d.iPAddress;
       const unsigned char* d = ASN1_STRING_get0_data(s);
-      error_code ec;
       if (ASN1_STRING_length(s) == 4) {
         asio::ip::address_v4::bytes_type b;
         std::memcpy(b.data(), d, 4);
