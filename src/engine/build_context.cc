@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <regex>
+#include <optional>
 #include <system_error>
 
 #include "base/files.h"
@@ -33,44 +33,118 @@ std::string cleanPath(std::string_view path) {
   return joined.empty() ? "." : joined;
 }
 
-// moby/patternmatcher's translation of a pattern into an anchored regular expression.
-std::string toRegex(std::string_view p) {
-  std::string re = "^";
+// A .dockerignore pattern, matched the way moby/patternmatcher matches it (which translates patterns
+// into anchored regular expressions): '*' and '?' stay within a path segment, "**" spans segments
+// ("**/" = any number of leading directories, "**" at the end = anything), "[...]" is a character
+// class ("[^...]" negated, ranges with '-'), '\' escapes the next character. A malformed class makes
+// the whole pattern match nothing. Matched directly rather than through std::regex, whose GCC 12
+// headers do not build warning-free in the sanitizer build.
+struct GlobToken {
+  enum class Kind { Literal, AnyChar, Star, AnySegments, Anything, Class };
+  Kind kind = Kind::Literal;
+  char c = 0;
+  bool negated = false;
+  std::vector<std::pair<char, char>> ranges{};  // Class: inclusive ranges (single chars as c-c)
+};
+
+// Tokens of `p`, or nullopt for a pattern that can never match.
+std::optional<std::vector<GlobToken>> compileGlob(std::string_view p) {
+  std::vector<GlobToken> out;
   for (std::size_t i = 0; i < p.size(); ++i) {
     const char c = p[i];
     if (c == '*') {
       if (i + 1 < p.size() && p[i + 1] == '*') {
         ++i;
         if (i + 1 < p.size() && p[i + 1] == '/') ++i;
-        re += i + 1 >= p.size() ? ".*" : "(.*/)?";
+        out.push_back({i + 1 >= p.size() ? GlobToken::Kind::Anything : GlobToken::Kind::AnySegments});
       } else {
-        re += "[^/]*";
+        out.push_back({GlobToken::Kind::Star});
       }
     } else if (c == '?') {
-      re += "[^/]";
-    } else if (std::string_view(".+()|{}$^").find(c) != std::string_view::npos) {
-      re += '\\';
-      re += c;
+      out.push_back({GlobToken::Kind::AnyChar});
     } else if (c == '\\') {
-      if (i + 1 < p.size()) {
-        re += '\\';
-        re += p[++i];
-      } else {
-        re += "\\\\";
+      out.push_back({GlobToken::Kind::Literal, i + 1 < p.size() ? p[++i] : '\\'});
+    } else if (c == '[') {
+      GlobToken t{GlobToken::Kind::Class};
+      std::size_t j = i + 1;
+      if (j < p.size() && p[j] == '^') {
+        t.negated = true;
+        ++j;
       }
+      bool closed = false;
+      while (j < p.size()) {
+        char lo = p[j];
+        if (lo == ']') {
+          closed = true;
+          break;
+        }
+        if (lo == '\\' && j + 1 < p.size()) lo = p[++j];
+        char hi = lo;
+        if (j + 2 < p.size() && p[j + 1] == '-' && p[j + 2] != ']') {
+          hi = p[j + 2];
+          j += 2;
+          if (hi == '\\' && j + 1 < p.size()) hi = p[++j];
+          if (hi < lo) return std::nullopt;  // "[z-a]" is malformed
+        }
+        t.ranges.emplace_back(lo, hi);
+        ++j;
+      }
+      if (!closed) return std::nullopt;
+      i = j;
+      out.push_back(std::move(t));
     } else {
-      re += c;
+      out.push_back({GlobToken::Kind::Literal, c});
     }
   }
-  return re + "$";
+  return out;
 }
 
-bool regexMatch(const std::string& re, std::string_view path) {
-  try {
-    return std::regex_match(path.begin(), path.end(), std::regex(re));
-  } catch (const std::regex_error&) {
-    return false;  // a malformed class like "[" never matches, as in moby
+bool classMatches(const GlobToken& t, char c) {
+  bool in = false;
+  for (const auto& [lo, hi] : t.ranges) in = in || (lo <= c && c <= hi);
+  return in != t.negated;
+}
+
+// Whether the tokens match all of `s`: dynamic programming over (token, position), so no pattern is
+// exponential.
+bool globMatch(const std::vector<GlobToken>& tokens, std::string_view s) {
+  // can[j] = the tokens so far can match exactly s[0, j).
+  std::vector<char> can(s.size() + 1, 0), next(s.size() + 1, 0);
+  can[0] = 1;
+  for (const GlobToken& t : tokens) {
+    std::fill(next.begin(), next.end(), 0);
+    for (std::size_t j = 0; j <= s.size(); ++j) {
+      if (!can[j]) continue;
+      switch (t.kind) {
+        case GlobToken::Kind::Literal:
+          if (j < s.size() && s[j] == t.c) next[j + 1] = 1;
+          break;
+        case GlobToken::Kind::AnyChar:
+          if (j < s.size() && s[j] != '/') next[j + 1] = 1;
+          break;
+        case GlobToken::Kind::Class:
+          if (j < s.size() && s[j] != '/' && classMatches(t, s[j])) next[j + 1] = 1;
+          break;
+        case GlobToken::Kind::Star:
+          for (std::size_t k = j; k <= s.size(); ++k) {
+            next[k] = 1;
+            if (k < s.size() && s[k] == '/') break;
+          }
+          break;
+        case GlobToken::Kind::AnySegments:  // (.*/)?
+          next[j] = 1;
+          for (std::size_t k = j; k < s.size(); ++k) {
+            if (s[k] == '/') next[k + 1] = 1;
+          }
+          break;
+        case GlobToken::Kind::Anything:
+          for (std::size_t k = j; k <= s.size(); ++k) next[k] = 1;
+          break;
+      }
+    }
+    can.swap(next);
   }
+  return can[s.size()] != 0;
 }
 
 }  // namespace
@@ -91,7 +165,6 @@ IgnorePatterns IgnorePatterns::parse(std::string_view text) {
     std::string cleaned = cleanPath(t);
     if (cleaned.size() > 1 && cleaned.front() == '/') cleaned.erase(0, 1);
     p.text = cleaned;
-    p.regex = toRegex(cleaned);
     out.patterns_.push_back(std::move(p));
   }
   return out;
@@ -109,12 +182,14 @@ bool IgnorePatterns::excluded(std::string_view path) const {
   bool matched = false;
   for (const Pattern& p : patterns_) {
     if (p.exclusion != matched) continue;
-    bool match = regexMatch(p.regex, file);
+    const auto tokens = compileGlob(p.text);
+    if (!tokens) continue;  // malformed: matches nothing, as in moby
+    bool match = globMatch(*tokens, file);
     if (!match && parent != ".") {
       std::string prefix;
       for (const std::string& dir : parentDirs) {
         prefix += (prefix.empty() ? "" : "/") + dir;
-        if (regexMatch(p.regex, prefix)) {
+        if (globMatch(*tokens, prefix)) {
           match = true;
           break;
         }

@@ -28,8 +28,7 @@ class IgnorePatterns {
 
  private:
   struct Pattern {
-    std::string text;
-    std::string regex;
+    std::string text;  // cleaned; matched as moby/patternmatcher does (build_context.cc)
     bool exclusion = false;
   };
   std::vector<Pattern> patterns_;
