@@ -261,14 +261,8 @@ class Runner {
       }
       case ActionKind::RemoveContainer:
         return removeContainer(a);
-      case ActionKind::RemoveNetwork: {
-        report(a, ProgressState::Working, "Removing");
-        if (auto s = engine_.removeNetwork(a.target); !s && s.error().code() != ErrorCode::NotFound) {
-          return failed(a, s.error());
-        }
-        report(a, ProgressState::Done, "Removed");
-        return ok();
-      }
+      case ActionKind::RemoveNetwork:
+        return removeNetwork(a);
       case ActionKind::RemoveVolume: {
         report(a, ProgressState::Working, "Removing");
         if (auto s = engine_.removeVolume(a.target, false); !s && s.error().code() != ErrorCode::NotFound) {
@@ -310,6 +304,24 @@ class Runner {
       return ok();
     }
     report(a, ProgressState::Done, "Created");
+    return ok();
+  }
+
+  Status removeNetwork(const Action& a) {
+    report(a, ProgressState::Working, "Removing");
+    // dockerd may still count the endpoints of containers it has just removed (it releases them
+    // asynchronously under load): "has active endpoints" right after the containers went is retried
+    // for a few seconds before it is an error.
+    for (int attempt = 0;; ++attempt) {
+      Status s = engine_.removeNetwork(a.target);
+      if (s || s.error().code() == ErrorCode::NotFound) break;
+      if (s.error().message().find("active endpoints") == std::string::npos || attempt >= 30 ||
+          stop_.stop_requested()) {
+        return failed(a, s.error());
+      }
+      clock_.sleepFor(std::chrono::milliseconds(100));
+    }
+    report(a, ProgressState::Done, "Removed");
     return ok();
   }
 

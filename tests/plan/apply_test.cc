@@ -277,6 +277,26 @@ TEST(ApplyTest, ScaleDownAndOrphanRemoval) {
   EXPECT_THAT(r.engine.containerNames(), ElementsAre("p-a-1"));
 }
 
+TEST(ApplyTest, DownRetriesANetworkTheEngineStillCountsEndpointsOn) {
+  Runner r;
+  const auto project = loadOrDie("services: {a: {image: busybox}}");
+  ASSERT_TRUE(r.up(project));
+  const Error busy(ErrorCode::PermissionDenied,
+                   "engine fake://engine: remove network p_default: error while removing network: network p_default "
+                   "id 1 has active endpoints (403)");
+  r.engine.failNext("removeNetwork", busy);
+  r.engine.failNext("removeNetwork", busy);
+  ASSERT_TRUE(r.down(project));
+  EXPECT_EQ(r.engine.networkNames().count("p_default"), 0u);
+  EXPECT_EQ(r.clock.sleeps(), 2);
+  // A network that stays busy is an error after a while.
+  ASSERT_TRUE(r.up(project));
+  for (int i = 0; i < 40; ++i) r.engine.failNext("removeNetwork", busy);
+  auto s = r.down(project);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error(), busy);
+}
+
 TEST(ApplyTest, ServiceNetworkModeJoinsTheOwnersNamespace) {
   Runner r;
   ASSERT_TRUE(r.up(loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}")));
