@@ -203,13 +203,18 @@ Result<std::string> HttpEngine::versioned(std::string_view what, std::string_vie
   return fmt::format("/v{}{}", v->toString(), pathAndQuery);
 }
 
-Result<HttpResponse> HttpEngine::call(std::string_view what, const Call& c) {
+Result<HttpRequest> HttpEngine::request(std::string_view what, const Call& c) {
   BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, c.path));
   HttpRequest req;
   req.method = c.method;
   req.target = std::move(target);
   req.body = std::string(c.body);
   if (!c.contentType.empty()) req.headers.push_back({"Content-Type", c.contentType});
+  return req;
+}
+
+Result<HttpResponse> HttpEngine::call(std::string_view what, const Call& c) {
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, c));
   const Timeout timeout = c.timeout.count() > 0 ? c.timeout : options_.requestTimeout;
   auto r = client_->send(req, timeout, c.head);
   if (!r) return fail(engineCallError(address_, what, r.error()));
@@ -219,66 +224,73 @@ Result<HttpResponse> HttpEngine::call(std::string_view what, const Call& c) {
   return r;
 }
 
+Result<bool> HttpEngine::streamBody(std::string_view what, const Call& c, Timeout headerTimeout,
+                                    Timeout bodyTimeout, const PieceFn& onPiece, std::stop_token stop) {
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, c));
+  std::optional<Error> failure;
+  bool stopped = false;
+  const auto onBody = [&](std::string_view piece) -> bool {
+    auto more = onPiece(piece);
+    if (!more) failure = std::move(more).error();
+    if (!more || !*more) stopped = true;
+    return !stopped;
+  };
+  auto r = client_->stream(req, headerTimeout, bodyTimeout, onBody, stop);
+  if (!r) {
+    if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return false;
+    return fail(engineCallError(address_, what, r.error()));
+  }
+  if (r->head.status >= 400) {
+    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+  }
+  if (failure) return fail(engineCallError(address_, what, *failure));
+  return !stopped;
+}
+
+Status HttpEngine::streamLines(std::string_view what, const Call& c, Timeout headerTimeout,
+                               Timeout bodyTimeout, const PieceFn& onLine, std::stop_token stop) {
+  transport::LineSplitter lines;
+  std::optional<Error> lineError;
+  const auto deliver = [&](std::string_view line) -> bool {
+    auto more = onLine(line);
+    if (!more) lineError = std::move(more).error();
+    return more && *more;
+  };
+  const auto onPiece = [&](std::string_view piece) -> Result<bool> {
+    BERTH_ASSIGN_OR_RETURN(const bool more, lines.feed(piece, deliver));
+    if (lineError) return fail(*lineError);
+    return more;
+  };
+  BERTH_ASSIGN_OR_RETURN(const bool completed,
+                         streamBody(what, c, headerTimeout, bodyTimeout, onPiece, stop));
+  if (!completed) return ok();
+  // A last line without its newline.
+  auto last = lines.finish(deliver);
+  if (!last) return fail(engineCallError(address_, what, last.error()));
+  if (lineError) return fail(engineCallError(address_, what, *lineError));
+  return ok();
+}
+
 Result<std::vector<std::string>> HttpEngine::progressCall(std::string_view what, const Call& c,
                                                           const ProgressFn& onProgress, std::string* auxId) {
-  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, c.path));
-  HttpRequest req;
-  req.method = c.method;
-  req.target = std::move(target);
-  req.body = std::string(c.body);
-  if (!c.contentType.empty()) req.headers.push_back({"Content-Type", c.contentType});
-  transport::LineSplitter lines;
   std::vector<std::string> texts;  // stream and status texts, in order
-  std::optional<Error> failure;
-  const auto onLine = [&](std::string_view line) -> bool {
-    auto m = json::decodeStreamMessage(line);
-    if (!m) {
-      failure = engineCallError(address_, what, m.error());
-      return false;
-    }
-    if (!m->error.empty()) {
-      failure =
-          Error(ErrorCode::InvalidArgument, fmt::format("engine {}: {}: {}", address_, what, trim(m->error)));
-      return false;
-    }
-    if (!m->auxId.empty() && auxId != nullptr) *auxId = m->auxId;
-    for (const std::string* text : {&m->stream, &m->status}) {
+  const auto onLine = [&](std::string_view line) -> Result<bool> {
+    BERTH_ASSIGN_OR_RETURN(const json::StreamMessage m, json::decodeStreamMessage(line));
+    if (!m.error.empty()) return fail(ErrorCode::InvalidArgument, std::string(trim(m.error)));
+    if (!m.auxId.empty() && auxId != nullptr) *auxId = m.auxId;
+    for (const std::string* text : {&m.stream, &m.status}) {
       if (text->empty()) continue;
       texts.push_back(*text);
       if (onProgress) onProgress(*text);
     }
     return true;
   };
-  std::optional<Error> splitError;
-  const auto onBody = [&](std::string_view piece) -> bool {
-    auto more = lines.feed(piece, onLine);
-    if (!more) {
-      splitError = engineCallError(address_, what, more.error());
-      return false;
-    }
-    return *more;
-  };
-  auto r = client_->stream(req, options_.requestTimeout, options_.longTimeout, onBody);
-  if (!r) return fail(engineCallError(address_, what, r.error()));
-  if (r->head.status >= 400) {
-    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
-  }
-  if (!failure && !splitError) {
-    auto last = lines.finish(onLine);
-    if (!last) splitError = engineCallError(address_, what, last.error());
-  }
-  if (failure) return fail(std::move(*failure));
-  if (splitError) return fail(std::move(*splitError));
+  BERTH_TRY(streamLines(what, c, options_.requestTimeout, options_.longTimeout, onLine, {}));
   return texts;
 }
 
 Result<std::unique_ptr<AttachedStream>> HttpEngine::hijack(std::string_view what, const Call& c, bool tty) {
-  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, c.path));
-  HttpRequest req;
-  req.method = "POST";
-  req.target = std::move(target);
-  req.body = std::string(c.body);
-  if (!c.contentType.empty()) req.headers.push_back({"Content-Type", c.contentType});
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, c));
   auto r = client_->upgrade(req, options_.requestTimeout);
   if (!r) return fail(engineCallError(address_, what, r.error()));
   if (!r->connection) {
@@ -554,31 +566,21 @@ Status HttpEngine::containerLogs(const std::string& id, const LogsOptions& optio
   q.flag("stdout", options.stdoutStream).flag("stderr", options.stderrStream);
   q.flag("follow", options.follow).flag("timestamps", options.timestamps);
   q.nonEmpty("since", options.since).nonEmpty("until", options.until).nonEmpty("tail", options.tail);
-  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, "/containers/" + seg(id) + "/logs" + q.str()));
-  HttpRequest req;
-  req.target = std::move(target);
   transport::StreamDemux demux(!container.config.tty);
-  std::optional<Error> failure;
-  const auto onBody = [&](std::string_view piece) -> bool {
-    if (auto r = demux.feed(piece, sink); !r) {
-      failure = engineCallError(address_, what, r.error());
-      return false;
-    }
+  const auto onPiece = [&](std::string_view piece) -> Result<bool> {
+    BERTH_TRY(demux.feed(piece, sink));
     return true;
   };
   // dockerd sends a followed stream's header only with its first output, so an idle stream has no
   // header deadline either; the caller stops it.
   const Timeout headerTimeout = options.follow ? transport::kNoTimeout : options_.requestTimeout;
   const Timeout bodyTimeout = options.follow ? transport::kNoTimeout : options_.longTimeout;
-  auto r = client_->stream(req, headerTimeout, bodyTimeout, onBody, stop);
-  if (!r) {
-    if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return ok();
-    return fail(engineCallError(address_, what, r.error()));
+  BERTH_ASSIGN_OR_RETURN(const bool completed,
+                         streamBody(what, {.path = "/containers/" + seg(id) + "/logs" + q.str()},
+                                    headerTimeout, bodyTimeout, onPiece, stop));
+  if (completed) {
+    if (auto f = demux.finish(); !f) return fail(engineCallError(address_, what, f.error()));
   }
-  if (r->head.status >= 400)
-    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
-  if (failure) return fail(std::move(*failure));
-  if (auto f = demux.finish(); !f) return fail(engineCallError(address_, what, f.error()));
   return ok();
 }
 
@@ -682,7 +684,8 @@ Result<std::unique_ptr<AttachedStream>> HttpEngine::attachContainer(const std::s
   q.flag("stderr", options.stderrStream)
       .flag("logs", options.logs)
       .nonEmpty("detachKeys", options.detachKeys);
-  return hijack("attach to container " + id, {.path = "/containers/" + seg(id) + "/attach" + q.str()},
+  return hijack("attach to container " + id,
+                {.method = "POST", .path = "/containers/" + seg(id) + "/attach" + q.str()},
                 container.config.tty);
 }
 
@@ -803,7 +806,10 @@ Status HttpEngine::startExecDetached(const std::string& execId) {
 Result<std::unique_ptr<AttachedStream>> HttpEngine::startExecAttached(const std::string& execId, bool tty) {
   const std::string body = json::encodeExecStart(false, tty);
   return hijack("start exec " + execId,
-                {.path = "/exec/" + seg(execId) + "/start", .body = body, .contentType = "application/json"},
+                {.method = "POST",
+                 .path = "/exec/" + seg(execId) + "/start",
+                 .body = body,
+                 .contentType = "application/json"},
                 tty);
 }
 
@@ -827,37 +833,13 @@ Status HttpEngine::events(const EventsOptions& options, const EventFn& onEvent, 
   const std::string what = "events";
   Query q;
   q.nonEmpty("since", options.since).nonEmpty("until", options.until).filters(options.filters);
-  BERTH_ASSIGN_OR_RETURN(std::string target, versioned(what, "/events" + q.str()));
-  HttpRequest req;
-  req.target = std::move(target);
-  transport::LineSplitter lines;
-  std::optional<Error> failure;
-  const auto onLine = [&](std::string_view line) -> bool {
-    auto event = json::decodeEvent(line);
-    if (!event) {
-      failure = engineCallError(address_, what, event.error());
-      return false;
-    }
-    return onEvent(*event);
-  };
-  const auto onBody = [&](std::string_view piece) -> bool {
-    auto more = lines.feed(piece, onLine);
-    if (!more) {
-      failure = engineCallError(address_, what, more.error());
-      return false;
-    }
-    return *more;
+  const auto onLine = [&](std::string_view line) -> Result<bool> {
+    BERTH_ASSIGN_OR_RETURN(const Event event, json::decodeEvent(line));
+    return onEvent(event);
   };
   // dockerd sends the header only with the first event: no header deadline for an idle stream.
-  auto r = client_->stream(req, transport::kNoTimeout, transport::kNoTimeout, onBody, stop);
-  if (!r) {
-    if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return ok();
-    return fail(engineCallError(address_, what, r.error()));
-  }
-  if (r->head.status >= 400)
-    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
-  if (failure) return fail(std::move(*failure));
-  return ok();
+  return streamLines(what, {.path = "/events" + q.str()}, transport::kNoTimeout, transport::kNoTimeout,
+                     onLine, stop);
 }
 
 // --- Factory

@@ -9,6 +9,8 @@
 // Thread-safety: all methods may be called from many threads at once.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +24,7 @@ namespace transport {
 class HttpClient;
 struct HttpRequest;
 struct HttpResponse;
+using Timeout = std::chrono::milliseconds;
 }  // namespace transport
 
 class HttpEngine final : public Engine {
@@ -100,11 +103,23 @@ class HttpEngine final : public Engine {
   struct Call;
   // The API version, negotiated once; errors are the cause alone (callers say what was asked).
   Result<ApiVersion> negotiate();
+  // Gets a piece of a streamed body (or a line); false stops the stream, an error fails the call.
+  using PieceFn = std::function<Result<bool>(std::string_view piece)>;
+
   // "/v1.41" + pathAndQuery, negotiating the version first if needed.
   Result<std::string> versioned(std::string_view what, std::string_view pathAndQuery);
+  Result<transport::HttpRequest> request(std::string_view what, const Call& c);
   // One request with its whole answer; an error status becomes an engine error about `what`.
   Result<transport::HttpResponse> call(std::string_view what, const Call& c);
-  // A request whose answer body is a stream of JSON lines (build, load, import).
+  // A request whose answer body is streamed to `onPiece`. Returns whether the body ran to its end
+  // (false: onPiece or `stop` ended it early, which is not an error).
+  Result<bool> streamBody(std::string_view what, const Call& c, transport::Timeout headerTimeout,
+                          transport::Timeout bodyTimeout, const PieceFn& onPiece, std::stop_token stop);
+  // The same for a body of JSON lines, one line at a time.
+  Status streamLines(std::string_view what, const Call& c, transport::Timeout headerTimeout,
+                     transport::Timeout bodyTimeout, const PieceFn& onLine, std::stop_token stop);
+  // A request whose answer is a stream of progress messages (build, load, import, pull); a message
+  // with an error fails it (InvalidArgument). Returns the texts printed.
   Result<std::vector<std::string>> progressCall(std::string_view what, const Call& c,
                                                 const ProgressFn& onProgress, std::string* auxId);
   Result<std::unique_ptr<AttachedStream>> hijack(std::string_view what, const Call& c, bool tty);

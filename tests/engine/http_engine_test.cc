@@ -220,6 +220,28 @@ TEST(HttpEngineTest, BuildFailureCarriesTheEnginesMessage) {
   EXPECT_EQ(server.targets().back(), "POST /v1.41/build?dockerfile=Dockerfile&t=app%3Adev&rm=1");
 }
 
+TEST(HttpEngineTest, ExecStartAndAttachHijackWithPost) {
+  FakeHttpServer server([](const FakeRequest& req) {
+    if (req.target == "/_ping") return FakeReply{ping("1.41")};
+    if (req.target == "/v1.41/containers/c1/json") {
+      return FakeReply{httpReply(200, "OK", "{\"Config\":{\"Tty\":true}}")};
+    }
+    return FakeReply{"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nraw output", true};
+  });
+  auto engine = engineFor(server);
+  auto exec = engine->startExecAttached("e1", false);
+  ASSERT_TRUE(exec) << exec.error().message();
+  auto attach = engine->attachContainer("c1", {});
+  ASSERT_TRUE(attach) << attach.error().message();
+  EXPECT_TRUE((*attach)->tty());
+  auto out = (*attach)->readOutput();
+  ASSERT_TRUE(out && out->has_value());
+  EXPECT_EQ((*out)->data, "raw output");
+  const auto targets = server.targets();
+  EXPECT_NE(std::find(targets.begin(), targets.end(), "POST /v1.41/exec/e1/start"), targets.end());
+  EXPECT_EQ(targets.back(), "POST /v1.41/containers/c1/attach?stream=1&stdout=1&stderr=1");
+}
+
 TEST(HttpEngineTest, MalformedJsonAnswerIsAnErrorNotACrash) {
   FakeHttpServer server([](const FakeRequest& req) {
     if (req.target == "/_ping") return FakeReply{ping("1.41")};
