@@ -154,7 +154,6 @@ Result<HttpResponse> HttpClient::stream(const HttpRequest& request, Timeout head
     if (stop.stop_requested()) return fail(ErrorCode::Cancelled, "stopped");
     BERTH_ASSIGN_OR_RETURN(Lease lease, acquire(std::min(headerDeadline, bodyDeadline), attempt > 0));
     Connection* conn = lease.connection.get();
-    std::stop_callback onStop(stop, [conn] { conn->cancel(); });
     ResponseParser parser;
     HttpResponse response;
     bool stopped = false;
@@ -169,7 +168,12 @@ Result<HttpResponse> HttpClient::stream(const HttpRequest& request, Timeout head
       return ok();
     };
     Phase phase = Phase::Write;
-    auto done = exchange(*conn, bytes, parser, headerDeadline, bodyDeadline, sink, stopped, phase);
+    // The stop callback ends with the exchange, before the connection can go back to the pool (where
+    // another thread may take and destroy it).
+    auto done = [&] {
+      std::stop_callback onStop(stop, [conn] { conn->cancel(); });
+      return exchange(*conn, bytes, parser, headerDeadline, bodyDeadline, sink, stopped, phase);
+    }();
     if (!done) {
       Error e = std::move(done).error();
       if (e.code() == ErrorCode::Cancelled || stop.stop_requested()) {
