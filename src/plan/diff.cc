@@ -481,7 +481,7 @@ Result<std::set<std::string>> selected(const spec::Project& project, const Selec
 // The selected containers grouped by service, in `order` (services of the project first, then any
 // other service label the engine has, by name).
 std::vector<std::pair<std::string, std::vector<const ObservedContainer*>>> grouped(
-    const spec::Project& project, const Observed& observed, const std::set<std::string>& services,
+    const Observed& observed, const std::set<std::string>& services,
     bool includeOneOff, const std::vector<std::string>& order) {
   std::map<std::string, std::vector<const ObservedContainer*>> by;
   for (const ObservedContainer& c : observed.containers) {
@@ -496,7 +496,6 @@ std::vector<std::pair<std::string, std::vector<const ObservedContainer*>>> group
       by.erase(it);
     }
   }
-  (void)project;
   for (auto& [name, list] : by) out.emplace_back(name, std::move(list));
   return out;
 }
@@ -509,7 +508,7 @@ Plan perContainer(const spec::Project& project, const Observed& observed, const 
   const auto back = dependants(project);
   const auto order = reverse ? dependantsFirst(project, back) : dependencyOrder(project).value_or(std::vector<std::string>{});
   std::map<std::string, std::vector<std::size_t>> done;
-  for (const auto& [service, containers] : grouped(project, observed, services, includeOneOff, order)) {
+  for (const auto& [service, containers] : grouped(observed, services, includeOneOff, order)) {
     std::vector<std::size_t> after;
     auto it = project.services.find(service);
     if (it != project.services.end()) {
