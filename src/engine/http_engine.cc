@@ -80,8 +80,6 @@ std::string_view waitConditionName(WaitCondition c) {
   return "not-running";
 }
 
-Timeout ms(std::chrono::milliseconds d) { return d; }
-
 // The output of an attached exec or container over a hijacked connection.
 class HttpAttachedStream final : public AttachedStream {
  public:
@@ -514,7 +512,7 @@ Status HttpEngine::stopContainer(const std::string& id, std::optional<int> timeo
   const auto grace = std::chrono::seconds(timeoutSeconds.value_or(10));
   BERTH_TRY(call("stop container " + id, {.method = "POST",
                                           .path = "/containers/" + seg(id) + "/stop" + q.str(),
-                                          .timeout = ms(options_.requestTimeout + grace)}));
+                                          .timeout = options_.requestTimeout + grace}));
   return ok();
 }
 
@@ -532,7 +530,7 @@ Status HttpEngine::restartContainer(const std::string& id, std::optional<int> ti
   const auto grace = std::chrono::seconds(timeoutSeconds.value_or(10));
   BERTH_TRY(call("restart container " + id, {.method = "POST",
                                              .path = "/containers/" + seg(id) + "/restart" + q.str(),
-                                             .timeout = ms(options_.requestTimeout + grace)}));
+                                             .timeout = options_.requestTimeout + grace}));
   return ok();
 }
 

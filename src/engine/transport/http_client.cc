@@ -17,18 +17,25 @@ Deadline deadlineFor(Timeout timeout) {
   return deadlineAfter(timeout);
 }
 
-std::string budget(Timeout timeout) { return formatDuration(timeout); }
-
 // What to do with decoded body bytes: consume (and clear) them, or fail.
 using BodySink = std::function<Status(std::string& body)>;
 
 // Where an exchange failed, for the retry decision and messages.
 enum class Phase { Write, Header, Body };
 
-struct ExchangeError {
-  Error error;
-  Phase phase;
-};
+Error timeoutError(Phase phase, Timeout timeout) {
+  switch (phase) {
+    case Phase::Write:
+      return Error(ErrorCode::DeadlineExceeded,
+                   fmt::format("timed out sending the request (timeout {})", formatDuration(timeout)));
+    case Phase::Header:
+      return Error(ErrorCode::DeadlineExceeded, fmt::format("no answer within {}", formatDuration(timeout)));
+    case Phase::Body:
+      return Error(ErrorCode::DeadlineExceeded,
+                   fmt::format("the answer did not finish within {}", formatDuration(timeout)));
+  }
+  return Error(ErrorCode::DeadlineExceeded, "timed out");
+}
 
 // Writes `bytes` and reads the answer into `parser`, handing body bytes to `sink`. Stops early
 // (successfully) when `stopped` becomes true.
@@ -78,8 +85,8 @@ Result<HttpClient::Lease> HttpClient::acquire(Deadline requestDeadline, bool fre
   if (!conn) {
     Error e = std::move(conn).error();
     if (e.code() == ErrorCode::DeadlineExceeded && connectDeadline != requestDeadline) {
-      return fail(ErrorCode::DeadlineExceeded,
-                  fmt::format("{} (connect timeout {})", e.message(), budget(options_.connectTimeout)));
+      return fail(ErrorCode::DeadlineExceeded, fmt::format("{} (connect timeout {})", e.message(),
+                                                           formatDuration(options_.connectTimeout)));
     }
     return fail(std::move(e));
   }
@@ -91,24 +98,6 @@ void HttpClient::release(std::unique_ptr<Connection> connection) {
   if (idle_.size() >= options_.maxIdle) return;
   idle_.push_back({std::move(connection), std::chrono::steady_clock::now()});
 }
-
-namespace {
-
-Error timeoutError(Phase phase, Timeout timeout) {
-  switch (phase) {
-    case Phase::Write:
-      return Error(ErrorCode::DeadlineExceeded,
-                   fmt::format("timed out sending the request (timeout {})", formatDuration(timeout)));
-    case Phase::Header:
-      return Error(ErrorCode::DeadlineExceeded, fmt::format("no answer within {}", formatDuration(timeout)));
-    case Phase::Body:
-      return Error(ErrorCode::DeadlineExceeded,
-                   fmt::format("the answer did not finish within {}", formatDuration(timeout)));
-  }
-  return Error(ErrorCode::DeadlineExceeded, "timed out");
-}
-
-}  // namespace
 
 Result<HttpResponse> HttpClient::send(const HttpRequest& request, Timeout timeout, bool head) {
   const Deadline deadline = deadlineFor(timeout);
