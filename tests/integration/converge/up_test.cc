@@ -276,6 +276,26 @@ services:
   EXPECT_TRUE(inspect(name("fine")).state.running);
 }
 
+TEST_F(ConvergeTest, CtrlCCancelsAnUpThatIsWaiting) {
+  compose(R"(
+services:
+  web: {image: busybox, command: [sleep, "600"], depends_on: {db: {condition: service_healthy}}}
+  db:
+    image: busybox
+    command: [sleep, "600"]
+    stop_signal: SIGKILL
+    healthcheck: {test: [CMD, "false"], interval: 1s, retries: 100}
+)");
+  auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "3", BERTH_BINARY, "-p", project_,
+                       "--progress", "plain", "up", "-d"},
+                      {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->exitCode, 130) << r->describe();
+  EXPECT_THAT(r->err, HasSubstr("Container " + name("db") + "  Waiting"));
+  EXPECT_THAT(r->err, HasSubstr("berth: cancelled"));
+  EXPECT_FALSE(exists(name("web")));
+}
+
 TEST_F(ConvergeTest, ProgressJsonIsOneObjectPerLine) {
   compose(kTwo);
   auto r = berthRaw({"-p", project_, "--progress", "json", "up", "-d"});
