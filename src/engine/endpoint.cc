@@ -85,6 +85,11 @@ std::string Endpoint::url() const {
   return "?";
 }
 
+std::string Endpoint::describe() const {
+  if (hostName.empty()) return "engine " + url();
+  return fmt::format("host {} ({})", hostName, url());
+}
+
 Result<Endpoint> parseEndpoint(std::string_view url, bool tls) {
   const auto sep = url.find("://");
   if (sep == std::string_view::npos) {

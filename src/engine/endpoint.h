@@ -61,10 +61,16 @@ struct Endpoint {
   SshOptions ssh;
   // DOCKER_API_VERSION: used instead of negotiating (still capped at kMaxApiVersion).
   std::optional<ApiVersion> pinnedApiVersion;
+  // The registered host this endpoint was resolved from (-H web-1), for messages; empty for a URL.
+  // The user chose the engine by this name, so errors must say it, not only an address.
+  std::string hostName;
 
-  // Canonical URL used in every message: unix:///var/run/docker.sock, tcp://10.0.0.2:2376,
-  // tcp://[::1]:2375, ssh://admin@10.0.0.3, ssh://admin@10.0.0.3:2222/run/docker.sock.
+  // Canonical URL: unix:///var/run/docker.sock, tcp://10.0.0.2:2376, tcp://[::1]:2375,
+  // ssh://admin@10.0.0.3, ssh://admin@10.0.0.3:2222/run/docker.sock.
   std::string url() const;
+  // How messages name the engine: "engine tcp://10.0.0.2:2376", or "host web-1 (tcp://10.0.0.2:2376)"
+  // with a hostName.
+  std::string describe() const;
 };
 
 // Parses an engine URL. `tls` selects the default tcp:// port (2376 with TLS, 2375 without).

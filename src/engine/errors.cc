@@ -43,11 +43,11 @@ std::string engineAnswerText(int status, std::string_view reason, std::string_vi
 Error engineAnswerError(std::string_view engine, std::string_view what, int status, std::string_view reason,
                         std::string_view body) {
   return Error(errorCodeForStatus(status),
-               fmt::format("engine {}: {}: {}", engine, what, engineAnswerText(status, reason, body)));
+               fmt::format("{}: {}: {}", engine, what, engineAnswerText(status, reason, body)));
 }
 
 Error engineCallError(std::string_view engine, std::string_view what, const Error& cause) {
-  return Error(cause.code(), fmt::format("engine {}: {}: {}", engine, what, cause.message()));
+  return Error(cause.code(), fmt::format("{}: {}: {}", engine, what, cause.message()));
 }
 
 }  // namespace berth::engine

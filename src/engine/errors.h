@@ -2,6 +2,9 @@
 //
 //   engine unix:///run/x.sock: create container web-1: No such image: web:latest (404)
 //   engine tcp://10.0.0.2:2376: start container web-1: connection refused by 10.0.0.2:2376 (...)
+//   host web-1 (tcp://10.0.0.2:2376): start container web-1: ...      (reached with -H web-1)
+//
+// `engine` below is that first part, as Endpoint::describe() gives it.
 //
 // The engine's own words come from its JSON error body ({"message": ...}); a body that is not JSON
 // is quoted as text (trimmed), and an empty one falls back to the HTTP reason phrase.

@@ -164,9 +164,13 @@ struct HttpEngine::Call {
   bool head = false;
 };
 
-HttpEngine::HttpEngine(std::string address, std::unique_ptr<transport::HttpClient> client,
-                       std::optional<ApiVersion> pinned, EngineOptions options)
-    : address_(std::move(address)), client_(std::move(client)), pinned_(pinned), options_(options) {}
+HttpEngine::HttpEngine(const Endpoint& endpoint, std::unique_ptr<transport::HttpClient> client,
+                       EngineOptions options)
+    : address_(endpoint.url()),
+      description_(endpoint.describe()),
+      client_(std::move(client)),
+      pinned_(endpoint.pinnedApiVersion),
+      options_(options) {}
 
 HttpEngine::~HttpEngine() = default;
 
@@ -184,20 +188,20 @@ Result<ApiVersion> HttpEngine::negotiate() {
     return fail(errorCodeForStatus(r.head.status), engineAnswerText(r.head.status, r.head.reason, r.body));
   }
   BERTH_ASSIGN_OR_RETURN(version_, negotiateApiVersion(r.head.header("API-Version"), std::nullopt));
-  log::debug("engine {}: API {} (engine offers {})", address_, version_->toString(),
+  log::debug("{}: API {} (engine offers {})", description_, version_->toString(),
              r.head.header("API-Version"));
   return *version_;
 }
 
 Result<ApiVersion> HttpEngine::apiVersion() {
   auto v = negotiate();
-  if (!v) return fail(engineCallError(address_, "negotiate the API version", v.error()));
+  if (!v) return fail(engineCallError(description_, "negotiate the API version", v.error()));
   return v;
 }
 
 Result<std::string> HttpEngine::versioned(std::string_view what, std::string_view pathAndQuery) {
   auto v = negotiate();
-  if (!v) return fail(engineCallError(address_, what, v.error()));
+  if (!v) return fail(engineCallError(description_, what, v.error()));
   return fmt::format("/v{}{}", v->toString(), pathAndQuery);
 }
 
@@ -215,9 +219,9 @@ Result<HttpResponse> HttpEngine::call(std::string_view what, const Call& c) {
   BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, c));
   const Timeout timeout = c.timeout.count() > 0 ? c.timeout : options_.requestTimeout;
   auto r = client_->send(req, timeout, c.head);
-  if (!r) return fail(engineCallError(address_, what, r.error()));
+  if (!r) return fail(engineCallError(description_, what, r.error()));
   if (r->head.status >= 400) {
-    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+    return fail(engineAnswerError(description_, what, r->head.status, r->head.reason, r->body));
   }
   return r;
 }
@@ -236,12 +240,12 @@ Result<bool> HttpEngine::streamBody(std::string_view what, const Call& c, Timeou
   auto r = client_->stream(req, headerTimeout, bodyTimeout, onBody, stop);
   if (!r) {
     if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return false;
-    return fail(engineCallError(address_, what, r.error()));
+    return fail(engineCallError(description_, what, r.error()));
   }
   if (r->head.status >= 400) {
-    return fail(engineAnswerError(address_, what, r->head.status, r->head.reason, r->body));
+    return fail(engineAnswerError(description_, what, r->head.status, r->head.reason, r->body));
   }
-  if (failure) return fail(engineCallError(address_, what, *failure));
+  if (failure) return fail(engineCallError(description_, what, *failure));
   return !stopped;
 }
 
@@ -264,8 +268,8 @@ Status HttpEngine::streamLines(std::string_view what, const Call& c, Timeout hea
   if (!completed) return ok();
   // A last line without its newline.
   auto last = lines.finish(deliver);
-  if (!last) return fail(engineCallError(address_, what, last.error()));
-  if (lineError) return fail(engineCallError(address_, what, *lineError));
+  if (!last) return fail(engineCallError(description_, what, last.error()));
+  if (lineError) return fail(engineCallError(description_, what, *lineError));
   return ok();
 }
 
@@ -290,13 +294,13 @@ Result<std::vector<std::string>> HttpEngine::progressCall(std::string_view what,
 Result<std::unique_ptr<AttachedStream>> HttpEngine::hijack(std::string_view what, const Call& c, bool tty) {
   BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, c));
   auto r = client_->upgrade(req, options_.requestTimeout);
-  if (!r) return fail(engineCallError(address_, what, r.error()));
+  if (!r) return fail(engineCallError(description_, what, r.error()));
   if (!r->connection) {
     const auto& head = r->response.head;
-    return fail(engineAnswerError(address_, what, head.status, head.reason, r->response.body));
+    return fail(engineAnswerError(description_, what, head.status, head.reason, r->response.body));
   }
   return std::unique_ptr<AttachedStream>(
-      std::make_unique<HttpAttachedStream>(std::move(r->connection), std::move(r->initial), tty, address_,
+      std::make_unique<HttpAttachedStream>(std::move(r->connection), std::move(r->initial), tty, description_,
                                            std::string(what), options_.requestTimeout));
 }
 
@@ -306,9 +310,9 @@ Result<PingResult> HttpEngine::ping() {
   HttpRequest req;
   req.target = "/_ping";
   auto r = client_->send(req, options_.requestTimeout);
-  if (!r) return fail(engineCallError(address_, "ping", r.error()));
+  if (!r) return fail(engineCallError(description_, "ping", r.error()));
   if (r->head.status != 200) {
-    return fail(engineAnswerError(address_, "ping", r->head.status, r->head.reason, r->body));
+    return fail(engineAnswerError(description_, "ping", r->head.status, r->head.reason, r->body));
   }
   PingResult p;
   p.apiVersion = r->head.header("API-Version");
@@ -321,23 +325,23 @@ Result<PingResult> HttpEngine::ping() {
 Result<EngineVersion> HttpEngine::version() {
   BERTH_ASSIGN_OR_RETURN(auto r, call("version", {.path = "/version"}));
   auto v = json::decodeVersion(r.body);
-  if (!v) return fail(engineCallError(address_, "version", v.error()));
+  if (!v) return fail(engineCallError(description_, "version", v.error()));
   return v;
 }
 
 Result<EngineInfo> HttpEngine::info() {
   BERTH_ASSIGN_OR_RETURN(auto r, call("info", {.path = "/info"}));
   auto v = json::decodeInfo(r.body);
-  if (!v) return fail(engineCallError(address_, "info", v.error()));
+  if (!v) return fail(engineCallError(description_, "info", v.error()));
   return v;
 }
 
 // A decoded answer, or the decoder's error with the engine and operation in front.
-#define BERTH_DECODE(what, decoder, body)                                            \
-  do {                                                                               \
-    auto decoded_ = (decoder)(body);                                                 \
-    if (!decoded_) return fail(engineCallError(address_, (what), decoded_.error())); \
-    return decoded_;                                                                 \
+#define BERTH_DECODE(what, decoder, body)                                                \
+  do {                                                                                   \
+    auto decoded_ = (decoder)(body);                                                     \
+    if (!decoded_) return fail(engineCallError(description_, (what), decoded_.error())); \
+    return decoded_;                                                                     \
   } while (0)
 
 // --- Images
@@ -391,7 +395,7 @@ Result<BuildResult> HttpEngine::buildImage(std::string_view contextTar, const Bu
   }
   if (imageId.empty()) {
     return fail(ErrorCode::Internal,
-                fmt::format("engine {}: {}: the build finished without naming the image", address_, what));
+                fmt::format("{}: {}: the build finished without naming the image", description_, what));
   }
   result.imageId = std::move(imageId);
   return result;
@@ -415,7 +419,7 @@ Result<std::string> HttpEngine::importImage(std::string_view rootfsTar, const Im
     if (startsWith(id, "sha256:")) return std::string(id);
   }
   return fail(ErrorCode::Internal,
-              fmt::format("engine {}: {}: the engine did not name the imported image", address_, what));
+              fmt::format("{}: {}: the engine did not name the imported image", description_, what));
 }
 
 Result<std::vector<std::string>> HttpEngine::loadImage(std::string_view tar) {
@@ -577,7 +581,7 @@ Status HttpEngine::containerLogs(const std::string& id, const LogsOptions& optio
                          streamBody(what, {.path = "/containers/" + seg(id) + "/logs" + q.str()},
                                     headerTimeout, bodyTimeout, onPiece, stop));
   if (completed) {
-    if (auto f = demux.finish(); !f) return fail(engineCallError(address_, what, f.error()));
+    if (auto f = demux.finish(); !f) return fail(engineCallError(description_, what, f.error()));
   }
   return ok();
 }
@@ -618,7 +622,7 @@ Result<ArchiveResult> HttpEngine::getArchive(const std::string& id, const std::s
   const std::string header = r.head.header("X-Docker-Container-Path-Stat");
   if (!header.empty()) {
     auto stat = json::decodePathStat(header);
-    if (!stat) return fail(engineCallError(address_, what, stat.error()));
+    if (!stat) return fail(engineCallError(description_, what, stat.error()));
     result.stat = std::move(stat).value();
   }
   result.tar = std::move(r.body);
@@ -634,8 +638,7 @@ Result<PathStat> HttpEngine::statPath(const std::string& id, const std::string& 
       call(what, {.method = "HEAD", .path = "/containers/" + seg(id) + "/archive" + q.str(), .head = true}));
   const std::string header = r.head.header("X-Docker-Container-Path-Stat");
   if (header.empty()) {
-    return fail(ErrorCode::Internal,
-                fmt::format("engine {}: {}: the engine sent no path stat", address_, what));
+    return fail(ErrorCode::Internal, fmt::format("{}: {}: the engine sent no path stat", description_, what));
   }
   BERTH_DECODE(what, json::decodePathStat, header);
 }
@@ -846,7 +849,7 @@ Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint, const Engin
   auto transport = transport::makeTransport(endpoint);
   if (!transport)
     return fail(transport.error().code(),
-                fmt::format("engine {}: {}", endpoint.url(), transport.error().message()));
+                fmt::format("{}: {}", endpoint.describe(), transport.error().message()));
   transport::HttpClientOptions clientOptions;
   clientOptions.connectTimeout = options.connectTimeout;
   // What the docker CLI sends, so engine logs and proxies read the same.
@@ -858,8 +861,7 @@ Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint, const Engin
     clientOptions.hostHeader = "api.moby.localhost";
   }
   auto client = std::make_unique<transport::HttpClient>(std::move(transport).value(), clientOptions);
-  return std::unique_ptr<Engine>(
-      std::make_unique<HttpEngine>(endpoint.url(), std::move(client), endpoint.pinnedApiVersion, options));
+  return std::unique_ptr<Engine>(std::make_unique<HttpEngine>(endpoint, std::move(client), options));
 }
 
 Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint) {

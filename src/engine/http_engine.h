@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/endpoint.h"
 #include "engine/engine.h"
 
 namespace berth::engine {
@@ -29,8 +30,8 @@ using Timeout = std::chrono::milliseconds;
 
 class HttpEngine final : public Engine {
  public:
-  HttpEngine(std::string address, std::unique_ptr<transport::HttpClient> client,
-             std::optional<ApiVersion> pinned, EngineOptions options);
+  // Talks to `endpoint` (its URL, description and pinned API version) through `client`.
+  HttpEngine(const Endpoint& endpoint, std::unique_ptr<transport::HttpClient> client, EngineOptions options);
   ~HttpEngine() override;
 
   const std::string& address() const override { return address_; }
@@ -125,6 +126,7 @@ class HttpEngine final : public Engine {
   Result<std::unique_ptr<AttachedStream>> hijack(std::string_view what, const Call& c, bool tty);
 
   std::string address_;
+  std::string description_;  // Endpoint::describe(): how every error names this engine
   std::unique_ptr<transport::HttpClient> client_;
   std::optional<ApiVersion> pinned_;
   EngineOptions options_;

@@ -49,6 +49,7 @@ Result<ResolvedEngine> resolveEngine(const Inventory& inventory, const std::opti
       out.endpoint.pinnedApiVersion = *v;
     }
     out.hostName = name;
+    out.endpoint.hostName = name;  // engine errors say "host NAME (URL)": the name the user typed
   } else {
     BERTH_ASSIGN_OR_RETURN(out.endpoint, engine::resolveEndpoint(hostFlag, env));
   }

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/endpoint.h"
+
 namespace berth::engine {
 namespace {
 
 TEST(EngineErrorTest, QuotesTheEnginesMessageWithStatus) {
-  const Error e = engineAnswerError("unix:///run/x.sock", "create container web-1", 404, "Not Found",
+  const Error e = engineAnswerError("engine unix:///run/x.sock", "create container web-1", 404, "Not Found",
                                     "{\"message\":\"No such image: web:latest\"}\n");
   EXPECT_EQ(e.code(), ErrorCode::NotFound);
   EXPECT_EQ(e.message(),
@@ -26,23 +28,34 @@ TEST(EngineErrorTest, MapsStatusesToCodes) {
 }
 
 TEST(EngineErrorTest, FallsBackToTextThenReason) {
-  EXPECT_EQ(engineAnswerError("tcp://10.0.0.2:2376", "info", 400, "Bad Request",
+  EXPECT_EQ(engineAnswerError("engine tcp://10.0.0.2:2376", "info", 400, "Bad Request",
                               "Client sent an HTTP request to an HTTPS server.\n")
                 .message(),
             "engine tcp://10.0.0.2:2376: info: Client sent an HTTP request to an HTTPS server. (400)");
-  EXPECT_EQ(engineAnswerError("tcp://10.0.0.2:2376", "stat c:/x", 404, "Not Found", "").message(),
+  EXPECT_EQ(engineAnswerError("engine tcp://10.0.0.2:2376", "stat c:/x", 404, "Not Found", "").message(),
             "engine tcp://10.0.0.2:2376: stat c:/x: Not Found (404)");
-  EXPECT_EQ(engineAnswerError("tcp://10.0.0.2:2376", "info", 502, "", "").message(),
+  EXPECT_EQ(engineAnswerError("engine tcp://10.0.0.2:2376", "info", 502, "", "").message(),
             "engine tcp://10.0.0.2:2376: info: no message (502)");
 }
 
 TEST(EngineErrorTest, CallErrorsKeepTheCausesCode) {
   const Error e = engineCallError(
-      "unix:///run/x.sock", "version",
+      "engine unix:///run/x.sock", "version",
       Error(ErrorCode::Unavailable, "connection refused by /run/x.sock (is dockerd running?)"));
   EXPECT_EQ(e.code(), ErrorCode::Unavailable);
   EXPECT_EQ(e.message(),
             "engine unix:///run/x.sock: version: connection refused by /run/x.sock (is dockerd running?)");
+}
+
+TEST(EngineErrorTest, NameARegisteredHostByItsNameAndUrl) {
+  Endpoint endpoint = *parseEndpoint("tcp://10.0.0.2:2376");
+  EXPECT_EQ(endpoint.describe(), "engine tcp://10.0.0.2:2376");
+  endpoint.hostName = "web1";
+  EXPECT_EQ(endpoint.describe(), "host web1 (tcp://10.0.0.2:2376)");
+  EXPECT_EQ(engineCallError(endpoint.describe(), "create container web-1",
+                            Error(ErrorCode::Unavailable, "connection refused by 10.0.0.2:2376"))
+                .message(),
+            "host web1 (tcp://10.0.0.2:2376): create container web-1: connection refused by 10.0.0.2:2376");
 }
 
 }  // namespace

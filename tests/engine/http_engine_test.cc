@@ -20,10 +20,12 @@ std::string ping(std::string_view version) {
   return httpReply(200, "OK", "OK", "API-Version: " + std::string(version) + "\r\nOSType: linux\r\n");
 }
 
-std::unique_ptr<Engine> engineFor(const FakeHttpServer& server, std::optional<ApiVersion> pinned = {}) {
+std::unique_ptr<Engine> engineFor(const FakeHttpServer& server, std::optional<ApiVersion> pinned = {},
+                                  std::string hostName = {}) {
   auto endpoint = parseEndpoint(server.url());
   EXPECT_TRUE(endpoint);
   endpoint->pinnedApiVersion = pinned;
+  endpoint->hostName = std::move(hostName);
   EngineOptions options;
   options.requestTimeout = 5s;
   auto engine = makeEngine(*endpoint, options);
@@ -91,6 +93,24 @@ TEST(HttpEngineTest, ErrorsNameTheEngineTheOperationAndTheAnswer) {
   EXPECT_EQ(r.error().message(),
             "engine " + server.url() + ": create container web-1: No such image: web:latest (404)");
   EXPECT_EQ(server.targets().back(), "POST /v1.41/containers/create?name=web-1");
+}
+
+TEST(HttpEngineTest, ErrorsNameARegisteredHostByItsNameAndUrl) {
+  FakeHttpServer server([](const FakeRequest& req) {
+    if (req.target == "/_ping") return FakeReply{ping("1.41")};
+    return FakeReply{
+        httpReply(409, "Conflict", "{\"message\":\"name in use\"}\n", "Content-Type: application/json\r\n")};
+  });
+  auto engine = engineFor(server, std::nullopt, "web1");
+  ContainerCreate spec;
+  spec.name = "web-1";
+  spec.config.image = "web:latest";
+  auto r = engine->createContainer(spec);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "host web1 (" + server.url() + "): create container web-1: name in use (409)");
+  // What `berth version` prints as the engine's address stays its URL.
+  EXPECT_EQ(engine->address(), server.url());
 }
 
 TEST(HttpEngineTest, UnreachableEngineSaysSo) {

@@ -198,6 +198,7 @@ TEST_F(InventoryTest, ResolveTakesANameOrAUrl) {
   ASSERT_TRUE(byName) << byName.error().message();
   EXPECT_EQ(byName->hostName, "web-1");
   EXPECT_EQ(byName->endpoint.url(), "tcp://10.0.0.2:2376");
+  EXPECT_EQ(byName->endpoint.describe(), "host web-1 (tcp://10.0.0.2:2376)");  // how engine errors start
   ASSERT_EQ(byName->warnings.size(), 1u);  // the client certificate expires in 10 days
   EXPECT_EQ(
       byName->warnings[0].rfind("host web-1's client certificate CN=berth@web-1 expires in 9 days (", 0), 0u)
@@ -208,6 +209,7 @@ TEST_F(InventoryTest, ResolveTakesANameOrAUrl) {
   ASSERT_TRUE(byUrl);
   EXPECT_EQ(byUrl->hostName, std::nullopt);
   EXPECT_EQ(byUrl->endpoint.url(), "unix:///tmp/x.sock");
+  EXPECT_EQ(byUrl->endpoint.describe(), "engine unix:///tmp/x.sock");
   EXPECT_TRUE(byUrl->warnings.empty());
 
   auto unknown = resolveEngine(inv, std::string("web-2"), noEnv, now);
