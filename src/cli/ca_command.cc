@@ -188,8 +188,12 @@ Status runList() {
   // Provisioned hosts trust a client CA of their own (docs/fleet.md, "Trust model"): list it and
   // berth's client certificate from it, which the index of berth's CA does not hold.
   if (auto inventory = hosts::Inventory::openDefault()) {
-    if (auto hostRecords = inventory->list()) {
-      for (const hosts::HostRecord& h : *hostRecords) {
+    if (auto entries = inventory->list()) {
+      for (const hosts::InventoryEntry& h : *entries) {
+        if (!h.record) {
+          std::cerr << "berth: warning: " << h.damage->message() << "\n";
+          continue;
+        }
         const std::pair<fs::path, std::string> files[] = {
             {inventory->clientCaDir(h.name) / "ca.pem", "host-ca"},
             {inventory->clientDir(h.name) / "cert.pem", "host-client"}};

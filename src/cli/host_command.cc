@@ -375,25 +375,44 @@ std::string labelsText(const std::map<std::string, std::string>& labels) {
 
 Status runLs(const LsOptions& o) {
   BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
-  BERTH_ASSIGN_OR_RETURN(const std::vector<hosts::HostRecord> records, inventory.list());
+  BERTH_ASSIGN_OR_RETURN(const std::vector<hosts::InventoryEntry> entries, inventory.list());
+  // Damaged records are listed with their error (as docker-machine does), not hidden and not fatal:
+  // the healthy hosts are what the user is probably after.
+  std::vector<hosts::HostRecord> records{};
+  for (const auto& e : entries) {
+    if (e.record) records.push_back(*e.record);
+  }
   if (o.quiet) {
-    for (const auto& r : records) std::cout << r.name << "\n";
+    // Names for scripts: only hosts a command can use; the damaged ones are said on stderr.
+    for (const auto& e : entries) {
+      if (e.record) {
+        std::cout << e.name << "\n";
+      } else {
+        warn(e.damage->message());
+      }
+    }
     return ok();
   }
   const auto statuses = hosts::queryHosts(inventory, records, seconds(o.timeout));
   const auto now = SystemClock().wallNow();
   std::vector<std::vector<std::string>> rows{
       {"NAME", "URL", "STATE", "ENGINE", "CONTAINERS", "LABELS", "ERRORS"}};
-  for (std::size_t i = 0; i < records.size(); ++i) {
-    const hosts::HostStatus& s = statuses[i];
+  std::size_t queried = 0;
+  for (const auto& e : entries) {
+    if (!e.record) {
+      rows.push_back({e.name, "-", std::string(hosts::hostStateName(hosts::HostState::Invalid)), "-", "-",
+                      "-", e.damage->message()});
+      continue;
+    }
+    const hosts::HostRecord& record = *e.record;
+    const hosts::HostStatus& s = statuses[queried++];
     const bool up = s.state == hosts::HostState::Running;
     rows.push_back({s.name, s.url, std::string(hosts::hostStateName(s.state)), up ? s.engineVersion : "-",
                     up ? fmt::format("{} ({} running)", s.containers, s.running) : "-",
-                    records[i].labels.empty() ? "-" : labelsText(records[i].labels), s.error});
-    auto endpoint = inventory.endpoint(records[i]);
+                    record.labels.empty() ? "-" : labelsText(record.labels), s.error});
+    auto endpoint = inventory.endpoint(record);
     if (endpoint) {
-      for (const std::string& w : hosts::certificateWarnings(inventory, records[i].name, *endpoint, now))
-        warn(w);
+      for (const std::string& w : hosts::certificateWarnings(inventory, record.name, *endpoint, now)) warn(w);
     }
   }
   std::vector<std::size_t> widths(rows.front().size(), 0);
@@ -450,10 +469,16 @@ Status runInspect(const NameOptions& o) {
 
 Status runRm(const NameOptions& o) {
   BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
-  BERTH_ASSIGN_OR_RETURN(const hosts::HostRecord record, inventory.get(o.name));
+  const auto record = inventory.get(o.name);
+  // A host whose record is damaged can still be forgotten: that is the way out its error suggests.
+  if (!record && !inventory.contains(o.name)) return fail(record.error());
   BERTH_TRY(inventory.remove(o.name));
-  std::cout << fmt::format("Removed host {} ({}) and berth's keys for it", o.name, record.url);
-  if (record.provisioned) std::cout << "; its engine keeps listening with the certificates berth installed";
+  if (!record) {
+    std::cout << fmt::format("Removed host {} (its record was damaged) and berth's keys for it\n", o.name);
+    return ok();
+  }
+  std::cout << fmt::format("Removed host {} ({}) and berth's keys for it", o.name, record->url);
+  if (record->provisioned) std::cout << "; its engine keeps listening with the certificates berth installed";
   std::cout << "\n";
   return ok();
 }

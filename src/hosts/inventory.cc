@@ -22,6 +22,17 @@ Unexpected invalidRecord(std::string_view what) {
   return fail(ErrorCode::InvalidArgument, std::string(what));
 }
 
+// Names the host and the file, and says the way out: the user may not know where berth keeps it.
+Error damagedRecord(std::string_view name, const fs::path& path, const Error& what) {
+  std::string_view why = what.message();
+  // Read errors already start with the path.
+  if (const std::string prefix = path.string() + ": "; startsWith(why, prefix))
+    why.remove_prefix(prefix.size());
+  return Error(what.code(), fmt::format("host {}: damaged record {}: {}; fix the file or forget the host "
+                                        "with `berth host rm {}`",
+                                        name, path.string(), why, name));
+}
+
 Result<std::string> stringField(const Json& j, const char* key, bool required) {
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) {
@@ -95,8 +106,16 @@ std::string recordToJson(const HostRecord& r) {
 }
 
 Result<HostRecord> recordFromJson(std::string_view text) {
-  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return invalidRecord("not valid JSON");
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    // what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ...": the part
+    // after the tag says where and what.
+    std::string_view what = e.what();
+    if (const auto tag = what.find("] "); tag != std::string_view::npos) what.remove_prefix(tag + 2);
+    return invalidRecord(fmt::format("not valid JSON: {}", what));
+  }
   if (!j.is_object()) return invalidRecord("expected a JSON object");
   if (const auto v = j.find("version"); v != j.end() && (!v->is_number_integer() || *v != kRecordVersion)) {
     return invalidRecord(
@@ -152,8 +171,8 @@ Result<Inventory> Inventory::openDefault() {
   return Inventory(config / "hosts");
 }
 
-Result<std::vector<HostRecord>> Inventory::list() const {
-  std::vector<HostRecord> out;
+Result<std::vector<InventoryEntry>> Inventory::list() const {
+  std::vector<InventoryEntry> out;
   std::error_code ec;
   if (!fs::exists(dir_, ec)) return out;
   std::vector<std::string> names;
@@ -164,9 +183,13 @@ Result<std::vector<HostRecord>> Inventory::list() const {
   }
   if (ec) return fail(ErrorCode::Unavailable, dir_.string() + ": " + ec.message());
   std::sort(names.begin(), names.end());
-  for (const std::string& name : names) {
-    BERTH_ASSIGN_OR_RETURN(HostRecord r, get(name));
-    out.push_back(std::move(r));
+  for (std::string& name : names) {
+    auto record = get(name);
+    if (record) {
+      out.push_back({.name = std::move(name), .record = std::move(*record), .damage = std::nullopt});
+    } else {
+      out.push_back({.name = std::move(name), .record = std::nullopt, .damage = std::move(record).error()});
+    }
   }
   return out;
 }
@@ -182,7 +205,7 @@ Result<HostRecord> Inventory::get(std::string_view name) const {
   const fs::path path = hostDir(name) / "host.json";
   auto text = readFile(path);
   if (!text) {
-    if (text.error().code() != ErrorCode::NotFound) return fail(text.error());
+    if (text.error().code() != ErrorCode::NotFound) return fail(damagedRecord(name, path, text.error()));
     std::vector<std::string> names;
     std::error_code ec;
     if (fs::exists(dir_, ec)) {
@@ -196,10 +219,12 @@ Result<HostRecord> Inventory::get(std::string_view name) const {
     return fail(ErrorCode::NotFound, message + " (`berth host ls` lists the registered hosts)");
   }
   auto record = recordFromJson(*text);
-  if (!record) return fail(std::move(record).error().withContext(path.string()));
+  if (!record) return fail(damagedRecord(name, path, record.error()));
   if (record->name != name) {
-    return fail(ErrorCode::InvalidArgument, fmt::format("{}: names host {}, not {}", path.string(),
-                                                        berth::quoted(record->name), berth::quoted(name)));
+    return fail(damagedRecord(
+        name, path,
+        Error(ErrorCode::InvalidArgument,
+              fmt::format("it names host {}, not {}", berth::quoted(record->name), berth::quoted(name)))));
   }
   return record;
 }
@@ -212,6 +237,7 @@ Status Inventory::put(const HostRecord& record) const {
 }
 
 Status Inventory::remove(std::string_view name) const {
+  // Not get(): a host whose record is damaged must still be removable.
   if (!contains(name)) BERTH_TRY(get(name));  // the NotFound message
   std::error_code ec;
   fs::remove_all(hostDir(name), ec);

@@ -68,9 +68,17 @@ struct HostRecord {
 // digit (so that it can never be mistaken for an engine URL or a flag). InvalidArgument otherwise.
 Status checkHostName(std::string_view name);
 
-// host.json text and back. Errors: InvalidArgument naming what is wrong.
+// host.json text and back. Errors: InvalidArgument naming what is wrong ("not valid JSON: parse
+// error at line 3, column 1: ...", "missing \"url\"").
 std::string recordToJson(const HostRecord& record);
 Result<HostRecord> recordFromJson(std::string_view text);
+
+// One host directory of the inventory: its record, or why its host.json cannot be used.
+struct InventoryEntry {
+  std::string name{};                  // the directory's name
+  std::optional<HostRecord> record{};  // absent when the record is damaged
+  std::optional<Error> damage{};       // then: what Inventory::get says, naming the file
+};
 
 class Inventory {
  public:
@@ -85,14 +93,19 @@ class Inventory {
   std::filesystem::path serverCertPath(std::string_view name) const { return hostDir(name) / "server.pem"; }
   std::filesystem::path knownHostsPath(std::string_view name) const { return hostDir(name) / "known_hosts"; }
 
-  // Every host, by name. Errors name the file at fault.
-  Result<std::vector<HostRecord>> list() const;
+  // Every host directory, by name. A damaged record is an entry with its error, not a failure of
+  // the whole list (like `docker-machine ls`): one bad file must not hide the healthy hosts.
+  // Errors: only when the inventory directory itself cannot be read.
+  Result<std::vector<InventoryEntry>> list() const;
   // NotFound: "no host named "web-1" (`berth host ls` lists them)" (with a suggestion when close).
+  // A record that cannot be read or parsed: "host web-1: damaged record PATH: WHAT IS WRONG; ..."
+  // (InvalidArgument, or the read error's code).
   Result<HostRecord> get(std::string_view name) const;
   bool contains(std::string_view name) const;
   // Creates the host's directory (0700) if needed and writes host.json (0600).
   Status put(const HostRecord& record) const;
-  // Removes the host's directory with its keys. NotFound when absent.
+  // Removes the host's directory with its keys, also when its record is damaged. NotFound when
+  // absent.
   Status remove(std::string_view name) const;
 
   // The engine endpoint for a host: its URL with the TLS material of client/ (tcp) or the pinned

@@ -22,6 +22,8 @@ std::string_view hostStateName(HostState state) {
       return "TLS error";
     case HostState::Error:
       return "error";
+    case HostState::Invalid:
+      return "invalid";
   }
   return "?";
 }

@@ -17,9 +17,9 @@
 
 namespace berth::hosts {
 
-enum class HostState { Running, Stopped, Unreachable, Timeout, TlsError, Error };
+enum class HostState { Running, Stopped, Unreachable, Timeout, TlsError, Error, Invalid };
 // "running", "stopped" (the address answers, the engine does not), "unreachable", "timeout",
-// "TLS error", "error".
+// "TLS error", "error", "invalid" (berth's record of the host is damaged: nothing was asked).
 std::string_view hostStateName(HostState state);
 // The state an engine error means: connection refused → Stopped, no route or no answer to connecting
 // → Unreachable, a request that timed out → Timeout, TLS or authentication → TlsError, else Error.

@@ -81,7 +81,10 @@ TEST_F(InventoryTest, RecordsRoundTripThroughJson) {
 }
 
 TEST_F(InventoryTest, DamagedRecordsSayWhatIsWrong) {
-  EXPECT_EQ(recordFromJson("{").error().message(), "not valid JSON");
+  EXPECT_EQ(
+      recordFromJson("{").error().message(),
+      "not valid JSON: parse error at line 1, column 2: syntax error while parsing object key - unexpected "
+      "end of input; expected string literal");
   EXPECT_EQ(recordFromJson("{\"url\": \"x\"}").error().message(), "missing \"name\"");
   EXPECT_EQ(recordFromJson("{\"version\": 9, \"name\": \"a\", \"url\": \"x\"}").error().message(),
             "unsupported record version 9 (this berth reads 1)");
@@ -117,7 +120,9 @@ TEST_F(InventoryTest, PutGetListRemoveWithPrivatePermissions) {
   ASSERT_TRUE(all);
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].name, "db");
-  EXPECT_EQ((*all)[1], provisioned());
+  EXPECT_EQ((*all)[0].record->name, "db");
+  EXPECT_EQ((*all)[1].record, provisioned());
+  EXPECT_EQ((*all)[1].damage, std::nullopt);
   EXPECT_TRUE(inv.contains("db"));
   EXPECT_FALSE(inv.contains("nope"));
   EXPECT_EQ(inv.get("web1").error().message(),
@@ -126,6 +131,64 @@ TEST_F(InventoryTest, PutGetListRemoveWithPrivatePermissions) {
   ASSERT_TRUE(inv.remove("web-1").has_value());
   EXPECT_FALSE(fs::exists(inv.hostDir("web-1")));
   EXPECT_EQ(inv.remove("web-1").error().code(), ErrorCode::NotFound);
+}
+
+TEST_F(InventoryTest, ADamagedRecordIsListedWithItsErrorWithoutHidingTheOthers) {
+  const Inventory inv = inventory();
+  ASSERT_TRUE(inv.put(HostRecord{.name = "a", .url = "tcp://10.0.0.2:2376"}).has_value());
+  ASSERT_TRUE(inv.put(HostRecord{.name = "c", .url = "tcp://10.0.0.4:2376"}).has_value());
+  ASSERT_TRUE(ensurePrivateDir(inv.hostDir("b")).has_value());
+  const fs::path broken = inv.hostDir("b") / "host.json";
+  ASSERT_TRUE(writeFileAtomic(broken, "{\"name\": \"b\",\n  \"url\": }\n").has_value());
+  ASSERT_TRUE(inv.put(HostRecord{.name = "d", .url = "tcp://10.0.0.5:2376"}).has_value());
+  // A record copied from another host's directory.
+  ASSERT_TRUE(writeFileAtomic(inv.hostDir("d") / "host.json",
+                              recordToJson(HostRecord{.name = "a", .url = "tcp://10.0.0.2:2376"}))
+                  .has_value());
+
+  auto all = inv.list();
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all->size(), 4u);
+  EXPECT_EQ((*all)[0].record->url, "tcp://10.0.0.2:2376");
+  EXPECT_EQ((*all)[1].name, "b");
+  EXPECT_EQ((*all)[1].record, std::nullopt);
+  const std::string expected =
+      "host b: damaged record " + broken.string() +
+      ": not valid JSON: parse error at line 2, column 10: syntax error while parsing value - unexpected "
+      "'}'; "
+      "expected '[', '{', or a literal; fix the file or forget the host with `berth host rm b`";
+  ASSERT_TRUE((*all)[1].damage);
+  EXPECT_EQ((*all)[1].damage->message(), expected);
+  EXPECT_EQ((*all)[2].record->url, "tcp://10.0.0.4:2376");
+  EXPECT_EQ((*all)[3].name, "d");
+  ASSERT_TRUE((*all)[3].damage);
+  EXPECT_EQ((*all)[3].damage->message(),
+            "host d: damaged record " + (inv.hostDir("d") / "host.json").string() +
+                ": it names host \"a\", not \"d\"; fix the file or forget the host with `berth host rm d`");
+
+  // By name: the same message, for every command that reaches the host.
+  EXPECT_EQ(inv.get("b").error().message(), expected);
+  EXPECT_EQ(inv.get("b").error().code(), ErrorCode::InvalidArgument);
+  const engine::EnvLookup noEnv = [](const std::string&) { return std::nullopt; };
+  EXPECT_EQ(resolveEngine(inv, std::string("b"), noEnv, std::chrono::system_clock::now()).error().message(),
+            expected);
+  // And it can be forgotten.
+  ASSERT_TRUE(inv.remove("b").has_value());
+  EXPECT_FALSE(fs::exists(inv.hostDir("b")));
+}
+
+TEST_F(InventoryTest, AnUnreadableRecordNamesTheFile) {
+  const Inventory inv = inventory();
+  // host.json a directory: reading it fails (root reads any file, so permissions would not).
+  ASSERT_TRUE(ensurePrivateDir(inv.hostDir("x") / "host.json").has_value());
+  auto all = inv.list();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  ASSERT_TRUE((*all)[0].damage);
+  EXPECT_EQ((*all)[0].damage->message().rfind(
+                "host x: damaged record " + (inv.hostDir("x") / "host.json").string() + ": ", 0),
+            0u)
+      << (*all)[0].damage->message();
 }
 
 TEST_F(InventoryTest, EndpointCarriesTheHostsTlsMaterialOrPinnedSshKey) {

@@ -18,6 +18,15 @@ std::string lastLine(const std::string& text) {
   return trimmed.substr(trimmed.rfind('\n') + 1);
 }
 
+// Runs of spaces (table padding) as one.
+std::string collapseSpaces(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c != ' ' || out.empty() || out.back() != ' ') out += c;
+  }
+  return out;
+}
+
 class HostLsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -129,6 +138,62 @@ TEST_F(HostLsTest, CommandsAgainstAnUnreachableHostGiveUpWithinSecondsNamingIt) 
                                       "): berth could not connect with a client certificate from its CA: "))
       << add.err;
   EXPECT_FALSE(fs::exists(berth_.hostsDir() / "echo"));
+}
+
+TEST_F(HostLsTest, ADamagedRecordIsListedAsInvalidWithoutHidingTheOthers) {
+  // A record cut short (a full disk, a bad edit): echo's host.json is no longer JSON.
+  const fs::path broken = berth_.hostsDir() / "bravo" / "host.json";
+  ASSERT_TRUE(writeFileAtomic(broken, "{\n  \"version\": 1,\n  \"name\": \"bravo\",\n  \"url\": \"tcp://")
+                  .has_value());
+  const std::string damage =
+      "host bravo: damaged record " + broken.string() +
+      ": not valid JSON: parse error at line 4, column 17: syntax error while parsing value - "
+      "invalid string: missing closing quote; last read: '\"tcp://'; fix the file or "
+      "forget the host with `berth host rm bravo`";
+
+  const CommandResult ls = berth_.run({"host", "ls", "--timeout", "2"});
+  // Like docker-machine ls: the listing succeeds, the damaged host shows its error.
+  ASSERT_EQ(ls.exitCode, 0) << ls.describe();
+  const std::vector<std::string> lines = split(ls.out, '\n');
+  ASSERT_EQ(lines.size(), 6u) << ls.out;
+  EXPECT_TRUE(startsWith(lines[1], "alpha     " + hosts_[0]->tlsUrl() + "   running ")) << ls.out;
+  ASSERT_TRUE(endsWith(lines[2], damage)) << ls.out;
+  // NAME URL STATE ENGINE CONTAINERS LABELS, then ERRORS.
+  EXPECT_EQ(split(collapseSpaces(lines[2].substr(0, lines[2].size() - damage.size())), ' '),
+            (std::vector<std::string>{"bravo", "-", "invalid", "-", "-", "-", ""}))
+      << ls.out;
+  EXPECT_TRUE(startsWith(lines[3], "charlie   " + hosts_[2]->tlsUrl() + "   running ")) << ls.out;
+  EXPECT_TRUE(startsWith(lines[4], "delta     " + hosts_[3]->tlsUrl() + "   running ")) << ls.out;
+
+  // -q: the names a command can use; the damaged one said on stderr.
+  const CommandResult quiet = berth_.run({"host", "ls", "-q"});
+  EXPECT_EQ(quiet.exitCode, 0) << quiet.describe();
+  EXPECT_EQ(quiet.out, "alpha\ncharlie\ndelta\n");
+  EXPECT_EQ(quiet.err, "berth: warning: " + damage + "\n");
+
+  // Commands that name it say what is wrong with which file.
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"-H", "bravo", "engine", "info"},
+                                             {"host", "env", "bravo"},
+                                             {"host", "inspect", "bravo"},
+                                             {"host", "rotate-certs", "bravo"},
+                                             {"ca", "issue", "client", "x", "--host", "bravo"}}) {
+    const CommandResult r = berth_.run(args);
+    EXPECT_EQ(r.exitCode, 1) << r.describe();
+    EXPECT_EQ(r.err, "berth: " + damage + "\n") << join(args, " ");
+  }
+  // Other hosts and the CA listing are unaffected.
+  EXPECT_EQ(berth_.run({"-H", "charlie", "engine", "info"}).exitCode, 0);
+  const CommandResult ca = berth_.run({"ca", "ls"});
+  EXPECT_EQ(ca.exitCode, 0) << ca.describe();
+  EXPECT_NE(ca.err.find("berth: warning: " + damage + "\n"), std::string::npos) << ca.err;
+
+  // The way out the message gives works.
+  const CommandResult rm = berth_.run({"host", "rm", "bravo"});
+  EXPECT_EQ(rm.exitCode, 0) << rm.describe();
+  EXPECT_EQ(rm.out, "Removed host bravo (its record was damaged) and berth's keys for it\n");
+  EXPECT_FALSE(fs::exists(berth_.hostsDir() / "bravo"));
+  EXPECT_EQ(berth_.run({"host", "ls", "-q"}).out, "alpha\ncharlie\ndelta\n");
 }
 
 TEST_F(HostLsTest, WarnsAboutCertificatesThatExpireWithin30Days) {
