@@ -2,9 +2,12 @@
 //   berth ca init [--key-type T] [--name CN] [--days N]
 //   berth ca issue server NAME (--ip A | --dns D)... [--days N] [--key-type T] [--out DIR]
 //   berth ca issue client NAME [--host HOST] [--days N] [--key-type T] [--out DIR]
-//   berth ca ls            (also each registered host's client CA and berth's client certificate)
+//   berth ca ls            (also each provisioned host's client CA, berth's client certificate from it,
+//                           and the client certificates issued from it with --host)
 // The CA lives in $XDG_CONFIG_HOME/berth/ca (CaStore); issued certificates and keys go to --out
 // (default $XDG_CONFIG_HOME/berth/certs/KIND/NAME) as ca.pem, cert.pem and key.pem (0600).
+#include <fmt/core.h>
+
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -129,9 +132,14 @@ Status runIssue(pki::CertificateKind kind, const IssueOptions& o) {
                       ") was not provisioned by berth and trusts berth's CA itself: issue without --host");
     }
     const fs::path dir = inventory.clientCaDir(o.host);
-    BERTH_ASSIGN_OR_RETURN(pki::Certificate caCert, pki::Certificate::load(dir / "ca.pem"));
-    BERTH_ASSIGN_OR_RETURN(pki::PrivateKey caKey, pki::PrivateKey::load(dir / "ca-key.pem"));
-    BERTH_ASSIGN_OR_RETURN(pki::Authority hostCa, pki::Authority::fromParts(std::move(caCert), std::move(caKey)));
+    std::error_code ec;
+    if (!fs::exists(dir / "ca.pem", ec)) {
+      return fail(ErrorCode::NotFound, fmt::format("host {}'s client CA is missing from {} (`berth host "
+                                                   "rotate-certs {}` makes a new one)",
+                                                   o.host, dir.string(), o.host));
+    }
+    // Opened as a CaStore so that what it issues is recorded in its own index (`ca ls` lists it).
+    BERTH_ASSIGN_OR_RETURN(pki::CaStore hostCa, pki::CaStore::open(dir));
     if (o.out.empty()) out = out.parent_path() / (o.name + "@" + o.host);
     BERTH_ASSIGN_OR_RETURN(
         pki::Issued issued,
@@ -185,8 +193,9 @@ Status runList() {
     rows.push_back({std::string(pki::certificateKindName(r.kind)), r.name, r.serial,
                     pki::formatTime(r.notAfter), expiryStatus(r.notAfter, now)});
   }
-  // Provisioned hosts trust a client CA of their own (docs/fleet.md, "Trust model"): list it and
-  // berth's client certificate from it, which the index of berth's CA does not hold.
+  // Provisioned hosts trust a client CA of their own (docs/fleet.md, "Trust model"): list it,
+  // berth's client certificate from it, and what `ca issue client --host` issued from it (in the
+  // client CA's own index), none of which the index of berth's CA holds.
   if (auto inventory = hosts::Inventory::openDefault()) {
     if (auto entries = inventory->list()) {
       for (const hosts::InventoryEntry& h : *entries) {
@@ -204,6 +213,20 @@ Status runList() {
           if (!cert) continue;
           const pki::CertificateInfo i = cert->info();
           rows.push_back({kind, i.commonName, i.serial, pki::formatTime(i.notAfter), expiryStatus(i.notAfter, now)});
+        }
+        std::error_code ec;
+        if (!fs::exists(inventory->clientCaDir(h.name) / "ca.pem", ec)) continue;
+        auto hostCa = pki::CaStore::open(inventory->clientCaDir(h.name));
+        auto issued = hostCa ? hostCa->list() : Result<std::vector<pki::IssuedRecord>>(fail(hostCa.error()));
+        if (!issued) {
+          std::cerr << "berth: warning: host " << h.name << "'s client CA: " << issued.error().message()
+                    << "\n";
+          continue;
+        }
+        for (const pki::IssuedRecord& r : *issued) {
+          // NAME@HOST, as the bundle's directory is named: the same CN may be issued for several hosts.
+          rows.push_back({"host-client", r.name + "@" + h.name, r.serial, pki::formatTime(r.notAfter),
+                          expiryStatus(r.notAfter, now)});
         }
       }
     }

@@ -1,4 +1,5 @@
-// CaStore: berth's certificate authority on disk, in berth's config directory:
+// CaStore: a certificate authority on disk that records what it issues — berth's own CA, in berth's
+// config directory, and each provisioned host's client CA (hosts/NAME/client-ca, same layout):
 //   $XDG_CONFIG_HOME/berth/ca/          (0700)
 //     ca.pem        the CA certificate (0644)
 //     ca-key.pem    the CA key (0600; it never leaves this directory)

@@ -83,6 +83,40 @@ TEST_F(CredentialsFilesTest, SavingAGenerationReplacesThePreviousOne) {
   EXPECT_EQ(st.st_mode & 0777, 0700u);
 }
 
+TEST_F(CredentialsFilesTest, AHostsClientCaRecordsWhatItIssuesUntilTheNextGeneration) {
+  // `ca issue client NAME --host HOST` opens the saved client CA as a CaStore (ca_command.cc), so
+  // that `ca ls` finds what it issued in the client CA's own index.
+  const Inventory inv(root_ / "hosts");
+  const auto now = std::chrono::system_clock::now();
+  auto g1 = issueProvisionedCredentials(*ca_, "web-1", 1, "10.0.0.2", "", {}, now);
+  ASSERT_TRUE(g1);
+  ASSERT_TRUE(saveCredentials(inv, "web-1", *g1).has_value());
+  auto hostCa = pki::CaStore::open(inv.clientCaDir("web-1"));
+  ASSERT_TRUE(hostCa) << hostCa.error().message();
+  EXPECT_EQ(hostCa->list()->size(), 0u);
+  auto alice = hostCa->issue({.kind = pki::CertificateKind::Client,
+                              .commonName = "alice",
+                              .validity = pki::validFor(now, 24h * 10)});
+  ASSERT_TRUE(alice) << alice.error().message();
+  EXPECT_TRUE(pki::verify(alice->certificate, g1->clientCa->certificate()).has_value());
+  auto listed = pki::CaStore::open(inv.clientCaDir("web-1"))->list();
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "alice");
+  EXPECT_EQ((*listed)[0].serial, alice->certificate.info().serial);
+  EXPECT_EQ(pki::formatTime((*listed)[0].notAfter), pki::formatTime(alice->certificate.info().notAfter));
+  // Berth's CA did not issue it: its index does not hold it.
+  auto berthsIssued = ca_->list();
+  ASSERT_TRUE(berthsIssued);
+  ASSERT_FALSE(berthsIssued->empty());  // the server certificate
+  for (const pki::IssuedRecord& r : *berthsIssued) EXPECT_NE(r.name, "alice");
+  // The next generation's client CA starts with an empty index: alice's certificate went with its CA.
+  auto g2 = issueProvisionedCredentials(*ca_, "web-1", 2, "10.0.0.2", "", {}, now);
+  ASSERT_TRUE(g2);
+  ASSERT_TRUE(saveCredentials(inv, "web-1", *g2).has_value());
+  EXPECT_EQ(pki::CaStore::open(inv.clientCaDir("web-1"))->list()->size(), 0u);
+}
+
 TEST_F(CredentialsFilesTest, UrlHostsGetAClientCertificateFromBerthsCa) {
   auto c = issueUrlHostCredentials(*ca_, "db", {.validity = 24h * 30}, std::chrono::system_clock::now());
   ASSERT_TRUE(c);

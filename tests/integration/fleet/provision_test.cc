@@ -262,6 +262,18 @@ TEST_F(ProvisionedHostTest, RotateCertsRevokesOldClientCertificates) {
       << alice.out;
   const fs::path aliceDir = berth_->config() / "berth" / "certs" / "client" / "alice@web";
   ASSERT_EQ(curlPing(url(), aliceDir / "ca.pem", aliceDir / "cert.pem", aliceDir / "key.pem").out, "OK");
+  // `ca ls` lists it with its expiry, like every certificate berth issues.
+  const std::string serial = pki::Certificate::load(aliceDir / "cert.pem")->info().serial;
+  EXPECT_NE(alice.out.find("serial " + serial + ", expires "), std::string::npos) << alice.out;
+  const auto aliceListed = [&]() -> std::string {
+    for (const std::string& line : split(berth_->run({"ca", "ls"}).out, '\n')) {
+      if (startsWith(line, "host-client   alice@web ")) return line;
+    }
+    return "";
+  };
+  const std::string listed = aliceListed();
+  EXPECT_NE(listed.find(" " + serial + " "), std::string::npos) << listed;
+  EXPECT_TRUE(endsWith(listed, "   valid")) << listed;
 
   const CommandResult rotate = berth_->run({"host", "rotate-certs", "web"});
   ASSERT_EQ(rotate.exitCode, 0) << rotate.describe() << host_->engineLogTail();
@@ -285,6 +297,8 @@ TEST_F(ProvisionedHostTest, RotateCertsRevokesOldClientCertificates) {
   EXPECT_NE(curlPing(url(), old / "ca.pem", old / "cert.pem", old / "key.pem").out, "OK");
   EXPECT_NE(curlPing(url(), aliceDir / "ca.pem", aliceDir / "cert.pem", aliceDir / "key.pem").out, "OK");
   EXPECT_TRUE(engineLogged(*host_, "certificate signed by unknown authority"));
+  // Gone from `ca ls` with the client CA that issued it.
+  EXPECT_EQ(aliceListed(), "");
 
   // berth's new one works, by name.
   const CommandResult info = berth_->run({"-H", "web", "engine", "info"});
