@@ -1,9 +1,9 @@
-// ssh:// transport (libssh lives here and in src/hosts only).
+// ssh:// transport (libssh lives here, in ssh_session.cc and in src/hosts/ssh_remote.cc only).
 //
 // Each connection is its own SSH connection: connect, check the host key against known_hosts
 // (unknown and changed keys are refused with the fingerprint in the message), authenticate with
-// ssh-agent or key files, then open a direct-streamlocal channel to the engine's socket on the remote
-// host — the remote side needs sshd, not a docker CLI.
+// ssh-agent or key files (all three in ssh_session.cc), then open a direct-streamlocal channel to the
+// engine's socket on the remote host — the remote side needs sshd, not a docker CLI.
 //
 // libssh is not thread-safe per session, and the HTTP layer wants a byte stream with deadlines,
 // cancellation and concurrent read/write. So after the handshake a pump thread becomes the only
@@ -26,56 +26,20 @@
 
 #include "engine/endpoint.h"
 #include "engine/transport/internal.h"
+#include "engine/transport/ssh_session.h"
 
 namespace berth::engine::transport {
 namespace {
 
-struct SessionFree {
-  void operator()(ssh_session s) const {
-    ssh_disconnect(s);
-    ssh_free(s);
-  }
-};
 struct ChannelFree {
   void operator()(ssh_channel c) const { ssh_channel_free(c); }
 };
-struct KeyFree {
-  void operator()(ssh_key k) const { ssh_key_free(k); }
-};
-using SessionPtr = std::unique_ptr<ssh_session_struct, SessionFree>;
 using ChannelPtr = std::unique_ptr<ssh_channel_struct, ChannelFree>;
-using KeyPtr = std::unique_ptr<ssh_key_struct, KeyFree>;
-
-std::string optionString(ssh_session s, ssh_options_e option) {
-  char* value = nullptr;
-  if (ssh_options_get(s, option, &value) != SSH_OK || value == nullptr) return {};
-  std::string out(value);
-  ssh_string_free_char(value);
-  return out;
-}
-
-// "ED25519 key SHA256:..." of the key the server offered.
-std::string offeredKey(ssh_session s) {
-  ssh_key raw = nullptr;
-  if (ssh_get_server_publickey(s, &raw) != SSH_OK) return "an unreadable key";
-  KeyPtr key(raw);
-  unsigned char* hash = nullptr;
-  size_t len = 0;
-  if (ssh_get_publickey_hash(key.get(), SSH_PUBLICKEY_HASH_SHA256, &hash, &len) != 0) {
-    return "an unreadable key";
-  }
-  char* fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, len);
-  ssh_clean_pubkey_hash(&hash);
-  const char* type = ssh_key_type_to_char(ssh_key_type(key.get()));
-  std::string out = fmt::format("{} key {}", type ? type : "?", fp ? fp : "?");
-  ssh_string_free_char(fp);
-  return out;
-}
 
 // The pump: sole owner of the session after the handshake (see the file comment).
 class Pump {
  public:
-  Pump(SessionPtr session, ChannelPtr channel, int localFd, int stopFd, std::string address)
+  Pump(SshSessionPtr session, ChannelPtr channel, int localFd, int stopFd, std::string address)
       : session_(std::move(session)),
         channel_(std::move(channel)),
         fd_(localFd),
@@ -200,7 +164,7 @@ class Pump {
     }
   }
 
-  SessionPtr session_;
+  SshSessionPtr session_;
   ChannelPtr channel_;
   int fd_;
   int stopFd_;
@@ -252,39 +216,21 @@ class SshTransport final : public Transport {
         options_(endpoint.ssh) {}
 
   Result<std::unique_ptr<Connection>> dial(Deadline deadline) override {
-    SessionPtr session(ssh_new());
-    if (!session) return fail(ErrorCode::Internal, "ssh_new failed");
-    ssh_session s = session.get();
-    const std::string target = fmt::format("{}{}:{}", user_.empty() ? "" : user_ + "@", host_, port_);
-    const auto setOption = [&](ssh_options_e option, const void* value) -> Status {
-      if (ssh_options_set(s, option, value) != SSH_OK) {
-        return fail(ErrorCode::InvalidArgument, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
-      }
-      return ok();
-    };
-    BERTH_TRY(setOption(SSH_OPTIONS_HOST, host_.c_str()));
-    const unsigned int port = port_;
-    BERTH_TRY(setOption(SSH_OPTIONS_PORT, &port));
-    if (!user_.empty()) BERTH_TRY(setOption(SSH_OPTIONS_USER, user_.c_str()));
-    if (!options_.sshDir.empty()) BERTH_TRY(setOption(SSH_OPTIONS_SSH_DIR, options_.sshDir.c_str()));
-    if (!options_.knownHostsFile.empty()) {
-      BERTH_TRY(setOption(SSH_OPTIONS_KNOWNHOSTS, options_.knownHostsFile.c_str()));
-    }
-    const long timeoutSeconds = std::max<long>(1, (pollTimeoutMs(deadline) + 999) / 1000);
-    BERTH_TRY(setOption(SSH_OPTIONS_TIMEOUT, &timeoutSeconds));
-    // ~/.ssh/config (aliases, ProxyJump, ...) like `docker -H ssh://`; options set above win.
-    if (ssh_options_parse_config(s, nullptr) != SSH_OK) {
-      return fail(ErrorCode::InvalidArgument, fmt::format("ssh config: {}", ssh_get_error(s)));
-    }
-
-    if (ssh_connect(s) != SSH_OK) {
-      const std::string why = ssh_get_error(s);
-      const bool timedOut = why.find("imeout") != std::string::npos || expired(deadline);
-      return fail(timedOut ? ErrorCode::DeadlineExceeded : ErrorCode::Unavailable,
-                  fmt::format("ssh to {} failed: {}", target, why));
-    }
-    BERTH_TRY(checkHostKey(s, target));
-    BERTH_TRY(authenticate(s, target));
+    BERTH_ASSIGN_OR_RETURN(
+        SshSession opened,
+        openSshSession(
+            {.user = user_,
+             .host = host_,
+             .port = port_,
+             .sshDir = options_.sshDir,
+             .knownHostsFile = options_.knownHostsFile,
+             .unknownHostHint = fmt::format("If that is right, add it, e.g. with `ssh-keyscan -p {} {} "
+                                            ">> {}`",
+                                            port_, host_, knownHostsForHint()),
+             .identityFiles = options_.identityFiles,
+             .connectTimeout = std::chrono::milliseconds(pollTimeoutMs(deadline))}));
+    ssh_session s = opened.session.get();
+    const std::string& target = opened.target;
 
     ChannelPtr channel(ssh_channel_new(s));
     if (!channel) return fail(ErrorCode::Internal, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
@@ -306,75 +252,17 @@ class SshTransport final : public Transport {
       return fail(ErrorCode::Internal, fmt::format("eventfd: {}", std::strerror(errno)));
     }
     const std::string address = fmt::format("{} ({})", target, socketPath_);
-    auto pump = std::make_unique<Pump>(std::move(session), std::move(channel), fds[1], stopFd, address);
+    auto pump =
+        std::make_unique<Pump>(std::move(opened.session), std::move(channel), fds[1], stopFd, address);
     BERTH_ASSIGN_OR_RETURN(auto local, adoptStreamSocket(fds[0], address));
     return std::unique_ptr<Connection>(std::make_unique<SshConnection>(std::move(pump), std::move(local)));
   }
 
  private:
-  Status checkHostKey(ssh_session s, const std::string& target) {
-    std::string file = optionString(s, SSH_OPTIONS_KNOWNHOSTS);
-    if (file.empty()) file = "~/.ssh/known_hosts";
-    const ssh_known_hosts_e state = ssh_session_is_known_server(s);
-    switch (state) {
-      case SSH_KNOWN_HOSTS_OK:
-        return ok();
-      case SSH_KNOWN_HOSTS_CHANGED:
-        return fail(ErrorCode::PermissionDenied,
-                    fmt::format("ssh {}: the host key does not match known_hosts ({}): the host offered {}. "
-                                "This can be an attack or a reinstalled host; berth refuses to connect",
-                                target, file, offeredKey(s)));
-      case SSH_KNOWN_HOSTS_OTHER:
-        return fail(ErrorCode::PermissionDenied,
-                    fmt::format("ssh {}: the host offered {}, but known_hosts ({}) holds a key of another "
-                                "type for it; berth refuses to connect",
-                                target, offeredKey(s), file));
-      case SSH_KNOWN_HOSTS_NOT_FOUND:
-      case SSH_KNOWN_HOSTS_UNKNOWN:
-        return fail(
-            ErrorCode::PermissionDenied,
-            fmt::format("ssh {}: the host is not in known_hosts ({}) and berth does not trust unknown "
-                        "hosts; it offered {}. If that is right, add it, e.g. with "
-                        "`ssh-keyscan -p {} {} >> {}`",
-                        target, file, offeredKey(s), port_, host_, file));
-      case SSH_KNOWN_HOSTS_ERROR:
-        return fail(
-            ErrorCode::PermissionDenied,
-            fmt::format("ssh {}: cannot check the host key against {}: {}", target, file, ssh_get_error(s)));
-    }
-    return fail(ErrorCode::PermissionDenied, fmt::format("ssh {}: unknown host key state", target));
-  }
-
-  Status authenticate(ssh_session s, const std::string& target) {
-    if (!options_.identityFiles.empty()) {
-      std::string tried;
-      for (const auto& file : options_.identityFiles) {
-        ssh_key raw = nullptr;
-        if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK) {
-          return fail(ErrorCode::InvalidArgument,
-                      fmt::format("ssh {}: cannot read the private key {}", target, file));
-        }
-        KeyPtr key(raw);
-        const int rc = ssh_userauth_publickey(s, nullptr, key.get());
-        if (rc == SSH_AUTH_SUCCESS) return ok();
-        if (rc == SSH_AUTH_ERROR) {
-          return fail(ErrorCode::Unavailable, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
-        }
-        tried += (tried.empty() ? "" : ", ") + file;
-      }
-      return fail(ErrorCode::PermissionDenied,
-                  fmt::format("ssh {}: authentication failed: the server accepted none of the keys {}",
-                              target, tried));
-    }
-    const int rc = ssh_userauth_publickey_auto(s, nullptr, nullptr);
-    if (rc == SSH_AUTH_SUCCESS) return ok();
-    if (rc == SSH_AUTH_ERROR) {
-      return fail(ErrorCode::Unavailable, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
-    }
-    return fail(ErrorCode::PermissionDenied,
-                fmt::format("ssh {}: authentication failed: the server accepted no key from ssh-agent or "
-                            "the default identities (id_ed25519, id_ecdsa, id_rsa)",
-                            target));
+  // The known_hosts file an unknown host should be added to (libssh's default when none is set).
+  std::string knownHostsForHint() const {
+    if (!options_.knownHostsFile.empty()) return options_.knownHostsFile;
+    return (options_.sshDir.empty() ? std::string("~/.ssh") : options_.sshDir) + "/known_hosts";
   }
 
   std::string host_;
