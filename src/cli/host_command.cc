@@ -184,6 +184,40 @@ Result<hosts::SshConnection> connectTo(const hosts::SshTarget& target, const Add
   return hosts::connectSsh(c);
 }
 
+struct ProvisionedWithCredentials {
+  hosts::ProvisionResult result{};
+  hosts::HostCredentials credentials;  // to save into the inventory once the engine works with them
+};
+
+// Provisions a host's engine (host add --provision, rotate-certs) with generation `generation` of its
+// credentials, issued once step 1 has found the host's hostname; prints each step as it happens.
+Result<ProvisionedWithCredentials> provisionWithNewCredentials(hosts::RemoteShell& shell,
+                                                               const hosts::ProvisionOptions& po,
+                                                               pki::CaStore& ca, int generation,
+                                                               const hosts::CredentialOptions& credOptions) {
+  const auto now = SystemClock().wallNow();
+  std::optional<hosts::HostCredentials> creds{};
+  auto provisioned = hosts::provisionEngineTls(
+      shell, po,
+      [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
+        BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials c,
+                               hosts::issueProvisionedCredentials(ca, po.hostName, generation, po.address,
+                                                                  facts.hostname, credOptions, now));
+        hosts::EngineTlsFiles files{
+            .clientCaPem = c.clientCa->certificate().toPem(),
+            .serverCertPem = c.server->certificate.toPem(),
+            .serverKeyPem = c.server->key.toPem(),
+            .client = hosts::clientTlsMaterial(c, "host " + po.hostName + "'s new client certificate")};
+        creds = std::move(c);
+        return files;
+      },
+      hosts::engineVerifier(),
+      [](std::string_view line) { std::cout << "  " << line << "\n"
+                                            << std::flush; });
+  if (!provisioned) return fail(provisioned.error());
+  return ProvisionedWithCredentials{.result = std::move(*provisioned), .credentials = std::move(*creds)};
+}
+
 Status runAdd(const AddOptions& o) {
   BERTH_TRY(hosts::checkHostName(o.name));
   BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
@@ -267,7 +301,6 @@ Status runAdd(const AddOptions& o) {
   }
 
   BERTH_ASSIGN_OR_RETURN(pki::CaStore ca, openOrCreateCa(true));
-  std::optional<hosts::HostCredentials> creds{};
   hosts::ProvisionOptions po{.hostName = o.name,
                              .address = target.address,
                              .port = static_cast<std::uint16_t>(o.port),
@@ -277,33 +310,17 @@ Status runAdd(const AddOptions& o) {
     if (!po.failAfter)
       return fail(ErrorCode::InvalidArgument, "--fail-after: unknown step " + berth::quoted(o.failAfter));
   }
-  auto provisioned = hosts::provisionEngineTls(
-      *connected->shell, po,
-      [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
-        BERTH_ASSIGN_OR_RETURN(hosts::HostCredentials c,
-                               hosts::issueProvisionedCredentials(ca, o.name, 1, target.address,
-                                                                  facts.hostname, credOptions, now));
-        hosts::EngineTlsFiles files{
-            .clientCaPem = c.clientCa->certificate().toPem(),
-            .serverCertPem = c.server->certificate.toPem(),
-            .serverKeyPem = c.server->key.toPem(),
-            .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
-        creds = std::move(c);
-        return files;
-      },
-      hosts::engineVerifier(),
-      [](std::string_view line) { std::cout << "  " << line << "\n"
-                                            << std::flush; });
-  if (!provisioned) return fail(provisioned.error());
-  record.url = provisioned->url;
+  BERTH_ASSIGN_OR_RETURN(ProvisionedWithCredentials provisioned,
+                         provisionWithNewCredentials(*connected->shell, po, ca, 1, credOptions));
+  record.url = provisioned.result.url;
   record.provisioned = true;
-  record.initSystem = provisioned->facts.initSystem;
+  record.initSystem = provisioned.result.facts.initSystem;
   record.generation = 1;
-  BERTH_TRY(hosts::saveCredentials(inventory, o.name, *creds));
+  BERTH_TRY(hosts::saveCredentials(inventory, o.name, provisioned.credentials));
   BERTH_TRY(writeFileAtomic(inventory.knownHostsPath(o.name), knownHostsLine(target, target.hostKey)));
   BERTH_TRY(inventory.put(record));
   std::cout << fmt::format("Added host {} ({}): engine {}, mutual TLS (client CA generation 1)\n", o.name,
-                           record.url, provisioned->engineVersion);
+                           record.url, provisioned.result.engineVersion);
   std::cout << fmt::format(
       "Use it with `berth -H {} ...`, or the docker CLI after `eval \"$(berth host env {})\"`\n", o.name,
       o.name);
@@ -327,43 +344,27 @@ Status runRotate(const NameOptions& o) {
   std::cout << "Connecting to " << record.ssh->describe() << " over SSH\n";
   auto connected = connectTo(*record.ssh, ssh, o.timeout);
   if (!connected) return fail(std::move(connected).error().withContext("host " + o.name));
-  const auto now = SystemClock().wallNow();
   const int generation = record.generation + 1;
-  std::optional<hosts::HostCredentials> creds{};
   const auto port = engine::parseEndpoint(record.url, true);
   if (!port) return fail(port.error());
-  auto done = hosts::provisionEngineTls(
-      *connected->shell,
-      {.hostName = o.name,
-       .address = record.ssh->address,
-       .port = port->port,
-       .engineTimeout = seconds(o.timeout)},
-      [&](const hosts::HostFacts& facts) -> Result<hosts::EngineTlsFiles> {
-        BERTH_ASSIGN_OR_RETURN(
-            hosts::HostCredentials c,
-            hosts::issueProvisionedCredentials(ca, o.name, generation, record.ssh->address, facts.hostname,
-                                               {.validity = std::chrono::hours(24) * o.days}, now));
-        hosts::EngineTlsFiles files{
-            .clientCaPem = c.clientCa->certificate().toPem(),
-            .serverCertPem = c.server->certificate.toPem(),
-            .serverKeyPem = c.server->key.toPem(),
-            .client = hosts::clientTlsMaterial(c, "host " + o.name + "'s new client certificate")};
-        creds = std::move(c);
-        return files;
-      },
-      hosts::engineVerifier(),
-      [](std::string_view line) { std::cout << "  " << line << "\n"
-                                            << std::flush; });
-  if (!done) return fail(done.error());
-  BERTH_TRY(hosts::saveCredentials(inventory, o.name, *creds));
+  BERTH_ASSIGN_OR_RETURN(
+      ProvisionedWithCredentials done,
+      provisionWithNewCredentials(*connected->shell,
+                                  {.hostName = o.name,
+                                   .address = record.ssh->address,
+                                   .port = port->port,
+                                   .engineTimeout = seconds(o.timeout)},
+                                  ca, generation, {.validity = std::chrono::hours(24) * o.days}));
+  BERTH_TRY(hosts::saveCredentials(inventory, o.name, done.credentials));
   record.generation = generation;
-  record.initSystem = done->facts.initSystem;
+  record.initSystem = done.result.facts.initSystem;
   record.rotatedAt = nowText();
   BERTH_TRY(inventory.put(record));
   std::cout << fmt::format(
       "Rotated host {}'s certificates: new server certificate (expires {}), client CA generation {}; client "
       "certificates of generation {} are no longer accepted\n",
-      o.name, pki::formatTime(creds->server->certificate.info().notAfter), generation, generation - 1);
+      o.name, pki::formatTime(done.credentials.server->certificate.info().notAfter), generation,
+      generation - 1);
   return ok();
 }
 
