@@ -77,7 +77,7 @@ std::string Endpoint::url() const {
       std::string out = "ssh://";
       if (!user.empty()) out += user + "@";
       out += bracketed(host);
-      if (port != 22) out += fmt::format(":{}", port);
+      if (port != 0) out += fmt::format(":{}", port);
       if (socketPath != kDefaultEngineSocket) out += socketPath;
       return out;
     }
@@ -137,7 +137,6 @@ Result<Endpoint> parseEndpoint(std::string_view url, bool tls) {
     }
     BERTH_TRY(parseHostPort(url, authority, ep.host, ep.port));
     if (ep.host.empty()) return invalid(url, "no host after ssh://");
-    if (ep.port == 0) ep.port = 22;
     return ep;
   }
   if (scheme == "http" || scheme == "https") {

@@ -139,8 +139,11 @@ Result<SshConnection> connectSsh(const SshConnectOptions& o) {
            .knownHostsFile = o.knownHostsFile,
            .pinnedHostKey = pinned,
            .acceptUnknownHostKey = o.acceptUnknownHostKey,
-           .unknownHostHint = "If that is its key, give it with --ssh-host-key or accept it with "
-                              "--accept-unknown-host-key",
+           .unknownHostHint =
+               [](std::uint16_t) -> std::string {
+                 return "If that is its key, give it with --ssh-host-key or accept it with "
+                        "--accept-unknown-host-key";
+               },
            .identityFiles = identities,
            .noKeyHint = "give one with --identity",
            .connectTimeout = o.connectTimeout}));

@@ -68,7 +68,7 @@ TEST(EndpointTest, ParsesSshWithUserPortAndSocket) {
   auto plain = parseEndpoint("ssh://host-1");
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->user, "");
-  EXPECT_EQ(plain->port, 22);
+  EXPECT_EQ(plain->port, 0) << "no port: ~/.ssh/config's, else 22";
   EXPECT_EQ(plain->socketPath, "/var/run/docker.sock");
   EXPECT_EQ(plain->url(), "ssh://host-1");
 }

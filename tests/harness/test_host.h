@@ -117,7 +117,9 @@ class TestHost {
   // SSH (HostOptions::ssh): root@address():22 with the harness's key.
   int sshPort() const { return kSshPort; }
   std::string sshUser() const { return "root"; }
-  std::string sshUrl() const { return "ssh://root@" + address_ + ":" + std::to_string(kSshPort); }
+  // No port in the URL: sshd listens on ssh's default (kSshPort), and tests that set ~/.ssh/config's
+  // Port see it apply.
+  std::string sshUrl() const { return "ssh://root@" + address_; }
   // Private key (0600) that the host's sshd accepts; the same key for every host of this process.
   std::filesystem::path sshIdentity() const { return dir_ / "ssh" / "id_ed25519"; }
   // A known_hosts file naming this host's key under its address (and "[address]:22").

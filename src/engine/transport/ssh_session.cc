@@ -28,10 +28,17 @@ std::string optionString(ssh_session s, ssh_options_e option) {
   return out;
 }
 
-// "root@10.0.0.2:22", "root@[fd00::2]:22".
-std::string describeTarget(const SshSessionOptions& o) {
+// "root@10.0.0.2:22", "root@[fd00::2]:2222".
+std::string describeTarget(const SshSessionOptions& o, std::uint16_t port) {
   const std::string host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
-  return fmt::format("{}{}:{}", o.user.empty() ? "" : o.user + "@", host, o.port);
+  return fmt::format("{}{}:{}", o.user.empty() ? "" : o.user + "@", host, port);
+}
+
+// The port libssh will dial: the options', else ~/.ssh/config's, else 22.
+std::uint16_t effectivePort(ssh_session s, const SshSessionOptions& o) {
+  unsigned int port = 0;
+  if (ssh_options_get_port(s, &port) != SSH_OK || port == 0 || port > 65535) return o.port == 0 ? 22 : o.port;
+  return static_cast<std::uint16_t>(port);
 }
 
 Result<SshHostKey> offeredKey(ssh_session s, const std::string& target) {
@@ -96,7 +103,8 @@ Status checkHostKey(ssh_session s, const SshSessionOptions& o, const std::string
       if (o.acceptUnknownHostKey) return ok();
       return fail(ErrorCode::PermissionDenied,
                   fmt::format("ssh {}: the host is not in known_hosts ({}); it offered {}.{}{}", target, file,
-                              describeKey(offered), o.unknownHostHint.empty() ? "" : " ", o.unknownHostHint));
+                              describeKey(offered), o.unknownHostHint ? " " : "",
+                              o.unknownHostHint ? o.unknownHostHint(effectivePort(s, o)) : ""));
     case SSH_KNOWN_HOSTS_ERROR:
       return fail(ErrorCode::PermissionDenied, fmt::format("ssh {}: cannot check the host key against {}: {}",
                                                            target, file, ssh_get_error(s)));
@@ -142,7 +150,8 @@ Result<SshSession> openSshSession(const SshSessionOptions& o) {
   SshSessionPtr session(ssh_new());
   if (!session) return fail(ErrorCode::Internal, "ssh_new failed");
   ssh_session s = session.get();
-  const std::string target = describeTarget(o);
+  // Until ~/.ssh/config is read, errors name the port given (or ssh's default).
+  std::string target = describeTarget(o, o.port == 0 ? 22 : o.port);
   const auto setOption = [&](ssh_options_e option, const void* value) -> Status {
     if (ssh_options_set(s, option, value) != SSH_OK) {
       return fail(ErrorCode::InvalidArgument, fmt::format("ssh {}: {}", target, ssh_get_error(s)));
@@ -151,7 +160,7 @@ Result<SshSession> openSshSession(const SshSessionOptions& o) {
   };
   const unsigned int port = o.port;
   const auto setTarget = [&]() -> Status {
-    BERTH_TRY(setOption(SSH_OPTIONS_PORT, &port));
+    if (port != 0) BERTH_TRY(setOption(SSH_OPTIONS_PORT, &port));
     if (!o.user.empty()) BERTH_TRY(setOption(SSH_OPTIONS_USER, o.user.c_str()));
     return ok();
   };
@@ -161,12 +170,13 @@ Result<SshSession> openSshSession(const SshSessionOptions& o) {
   if (!o.knownHostsFile.empty()) BERTH_TRY(setOption(SSH_OPTIONS_KNOWNHOSTS, o.knownHostsFile.c_str()));
   const long timeoutSeconds = std::max<long>(1, static_cast<long>((o.connectTimeout.count() + 999) / 1000));
   BERTH_TRY(setOption(SSH_OPTIONS_TIMEOUT, &timeoutSeconds));
-  // ~/.ssh/config (aliases, ProxyJump, ...) like `ssh` and `docker -H ssh://`; then the port and user
-  // given here again, so that they win over it.
+  // ~/.ssh/config (aliases, Port, ProxyJump, ...) like `ssh` and `docker -H ssh://`; then the port and
+  // user given here again, so that they win over it.
   if (ssh_options_parse_config(s, nullptr) != SSH_OK) {
     return fail(ErrorCode::InvalidArgument, fmt::format("ssh config: {}", ssh_get_error(s)));
   }
   BERTH_TRY(setTarget());
+  target = describeTarget(o, effectivePort(s, o));
 
   const auto began = std::chrono::steady_clock::now();
   if (ssh_connect(s) != SSH_OK) {

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,15 +37,16 @@ using SshSessionPtr = std::unique_ptr<ssh_session_struct, SshSessionFree>;
 struct SshSessionOptions {
   std::string user{};  // empty: ~/.ssh/config's, else the local user name
   std::string host{};  // name or address (IPv6 without brackets)
-  std::uint16_t port = 22;
+  std::uint16_t port = 0;  // 0: ~/.ssh/config's Port for the host, else 22
   std::string sshDir{};          // for known_hosts and the default identities; empty: ~/.ssh
   std::string knownHostsFile{};  // empty: <sshDir>/known_hosts
   // "ssh-ed25519 AAAA...": the host must present exactly this key; known_hosts is not read.
   std::string pinnedHostKey{};
   // Let a host that known_hosts does not name through (the caller pins what hostKey says).
   bool acceptUnknownHostKey = false;
-  // Appended to the refusal of an unknown host: how to trust it from where the user is.
-  std::string unknownHostHint{};
+  // Appended to the refusal of an unknown host: how to trust it from where the user is. Given the
+  // port berth dialled (the options' or ~/.ssh/config's).
+  std::function<std::string(std::uint16_t port)> unknownHostHint{};
   std::vector<std::string> identityFiles{};  // tried in order; empty: ssh-agent, then default identities
   // Appended when neither ssh-agent nor the default identities had a key the host accepts.
   std::string noKeyHint{};
@@ -58,7 +60,7 @@ struct SshHostKey {
 
 struct SshSession {
   SshSessionPtr session{};
-  std::string target{};  // "root@10.0.0.2:22", how messages name the host
+  std::string target{};  // "root@10.0.0.2:22" (the port dialled), how messages name the host
   std::string user{};    // who berth logged in as (after ~/.ssh/config)
   SshHostKey hostKey{};  // what the host presented
 };

@@ -224,9 +224,11 @@ class SshTransport final : public Transport {
              .port = port_,
              .sshDir = options_.sshDir,
              .knownHostsFile = options_.knownHostsFile,
-             .unknownHostHint = fmt::format("If that is right, add it, e.g. with `ssh-keyscan -p {} {} "
-                                            ">> {}`",
-                                            port_, host_, knownHostsForHint()),
+             .unknownHostHint =
+                 [&](std::uint16_t port) {
+                   return fmt::format("If that is right, add it, e.g. with `ssh-keyscan -p {} {} >> {}`", port,
+                                      host_, knownHostsForHint());
+                 },
              .identityFiles = options_.identityFiles,
              .connectTimeout = std::chrono::milliseconds(pollTimeoutMs(deadline))}));
     ssh_session s = opened.session.get();

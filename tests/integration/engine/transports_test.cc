@@ -566,5 +566,32 @@ TEST_F(SshTest, BerthBinaryUsesHomeDotSsh) {
   EXPECT_NE(r->out.find(" Negotiated API version: 1.41\n"), std::string::npos) << r->out;
 }
 
+// Like `ssh` and `docker -H ssh://`: a URL without a port takes ~/.ssh/config's Port; one with a port
+// wins over it.
+TEST_F(SshTest, PortFromSshConfigUnlessTheUrlNamesOne) {
+  TempDir home;
+  std::filesystem::create_directories(home / ".ssh");
+  std::filesystem::copy_file(host_->sshIdentity(), home / ".ssh" / "id_ed25519");
+  std::filesystem::copy_file(host_->sshKnownHosts(), home / ".ssh" / "known_hosts");
+  {
+    std::ofstream config(home / ".ssh" / "config");
+    config << "Host " << host_->address() << "\n  Port 9\n";  // nothing listens on 9 (discard)
+  }
+  berth::testing::CommandOptions options;
+  options.env = {"HOME=" + home.path().string()};
+  options.unsetEnv = {"SSH_AUTH_SOCK"};
+  auto viaConfig = berth::testing::runBerth({"-H", "ssh://root@" + host_->address(), "version"}, options);
+  ASSERT_TRUE(viaConfig) << viaConfig.error().message();
+  EXPECT_NE(viaConfig->exitCode, 0) << viaConfig->describe();
+  EXPECT_NE(viaConfig->err.find("ssh root@" + host_->address() + ":9: cannot connect: "), std::string::npos)
+      << viaConfig->err;
+  auto explicitPort =
+      berth::testing::runBerth({"-H", "ssh://root@" + host_->address() + ":22", "version"}, options);
+  ASSERT_TRUE(explicitPort) << explicitPort.error().message();
+  EXPECT_EQ(explicitPort->exitCode, 0) << explicitPort->describe();
+  EXPECT_NE(explicitPort->out.find("Server: ssh://root@" + host_->address() + ":22\n"), std::string::npos)
+      << explicitPort->out;
+}
+
 }  // namespace
 }  // namespace berth::engine::testing
