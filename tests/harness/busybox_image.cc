@@ -5,9 +5,9 @@
 
 #include "base/files.h"
 #include "base/strings.h"
+#include "base/tar_writer.h"
 #include "harness/engine_probe.h"
 #include "harness/subprocess.h"
-#include "harness/tar_writer.h"
 
 namespace berth::testing {
 namespace {

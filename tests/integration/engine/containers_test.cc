@@ -3,13 +3,12 @@
 // archives, stats, pause, top, rename, health and attach.
 #include <fstream>
 
+#include "base/tar_writer.h"
 #include "engine_fixture.h"
-#include "harness/tar_writer.h"
 
 namespace berth::engine::testing {
 namespace {
 
-using berth::testing::TarWriter;
 using berth::testing::waitUntil;
 using ContainersTest = EngineTest;
 

@@ -1,12 +1,11 @@
 // Images: list, inspect, build (context tar, Dockerfile name, build args, target, labels, progress,
 // failures), import, load/save, tag, remove.
+#include "base/tar_writer.h"
 #include "engine_fixture.h"
-#include "harness/tar_writer.h"
 
 namespace berth::engine::testing {
 namespace {
 
-using berth::testing::TarWriter;
 using ImagesTest = EngineTest;
 
 TEST_F(ImagesTest, ListsAndInspectsBusybox) {
