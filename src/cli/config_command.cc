@@ -4,10 +4,7 @@
 // The flags mirror `docker compose config`.
 #include <CLI/CLI.hpp>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -17,11 +14,10 @@
 #include "base/strings.h"
 #include "cli/commands.h"
 #include "cli/global_options.h"
+#include "cli/project.h"
 #include "spec/hash.h"
 #include "spec/loader.h"
 #include "spec/render.h"
-
-extern char** environ;  // NOLINT: the process environment, read here and handed to the loader
 
 namespace berth::cli {
 namespace {
@@ -43,17 +39,6 @@ struct ConfigOptions {
   std::string output;
   std::vector<std::string> selected;
 };
-
-spec::Environment processEnvironment() {
-  spec::Environment env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    const std::string_view entry(*e);
-    const std::size_t eq = entry.find('=');
-    if (eq == std::string_view::npos) continue;
-    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
-  }
-  return env;
-}
 
 std::string lines(const std::vector<std::string>& items) {
   std::string out;
@@ -114,19 +99,9 @@ Result<std::string> render(const ConfigOptions& o, const spec::Project& project)
 }
 
 int run(const GlobalOptions& global, const ConfigOptions& o) {
-  spec::ProjectOptions options;
-  options.files = global.files;
-  options.projectName = global.projectName;
-  options.projectDirectory = global.projectDirectory;
-  options.envFiles = global.envFiles;
-  options.profiles = global.profiles;
-  options.processEnvironment = processEnvironment();
-  std::error_code ec;
-  options.currentDirectory = std::filesystem::current_path(ec).string();
-  if (ec) {
-    std::cerr << "berth: cannot determine the current directory: " << ec.message() << "\n";
-    return 1;
-  }
+  auto loadOptions = projectOptions(global);
+  if (!loadOptions) return reportError(loadOptions.error());
+  spec::ProjectOptions& options = *loadOptions;
   options.load.interpolate = !o.noInterpolate;
   options.load.normalize = !o.noNormalize;
   options.load.resolvePaths = !o.noPathResolution;

@@ -20,6 +20,8 @@ extern char** environ;  // NOLINT: the process environment, read here and handed
 
 namespace berth::cli {
 
+namespace {
+
 spec::Environment processEnvironment() {
   spec::Environment env;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
@@ -31,8 +33,9 @@ spec::Environment processEnvironment() {
   return env;
 }
 
-Result<ProjectContext> openProject(const GlobalOptions& global, const OpenOptions& options) {
-  ProjectContext context;
+}  // namespace
+
+Result<spec::ProjectOptions> projectOptions(const GlobalOptions& global) {
   spec::ProjectOptions po;
   po.files = global.files;
   po.projectName = global.projectName;
@@ -43,6 +46,12 @@ Result<ProjectContext> openProject(const GlobalOptions& global, const OpenOption
   std::error_code ec;
   po.currentDirectory = std::filesystem::current_path(ec).string();
   if (ec) return fail(ErrorCode::Internal, "cannot determine the current directory: " + ec.message());
+  return po;
+}
+
+Result<ProjectContext> openProject(const GlobalOptions& global, const OpenOptions& options) {
+  ProjectContext context;
+  BERTH_ASSIGN_OR_RETURN(spec::ProjectOptions po, projectOptions(global));
   po.load.selectedServices = options.services;
 
   auto project = spec::loadProject(po);

@@ -46,8 +46,10 @@ struct OpenOptions {
 
 Result<ProjectContext> openProject(const GlobalOptions& global, const OpenOptions& options = {});
 
-// The process environment as the loader wants it.
-spec::Environment processEnvironment();
+// How to load the project the global options name (files, -p, --project-directory, --env-file,
+// --profile), with the process environment and the current directory. Fails only when the current
+// directory cannot be determined.
+Result<spec::ProjectOptions> projectOptions(const GlobalOptions& global);
 
 // The project's containers, networks and volumes (and, when asked, the services' images).
 Result<plan::Observed> observeProject(ProjectContext& context, bool images);
