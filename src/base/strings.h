@@ -21,7 +21,8 @@ std::size_t editDistance(std::string_view a, std::string_view b);
 // The candidate closest to `word` if it is close enough to be a plausible typo, else nullopt.
 std::optional<std::string> nearestMatch(std::string_view word, std::span<const std::string> candidates);
 
-// Quotes a value for error messages: "abc" with control characters escaped.
+// Quotes a value for error messages: "abc" with control characters escaped (\" \\ \n \t \r \xNN),
+// which is also a valid YAML double-quoted scalar; other bytes pass through unchanged.
 std::string quoted(std::string_view text);
 
 }  // namespace berth

@@ -694,40 +694,25 @@ bool needsQuotes(const std::string& s) {
   return !validUtf8(s);
 }
 
-std::string doubleQuoted(const std::string& s) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      // Valid UTF-8 passes through; a stray byte becomes U+FFFD (YAML cannot hold raw bytes).
-      const std::size_t n = utf8Length(s, i);
-      if (n == 0) {
-        out += "\uFFFD";
-      } else {
-        out.append(s, i, n);
-        i += n - 1;
-      }
-      continue;
-    }
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+// Valid UTF-8 passes through; a stray byte becomes U+FFFD (YAML cannot hold raw bytes).
+std::string withValidUtf8(const std::string& s) {
+  if (validUtf8(s)) return s;
+  std::string out;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t n = utf8Length(s, i);
+    if (n == 0) {
+      out += "\uFFFD";
+      ++i;
+    } else {
+      out.append(s, i, n);
+      i += n;
     }
   }
-  out += '"';
   return out;
 }
+
+// A YAML double-quoted scalar: the escapes of error messages' quoting are YAML's own.
+std::string doubleQuoted(const std::string& s) { return ::berth::quoted(withValidUtf8(s)); }
 
 // A block literal keeps multi-line text readable; only used when it round-trips exactly.
 bool literalFriendly(const std::string& s) {

@@ -30,6 +30,9 @@ TEST(StringsTest, NearestMatchSuggestsOnlyPlausibleTypos) {
 
 TEST(StringsTest, QuotedEscapesControlCharacters) {
   EXPECT_EQ(quoted("a\"b\n\x01"), "\"a\\\"b\\n\\x01\"");
+  EXPECT_EQ(quoted("tab\there\r\x7f"), "\"tab\\there\\r\\x7f\"");
+  EXPECT_EQ(quoted("back\\slash"), "\"back\\\\slash\"");
+  EXPECT_EQ(quoted("caf\xc3\xa9"), "\"caf\xc3\xa9\"");  // other bytes pass through
 }
 
 }  // namespace
