@@ -3,6 +3,7 @@
 #include <future>
 #include <thread>
 
+#include "engine/image_reference.h"
 #include "plan/labels.h"
 
 namespace berth::plan {
@@ -18,7 +19,9 @@ Result<std::map<std::string, ObservedImage>> observeImages(engine::Engine& engin
                                                            const std::vector<std::string>& references) {
   if (references.empty()) return std::map<std::string, ObservedImage>{};
   engine::ListImagesOptions o;
-  for (const std::string& r : references) o.filters["reference"].push_back(normalizeImageReference(r));
+  for (const std::string& r : references) {
+    o.filters["reference"].push_back(engine::normalizeImageReference(r));
+  }
   BERTH_ASSIGN_OR_RETURN(const auto images, engine.listImages(o));
   return observedFrom("", {}, {}, {}, images, references).images;
 }

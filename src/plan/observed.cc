@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "base/strings.h"
+#include "engine/image_reference.h"
 #include "plan/labels.h"
 
 namespace berth::plan {
@@ -49,24 +50,8 @@ std::vector<const ObservedContainer*> Observed::serviceContainers(std::string_vi
 }
 
 const ObservedImage* Observed::image(std::string_view reference) const {
-  auto it = images.find(normalizeImageReference(reference));
+  auto it = images.find(engine::normalizeImageReference(reference));
   return it == images.end() ? nullptr : &it->second;
-}
-
-std::string normalizeImageReference(std::string_view reference) {
-  std::string ref(reference);
-  if (ref.find('@') != std::string::npos) return ref;
-  for (const std::string_view prefix : {"docker.io/library/", "index.docker.io/library/", "docker.io/",
-                                        "index.docker.io/"}) {
-    if (startsWith(ref, prefix)) {
-      ref = ref.substr(prefix.size());
-      break;
-    }
-  }
-  const std::size_t slash = ref.rfind('/');
-  const std::size_t colon = ref.rfind(':');
-  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) ref += ":latest";
-  return ref;
 }
 
 ObservedContainer observedContainer(const engine::ContainerSummary& s) {
@@ -111,10 +96,10 @@ Observed observedFrom(std::string project, const std::vector<engine::ContainerSu
   }
   for (const engine::Volume& v : volumes) o.volumes[v.name] = ObservedVolume{v.name, v.driver, v.labels};
   std::vector<std::string> wanted;
-  for (const std::string& w : wantedImages) wanted.push_back(normalizeImageReference(w));
+  for (const std::string& w : wantedImages) wanted.push_back(engine::normalizeImageReference(w));
   for (const engine::ImageSummary& img : images) {
     for (const std::string& tag : img.repoTags) {
-      const std::string norm = normalizeImageReference(tag);
+      const std::string norm = engine::normalizeImageReference(tag);
       if (std::find(wanted.begin(), wanted.end(), norm) == wanted.end()) continue;
       o.images[norm] = ObservedImage{img.id, img.repoTags, img.size, img.created};
     }

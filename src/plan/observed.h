@@ -73,11 +73,6 @@ struct Observed {
   const ObservedImage* image(std::string_view reference) const;
 };
 
-// The same reference in the form the engine lists tags: "busybox" → "busybox:latest",
-// "docker.io/library/nginx" → "nginx:latest", "localhost:5000/a" → "localhost:5000/a:latest";
-// references with a digest are kept as they are.
-std::string normalizeImageReference(std::string_view reference);
-
 // Builds the observation from list answers: containers of the project (by label), the project's
 // networks and volumes, and images (kept for the references in `wantedImages`).
 Observed observedFrom(std::string project, const std::vector<engine::ContainerSummary>& containers,

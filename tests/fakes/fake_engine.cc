@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "engine/image_reference.h"
 
 namespace berth::fakes {
 
@@ -19,21 +20,6 @@ struct FakeEngine::Container {
 };
 
 namespace {
-
-std::string normalize(std::string_view reference) {
-  std::string ref(reference);
-  if (ref.find('@') != std::string::npos || startsWith(ref, "sha256:")) return ref;
-  for (const std::string_view prefix : {"docker.io/library/", "docker.io/"}) {
-    if (startsWith(ref, prefix)) {
-      ref = ref.substr(prefix.size());
-      break;
-    }
-  }
-  const std::size_t slash = ref.rfind('/');
-  const std::size_t colon = ref.rfind(':');
-  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) ref += ":latest";
-  return ref;
-}
 
 bool isAnonymous(const std::string& name) { return name.size() == 64 && name.find('_') == std::string::npos; }
 
@@ -128,13 +114,13 @@ class InFlight {
 std::string FakeEngine::addImage(const std::string& ref, std::string id, const ImageConfig& config) {
   std::lock_guard lock(mu_);
   if (id.empty()) id = "sha256:" + newId();
-  images_[normalize(ref)] = Image{id, config};
+  images_[normalizeImageReference(ref)] = Image{id, config};
   return id;
 }
 
 void FakeEngine::addToRegistry(const std::string& ref) {
   std::lock_guard lock(mu_);
-  registry_.insert(normalize(ref));
+  registry_.insert(normalizeImageReference(ref));
 }
 
 void FakeEngine::failNext(const std::string& method, Error error) {
@@ -238,7 +224,7 @@ std::set<std::string> FakeEngine::volumeNames() const {
 
 std::optional<std::string> FakeEngine::imageId(const std::string& ref) const {
   std::lock_guard lock(mu_);
-  auto it = images_.find(normalize(ref));
+  auto it = images_.find(normalizeImageReference(ref));
   if (it == images_.end()) return std::nullopt;
   return it->second.id;
 }
@@ -310,7 +296,7 @@ Result<std::vector<ImageSummary>> FakeEngine::listImages(const ListImagesOptions
   FAKE_ENTER("listImages", "", false);
   std::vector<std::string> wanted;
   if (auto it = options.filters.find("reference"); it != options.filters.end()) {
-    for (const std::string& r : it->second) wanted.push_back(normalize(r));
+    for (const std::string& r : it->second) wanted.push_back(normalizeImageReference(r));
   }
   std::map<std::string, ImageSummary> byId;
   for (const auto& [ref, img] : images_) {
@@ -329,7 +315,7 @@ Result<std::vector<ImageSummary>> FakeEngine::listImages(const ListImagesOptions
 Result<ImageInspect> FakeEngine::inspectImage(const std::string& ref) {
   FAKE_ENTER("inspectImage", ref, false);
   for (const auto& [r, img] : images_) {
-    if (r == normalize(ref) || img.id == ref) {
+    if (r == normalizeImageReference(ref) || img.id == ref) {
       ImageInspect i;
       i.id = img.id;
       i.repoTags.push_back(r);
@@ -352,14 +338,16 @@ Result<BuildResult> FakeEngine::buildImage(std::string_view contextTar, const Bu
   }
   if (onProgress) onProgress("Step 1/1 : FROM scratch\n");
   const std::string id = "sha256:" + newId();
-  for (const std::string& t : options.tags) images_[normalize(t)] = Image{id, {}};
+  for (const std::string& t : options.tags) images_[normalizeImageReference(t)] = Image{id, {}};
   return BuildResult{id, "Successfully built " + id.substr(7, 12) + "\n"};
 }
 
 Result<std::string> FakeEngine::importImage(std::string_view, const ImportImageOptions& options) {
   FAKE_ENTER("importImage", options.repo, true);
   const std::string id = "sha256:" + newId();
-  if (!options.repo.empty()) images_[normalize(options.repo + ":" + (options.tag.empty() ? "latest" : options.tag))] = {id, {}};
+  if (!options.repo.empty()) {
+    images_[normalizeImageReference(options.repo + ":" + (options.tag.empty() ? "latest" : options.tag))] = {id, {}};
+  }
   return id;
 }
 
@@ -375,13 +363,13 @@ Result<std::string> FakeEngine::saveImages(const std::vector<std::string>& refs)
 
 Status FakeEngine::pullImage(const std::string& ref, const std::string&, const ProgressFn& onProgress) {
   FAKE_ENTER("pullImage", ref, true);
-  if (registry_.count(normalize(ref)) == 0) {
+  if (registry_.count(normalizeImageReference(ref)) == 0) {
     return fail(ErrorCode::Internal,
                 "engine fake://engine: pull image " + ref +
                     ": Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host");
   }
   if (onProgress) onProgress("Pulling from library/" + ref);
-  auto& img = images_[normalize(ref)];
+  auto& img = images_[normalizeImageReference(ref)];
   if (img.id.empty()) img.id = "sha256:" + newId();
   return ok();
 }
@@ -389,9 +377,9 @@ Status FakeEngine::pullImage(const std::string& ref, const std::string&, const P
 Status FakeEngine::tagImage(const std::string& source, const std::string& repo, const std::string& tag) {
   FAKE_ENTER("tagImage", source, true);
   for (const auto& [r, img] : images_) {
-    if (r == normalize(source) || img.id == source) {
+    if (r == normalizeImageReference(source) || img.id == source) {
       const Image copy = img;
-      images_[normalize(repo + ":" + (tag.empty() ? "latest" : tag))] = copy;
+      images_[normalizeImageReference(repo + ":" + (tag.empty() ? "latest" : tag))] = copy;
       return ok();
     }
   }
@@ -400,7 +388,7 @@ Status FakeEngine::tagImage(const std::string& source, const std::string& repo, 
 
 Result<std::vector<ImageDeleteItem>> FakeEngine::removeImage(const std::string& ref, const RemoveImageOptions& options) {
   FAKE_ENTER("removeImage", ref, true);
-  auto it = images_.find(normalize(ref));
+  auto it = images_.find(normalizeImageReference(ref));
   if (it == images_.end()) return fail(notFound("remove image " + ref + ": No such image: " + ref + " (404)"));
   const std::string id = it->second.id;
   if (!options.force) {
@@ -423,7 +411,7 @@ Result<ContainerCreated> FakeEngine::createContainer(const ContainerCreate& spec
     return fail(ErrorCode::Conflict, "engine fake://engine: create container " + spec.name +
                                          ": Conflict. The container name \"/" + spec.name + "\" is already in use (409)");
   }
-  auto img = images_.find(normalize(spec.config.image));
+  auto img = images_.find(normalizeImageReference(spec.config.image));
   if (img == images_.end()) {
     return fail(notFound("create container " + spec.name + ": No such image: " + spec.config.image + " (404)"));
   }

@@ -281,13 +281,5 @@ TEST(TranslateTest, InvalidRestartPolicyNamesTheService) {
             "service a: restart: invalid policy \"sometimes\" (expected no, always, unless-stopped or on-failure[:N])");
 }
 
-TEST(ObservedTest, NormalizesImageReferences) {
-  EXPECT_EQ(normalizeImageReference("busybox"), "busybox:latest");
-  EXPECT_EQ(normalizeImageReference("docker.io/library/nginx"), "nginx:latest");
-  EXPECT_EQ(normalizeImageReference("localhost:5000/a"), "localhost:5000/a:latest");
-  EXPECT_EQ(normalizeImageReference("localhost:5000/a:2"), "localhost:5000/a:2");
-  EXPECT_EQ(normalizeImageReference("a@sha256:00"), "a@sha256:00");
-}
-
 }  // namespace
 }  // namespace berth::plan::testing
