@@ -13,6 +13,7 @@ namespace {
 
 using Keys = std::vector<std::string_view>;
 using Handler = std::function<void(const std::string& key, const Node& value, const Path& path)>;
+using ItemHandler = std::function<void(const Node& item, const Path& path)>;
 
 bool isTombstone(const Node& n) { return n.tag == NodeTag::Reset; }
 bool isExtensionKey(std::string_view key) { return startsWith(key, "x-"); }
@@ -180,8 +181,7 @@ class Binder {
   }
 
   // A user-named map (services, networks, ...): fn(name, value, path) for each entry.
-  void namedMap(const Node& n, const Path& p,
-                const std::function<void(const std::string&, const Node&, const Path&)>& fn) {
+  void namedMap(const Node& n, const Path& p, const Handler& fn) {
     if (n.isNull()) return;
     if (!expectMapping(n, p)) return;
     for (const Entry& e : n.entries) {
@@ -190,6 +190,35 @@ class Binder {
       note(child, e.keyMark);
       fn(e.key, e.value, child);
     }
+  }
+
+  // fn(item, path) for each item of list `n`; anything else is the error `notAList`.
+  void eachItem(const Node& n, const Path& p, const ItemHandler& fn,
+                const std::string& notAList = "must be a list") {
+    if (!n.isSequence()) {
+      err(n, p, notAList);
+      return;
+    }
+    for (std::size_t i = 0; i < n.items.size(); ++i) fn(n.items[i], p.index(i));
+  }
+
+  // A service's depends_on, networks and models: a list of names, or a mapping of name → settings.
+  // fn(name, settings, path) for each; a listed name has null settings, as an entry left empty has.
+  void namesOrMapping(const Node& n, const Path& p, const std::string& what, const Handler& fn) {
+    if (n.isSequence()) {
+      const Node noSettings;
+      for (std::size_t i = 0; i < n.items.size(); ++i) {
+        const std::string name = str(n.items[i], p.index(i));
+        note(p.key(name), n.items[i].mark);
+        fn(name, noSettings, p.key(name));
+      }
+      return;
+    }
+    if (!n.isMapping()) {
+      err(n, p, "must be a list of " + what + " names or a mapping");
+      return;
+    }
+    namedMap(n, p, fn);
   }
 
   // ---- scalars ----------------------------------------------------------------------------------
@@ -289,14 +318,12 @@ class Binder {
       out.push_back(allowNumbers ? strOrNumber(n, p) : str(n, p));
       return out;
     }
-    if (!n.isSequence()) {
-      err(n, p, allowString ? "must be a string or a list" : "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const Node& item = n.items[i];
-      out.push_back(allowNumbers ? strOrNumber(item, p.index(i)) : str(item, p.index(i)));
-    }
+    eachItem(
+        n, p,
+        [&](const Node& item, const Path& ip) {
+          out.push_back(allowNumbers ? strOrNumber(item, ip) : str(item, ip));
+        },
+        allowString ? "must be a string or a list" : "must be a list");
     return out;
   }
 
@@ -316,29 +343,27 @@ class Binder {
       }
       return out;
     }
-    if (n.isSequence()) {
-      for (std::size_t i = 0; i < n.items.size(); ++i) {
-        const Node& item = n.items[i];
-        if (!item.isScalar()) {
-          err(item, p.index(i), "must be a string");
-          continue;
-        }
-        const std::string text = scalarString(item);
-        const std::size_t eq = text.find('=');
-        const std::string key = text.substr(0, eq);
-        if (checkTrailingSpace && !key.empty() && key.back() == ' ') {
-          err(item, p.index(i), "environment variable " + key + " is declared with a trailing space");
-          continue;
-        }
-        if (eq == std::string::npos) {
-          out[key] = std::nullopt;
-        } else {
-          out[key] = text.substr(eq + 1);
-        }
-      }
-      return out;
-    }
-    err(n, p, "must be a mapping or a list of KEY=VALUE strings");
+    eachItem(
+        n, p,
+        [&](const Node& item, const Path& ip) {
+          if (!item.isScalar()) {
+            err(item, ip, "must be a string");
+            return;
+          }
+          const std::string text = scalarString(item);
+          const std::size_t eq = text.find('=');
+          const std::string key = text.substr(0, eq);
+          if (checkTrailingSpace && !key.empty() && key.back() == ' ') {
+            err(item, ip, "environment variable " + key + " is declared with a trailing space");
+            return;
+          }
+          if (eq == std::string::npos) {
+            out[key] = std::nullopt;
+          } else {
+            out[key] = text.substr(eq + 1);
+          }
+        },
+        "must be a mapping or a list of KEY=VALUE strings");
     return out;
   }
 
@@ -451,21 +476,20 @@ class Binder {
       }
       return out;
     }
-    if (!n.isSequence()) {
-      err(n, p, "must be a mapping or a list of \"HOST=IP\" entries");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const std::string entry = str(n.items[i], p.index(i));
-      if (entry.empty()) continue;
-      if (unresolved(n.items[i]) && entry.find_first_of("=:") == std::string::npos) continue;
-      auto parsed = parseExtraHost(entry);
-      if (!parsed) {
-        err(n.items[i], p.index(i), parsed.error().message());
-        continue;
-      }
-      for (const std::string& ip : parsed->second) add(parsed->first, ip);
-    }
+    eachItem(
+        n, p,
+        [&](const Node& item, const Path& ip) {
+          const std::string entry = str(item, ip);
+          if (entry.empty()) return;
+          if (unresolved(item) && entry.find_first_of("=:") == std::string::npos) return;
+          auto parsed = parseExtraHost(entry);
+          if (!parsed) {
+            err(item, ip, parsed.error().message());
+            return;
+          }
+          for (const std::string& address : parsed->second) add(parsed->first, address);
+        },
+        "must be a mapping or a list of \"HOST=IP\" entries");
     return out;
   }
 
@@ -629,26 +653,11 @@ class Binder {
 
   std::map<std::string, Dependency> dependsOn(const Node& n, const Path& p) {
     std::map<std::string, Dependency> out;
-    if (n.isSequence()) {
-      for (std::size_t i = 0; i < n.items.size(); ++i) {
-        const std::string name = str(n.items[i], p.index(i));
-        note(p.key(name), n.items[i].mark);
-        out[name] = Dependency{};
-      }
-      return out;
-    }
-    if (!n.isMapping()) {
-      err(n, p, "must be a list of service names or a mapping");
-      return out;
-    }
-    for (const Entry& e : n.entries) {
-      if (isTombstone(e.value)) continue;
-      const Path dp = p.key(e.key);
-      note(dp, e.keyMark);
+    namesOrMapping(n, p, "service", [&](const std::string& name, const Node& settings, const Path& dp) {
       Dependency d;
       bool haveCondition = false;
-      if (!e.value.isNull()) {
-        fields(e.value, dp, &d.extensions, {"condition", "restart", "required"},
+      if (!settings.isNull()) {
+        fields(settings, dp, &d.extensions, {"condition", "restart", "required"},
                [&](const std::string& k, const Node& v, const Path& kp) {
                  if (k == "condition") {
                    d.condition = str(v, kp);
@@ -666,11 +675,11 @@ class Binder {
                  }
                });
       }
-      if (!haveCondition && settings_.validate && e.value.isMapping()) {
-        err(e.value, dp, "missing property 'condition'");
+      if (!haveCondition && settings_.validate && settings.isMapping()) {
+        err(settings, dp, "missing property 'condition'");
       }
-      out[e.key] = std::move(d);
-    }
+      out[name] = std::move(d);
+    });
     return out;
   }
 
@@ -700,7 +709,7 @@ class Binder {
       out.push_back(std::move(f));
     };
     if (n.isSequence()) {
-      for (std::size_t i = 0; i < n.items.size(); ++i) one(n.items[i], p.index(i));
+      eachItem(n, p, one);
     } else {
       one(n, p);
     }
@@ -711,14 +720,8 @@ class Binder {
   std::vector<FileReference> fileReferences(const Node& n, const Path& p,
                                             const std::string& defaultDir) {
     std::vector<FileReference> out;
-    if (!n.isSequence()) {
-      err(n, p, "must be a list");
-      return out;
-    }
     std::vector<Mark> itemMarks;
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const Node& item = n.items[i];
-      const Path ip = p.index(i);
+    eachItem(n, p, [&](const Node& item, const Path& ip) {
       FileReference r;
       if (item.isScalar()) {
         r.source = str(item, ip);
@@ -737,7 +740,7 @@ class Binder {
       }
       out.push_back(std::move(r));
       itemMarks.push_back(item.mark);
-    }
+    });
     dedupe(out, [&](const FileReference& r) {
       return r.target.empty() ? defaultDir + "/" + r.source : r.target;
     });
@@ -747,13 +750,7 @@ class Binder {
 
   std::vector<DeviceMapping> devices(const Node& n, const Path& p) {
     std::vector<DeviceMapping> out;
-    if (!n.isSequence()) {
-      err(n, p, "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const Node& item = n.items[i];
-      const Path ip = p.index(i);
+    eachItem(n, p, [&](const Node& item, const Path& ip) {
       DeviceMapping d;
       if (item.isScalar()) {
         const std::vector<std::string> parts = split(str(item, ip), ':');
@@ -790,20 +787,14 @@ class Binder {
         if (d.target.empty()) d.target = d.source;
       }
       out.push_back(std::move(d));
-    }
+    });
     dedupe(out, [](const DeviceMapping& d) { return d.target; });
     return out;
   }
 
   std::vector<DeviceRequest> deviceRequests(const Node& n, const Path& p, bool requireCapabilities) {
     std::vector<DeviceRequest> out;
-    if (!n.isSequence()) {
-      err(n, p, "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const Node& item = n.items[i];
-      const Path ip = p.index(i);
+    eachItem(n, p, [&](const Node& item, const Path& ip) {
       DeviceRequest d;
       bool haveCount = false;
       bool haveIds = false;
@@ -832,7 +823,7 @@ class Binder {
                  d.options = labels(v, kp);
                }
              });
-      if (!item.isMapping()) continue;
+      if (!item.isMapping()) return;
       if (requireCapabilities && !haveCapabilities && settings_.validate) {
         err(item, ip, "missing property 'capabilities'");
       }
@@ -841,7 +832,7 @@ class Binder {
       }
       if (!haveCount && !haveIds) d.count = -1;
       out.push_back(std::move(d));
-    }
+    });
     return out;
   }
 
@@ -892,28 +883,13 @@ class Binder {
 
   std::map<std::string, std::optional<ServiceNetwork>> serviceNetworks(const Node& n, const Path& p) {
     std::map<std::string, std::optional<ServiceNetwork>> out;
-    if (n.isSequence()) {
-      for (std::size_t i = 0; i < n.items.size(); ++i) {
-        const std::string name = str(n.items[i], p.index(i));
-        note(p.key(name), n.items[i].mark);
+    namesOrMapping(n, p, "network", [&](const std::string& name, const Node& settings, const Path& np) {
+      if (settings.isNull()) {
         out[name] = std::nullopt;
-      }
-      return out;
-    }
-    if (!n.isMapping()) {
-      err(n, p, "must be a list of network names or a mapping");
-      return out;
-    }
-    for (const Entry& e : n.entries) {
-      if (isTombstone(e.value)) continue;
-      const Path np = p.key(e.key);
-      note(np, e.keyMark);
-      if (e.value.isNull()) {
-        out[e.key] = std::nullopt;
-        continue;
+        return;
       }
       ServiceNetwork sn;
-      fields(e.value, np, &sn.extensions,
+      fields(settings, np, &sn.extensions,
              {"aliases", "driver_opts", "gw_priority", "interface_name", "ipv4_address",
               "ipv6_address", "link_local_ips", "mac_address", "priority"},
              [&](const std::string& k, const Node& v, const Path& kp) {
@@ -927,71 +903,59 @@ class Binder {
                else if (k == "link_local_ips") sn.linkLocalIps = uniqueStrings(v, kp);
                else sn.macAddress = str(v, kp);
              });
-      out[e.key] = std::move(sn);
-    }
+      out[name] = std::move(sn);
+    });
     return out;
   }
 
   std::map<std::string, std::optional<ServiceModel>> serviceModels(const Node& n, const Path& p) {
     std::map<std::string, std::optional<ServiceModel>> out;
-    if (n.isSequence()) {
-      for (std::size_t i = 0; i < n.items.size(); ++i) out[str(n.items[i], p.index(i))] = std::nullopt;
-      return out;
-    }
-    if (!n.isMapping()) {
-      err(n, p, "must be a list of model names or a mapping");
-      return out;
-    }
-    for (const Entry& e : n.entries) {
-      if (isTombstone(e.value)) continue;
-      if (e.value.isNull()) {
-        out[e.key] = std::nullopt;
-        continue;
+    namesOrMapping(n, p, "model", [&](const std::string& name, const Node& settings, const Path& mp) {
+      if (settings.isNull()) {
+        out[name] = std::nullopt;
+        return;
       }
       ServiceModel m;
-      fields(e.value, p.key(e.key), &m.extensions, {"endpoint_var", "model_var"},
+      fields(settings, mp, &m.extensions, {"endpoint_var", "model_var"},
              [&](const std::string& k, const Node& v, const Path& kp) {
                (k == "endpoint_var" ? m.endpointVar : m.modelVar) = str(v, kp);
              });
-      out[e.key] = std::move(m);
-    }
+      out[name] = std::move(m);
+    });
     return out;
   }
 
   std::vector<Port> ports(const Node& n, const Path& p) {
     std::vector<Port> out;
-    if (!n.isSequence()) {
-      err(n, p, "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const Node& item = n.items[i];
-      const Path ip = p.index(i);
+    bool tooMany = false;
+    eachItem(n, p, [&](const Node& item, const Path& ip) {
+      if (tooMany) return;
       note(ip, item.mark);
       if (item.isScalar()) {
         const std::string spec = scalarString(item);
         if (item.type == ScalarType::Bool) {
           err(item, ip, "must be a number, a string or a mapping");
-          continue;
+          return;
         }
         if (unresolved(item)) {
           Port raw;
           raw.unparsed = spec;
           out.push_back(std::move(raw));
-          continue;
+          return;
         }
         auto parsed = parsePortSpec(spec);
         if (!parsed) {
           err(item, ip, parsed.error().message() +
                             " (expected \"[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]\")");
-          continue;
+          return;
         }
         if (out.size() + parsed->size() > kMaxPorts) {
           err(item, ip, "too many ports: a service may publish at most " + std::to_string(kMaxPorts));
-          return out;
+          tooMany = true;
+          return;
         }
         for (Port& port : *parsed) out.push_back(std::move(port));
-        continue;
+        return;
       }
       Port port;
       bool haveTarget = false;
@@ -1016,7 +980,7 @@ class Binder {
       if (port.mode.empty()) port.mode = "ingress";
       if (port.protocol.empty()) port.protocol = "tcp";
       out.push_back(std::move(port));
-    }
+    });
     dedupe(out, [](const Port& port) {
       if (!port.unparsed.empty()) return port.unparsed;
       return (port.hostIp.empty() ? std::string("0.0.0.0") : port.hostIp) + ":" +
@@ -1029,22 +993,16 @@ class Binder {
   std::vector<VolumeMount> mounts(const Node& n, const Path& p) {
     std::vector<VolumeMount> out;
     std::vector<Mark> itemMarks;
-    if (!n.isSequence()) {
-      err(n, p, "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) {
-      const Node& item = n.items[i];
-      const Path ip = p.index(i);
+    eachItem(n, p, [&](const Node& item, const Path& ip) {
       if (item.isScalar()) {
         auto parsed = parseVolumeSpec(str(item, ip));
         if (!parsed) {
           err(item, ip, parsed.error().message());
-          continue;
+          return;
         }
         out.push_back(std::move(*parsed));
         itemMarks.push_back(item.mark);
-        continue;
+        return;
       }
       VolumeMount m;
       bool haveType = false;
@@ -1070,14 +1028,14 @@ class Binder {
                else if (k == "tmpfs") m.tmpfs = tmpfsOptions(v, kp);
                else m.image = imageOptions(v, kp);
              });
-      if (!item.isMapping()) continue;
+      if (!item.isMapping()) return;
       if (!haveType && settings_.validate) err(item, ip, "missing property 'type'");
       if (m.type == "bind" && m.source.empty()) {
         err(item, ip, "invalid mount config for type \"bind\": field Source must not be empty");
       }
       out.push_back(std::move(m));
       itemMarks.push_back(item.mark);
-    }
+    });
     // Deduplicate by target, keeping positions in step with the entries.
     std::vector<std::pair<VolumeMount, Mark>> paired;
     for (std::size_t i = 0; i < out.size(); ++i) paired.emplace_back(std::move(out[i]), itemMarks[i]);
@@ -1154,11 +1112,7 @@ class Binder {
 
   std::vector<Hook> hooks(const Node& n, const Path& p, bool preStart) {
     std::vector<Hook> out;
-    if (!n.isSequence()) {
-      err(n, p, "must be a list");
-      return out;
-    }
-    for (std::size_t i = 0; i < n.items.size(); ++i) out.push_back(hook(n.items[i], p.index(i), preStart));
+    eachItem(n, p, [&](const Node& item, const Path& ip) { out.push_back(hook(item, ip, preStart)); });
     return out;
   }
 
@@ -1214,19 +1168,14 @@ class Binder {
     BlkioConfig b;
     const auto throttles = [&](const Node& v, const Path& kp) {
       std::vector<ThrottleDevice> out;
-      if (!v.isSequence()) {
-        err(v, kp, "must be a list");
-        return out;
-      }
-      for (std::size_t i = 0; i < v.items.size(); ++i) {
+      eachItem(v, kp, [&](const Node& item, const Path& ip) {
         ThrottleDevice t;
-        fields(v.items[i], kp.index(i), nullptr, {"path", "rate"},
-               [&](const std::string& k, const Node& x, const Path& xp) {
-                 if (k == "path") t.path = str(x, xp);
-                 else t.rate = bytes(x, xp).value_or(0);
-               });
+        fields(item, ip, nullptr, {"path", "rate"}, [&](const std::string& k, const Node& x, const Path& xp) {
+          if (k == "path") t.path = str(x, xp);
+          else t.rate = bytes(x, xp).value_or(0);
+        });
         out.push_back(std::move(t));
-      }
+      });
       return out;
     };
     fields(n, p, &b.extensions,
@@ -1236,19 +1185,15 @@ class Binder {
              if (k == "weight") {
                b.weight = static_cast<std::uint16_t>(integer(v, kp, 10, 1000).value_or(0));
              } else if (k == "weight_device") {
-               if (!v.isSequence()) {
-                 err(v, kp, "must be a list");
-                 return;
-               }
-               for (std::size_t i = 0; i < v.items.size(); ++i) {
+               eachItem(v, kp, [&](const Node& item, const Path& ip) {
                  WeightDevice w;
-                 fields(v.items[i], kp.index(i), nullptr, {"path", "weight"},
+                 fields(item, ip, nullptr, {"path", "weight"},
                         [&](const std::string& wk, const Node& x, const Path& xp) {
                           if (wk == "path") w.path = str(x, xp);
                           else w.weight = static_cast<std::uint16_t>(integer(x, xp, 10, 1000).value_or(0));
                         });
                  b.weightDevice.push_back(std::move(w));
-               }
+               });
              } else if (k == "device_read_bps") b.deviceReadBps = throttles(v, kp);
              else if (k == "device_read_iops") b.deviceReadIops = throttles(v, kp);
              else if (k == "device_write_bps") b.deviceWriteBps = throttles(v, kp);
@@ -1371,16 +1316,12 @@ class Binder {
                           d.placement.maxReplicasPerNode =
                               static_cast<std::uint64_t>(integer(pv, pp, 0).value_or(0));
                         } else {
-                          if (!pv.isSequence()) {
-                            err(pv, pp, "must be a list");
-                            return;
-                          }
-                          for (std::size_t i = 0; i < pv.items.size(); ++i) {
-                            fields(pv.items[i], pp.index(i), nullptr, {"spread"},
+                          eachItem(pv, pp, [&](const Node& item, const Path& ip) {
+                            fields(item, ip, nullptr, {"spread"},
                                    [&](const std::string&, const Node& sv, const Path& sp) {
                                      d.placement.preferences.push_back(str(sv, sp));
                                    });
-                          }
+                          });
                         }
                       });
              }
@@ -1420,13 +1361,9 @@ class Binder {
       else if (k == "pids") r.pids = integer(v, kp).value_or(0);
       else if (k == "devices") r.devices = deviceRequests(v, kp, /*requireCapabilities=*/true);
       else {
-        if (!v.isSequence()) {
-          err(v, kp, "must be a list");
-          return;
-        }
-        for (std::size_t i = 0; i < v.items.size(); ++i) {
+        eachItem(v, kp, [&](const Node& item, const Path& ip) {
           GenericResource g;
-          fields(v.items[i], kp.index(i), &g.extensions, {"discrete_resource_spec"},
+          fields(item, ip, &g.extensions, {"discrete_resource_spec"},
                  [&](const std::string&, const Node& dv, const Path& dp) {
                    fields(dv, dp, nullptr, {"kind", "value"},
                           [&](const std::string& gk, const Node& gv, const Path& gp) {
@@ -1435,7 +1372,7 @@ class Binder {
                           });
                  });
           r.genericResources.push_back(std::move(g));
-        }
+        });
       }
     });
     return r;
@@ -1445,13 +1382,7 @@ class Binder {
     Develop d;
     fields(n, p, &d.extensions, {"watch"}, [&](const std::string&, const Node& v, const Path& kp) {
       note(kp, v.mark);
-      if (!v.isSequence()) {
-        err(v, kp, "must be a list");
-        return;
-      }
-      for (std::size_t i = 0; i < v.items.size(); ++i) {
-        const Node& item = v.items[i];
-        const Path ip = kp.index(i);
+      eachItem(v, kp, [&](const Node& item, const Path& ip) {
         WatchRule w;
         std::vector<std::string> paths;
         bool haveAction = false;
@@ -1474,7 +1405,7 @@ class Binder {
                  else if (k == "initial_sync") w.initialSync = boolean(wv, wp).value_or(false);
                  else w.exec.push_back(hook(wv, wp, false));
                });
-        if (!item.isMapping()) continue;
+        if (!item.isMapping()) return;
         if (settings_.validate) {
           if (paths.empty()) err(item, ip, "missing property 'path'");
           else if (!haveAction) err(item, ip, "missing property 'action'");
@@ -1485,7 +1416,7 @@ class Binder {
           copy.path = path;
           d.watch.push_back(std::move(copy));
         }
-      }
+      });
     });
     return d;
   }
@@ -1553,13 +1484,9 @@ class Binder {
              } else if (k == "options") {
                i.options = stringMap(v, kp);
              } else {
-               if (!v.isSequence()) {
-                 err(v, kp, "must be a list");
-                 return;
-               }
-               for (std::size_t j = 0; j < v.items.size(); ++j) {
+               eachItem(v, kp, [&](const Node& item, const Path& ip) {
                  IpamPool pool;
-                 fields(v.items[j], kp.index(j), &pool.extensions,
+                 fields(item, ip, &pool.extensions,
                         {"subnet", "ip_range", "gateway", "aux_addresses"},
                         [&](const std::string& pk, const Node& pv, const Path& pp) {
                           if (pk == "subnet") pool.subnet = str(pv, pp);
@@ -1568,7 +1495,7 @@ class Binder {
                           else pool.auxAddresses = stringMap(pv, pp);
                         });
                  i.config.push_back(std::move(pool));
-               }
+               });
              }
            });
     return i;

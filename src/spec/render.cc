@@ -93,6 +93,22 @@ class Object {
   Value value_ = Value::mapping();
 };
 
+// A sequence of render(item) for each item of a list.
+template <class List, class Render>
+Value sequenceOf(const List& items, Render render) {
+  Value out = Value::sequence();
+  for (const auto& item : items) out.push(render(item));
+  return out;
+}
+
+// A mapping of name → render(value) for each entry of a map.
+template <class Map, class Render>
+Value mappingOf(const Map& entries, Render render) {
+  Value out = Value::mapping();
+  for (const auto& [name, value] : entries) out.set(name, render(value));
+  return out;
+}
+
 std::string fileMode(std::uint32_t mode) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0%o", mode);
@@ -130,42 +146,23 @@ class Renderer {
   Value project(const Project& p) {
     Value v = Value::mapping();
     v.set("name", Value::string(p.name));
-    Value services = Value::mapping();
-    for (const auto& [name, s] : p.services) services.set(name, service(s));
-    v.set("services", std::move(services));
-    if (!p.networks.empty()) {
-      Value m = Value::mapping();
-      for (const auto& [name, n] : p.networks) m.set(name, network(n));
-      v.set("networks", std::move(m));
-    }
-    if (!p.volumes.empty()) {
-      Value m = Value::mapping();
-      for (const auto& [name, vol] : p.volumes) m.set(name, volume(vol));
-      v.set("volumes", std::move(m));
-    }
-    if (!p.secrets.empty()) {
-      Value m = Value::mapping();
-      for (const auto& [name, f] : p.secrets) m.set(name, fileObject(f, false));
-      v.set("secrets", std::move(m));
-    }
-    if (!p.configs.empty()) {
-      Value m = Value::mapping();
-      for (const auto& [name, f] : p.configs) m.set(name, fileObject(f, true));
-      v.set("configs", std::move(m));
-    }
-    if (!p.models.empty()) {
-      Value m = Value::mapping();
-      for (const auto& [name, model] : p.models) {
-        m.set(name, Object(o_)
-                        .str("name", model.name)
-                        .str("model", model.model)
-                        .integer("context_size", model.contextSize)
-                        .strings("runtime_flags", model.runtimeFlags)
-                        .extensions(model.extensions)
-                        .take());
-      }
-      v.set("models", std::move(m));
-    }
+    v.set("services", mappingOf(p.services, [&](const Service& s) { return service(s); }));
+    const auto section = [&](const char* key, Value entries) {
+      if (!entries.empty()) v.set(key, std::move(entries));
+    };
+    section("networks", mappingOf(p.networks, [&](const Network& n) { return network(n); }));
+    section("volumes", mappingOf(p.volumes, [&](const Volume& vol) { return volume(vol); }));
+    section("secrets", mappingOf(p.secrets, [&](const FileObject& f) { return fileObject(f, false); }));
+    section("configs", mappingOf(p.configs, [&](const FileObject& f) { return fileObject(f, true); }));
+    section("models", mappingOf(p.models, [&](const Model& model) {
+              return Object(o_)
+                  .str("name", model.name)
+                  .str("model", model.model)
+                  .integer("context_size", model.contextSize)
+                  .strings("runtime_flags", model.runtimeFlags)
+                  .extensions(model.extensions)
+                  .take();
+            }));
     for (const auto& [k, x] : p.extensions) v.set(k, x);  // top-level x-* are always kept
     return v;
   }
@@ -202,30 +199,21 @@ class Renderer {
                                                .extensions(s.credentialSpec->extensions)
                                                .take());
     }
-    if (!s.dependsOn.empty()) {
-      Value deps = Value::mapping();
-      for (const auto& [name, d] : s.dependsOn) {
-        Object dep(o_);
-        dep.str("condition", d.condition).boolean("restart", d.restart);
-        dep.value("required", Value::boolean(d.required)).extensions(d.extensions);
-        deps.set(name, dep.take());
-      }
-      v.value("depends_on", std::move(deps));
-    }
+    v.valueIfNotEmpty("depends_on", mappingOf(s.dependsOn, [&](const Dependency& d) {
+      Object dep(o_);
+      dep.str("condition", d.condition).boolean("restart", d.restart);
+      return dep.value("required", Value::boolean(d.required)).extensions(d.extensions).take();
+    }));
     if (s.deploy) v.value("deploy", deploy(*s.deploy));
     v.strings("device_cgroup_rules", s.deviceCgroupRules);
-    if (!s.devices.empty()) {
-      Value devices = Value::sequence();
-      for (const auto& d : s.devices) {
-        devices.push(Object(o_)
-                         .str("source", d.source)
-                         .str("target", d.target)
-                         .str("permissions", d.permissions)
-                         .extensions(d.extensions)
-                         .take());
-      }
-      v.value("devices", std::move(devices));
-    }
+    v.valueIfNotEmpty("devices", sequenceOf(s.devices, [&](const DeviceMapping& d) {
+      return Object(o_)
+          .str("source", d.source)
+          .str("target", d.target)
+          .str("permissions", d.permissions)
+          .extensions(d.extensions)
+          .take();
+    }));
     v.strings("dns", s.dns).strings("dns_opt", s.dnsOpt).strings("dns_search", s.dnsSearch);
     v.str("domainname", s.domainName);
     if (s.entrypoint) v.value("entrypoint", Object::list(*s.entrypoint));
@@ -237,17 +225,12 @@ class Renderer {
       v.value("provider", prov.extensions(s.provider->extensions).take());
     }
     v.mappingWithEquals("environment", s.environment);
-    if (!s.envFiles.empty()) {
-      Value files = Value::sequence();
-      for (const auto& f : s.envFiles) {
-        Object e(o_);
-        e.str("path", f.path);
-        if (!f.required) e.value("required", Value::boolean(false));
-        e.str("format", f.format);
-        files.push(e.take());
-      }
-      v.value("env_file", std::move(files));
-    }
+    v.valueIfNotEmpty("env_file", sequenceOf(s.envFiles, [&](const EnvFile& f) {
+      Object e(o_);
+      e.str("path", f.path);
+      if (!f.required) e.value("required", Value::boolean(false));
+      return e.str("format", f.format).take();
+    }));
     v.strings("expose", s.expose).strings("external_links", s.externalLinks);
     if (!s.extraHosts.empty()) v.value("extra_hosts", extraHosts(s.extraHosts));
     v.strings("group_add", s.groupAdd);
@@ -268,54 +251,36 @@ class Renderer {
         .bytes("memswap_limit", s.memswapLimit)
         .integer("mem_swappiness", s.memSwappiness)
         .str("mac_address", s.macAddress);
-    if (!s.models.empty()) {
-      Value models = Value::mapping();
-      for (const auto& [name, m] : s.models) {
-        if (!m) {
-          models.set(name, Value::null());
-          continue;
-        }
-        models.set(name, Object(o_)
-                             .str("endpoint_var", m->endpointVar)
-                             .str("model_var", m->modelVar)
-                             .extensions(m->extensions)
-                             .take());
-      }
-      v.value("models", std::move(models));
-    }
+    v.valueIfNotEmpty("models", mappingOf(s.models, [&](const std::optional<ServiceModel>& m) {
+      if (!m) return Value::null();
+      return Object(o_)
+          .str("endpoint_var", m->endpointVar)
+          .str("model_var", m->modelVar)
+          .extensions(m->extensions)
+          .take();
+    }));
     v.str("network_mode", s.networkMode);
-    if (!s.networks.empty()) {
-      Value nets = Value::mapping();
-      for (const auto& [name, n] : s.networks) {
-        if (!n) {
-          nets.set(name, Value::null());
-          continue;
-        }
-        nets.set(name, Object(o_)
-                           .strings("aliases", n->aliases)
-                           .mapping("driver_opts", n->driverOpts)
-                           .integer("gw_priority", n->gwPriority)
-                           .str("interface_name", n->interfaceName)
-                           .str("ipv4_address", n->ipv4Address)
-                           .str("ipv6_address", n->ipv6Address)
-                           .strings("link_local_ips", n->linkLocalIps)
-                           .str("mac_address", n->macAddress)
-                           .integer("priority", n->priority)
-                           .extensions(n->extensions)
-                           .take());
-      }
-      v.value("networks", std::move(nets));
-    }
+    v.valueIfNotEmpty("networks", mappingOf(s.networks, [&](const std::optional<ServiceNetwork>& n) {
+      if (!n) return Value::null();
+      return Object(o_)
+          .strings("aliases", n->aliases)
+          .mapping("driver_opts", n->driverOpts)
+          .integer("gw_priority", n->gwPriority)
+          .str("interface_name", n->interfaceName)
+          .str("ipv4_address", n->ipv4Address)
+          .str("ipv6_address", n->ipv6Address)
+          .strings("link_local_ips", n->linkLocalIps)
+          .str("mac_address", n->macAddress)
+          .integer("priority", n->priority)
+          .extensions(n->extensions)
+          .take();
+    }));
     v.boolean("oom_kill_disable", s.oomKillDisable)
         .integer("oom_score_adj", s.oomScoreAdj)
         .str("pid", s.pid)
         .integer("pids_limit", s.pidsLimit)
         .str("platform", s.platform);
-    if (!s.ports.empty()) {
-      Value ports = Value::sequence();
-      for (const auto& port : s.ports) ports.push(this->port(port));
-      v.value("ports", std::move(ports));
-    }
+    v.valueIfNotEmpty("ports", sequenceOf(s.ports, [&](const Port& p) { return port(p); }));
     v.boolean("privileged", s.privileged)
         .str("pull_policy", s.pullPolicy)
         .boolean("read_only", s.readOnly)
@@ -337,11 +302,7 @@ class Renderer {
         .str("user", s.user)
         .str("userns_mode", s.usernsMode)
         .str("uts", s.uts);
-    if (!s.volumes.empty()) {
-      Value vols = Value::sequence();
-      for (const auto& m : s.volumes) vols.push(mount(m));
-      v.value("volumes", std::move(vols));
-    }
+    v.valueIfNotEmpty("volumes", sequenceOf(s.volumes, [&](const VolumeMount& m) { return mount(m); }));
     v.strings("volumes_from", s.volumesFrom).str("working_dir", s.workingDir);
     if (!s.preStart.empty()) v.value("pre_start", hooks(s.preStart, true));
     if (!s.postStart.empty()) v.value("post_start", hooks(s.postStart, false));
@@ -381,42 +342,33 @@ class Renderer {
   }
 
   Value develop(const Develop& d) {
-    Value watch = Value::sequence();
-    for (const auto& w : d.watch) {
+    Object v(o_);
+    v.valueIfNotEmpty("watch", sequenceOf(d.watch, [&](const WatchRule& w) {
       Object rule(o_);
       rule.str("path", w.path).str("action", w.action).str("target", w.target);
       if (!w.exec.empty()) rule.value("exec", hook(w.exec.front(), false));
       rule.strings("include", w.include).strings("ignore", w.ignore).boolean("initial_sync", w.initialSync);
-      watch.push(rule.extensions(w.extensions).take());
-    }
-    Object v(o_);
-    if (!watch.empty()) v.value("watch", std::move(watch));
+      return rule.extensions(w.extensions).take();
+    }));
     return v.extensions(d.extensions).take();
   }
 
   Value blkio(const BlkioConfig& b) {
-    const auto throttles = [](const std::vector<ThrottleDevice>& list) {
-      Value out = Value::sequence();
-      for (const auto& t : list) {
-        Value e = Value::mapping();
-        e.set("path", Value::string(t.path));
-        e.set("rate", Value::integer(t.rate));
-        out.push(std::move(e));
-      }
-      return out;
+    // Every path is printed with its number, even 0 (unlike Object's fields, which skip zeros).
+    const auto device = [](const std::string& path, const char* key, std::int64_t number) {
+      Value e = Value::mapping();
+      e.set("path", Value::string(path));
+      e.set(key, Value::integer(number));
+      return e;
+    };
+    const auto throttles = [&](const std::vector<ThrottleDevice>& list) {
+      return sequenceOf(list, [&](const ThrottleDevice& t) { return device(t.path, "rate", t.rate); });
     };
     Object v(o_);
     v.integer("weight", b.weight);
-    if (!b.weightDevice.empty()) {
-      Value list = Value::sequence();
-      for (const auto& w : b.weightDevice) {
-        Value e = Value::mapping();
-        e.set("path", Value::string(w.path));
-        e.set("weight", Value::integer(w.weight));
-        list.push(std::move(e));
-      }
-      v.value("weight_device", std::move(list));
-    }
+    v.valueIfNotEmpty("weight_device", sequenceOf(b.weightDevice, [&](const WeightDevice& w) {
+      return device(w.path, "weight", w.weight);
+    }));
     v.valueIfNotEmpty("device_read_bps", throttles(b.deviceReadBps))
         .valueIfNotEmpty("device_read_iops", throttles(b.deviceReadIops))
         .valueIfNotEmpty("device_write_bps", throttles(b.deviceWriteBps))
@@ -425,25 +377,21 @@ class Renderer {
   }
 
   Value fileReferences(const std::vector<FileReference>& refs) {
-    Value out = Value::sequence();
-    for (const auto& r : refs) {
+    return sequenceOf(refs, [&](const FileReference& r) {
       Object v(o_);
       v.str("source", r.source).str("target", r.target).str("uid", r.uid).str("gid", r.gid);
       if (r.mode) v.value("mode", Value::string(fileMode(*r.mode)));
-      out.push(v.extensions(r.extensions).take());
-    }
-    return out;
+      return v.extensions(r.extensions).take();
+    });
   }
 
   Value deviceRequests(const std::vector<DeviceRequest>& list) {
-    Value out = Value::sequence();
-    for (const auto& d : list) {
+    return sequenceOf(list, [&](const DeviceRequest& d) {
       Object v(o_);
       v.strings("capabilities", d.capabilities).str("driver", d.driver).integer("count", d.count);
       v.strings("device_ids", d.deviceIds).mapping("options", d.options);
-      out.push(v.extensions(d.extensions).take());
-    }
-    return out;
+      return v.extensions(d.extensions).take();
+    });
   }
 
   Value healthcheck(const Healthcheck& h) {
@@ -474,18 +422,14 @@ class Renderer {
     Object v(o_);
     v.number("cpus", r.cpus).bytes("memory", r.memory).integer("pids", r.pids);
     if (!r.devices.empty()) v.value("devices", deviceRequests(r.devices));
-    if (!r.genericResources.empty()) {
-      Value list = Value::sequence();
-      for (const auto& g : r.genericResources) {
-        Value spec = Value::mapping();
-        if (!g.kind.empty()) spec.set("kind", Value::string(g.kind));
-        if (g.value != 0) spec.set("value", Value::integer(g.value));
-        Object e(o_);
-        e.valueIfNotEmpty("discrete_resource_spec", std::move(spec));
-        list.push(e.extensions(g.extensions).take());
-      }
-      v.value("generic_resources", std::move(list));
-    }
+    v.valueIfNotEmpty("generic_resources", sequenceOf(r.genericResources, [&](const GenericResource& g) {
+      Value spec = Value::mapping();
+      if (!g.kind.empty()) spec.set("kind", Value::string(g.kind));
+      if (g.value != 0) spec.set("value", Value::integer(g.value));
+      Object e(o_);
+      e.valueIfNotEmpty("discrete_resource_spec", std::move(spec));
+      return e.extensions(g.extensions).take();
+    }));
     return v.extensions(r.extensions).take();
   }
 
@@ -513,12 +457,11 @@ class Renderer {
                                               .extensions(d.restartPolicy->extensions)
                                               .take());
     }
-    Value preferences = Value::sequence();
-    for (const auto& p : d.placement.preferences) {
+    Value preferences = sequenceOf(d.placement.preferences, [](const std::string& spread) {
       Value e = Value::mapping();
-      e.set("spread", Value::string(p));
-      preferences.push(std::move(e));
-    }
+      e.set("spread", Value::string(spread));
+      return e;
+    });
     Object placement(o_);
     placement.strings("constraints", d.placement.constraints)
         .valueIfNotEmpty("preferences", std::move(preferences))
@@ -582,24 +525,21 @@ class Renderer {
   }
 
   Value hooks(const std::vector<Hook>& list, bool preStart) {
-    Value out = Value::sequence();
-    for (const auto& h : list) out.push(hook(h, preStart));
-    return out;
+    return sequenceOf(list, [&](const Hook& h) { return hook(h, preStart); });
   }
 
   Value network(const Network& n) {
     Object v(o_);
     v.str("name", n.name).str("driver", n.driver).mapping("driver_opts", n.driverOpts);
-    Value pools = Value::sequence();
-    for (const auto& pool : n.ipam.config) {
-      pools.push(Object(o_)
-                     .str("subnet", pool.subnet)
-                     .str("gateway", pool.gateway)
-                     .str("ip_range", pool.ipRange)
-                     .mapping("aux_addresses", pool.auxAddresses)
-                     .extensions(pool.extensions)
-                     .take());
-    }
+    Value pools = sequenceOf(n.ipam.config, [&](const IpamPool& pool) {
+      return Object(o_)
+          .str("subnet", pool.subnet)
+          .str("gateway", pool.gateway)
+          .str("ip_range", pool.ipRange)
+          .mapping("aux_addresses", pool.auxAddresses)
+          .extensions(pool.extensions)
+          .take();
+    });
     Object ipam(o_);
     ipam.str("driver", n.ipam.driver).valueIfNotEmpty("config", std::move(pools));
     ipam.mapping("options", n.ipam.options).extensions(n.ipam.extensions);
