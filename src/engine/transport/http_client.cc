@@ -11,6 +11,8 @@ namespace berth::engine::transport {
 namespace {
 
 constexpr std::size_t kReadBuffer = 64 * 1024;
+// Of an error answer's body (a message), streaming and upgrading calls keep this much.
+constexpr std::size_t kMaxErrorBody = 1024 * 1024;
 
 Deadline deadlineFor(Timeout timeout) {
   if (timeout == kNoTimeout) return kNoDeadline;
@@ -59,6 +61,19 @@ Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& 
     if (!body.empty()) BERTH_TRY(sink(body));
   }
   return !stopped;
+}
+
+// An exchange read to the end within one deadline (send, upgrade); a missed deadline says in which
+// phase, against the call's `timeout`.
+Status exchangeWithin(Connection& conn, std::string_view bytes, ResponseParser& parser, Deadline deadline,
+                      Timeout timeout, const BodySink& sink) {
+  const bool never = false;
+  Phase phase = Phase::Write;
+  auto done = exchange(conn, bytes, parser, deadline, deadline, sink, never, phase);
+  if (done) return ok();
+  Error e = std::move(done).error();
+  if (e.code() == ErrorCode::DeadlineExceeded) return fail(timeoutError(phase, timeout));
+  return fail(std::move(e));
 }
 
 }  // namespace
@@ -115,9 +130,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, Timeout timeou
       body.clear();
       return ok();
     };
-    const bool never = false;
-    Phase phase = Phase::Write;
-    auto done = exchange(*lease.connection, bytes, parser, deadline, deadline, sink, never, phase);
+    Status done = exchangeWithin(*lease.connection, bytes, parser, deadline, timeout, sink);
     if (!done) {
       Error e = std::move(done).error();
       if (lease.reused && attempt == 0 && !parser.receivedAny() && e.code() == ErrorCode::Unavailable) {
@@ -125,7 +138,6 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, Timeout timeou
                    request.target);
         continue;
       }
-      if (e.code() == ErrorCode::DeadlineExceeded) return fail(timeoutError(phase, timeout));
       return fail(std::move(e));
     }
     response.head = parser.head();
@@ -150,7 +162,7 @@ Result<HttpResponse> HttpClient::stream(const HttpRequest& request, Timeout head
       const int status = parser.head().status;
       if (status / 100 == 2) {
         if (!onBody(body)) stopped = true;
-      } else if (response.body.size() < 1024 * 1024) {
+      } else if (response.body.size() < kMaxErrorBody) {
         response.body += body;
       }
       body.clear();
@@ -196,18 +208,11 @@ Result<Upgraded> HttpClient::upgrade(const HttpRequest& request, Timeout timeout
   ResponseParser parser(ResponseParser::Mode::Upgrade);
   Upgraded result;
   const BodySink sink = [&](std::string& body) -> Status {
-    if (result.response.body.size() < 1024 * 1024) result.response.body += body;
+    if (result.response.body.size() < kMaxErrorBody) result.response.body += body;
     body.clear();
     return ok();
   };
-  const bool never = false;
-  Phase phase = Phase::Write;
-  auto done = exchange(*lease.connection, bytes, parser, deadline, deadline, sink, never, phase);
-  if (!done) {
-    Error e = std::move(done).error();
-    if (e.code() == ErrorCode::DeadlineExceeded) return fail(timeoutError(phase, timeout));
-    return fail(std::move(e));
-  }
+  BERTH_TRY(exchangeWithin(*lease.connection, bytes, parser, deadline, timeout, sink));
   result.response.head = parser.head();
   if (parser.upgraded()) {
     result.initial = parser.takeRemaining();
