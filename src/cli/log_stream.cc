@@ -24,9 +24,9 @@ void writeAll(int fd, std::string_view text) {
 }  // namespace
 
 LogPrinter::LogPrinter(std::string project, const std::vector<plan::ObservedContainer>& containers,
-                       LogFormat format)
-    : project_(std::move(project)), format_(format) {
-  std::vector<std::string> services;
+                       LogFormat format, Output output)
+    : project_(std::move(project)), format_(format), output_(std::move(output)) {
+  if (!output_) output_ = [](std::string_view text) { writeAll(1, text); };
   for (const auto& c : containers) {
     width_ = std::max(width_, shortContainerName(project_, c.name).size());
     if (colors_.count(c.service) == 0) {
@@ -52,7 +52,7 @@ std::string LogPrinter::prefixOf(const std::string& container, const std::string
 
 void LogPrinter::line(const std::string& container, const std::string& service, std::string_view text) {
   std::lock_guard lock(mu_);
-  writeAll(1, prefixOf(container, service) + std::string(text) + "\n");
+  output_(prefixOf(container, service) + std::string(text) + "\n");
 }
 
 void LogPrinter::note(const std::string& container, const std::string& service, std::string_view text) {
@@ -60,42 +60,43 @@ void LogPrinter::note(const std::string& container, const std::string& service, 
   std::string out = format_.color ? fmt::format("\033[1m{}\033[0m", text) : std::string(text);
   (void)container;
   (void)service;
-  writeAll(1, out + "\n");
+  output_(out + "\n");
+}
+
+void LineSplitter::add(std::string_view data) {
+  partial_.append(data);
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = partial_.find('\n', start)) != std::string::npos; start = nl + 1) {
+    emit(std::string_view(partial_).substr(start, nl - start));
+  }
+  partial_.erase(0, start);
+}
+
+void LineSplitter::flush() {
+  if (!partial_.empty()) emit(partial_);
+  partial_.clear();
+}
+
+void LineSplitter::emit(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  onLine_(line);
 }
 
 Status streamLogs(engine::Engine& engine, const std::vector<plan::ObservedContainer>& containers,
-                  const engine::LogsOptions& options, LogPrinter& printer, std::stop_token stop, bool noteExits) {
+                  const engine::LogsOptions& options, LogPrinter& printer, std::stop_token stop) {
   std::mutex mu;
   std::optional<Error> first;
   {
     std::vector<std::jthread> threads;
     for (const plan::ObservedContainer& c : containers) {
       threads.emplace_back([&, c] {
-        std::string partial;
-        const auto sink = [&](engine::OutputStream, std::string_view data) {
-          partial.append(data);
-          std::size_t nl;
-          while ((nl = partial.find('\n')) != std::string::npos) {
-            std::string_view l(partial.data(), nl);
-            if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-            printer.line(c.name, c.service, l);
-            partial.erase(0, nl + 1);
-          }
-        };
-        Status s = engine.containerLogs(c.id, options, sink, stop);
-        if (!partial.empty()) printer.line(c.name, c.service, partial);
+        LineSplitter lines([&](std::string_view line) { printer.line(c.name, c.service, line); });
+        Status s = engine.containerLogs(
+            c.id, options, [&](engine::OutputStream, std::string_view data) { lines.add(data); }, stop);
+        lines.flush();
         if (!s) {
           std::lock_guard lock(mu);
           if (!first) first = s.error();
-          return;
-        }
-        if (noteExits && !stop.stop_requested()) {
-          auto inspect = engine.inspectContainer(c.id);
-          if (inspect && !inspect->state.running) {
-            printer.note(c.name, c.service,
-                         fmt::format("{} exited with code {}", shortContainerName(printer.project(), c.name),
-                                     inspect->state.exitCode));
-          }
         }
       });
     }

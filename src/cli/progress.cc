@@ -133,6 +133,19 @@ class TtyView final : public ProgressView {
     draw();
   }
 
+  void printAbove(int fd, std::string_view text) override {
+    std::lock_guard lock(mu_);
+    if (finished_ || drawn_ == 0) {
+      writeAll(fd, text);
+      return;
+    }
+    // Up to the table's first line, erase from there to the end of the screen, print, redraw.
+    writeAll(fd_, fmt::format("\033[{}A\r\033[J", drawn_));
+    drawn_ = 0;
+    writeAll(fd, text);
+    draw();
+  }
+
  private:
   struct Row {
     std::string kind;
@@ -224,6 +237,29 @@ class TtyView final : public ProgressView {
 };
 
 }  // namespace
+
+void ProgressView::printAbove(int fd, std::string_view text) { writeAll(fd, text); }
+
+void OutputAboveProgress::write(int fd, std::string_view text) {
+  std::lock_guard lock(mu_);
+  if (view_ != nullptr) {
+    view_->printAbove(fd, text);
+  } else {
+    writeAll(fd, text);
+  }
+}
+
+void OutputAboveProgress::show(ProgressView& view) {
+  std::lock_guard lock(mu_);
+  view_ = &view;
+}
+
+void OutputAboveProgress::finish() {
+  // Under the lock: no text may come between the view's final redraw and its end.
+  std::lock_guard lock(mu_);
+  if (view_ != nullptr) view_->finish();
+  view_ = nullptr;
+}
 
 Result<ProgressMode> parseProgressMode(std::string_view text) {
   if (text == "auto") return ProgressMode::Auto;

@@ -114,15 +114,20 @@ plan::ApplyOptions defaultApplyOptions() {
 }
 
 Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan, std::string_view title,
-               std::stop_token stop, const plan::ApplyOptions* options) {
+               std::stop_token stop, const plan::ApplyOptions* options, OutputAboveProgress* output) {
   for (const std::string& w : plan.warnings) std::cerr << "berth: warning: " << w << "\n";
   if (plan.empty()) return ok();
   BERTH_ASSIGN_OR_RETURN(const ProgressMode mode, parseProgressMode(global.progress));
   auto view = makeProgressView(mode, std::string(title));
+  if (output != nullptr) output->show(*view);
   const plan::ApplyOptions defaults = options == nullptr ? defaultApplyOptions() : plan::ApplyOptions{};
   SystemClock clock;
   Status s = plan::apply(plan, *context.engine, *view, clock, options == nullptr ? defaults : *options, stop);
-  view->finish();
+  if (output != nullptr) {
+    output->finish();
+  } else {
+    view->finish();
+  }
   return s;
 }
 

@@ -27,6 +27,7 @@
 namespace berth::cli {
 
 struct GlobalOptions;
+class OutputAboveProgress;
 
 struct ProjectContext {
   spec::Project project;
@@ -58,10 +59,11 @@ Result<plan::Observed> observeProject(ProjectContext& context, bool images);
 std::vector<std::string> projectImages(const spec::Project& project);
 
 // Prints the plan's warnings and applies it with the progress view the global options choose.
-// Returns the apply's status (the error was already shown by the progress view).
+// Returns the apply's status (the error was already shown by the progress view). With `output`,
+// text written to it meanwhile is printed above the view.
 Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan,
                std::string_view title, std::stop_token stop = {},
-               const plan::ApplyOptions* options = nullptr);
+               const plan::ApplyOptions* options = nullptr, OutputAboveProgress* output = nullptr);
 
 // The apply options every command uses (parallelism from COMPOSE_PARALLEL_LIMIT, build contexts
 // read from disk).

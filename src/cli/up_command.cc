@@ -2,18 +2,20 @@
 // apply), then, for an attached `up`, follow the containers' merged output until they exit or
 // Ctrl-C stops the stack. The flags mirror `docker compose up` / `create`.
 #include <CLI/CLI.hpp>
-#include <fmt/core.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <iostream>
+#include <map>
 #include <mutex>
 #include <set>
-#include <iostream>
 
 #include "base/strings.h"
 #include "cli/commands.h"
+#include "cli/container_follower.h"
 #include "cli/global_options.h"
 #include "cli/log_stream.h"
+#include "cli/progress.h"
 #include "cli/project.h"
 #include "cli/terminal.h"
 #include "plan/observe.h"
@@ -39,6 +41,7 @@ struct UpFlags {
   bool noLogPrefix = false;
   bool timestamps = false;
   bool abortOnContainerExit = false;
+  std::string exitCodeFrom;
   std::vector<std::string> services;
 };
 
@@ -49,6 +52,9 @@ Result<plan::UpOptions> upOptions(const UpFlags& f) {
   if (f.build && f.noBuild) return fail(ErrorCode::InvalidArgument, "--build and --no-build are incompatible");
   if (f.detach && f.abortOnContainerExit) {
     return fail(ErrorCode::InvalidArgument, "--abort-on-container-exit and --detach are incompatible");
+  }
+  if (f.detach && !f.exitCodeFrom.empty()) {
+    return fail(ErrorCode::InvalidArgument, "--exit-code-from and --detach are incompatible");
   }
   plan::UpOptions u;
   u.services = f.services;
@@ -82,12 +88,18 @@ Result<plan::UpOptions> upOptions(const UpFlags& f) {
   return u;
 }
 
-// Converges; returns the observation it started from (for attaching) or the error.
-Status converge(ProjectContext& ctx, const GlobalOptions& global, const plan::UpOptions& u, int waitTimeout,
-                std::stop_token stop) {
+// What the convergence will do once the images are there: the observation it starts from and the
+// plan for networks, volumes and containers.
+struct Convergence {
+  plan::Observed observed;
+  plan::Plan plan;
+};
+
+// The first step of the convergence: images are built and pulled, then the rest is planned against
+// the images as they now are, so that a rebuilt image recreates exactly the containers it changed.
+Result<Convergence> prepare(ProjectContext& ctx, const GlobalOptions& global, const plan::UpOptions& u,
+                            std::stop_token stop) {
   BERTH_ASSIGN_OR_RETURN(plan::Observed observed, observeProject(ctx, true));
-  // Images first (builds, pulls), then diff against the images as they now are, so that a rebuilt
-  // image recreates exactly the containers whose image changed.
   BERTH_ASSIGN_OR_RETURN(const plan::Plan images, plan::imagePlan(ctx.project, observed, u));
   if (!images.empty()) {
     BERTH_TRY(runPlan(ctx, global, images, "Building", stop));
@@ -96,10 +108,192 @@ Status converge(ProjectContext& ctx, const GlobalOptions& global, const plan::Up
   plan::UpOptions rest = u;
   rest.build = plan::BuildPolicy::Never;
   if (rest.pull == "always" || rest.pull == "build") rest.pull = "missing";
-  BERTH_ASSIGN_OR_RETURN(const plan::Plan plan, plan::diff(ctx.project, observed, rest));
+  BERTH_ASSIGN_OR_RETURN(plan::Plan plan, plan::diff(ctx.project, observed, rest));
+  return Convergence{std::move(observed), std::move(plan)};
+}
+
+plan::ApplyOptions applyOptions(const UpFlags& f) {
   plan::ApplyOptions options = defaultApplyOptions();
-  if (waitTimeout > 0) options.waitTimeout = std::chrono::seconds(waitTimeout);
-  return runPlan(ctx, global, plan, "Running", stop, &options);
+  if (f.waitTimeout > 0) options.waitTimeout = std::chrono::seconds(f.waitTimeout);
+  return options;
+}
+
+// Stops the stack after Ctrl-C or an exit with --abort-on-container-exit (dependants first); a
+// second Ctrl-C (`cancel`) kills what still runs.
+Status stopStack(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& f, std::stop_source& cancel,
+                 OutputAboveProgress& output) {
+  BERTH_ASSIGN_OR_RETURN(const plan::Observed now, observeProject(ctx, false));
+  plan::Selection sel;
+  sel.services = f.noDeps ? f.services : std::vector<std::string>{};
+  BERTH_ASSIGN_OR_RETURN(const plan::Plan stopPlan, plan::planStop(ctx.project, now, sel, f.timeout));
+  Status s = runPlan(ctx, global, stopPlan, "Stopping", cancel.get_token(), nullptr, &output);
+  if (cancel.stop_requested()) {
+    auto again = observeProject(ctx, false);
+    if (again) {
+      auto killPlan = plan::planKill(ctx.project, *again, sel, "SIGKILL");
+      if (killPlan) (void)runPlan(ctx, global, *killPlan, "Killing", {}, nullptr, &output);
+    }
+  }
+  if (!s && s.error().code() != ErrorCode::Cancelled) return s;
+  return ok();
+}
+
+// The containers of `scope` as the plan leaves them (those that stay, and those it creates), for
+// "Attaching to" and the width of the log prefixes.
+std::vector<plan::ObservedContainer> attachedContainers(const Convergence& c, const std::set<std::string>& scope) {
+  std::map<std::string, plan::ObservedContainer> byName;
+  for (const plan::ObservedContainer& o : c.observed.containers) {
+    if (!o.oneOff && scope.count(o.service) != 0) byName[o.name] = o;
+  }
+  for (const plan::Action& a : c.plan.actions) {
+    if (scope.count(a.service) == 0) continue;
+    if (a.kind == plan::ActionKind::CreateContainer || a.kind == plan::ActionKind::RecreateContainer) {
+      plan::ObservedContainer created;
+      created.name = a.target;
+      created.service = a.service;
+      byName[a.target] = created;
+    } else if (a.kind == plan::ActionKind::RemoveContainer) {
+      byName.erase(a.target);
+    }
+  }
+  std::vector<plan::ObservedContainer> out;
+  for (auto& [name, container] : byName) out.push_back(std::move(container));
+  return out;
+}
+
+// The containers the plan replaces or removes (IDs): attached `up` does not follow them.
+std::set<std::string> replacedContainers(const plan::Plan& plan) {
+  std::set<std::string> out;
+  for (const plan::Action& a : plan.actions) {
+    if (a.kind == plan::ActionKind::RecreateContainer || a.kind == plan::ActionKind::RemoveContainer) {
+      out.insert(a.containerId);
+    }
+  }
+  return out;
+}
+
+// The containers of `scope` the plan starts (names).
+std::vector<std::string> startedContainers(const plan::Plan& plan, const std::set<std::string>& scope) {
+  std::vector<std::string> out;
+  for (const plan::Action& a : plan.actions) {
+    if (scope.count(a.service) == 0) continue;
+    const bool creates =
+        a.kind == plan::ActionKind::CreateContainer || a.kind == plan::ActionKind::RecreateContainer;
+    const bool starts = (creates && a.start) || a.kind == plan::ActionKind::StartContainer ||
+                        a.kind == plan::ActionKind::RestartContainer;
+    if (starts) out.push_back(a.target);
+  }
+  return out;
+}
+
+// Attached `up`: the output of the services' containers (the named ones, or all) from the moment
+// the convergence starts them — printed above its progress view — and as they restart or get
+// replaced, until they all exited, one exited (--abort-on-container-exit, --exit-code-from) or
+// Ctrl-C; then the stack is stopped while their output keeps coming. Returns the exit code.
+int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& f, const Convergence& convergence,
+               std::chrono::system_clock::time_point since) {
+  std::set<std::string> scope(f.services.begin(), f.services.end());  // dependencies run unattached
+  if (scope.empty()) {
+    for (const auto& [name, service] : ctx.project.services) scope.insert(name);
+  }
+  const std::vector<plan::ObservedContainer> containers = attachedContainers(convergence, scope);
+  std::cout << "Attaching to " << [&] {
+    std::vector<std::string> names;
+    for (const auto& c : containers) names.push_back(shortContainerName(ctx.project.name, c.name));
+    return join(names, ", ");
+  }() << std::endl;
+  OutputAboveProgress output;
+  LogPrinter printer(ctx.project.name, containers, {.color = !f.noColor && isTerminal(1), .prefix = !f.noLogPrefix},
+                     [&](std::string_view text) { output.write(1, text); });
+
+  // Set by the follower's threads and the Ctrl-C watcher; this thread waits for them.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Error> failure;
+  std::optional<ContainerExit> firstExit;
+  std::optional<int> exitCodeFrom;  // of the first exit of the --exit-code-from service
+  int interrupts = 0;
+  const bool abortOnExit = f.abortOnContainerExit || !f.exitCodeFrom.empty();
+  FollowListener listener;
+  listener.exited = [&](const ContainerExit& e) {
+    std::lock_guard lock(mu);
+    if (!firstExit) firstExit = e;
+    if (!exitCodeFrom && e.container.service == f.exitCodeFrom) exitCodeFrom = e.exitCode;
+    cv.notify_all();
+  };
+  listener.changed = [&] {
+    std::lock_guard lock(mu);
+    cv.notify_all();
+  };
+  listener.failed = [&](const Error& e) {
+    std::lock_guard lock(mu);
+    failure = e;
+    cv.notify_all();
+  };
+  // A second before `up` began, for the difference between this clock and the engine's.
+  ContainerFollower follower(*ctx.engine, printer,
+                             {.project = ctx.project.name,
+                              .services = scope,
+                              .timestamps = f.timestamps,
+                              .since = since - std::chrono::seconds(1),
+                              .ignored = replacedContainers(convergence.plan)},
+                             listener);
+  // The first Ctrl-C ends the convergence (no new action starts) and stops the stack, a second one
+  // kills it.
+  std::stop_source converging;
+  std::stop_source cancel;
+  InterruptWatcher watcher([&](int n) {
+    std::lock_guard lock(mu);
+    interrupts = n;
+    if (n == 1) std::cerr << "Gracefully stopping... (press Ctrl+C again to force)" << std::endl;
+    converging.request_stop();
+    if (n >= 2) cancel.request_stop();
+    cv.notify_all();
+  });
+  follower.start();
+  const plan::ApplyOptions options = applyOptions(f);
+  Status converged = runPlan(ctx, global, convergence.plan, "Running", converging.get_token(), &options, &output);
+  if (converged) {
+    // Their start events may still be on their way: until they came, `up` is not done.
+    follower.expectStarted(startedContainers(convergence.plan, scope));
+  }
+  {
+    std::unique_lock lock(mu);
+    if (!converged && interrupts == 0) {
+      lock.unlock();
+      follower.stop();
+      return reportError(converged.error());
+    }
+    cv.wait(lock, [&] { return follower.allExited() || failure || interrupts > 0 || (abortOnExit && firstExit); });
+    if (failure) {
+      const Error error = *failure;
+      lock.unlock();
+      follower.stop();
+      return reportError(error);
+    }
+    if (interrupts == 0 && !(abortOnExit && firstExit)) {
+      lock.unlock();
+      follower.stop();
+      if (auto e = follower.logError()) return reportError(*e);
+      return 0;
+    }
+    if (interrupts == 0) std::cerr << "Aborting on container exit..." << std::endl;
+  }
+  Status stopped = stopStack(ctx, global, f, cancel, output);
+  {
+    // What the containers printed on their way out, and their exits (the stop plan returns when
+    // they stopped; their last output and events may still be on their way).
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(5), [&] { return follower.allExited() || failure.has_value(); });
+  }
+  follower.stop();
+  if (!stopped) return reportError(stopped.error());
+  std::lock_guard lock(mu);
+  if (interrupts > 0) return 130;
+  // As docker compose: the exit code of the --exit-code-from service's container, else of the
+  // container whose exit stopped the stack.
+  if (!f.exitCodeFrom.empty()) return exitCodeFrom.value_or(0);
+  return firstExit->exitCode;
 }
 
 int runUp(const GlobalOptions& global, const UpFlags& f, bool createOnly) {
@@ -111,105 +305,26 @@ int runUp(const GlobalOptions& global, const UpFlags& f, bool createOnly) {
   }
   auto ctx = openProject(global, {.services = f.services});
   if (!ctx) return reportError(ctx.error());
+  if (!f.exitCodeFrom.empty() && ctx->project.services.count(f.exitCodeFrom) == 0) {
+    return reportError(Error(ErrorCode::InvalidArgument, "--exit-code-from: no such service: " + f.exitCodeFrom));
+  }
 
-  std::stop_source cancel;
   const auto since = std::chrono::system_clock::now();
-  {
+  const bool attached = !(f.detach || f.wait || u->noStart);
+  // Ctrl-C cancels: no new action starts, waits end at once (attached `up` has its own handling
+  // once the containers start).
+  std::stop_source cancel;
+  auto convergence = [&] {
     InterruptWatcher watcher([&](int) { cancel.request_stop(); });
-    Status s = converge(*ctx, global, *u, f.waitTimeout, cancel.get_token());
-    if (!s) return reportError(s.error());
-  }
-  if (f.detach || f.wait || u->noStart) return 0;
-
-  // Attached: follow every container of the services in scope until they all exit or Ctrl-C.
-  auto observed = observeProject(*ctx, false);
-  if (!observed) return reportError(observed.error());
-  std::vector<plan::ObservedContainer> containers;
-  std::set<std::string> scope(f.services.begin(), f.services.end());
-  for (const plan::ObservedContainer& c : observed->containers) {
-    if (c.oneOff || ctx->project.services.count(c.service) == 0) continue;
-    if (!scope.empty() && scope.count(c.service) == 0) continue;  // dependencies run unattached
-    containers.push_back(c);
-  }
-  std::cout << "Attaching to " << [&] {
-    std::vector<std::string> names;
-    for (const auto& c : containers) names.push_back(shortContainerName(ctx->project.name, c.name));
-    return join(names, ", ");
-  }() << std::endl;
-
-  LogPrinter printer(ctx->project.name, containers, {.color = !f.noColor && isTerminal(1), .prefix = !f.noLogPrefix});
-  engine::LogsOptions lo;
-  lo.follow = true;
-  lo.timestamps = f.timestamps;
-  lo.since = fmt::format("{:.3f}", std::chrono::duration<double>(since.time_since_epoch()).count() - 1.0);
-  // The logs stream on their own thread; this one waits for them to end (every container exited),
-  // for a container to exit (--abort-on-container-exit) or for Ctrl-C, and then stops the stack
-  // while the output keeps flowing, so what containers print on their way out is shown too.
-  std::stop_source logs;
-  std::mutex mu;
-  std::condition_variable cv;
-  bool streamsEnded = false;
-  bool oneExited = false;
-  int interrupts = 0;
-  InterruptWatcher watcher([&](int n) {
-    std::lock_guard lock(mu);
-    interrupts = n;
-    if (n == 1) std::cerr << "Gracefully stopping... (press Ctrl+C again to force)" << std::endl;
-    if (n >= 2) cancel.request_stop();
-    cv.notify_all();
-  });
-  std::optional<Error> streamError;
-  std::jthread streaming([&] {
-    std::vector<std::jthread> each;
-    for (const plan::ObservedContainer& c : containers) {
-      each.emplace_back([&, c] {
-        Status s = streamLogs(*ctx->engine, {c}, lo, printer, logs.get_token(), true);
-        std::lock_guard lock(mu);
-        if (!s && !streamError) streamError = s.error();
-        oneExited = true;
-        cv.notify_all();
-      });
-    }
-    each.clear();  // joins
-    std::lock_guard lock(mu);
-    streamsEnded = true;
-    cv.notify_all();
-  });
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return streamsEnded || interrupts > 0 || (f.abortOnContainerExit && oneExited); });
-    if (streamsEnded && interrupts == 0) {
-      lock.unlock();
-      streaming.join();
-      if (streamError) return reportError(*streamError);
-      return 0;
-    }
-    if (interrupts == 0) std::cerr << "Aborting on container exit..." << std::endl;
-  }
-  // Stop the stack (Ctrl-C, or a container exited with --abort-on-container-exit).
-  const bool interrupted = [&] {
-    std::lock_guard lock(mu);
-    return interrupts > 0;
+    return prepare(*ctx, global, *u, cancel.get_token());
   }();
-  auto now = observeProject(*ctx, false);
-  if (!now) return reportError(now.error());
-  plan::Selection sel;
-  sel.services = f.noDeps ? f.services : std::vector<std::string>{};
-  auto stopPlan = plan::planStop(ctx->project, *now, sel, f.timeout);
-  if (!stopPlan) return reportError(stopPlan.error());
-  Status s = runPlan(*ctx, global, *stopPlan, "Stopping", cancel.get_token());
-  if (cancel.stop_requested()) {
-    // Ctrl-C again: kill what is still running.
-    auto again = observeProject(*ctx, false);
-    if (again) {
-      auto killPlan = plan::planKill(ctx->project, *again, sel, "SIGKILL");
-      if (killPlan) (void)runPlan(*ctx, global, *killPlan, "Killing");
-    }
-  }
-  logs.request_stop();
-  streaming.join();
-  if (!s && s.error().code() != ErrorCode::Cancelled) return reportError(s.error());
-  return interrupted ? 130 : 0;
+  if (!convergence) return reportError(convergence.error());
+  if (attached) return upAttached(*ctx, global, f, *convergence, since);
+  InterruptWatcher watcher([&](int) { cancel.request_stop(); });
+  const plan::ApplyOptions options = applyOptions(f);
+  Status s = runPlan(*ctx, global, convergence->plan, "Running", cancel.get_token(), &options);
+  if (!s) return reportError(s.error());
+  return 0;
 }
 
 void addConvergeFlags(CLI::App* cmd, UpFlags& f) {
@@ -244,6 +359,9 @@ void registerUpCommand(CLI::App& app, CommandContext& context) {
   up->add_flag("--timestamps", f->timestamps, "Show timestamps");
   up->add_flag("--abort-on-container-exit", f->abortOnContainerExit,
                "Stops all containers if any container was stopped. Incompatible with -d");
+  up->add_option("--exit-code-from", f->exitCodeFrom,
+                 "Return the exit code of the selected service container. Implies --abort-on-container-exit")
+      ->type_name("SERVICE");
   addConvergeFlags(up, *f);
   up->callback([&context, f] { context.exitCode = runUp(context.global, *f, false); });
 
