@@ -11,9 +11,8 @@
 namespace berth::cli {
 namespace {
 
-std::string unixTime(std::chrono::system_clock::time_point t) {
-  const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  return fmt::format("{}.{:09d}", nanos / 1000000000, nanos % 1000000000);
+SystemNanos systemNow() {
+  return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
 }
 
 std::string attribute(const std::map<std::string, std::string>& attributes, const std::string& key) {
@@ -34,13 +33,21 @@ engine::Filters projectContainers(const std::string& project) {
 
 }  // namespace
 
+std::chrono::nanoseconds engineClockAhead(engine::Engine& engine) {
+  const SystemNanos asked = systemNow();
+  const auto info = engine.info();
+  const SystemNanos answered = systemNow();
+  if (!info || !info->systemTime) return std::chrono::nanoseconds(0);
+  return *info->systemTime - (asked + (answered - asked) / 2);
+}
+
 ContainerFollower::ContainerFollower(engine::Engine& engine, LogPrinter& printer, FollowOptions options,
                                      FollowListener listener)
     : engine_(engine),
       printer_(printer),
       options_(std::move(options)),
       listener_(std::move(listener)),
-      since_(unixTime(options_.since)) {}
+      since_(unixSecondsText(options_.since)) {}
 
 ContainerFollower::~ContainerFollower() { stop(); }
 
@@ -84,7 +91,7 @@ std::optional<Error> ContainerFollower::logError() const {
 void ContainerFollower::watchEvents(std::stop_token stop) {
   // Up to `caughtUp` the engine replays what happened since `since`; from it on, events are live.
   // The same instant ends one and starts the other, so no event falls in between.
-  const std::string caughtUp = unixTime(std::chrono::system_clock::now());
+  const std::string caughtUp = unixSecondsText(systemNow() + options_.engineClockAhead);
   engine::EventsOptions replay;
   replay.since = since_;
   replay.until = caughtUp;

@@ -38,11 +38,21 @@ struct FollowOptions {
   std::string project;
   std::set<std::string> services;  // whose (non one-off) containers are followed
   bool timestamps = false;         // keep the engine's timestamp before each line
-  // Output and events from this time on (a little before `up` began, for clock differences).
-  std::chrono::system_clock::time_point since;
+  // Output and events from this time on, in the engine's clock (a little before `up` began).
+  SystemNanos since{};
+  // How far the engine's clock is ahead of berth's (engineClockAhead), to turn "now" into the
+  // engine's time for the events' `until`.
+  std::chrono::nanoseconds engineClockAhead{0};
   // Containers (IDs) not to follow: those the convergence is about to replace or remove.
   std::set<std::string> ignored;
 };
+
+// How far the engine's clock is ahead of this machine's (negative: behind): /info's SystemTime
+// against the middle of the call. `since`/`until` of logs and events are in the engine's clock; a
+// skew unaccounted for would drop the first lines of output (engine behind) or hold the events
+// back until the engine's clock caught up. Zero when the engine does not say or cannot be asked
+// (the events stream then reports the engine's error).
+std::chrono::nanoseconds engineClockAhead(engine::Engine& engine);
 
 struct FollowListener {
   std::function<void(const ContainerExit&)> exited;  // each exit, after the run's last line

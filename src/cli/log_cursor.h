@@ -10,10 +10,11 @@
 // Thread-safety: a value; one owner at a time.
 #pragma once
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "base/time.h"
 
 namespace berth::cli {
 
@@ -31,15 +32,8 @@ class LogCursor {
   std::optional<std::string_view> accept(std::string_view line, bool keepTimestamp);
 
  private:
-  struct Timestamp {
-    std::int64_t seconds = 0;
-    std::int64_t nanos = 0;
-    auto operator<=>(const Timestamp&) const = default;
-  };
-  static std::optional<Timestamp> parseTimestamp(std::string_view text);
-
   std::string since_;
-  std::optional<Timestamp> last_;  // of the last line shown
+  std::optional<SystemNanos> last_;  // of the last line shown
   int shownAtLast_ = 0;            // lines shown with timestamp last_
   int skip_ = 0;                   // lines with timestamp last_ this session still skips
 };

@@ -186,12 +186,18 @@ std::vector<std::string> startedContainers(const plan::Plan& plan, const std::se
   return out;
 }
 
+// An instant in the engine's clock, and how far that clock is ahead of this machine's.
+struct EngineTime {
+  SystemNanos at{};
+  std::chrono::nanoseconds engineAhead{0};
+};
+
 // Attached `up`: the output of the services' containers (the named ones, or all) from the moment
 // the convergence starts them — printed above its progress view — and as they restart or get
 // replaced, until they all exited, one exited (--abort-on-container-exit, --exit-code-from) or
 // Ctrl-C; then the stack is stopped while their output keeps coming. Returns the exit code.
 int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& f, const Convergence& convergence,
-               std::chrono::system_clock::time_point since) {
+               const EngineTime& since) {
   std::set<std::string> scope(f.services.begin(), f.services.end());  // dependencies run unattached
   if (scope.empty()) {
     for (const auto& [name, service] : ctx.project.services) scope.insert(name);
@@ -230,12 +236,13 @@ int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& 
     failure = e;
     cv.notify_all();
   };
-  // A second before `up` began, for the difference between this clock and the engine's.
+  // A second before `up` began: the clocks' difference is measured to within the /info call's time.
   ContainerFollower follower(*ctx.engine, printer,
                              {.project = ctx.project.name,
                               .services = scope,
                               .timestamps = f.timestamps,
-                              .since = since - std::chrono::seconds(1),
+                              .since = since.at - std::chrono::seconds(1),
+                              .engineClockAhead = since.engineAhead,
                               .ignored = replacedContainers(convergence.plan)},
                              listener);
   // The first Ctrl-C ends the convergence (no new action starts) and stops the stack, a second one
@@ -309,8 +316,14 @@ int runUp(const GlobalOptions& global, const UpFlags& f, bool createOnly) {
     return reportError(Error(ErrorCode::InvalidArgument, "--exit-code-from: no such service: " + f.exitCodeFrom));
   }
 
-  const auto since = std::chrono::system_clock::now();
   const bool attached = !(f.detach || f.wait || u->noStart);
+  // Attached: the output from now on, in the engine's clock (logs' and events' `since`).
+  EngineTime since;
+  if (attached) {
+    since.engineAhead = engineClockAhead(*ctx->engine);
+    since.at = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()) +
+               since.engineAhead;
+  }
   // Ctrl-C cancels: no new action starts, waits end at once (attached `up` has its own handling
   // once the containers start).
   std::stop_source cancel;

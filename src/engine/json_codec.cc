@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "base/time.h"
 
 namespace berth::engine::json {
 namespace {
@@ -775,6 +776,7 @@ Result<EngineInfo> decodeInfo(std::string_view body) {
     i.liveRestoreEnabled = boolean(j, "LiveRestoreEnabled");
     i.labels = strings(j, "Labels");
     i.warnings = strings(j, "Warnings");
+    i.systemTime = parseRfc3339(str(j, "SystemTime"));
     return i;
   });
 }

@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/time.h"
+
 namespace berth::engine {
 
 using Labels = std::map<std::string, std::string>;
@@ -76,6 +78,9 @@ struct EngineInfo {
   bool liveRestoreEnabled = false;
   std::vector<std::string> labels{};
   std::vector<std::string> warnings{};
+  // The engine machine's clock when it answered (SystemTime); absent if unreadable. `since` and
+  // `until` of logs and events are in this clock, which need not agree with berth's.
+  std::optional<SystemNanos> systemTime{};
 };
 
 // ---------------------------------------------------------------------------------------------

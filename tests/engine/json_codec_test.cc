@@ -186,6 +186,17 @@ TEST(JsonCodecTest, ToleratesNullsAndWrongTypes) {
   EXPECT_EQ((*r)[1].state, ContainerStatus::Unknown);
 }
 
+TEST(JsonCodecTest, InfoCarriesTheEngineClock) {
+  // Engines write SystemTime in their machine's zone.
+  auto r = decodeInfo(R"({"Name":"h","SystemTime":"2024-05-01T12:00:00.25+02:00"})");
+  ASSERT_TRUE(r) << r.error().message();
+  ASSERT_TRUE(r->systemTime.has_value());
+  EXPECT_EQ(unixSecondsText(*r->systemTime), "1714557600.250000000");
+  auto without = decodeInfo(R"({"Name":"h"})");
+  ASSERT_TRUE(without) << without.error().message();
+  EXPECT_FALSE(without->systemTime.has_value());
+}
+
 TEST(JsonCodecTest, WrongShapeAndNonJsonAreErrors) {
   auto notArray = decodeContainerList(R"({"message":"x"})");
   ASSERT_FALSE(notArray);

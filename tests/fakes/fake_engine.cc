@@ -287,6 +287,8 @@ Result<EngineInfo> FakeEngine::info() {
   EngineInfo i;
   i.name = "fake";
   i.containers = static_cast<int>(containers_.size());
+  i.systemTime = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()) +
+                 clockAhead_;
   return i;
 }
 

@@ -55,6 +55,8 @@ class FakeEngine final : public engine::Engine {
   void setLogs(const std::string& name, std::string output);
   // Each call sleeps this long (outside the lock) so that concurrent calls overlap.
   void setLatency(std::chrono::milliseconds latency) { latency_ = latency; }
+  // info()'s SystemTime: the machine's clock plus this (an engine whose clock is off).
+  void setClockAhead(std::chrono::nanoseconds ahead) { clockAhead_ = ahead; }
 
   // --- Looking
   std::vector<std::string> calls() const;
@@ -167,6 +169,7 @@ class FakeEngine final : public engine::Engine {
   std::string lastBuildContext_;
   std::uint64_t nextId_ = 1;
   std::chrono::milliseconds latency_{0};
+  std::chrono::nanoseconds clockAhead_{0};
   std::atomic<int> inFlight_{0};
   std::atomic<int> maxInFlight_{0};
 };
