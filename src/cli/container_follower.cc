@@ -31,6 +31,12 @@ engine::Filters projectContainers(const std::string& project) {
   return {{"label", {std::string(plan::labels::kProject) + "=" + project}}};
 }
 
+// The engine refuses to read logs kept by a driver that keeps none for it ("configured logging driver
+// does not support reading", 501); `docker compose up` attaches to such containers instead.
+bool loggingDriverKeepsNothing(const Error& error) {
+  return error.message().find("does not support reading") != std::string::npos;
+}
+
 }  // namespace
 
 std::chrono::nanoseconds engineClockAhead(engine::Engine& engine) {
@@ -222,6 +228,7 @@ void ContainerFollower::followLogs(const TrackedContainer& container, std::stop_
     });
     Status s = engine_.containerLogs(
         container.id, options, [&](engine::OutputStream, std::string_view data) { lines.add(data); }, stop);
+    if (!s && loggingDriverKeepsNothing(s.error())) s = attachOutput(container, lines, stop);
     lines.flush();
     AttachTracker::SessionEnd end;
     {
@@ -237,6 +244,22 @@ void ContainerFollower::followLogs(const TrackedContainer& container, std::stop_
     if (!end.followAgain || stop.stop_requested()) break;
   }
   changed();
+}
+
+Status ContainerFollower::attachOutput(const TrackedContainer& container, LineSplitter& lines,
+                                       std::stop_token stop) {
+  auto attached = engine_.attachContainer(container.id, {});
+  // Exited before berth got to it (409: "cannot attach to a stopped container"): its output is gone.
+  if (!attached && attached.error().code() == ErrorCode::Conflict) return ok();
+  if (!attached) return fail(std::move(attached).error());
+  auto& stream = *attached;
+  std::stop_callback cancelOnStop(stop, [&] { stream->cancel(); });
+  for (;;) {
+    auto chunk = stream->readOutput();
+    if (!chunk) return stop.stop_requested() ? ok() : fail(chunk.error());
+    if (!*chunk) return ok();
+    lines.add((*chunk)->data);
+  }
 }
 
 void ContainerFollower::report(const ContainerExit& exit) {

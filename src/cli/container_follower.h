@@ -89,6 +89,9 @@ class ContainerFollower {
                                           std::string name) const;
   void startSession(const TrackedContainer& container);
   void followLogs(const TrackedContainer& container, std::stop_token stop);
+  // For a container whose logging driver keeps nothing to read (`logging: none`, syslog, ...): its
+  // output from now on, through the attach API, until it exits.
+  Status attachOutput(const TrackedContainer& container, LineSplitter& lines, std::stop_token stop);
   void report(const ContainerExit& exit);
   void changed();
 

@@ -72,6 +72,22 @@ services:
   EXPECT_LT(r.out.find("db-1   | db done"), r.out.find("db-1 exited with code 0")) << r.out;
 }
 
+// `logging: none` keeps nothing to read back; like `docker compose up`, berth attaches instead.
+TEST_F(AttachTest, AContainerWithoutReadableLogsIsAttachedTo) {
+  compose(R"(
+services:
+  quiet:
+    image: busybox
+    command: [sh, -c, "sleep 2; echo said while attached; sleep 1"]
+    logging: {driver: none}
+)");
+  auto r = upMerged();
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  EXPECT_EQ(count(r.out, "quiet-1  | said while attached"), 1u) << r.out;
+  EXPECT_EQ(count(r.out, "quiet-1 exited with code 0"), 1u) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr("does not support reading"))) << r.out;
+}
+
 TEST_F(AttachTest, EveryRunOfARestartedContainerIsShownOnce) {
   compose(R"(
 services:
