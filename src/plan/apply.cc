@@ -59,8 +59,8 @@ std::string indent(std::string_view text, std::string_view prefix) {
 
 class Runner {
  public:
-  Runner(const Plan& plan, engine::Engine& engine, Progress& progress, Clock& clock, const ApplyOptions& options,
-         std::stop_token stop)
+  Runner(const Plan& plan, engine::Engine& engine, Progress& progress, Clock& clock,
+         const ApplyOptions& options, std::stop_token stop)
       : plan_(plan),
         engine_(engine),
         progress_(progress),
@@ -106,7 +106,9 @@ class Runner {
       std::size_t index = 0;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return !ready_.empty() || finished_ == plan_.actions.size() || stop_.stop_requested(); });
+        cv_.wait(lock, [&] {
+          return !ready_.empty() || finished_ == plan_.actions.size() || stop_.stop_requested();
+        });
         if (stop_.stop_requested() || ready_.empty()) {
           cv_.notify_all();
           return;
@@ -130,7 +132,8 @@ class Runner {
           }
         } else if (a.optional) {
           state_[index] = State::Done;
-          later.push_back(ProgressEvent{kindOf(a), a.target, ProgressState::Warning, "Skipped", s.error().message()});
+          later.push_back(
+              ProgressEvent{kindOf(a), a.target, ProgressState::Warning, "Skipped", s.error().message()});
           for (const std::size_t d : dependants_[index]) {
             if (--waiting_[d] == 0 && state_[d] == State::Pending) ready_.push_back(d);
           }
@@ -187,8 +190,8 @@ class Runner {
     engine::LogsOptions o;
     o.tail = std::to_string(options_.logLines);
     std::string text;
-    auto s = engine_.containerLogs(container, o, [&](engine::OutputStream, std::string_view data) { text += data; },
-                                   std::stop_token{});
+    auto s = engine_.containerLogs(
+        container, o, [&](engine::OutputStream, std::string_view data) { text += data; }, std::stop_token{});
     if (!s || trim(text).empty()) return "";
     return "\n  last output of " + name + ":" + indent(text, "    ");
   }
@@ -211,7 +214,8 @@ class Runner {
         report(a, ProgressState::Working, "Pulling");
         auto r = engine_.pullImage(a.target, a.build.options.platform, {});
         if (!r) {
-          return failed(a, Error(r.error()).withContext(fmt::format("service {}: pull image {}", a.service, a.target)));
+          return failed(
+              a, Error(r.error()).withContext(fmt::format("service {}: pull image {}", a.service, a.target)));
         }
         report(a, ProgressState::Done, "Pulled");
         return ok();
@@ -233,7 +237,8 @@ class Runner {
         return waitForService(a);
       case ActionKind::StopContainer: {
         report(a, ProgressState::Working, "Stopping");
-        if (auto s = engine_.stopContainer(a.containerId, a.timeout); !s && s.error().code() != ErrorCode::NotFound) {
+        if (auto s = engine_.stopContainer(a.containerId, a.timeout);
+            !s && s.error().code() != ErrorCode::NotFound) {
           return failed(a, s.error());
         }
         report(a, ProgressState::Done, "Stopped");
@@ -296,8 +301,8 @@ class Runner {
       const auto want = a.network.labels.find("com.docker.compose.project");
       const auto have = existing->labels.find("com.docker.compose.project");
       if (have != existing->labels.end() && want != a.network.labels.end() && have->second != want->second) {
-        return failed(a, Error(ErrorCode::Conflict,
-                               fmt::format("network {} exists and belongs to project {}", a.network.name, have->second)));
+        return failed(a, Error(ErrorCode::Conflict, fmt::format("network {} exists and belongs to project {}",
+                                                                a.network.name, have->second)));
       }
       report(a, ProgressState::Warning, "Exists",
              "a network with this name exists but was not created for this project; using it");
@@ -315,14 +320,25 @@ class Runner {
     for (int attempt = 0;; ++attempt) {
       Status s = engine_.removeNetwork(a.target);
       if (s || s.error().code() == ErrorCode::NotFound) break;
-      if (s.error().message().find("active endpoints") == std::string::npos || attempt >= 30 ||
-          stop_.stop_requested()) {
-        return failed(a, s.error());
-      }
+      const bool busy = s.error().message().find("active endpoints") != std::string::npos;
+      if (!busy || stop_.stop_requested()) return failed(a, s.error());
+      if (attempt >= 30) return failed(a, explainStaleEndpoints(a.target, s.error()));
       clock_.sleepFor(std::chrono::milliseconds(100));
     }
     report(a, ProgressState::Done, "Removed");
     return ok();
+  }
+
+  // Still "active endpoints" with no container on the network: dockerd lost track of an endpoint
+  // (seen with 20.10 after many containers went at once) and keeps the network until it restarts.
+  Error explainStaleEndpoints(const std::string& network, Error error) {
+    auto inspected = engine_.inspectNetwork(network);
+    if (!inspected || !inspected->containers.empty()) return error;
+    return Error(error.code(),
+                 error.message() +
+                     "; no container is attached to it: the engine keeps an endpoint of a removed container "
+                     "(a dockerd bug that restarting the engine clears); the network is left in place and "
+                     "the next `up` uses it");
   }
 
   Status buildImage(const Action& a) {
@@ -348,7 +364,8 @@ class Runner {
     o.dockerfile = tar->dockerfile.empty() ? a.build.dockerfile : tar->dockerfile;
     auto r = engine_.buildImage(tar->tar, o, onProgress);
     if (!r) {
-      return failed(a, Error(r.error()).withContext(fmt::format("service {}: build image {}", a.service, a.target)));
+      return failed(
+          a, Error(r.error()).withContext(fmt::format("service {}: build image {}", a.service, a.target)));
     }
     report(a, ProgressState::Done, "Built");
     return ok();
@@ -359,7 +376,8 @@ class Runner {
     report(a, ProgressState::Working, recreate ? "Recreate" : "Creating");
     engine::ContainerCreate create = a.container.create;
     if (recreate) {
-      if (auto s = engine_.stopContainer(a.containerId, a.timeout); !s && s.error().code() != ErrorCode::NotFound) {
+      if (auto s = engine_.stopContainer(a.containerId, a.timeout);
+          !s && s.error().code() != ErrorCode::NotFound) {
         return failed(a, s.error());
       }
       create.name = a.containerId.substr(0, 12) + "_" + a.target;
@@ -426,7 +444,8 @@ class Runner {
   // Polls one container until it meets the condition: ok, or why it never will.
   Status waitOne(const Action& a, const std::string& container) {
     const bool bounded = options_.waitTimeout.has_value();
-    const Clock::TimePoint deadline = clock_.now() + options_.waitTimeout.value_or(std::chrono::milliseconds(0));
+    const Clock::TimePoint deadline =
+        clock_.now() + options_.waitTimeout.value_or(std::chrono::milliseconds(0));
     emit(ProgressEvent{"Container", container, ProgressState::Working, "Waiting", ""});
     bool seenRunning = false;
     while (true) {
@@ -441,7 +460,8 @@ class Runner {
           if (st.running || exited) return ok();
           break;
         case ServiceCondition::Healthy:
-          if (!st.health) return fail(ErrorCode::Conflict, "container " + container + " has no healthcheck configured");
+          if (!st.health)
+            return fail(ErrorCode::Conflict, "container " + container + " has no healthcheck configured");
           if (exited) return fail(ErrorCode::Conflict, exitText);  // (the engine marks it unhealthy too)
           if (st.health->status == engine::HealthStatus::Healthy) {
             emit(ProgressEvent{"Container", container, ProgressState::Done, "Healthy", ""});
@@ -500,8 +520,8 @@ class Runner {
       if (s.error().code() == ErrorCode::Cancelled) return s;
       std::string message = s.error().message();
       if (!a.waiter.empty()) {
-        message = fmt::format("dependency failed to start: {} (service {} depends on {} being {})", message, a.waiter,
-                              a.target, serviceConditionName(a.condition));
+        message = fmt::format("dependency failed to start: {} (service {} depends on {} being {})", message,
+                              a.waiter, a.target, serviceConditionName(a.condition));
       }
       message += lastLogs(container, container);
       emit(ProgressEvent{"Container", container, ProgressState::Failed, "Error", s.error().message()});
@@ -532,8 +552,8 @@ class Runner {
 
 }  // namespace
 
-Status apply(const Plan& plan, engine::Engine& engine, Progress& progress, Clock& clock, const ApplyOptions& options,
-             std::stop_token stop) {
+Status apply(const Plan& plan, engine::Engine& engine, Progress& progress, Clock& clock,
+             const ApplyOptions& options, std::stop_token stop) {
   return Runner(plan, engine, progress, clock, options, std::move(stop)).run();
 }
 

@@ -24,9 +24,9 @@ std::size_t indexOf(const std::vector<std::string>& calls, const std::string& ca
 TEST(ApplyTest, FirstUpCreatesAndStartsInOrder) {
   Runner r;
   ASSERT_TRUE(r.up(loadOrDie("services: {web: {image: busybox, depends_on: [db]}, db: {image: busybox}}")));
-  EXPECT_THAT(r.engine.mutations(), ElementsAre("createNetwork p_default", "createContainer p-db-1",
-                                                "startContainer p-db-1", "createContainer p-web-1",
-                                                "startContainer p-web-1"));
+  EXPECT_THAT(r.engine.mutations(),
+              ElementsAre("createNetwork p_default", "createContainer p-db-1", "startContainer p-db-1",
+                          "createContainer p-web-1", "startContainer p-web-1"));
   EXPECT_TRUE(r.engine.container("p-web-1")->state.running);
 }
 
@@ -44,8 +44,8 @@ volumes: {data: {}}
   ASSERT_TRUE(r.up(project));
   EXPECT_THAT(r.engine.mutations(), IsEmpty());
   // One observation: containers, networks, volumes, images — and nothing else.
-  EXPECT_THAT(r.engine.calls(), ::testing::UnorderedElementsAre("listContainers", "listNetworks", "listVolumes",
-                                                                "listImages"));
+  EXPECT_THAT(r.engine.calls(),
+              ::testing::UnorderedElementsAre("listContainers", "listNetworks", "listVolumes", "listImages"));
   EXPECT_EQ(r.engine.containerNames(), ids);
 }
 
@@ -56,8 +56,9 @@ TEST(ApplyTest, RecreationReplacesTheContainerUnderTheSameNameAndKeepsAnonymousV
   r.engine.clearCalls();
   ASSERT_TRUE(r.up(loadOrDie("services: {a: {image: busybox, volumes: ['/cache'], environment: {V: '2'}}}")));
   const std::string tmp = before.id.substr(0, 12) + "_p-a-1";
-  EXPECT_THAT(r.engine.mutations(), ElementsAre("stopContainer p-a-1", "createContainer " + tmp, "removeContainer p-a-1",
-                                                "renameContainer " + tmp, "startContainer p-a-1"));
+  EXPECT_THAT(r.engine.mutations(),
+              ElementsAre("stopContainer p-a-1", "createContainer " + tmp, "removeContainer p-a-1",
+                          "renameContainer " + tmp, "startContainer p-a-1"));
   const auto after = *r.engine.container("p-a-1");
   EXPECT_NE(after.id, before.id);
   ASSERT_EQ(after.mounts.size(), 1u);
@@ -92,11 +93,12 @@ services:
   other: {image: busybox}
 )"));
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error().message(),
-            "dependency failed to start: container p-db-1 exited (3) (service web depends on db being healthy)\n"
-            "  last output of p-db-1:\n"
-            "    db: starting\n"
-            "    db: cannot open /data: permission denied");
+  EXPECT_EQ(
+      s.error().message(),
+      "dependency failed to start: container p-db-1 exited (3) (service web depends on db being healthy)\n"
+      "  last output of p-db-1:\n"
+      "    db: starting\n"
+      "    db: cannot open /data: permission denied");
   EXPECT_FALSE(r.engine.container("p-web-1"));
   EXPECT_TRUE(r.engine.container("p-other-1"));  // independent work still happens
   EXPECT_THAT(r.progress.lines(), Contains("Container p-web-1: Skipped"));
@@ -117,7 +119,9 @@ services:
 
 TEST(ApplyTest, HealthyConditionWithoutAHealthcheckIsAnError) {
   Runner r;
-  auto s = r.up(loadOrDie("services: {web: {image: busybox, depends_on: {db: {condition: service_healthy}}}, db: {image: busybox}}"));
+  auto s =
+      r.up(loadOrDie("services: {web: {image: busybox, depends_on: {db: {condition: service_healthy}}}, db: "
+                     "{image: busybox}}"));
   ASSERT_FALSE(s);
   EXPECT_THAT(s.error().message(), HasSubstr("container p-db-1 has no healthcheck configured"));
 }
@@ -149,8 +153,9 @@ TEST(ApplyTest, WaitOptionChecksEveryServiceAndBoundsTheWait) {
   Runner r;
   r.engine.healthyAfter("p-a-1", 1000000);
   r.applyOptions.waitTimeout = std::chrono::seconds(30);
-  auto s = r.up(loadOrDie("services: {a: {image: busybox, healthcheck: {test: [CMD, 'true']}}, b: {image: busybox}}"),
-                {.wait = true});
+  auto s = r.up(
+      loadOrDie("services: {a: {image: busybox, healthcheck: {test: [CMD, 'true']}}, b: {image: busybox}}"),
+      {.wait = true});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), ErrorCode::DeadlineExceeded);
   EXPECT_EQ(s.error().message(), "container p-a-1 was not running or healthy in time");
@@ -159,8 +164,11 @@ TEST(ApplyTest, WaitOptionChecksEveryServiceAndBoundsTheWait) {
 
 TEST(ApplyTest, AFailedCreateSkipsDependantsOnly) {
   Runner r;
-  r.engine.failOn("createContainer", "p-db-1", Error(ErrorCode::Internal, "engine fake://engine: create container p-db-1: disk full (500)"));
-  auto s = r.up(loadOrDie("services: {web: {image: busybox, depends_on: [db]}, db: {image: busybox}, c: {image: busybox}}"));
+  r.engine.failOn(
+      "createContainer", "p-db-1",
+      Error(ErrorCode::Internal, "engine fake://engine: create container p-db-1: disk full (500)"));
+  auto s = r.up(loadOrDie(
+      "services: {web: {image: busybox, depends_on: [db]}, db: {image: busybox}, c: {image: busybox}}"));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().message(), "engine fake://engine: create container p-db-1: disk full (500)");
   EXPECT_THAT(r.engine.containerNames(), ElementsAre("p-c-1"));
@@ -168,7 +176,9 @@ TEST(ApplyTest, AFailedCreateSkipsDependantsOnly) {
 
 TEST(ApplyTest, AContainerThatFailsToStartShowsItsLogs) {
   Runner r;
-  r.engine.failOn("startContainer", "p-a-1", Error(ErrorCode::Internal, "engine fake://engine: start container p-a-1: exec: \"nope\": not found (500)"));
+  r.engine.failOn("startContainer", "p-a-1",
+                  Error(ErrorCode::Internal,
+                        "engine fake://engine: start container p-a-1: exec: \"nope\": not found (500)"));
   r.engine.setLogs("p-a-1", "hello\n");
   auto s = r.up(loadOrDie("services: {a: {image: busybox}}"));
   ASSERT_FALSE(s);
@@ -281,9 +291,10 @@ TEST(ApplyTest, DownRetriesANetworkTheEngineStillCountsEndpointsOn) {
   Runner r;
   const auto project = loadOrDie("services: {a: {image: busybox}}");
   ASSERT_TRUE(r.up(project));
-  const Error busy(ErrorCode::PermissionDenied,
-                   "engine fake://engine: remove network p_default: error while removing network: network p_default "
-                   "id 1 has active endpoints (403)");
+  const Error busy(
+      ErrorCode::PermissionDenied,
+      "engine fake://engine: remove network p_default: error while removing network: network p_default "
+      "id 1 has active endpoints (403)");
   r.engine.failNext("removeNetwork", busy);
   r.engine.failNext("removeNetwork", busy);
   ASSERT_TRUE(r.down(project));
@@ -294,13 +305,21 @@ TEST(ApplyTest, DownRetriesANetworkTheEngineStillCountsEndpointsOn) {
   for (int i = 0; i < 40; ++i) r.engine.failNext("removeNetwork", busy);
   auto s = r.down(project);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), busy);
+  EXPECT_EQ(s.error().code(), busy.code());
+  // No container is left on it: the engine's own leak, said so.
+  EXPECT_EQ(s.error().message(),
+            busy.message() +
+                "; no container is attached to it: the engine keeps an endpoint of a removed container (a "
+                "dockerd bug that restarting the engine clears); the network is left in place and the next "
+                "`up` uses it");
 }
 
 TEST(ApplyTest, ServiceNetworkModeJoinsTheOwnersNamespace) {
   Runner r;
-  ASSERT_TRUE(r.up(loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}")));
-  EXPECT_EQ(r.engine.container("p-side-1")->hostConfig.networkMode, "container:" + r.engine.container("p-net-1")->id);
+  ASSERT_TRUE(r.up(
+      loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}")));
+  EXPECT_EQ(r.engine.container("p-side-1")->hostConfig.networkMode,
+            "container:" + r.engine.container("p-net-1")->id);
   EXPECT_TRUE(r.engine.container("p-side-1")->state.running);
 }
 
