@@ -61,7 +61,8 @@ int die(const Error& e) {
 
 int main(int argc, char** argv) {
   if (argc < 6) {
-    std::cerr << "usage: berth_raw_floor ENGINE_URL PROJECT SERVICES REPLICAS up|noop|ps|down [PARALLELISM]\n";
+    std::cerr
+        << "usage: berth_raw_floor ENGINE_URL PROJECT SERVICES REPLICAS up|noop|ps|down [PARALLELISM]\n";
     return 2;
   }
   const std::string url = argv[1];

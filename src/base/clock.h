@@ -24,9 +24,7 @@ class Clock {
 class SystemClock final : public Clock {
  public:
   TimePoint now() const override { return std::chrono::steady_clock::now(); }
-  std::chrono::system_clock::time_point wallNow() const override {
-    return std::chrono::system_clock::now();
-  }
+  std::chrono::system_clock::time_point wallNow() const override { return std::chrono::system_clock::now(); }
   void sleepFor(Duration d) override;
 };
 

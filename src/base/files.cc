@@ -18,7 +18,7 @@ Result<std::string> readFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
-    const ErrorCode code = err == ENOENT ? ErrorCode::NotFound
+    const ErrorCode code = err == ENOENT   ? ErrorCode::NotFound
                            : err == EACCES ? ErrorCode::PermissionDenied
                                            : ErrorCode::Unavailable;
     return fail(code, path.string() + ": " + std::strerror(err));

@@ -16,7 +16,8 @@ std::atomic<Level> g_level{Level::Warn};
 spdlog::logger& logger() {
   // Built on first use so that programs which never log pay nothing at start-up.
   static auto instance = [] {
-    auto l = std::make_shared<spdlog::logger>("berth", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+    auto l =
+        std::make_shared<spdlog::logger>("berth", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
     l->set_pattern("%^%l%$ %v");
     l->set_level(spdlog::level::trace);
     return l;
@@ -41,10 +42,18 @@ bool enabled(Level level) { return static_cast<int>(level) >= static_cast<int>(g
 
 void write(Level level, std::string_view message) {
   switch (level) {
-    case Level::Debug: logger().debug("{}", message); return;
-    case Level::Info: logger().info("{}", message); return;
-    case Level::Warn: logger().warn("{}", message); return;
-    case Level::Error: logger().error("{}", message); return;
+    case Level::Debug:
+      logger().debug("{}", message);
+      return;
+    case Level::Info:
+      logger().info("{}", message);
+      return;
+    case Level::Warn:
+      logger().warn("{}", message);
+      return;
+    case Level::Error:
+      logger().error("{}", message);
+      return;
   }
 }
 

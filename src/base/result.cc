@@ -7,15 +7,24 @@ namespace berth {
 
 std::string_view errorCodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::InvalidArgument: return "invalid argument";
-    case ErrorCode::NotFound: return "not found";
-    case ErrorCode::AlreadyExists: return "already exists";
-    case ErrorCode::Conflict: return "conflict";
-    case ErrorCode::Unavailable: return "unavailable";
-    case ErrorCode::DeadlineExceeded: return "deadline exceeded";
-    case ErrorCode::PermissionDenied: return "permission denied";
-    case ErrorCode::Internal: return "internal";
-    case ErrorCode::Cancelled: return "cancelled";
+    case ErrorCode::InvalidArgument:
+      return "invalid argument";
+    case ErrorCode::NotFound:
+      return "not found";
+    case ErrorCode::AlreadyExists:
+      return "already exists";
+    case ErrorCode::Conflict:
+      return "conflict";
+    case ErrorCode::Unavailable:
+      return "unavailable";
+    case ErrorCode::DeadlineExceeded:
+      return "deadline exceeded";
+    case ErrorCode::PermissionDenied:
+      return "permission denied";
+    case ErrorCode::Internal:
+      return "internal";
+    case ErrorCode::Cancelled:
+      return "cancelled";
   }
   return "unknown";
 }

@@ -15,8 +15,8 @@
 namespace berth {
 
 enum class ErrorCode {
-  InvalidArgument,   // the user's input is wrong (compose file, flag, name)
-  NotFound,          // the thing asked for does not exist
+  InvalidArgument,  // the user's input is wrong (compose file, flag, name)
+  NotFound,         // the thing asked for does not exist
   AlreadyExists,
   Conflict,          // exists but in a state that forbids the operation
   Unavailable,       // could not reach it (connection refused, host down)
@@ -65,14 +65,14 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}         // NOLINT: implicit by design
   Result(Unexpected u) : state_(std::in_place_index<1>, std::move(u.error)) {}  // NOLINT
-  Result(Error e) : state_(std::in_place_index<1>, std::move(e)) {}  // NOLINT
+  Result(Error e) : state_(std::in_place_index<1>, std::move(e)) {}             // NOLINT
   template <class U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
-             !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Unexpected> &&
-             !std::is_same_v<std::decay_t<U>, Result>)
-  Result(U&& value) : state_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, T> &&
+           !std::is_same_v<std::decay_t<U>, Error> && !std::is_same_v<std::decay_t<U>, Unexpected> &&
+           !std::is_same_v<std::decay_t<U>, Result>) Result(U&& value)
+      : state_(std::in_place_index<0>, T(std::forward<U>(value))) {}  // NOLINT
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -114,7 +114,7 @@ class [[nodiscard]] Result<void> {
  public:
   Result() = default;
   Result(Unexpected u) : error_(std::move(u.error)), failed_(true) {}  // NOLINT
-  Result(Error e) : error_(std::move(e)), failed_(true) {}  // NOLINT
+  Result(Error e) : error_(std::move(e)), failed_(true) {}             // NOLINT
 
   bool has_value() const { return !failed_; }
   explicit operator bool() const { return has_value(); }
@@ -143,17 +143,16 @@ inline Status ok() { return {}; }
 
 // BERTH_TRY(expr): evaluates a Result-returning expression and returns its error from the
 // enclosing function if it failed.
-#define BERTH_TRY(expr)                                     \
-  do {                                                      \
-    auto&& berth_try_result_ = (expr);                      \
-    if (!berth_try_result_.has_value())                     \
-      return ::berth::fail(std::move(berth_try_result_).error()); \
+#define BERTH_TRY(expr)                                                                             \
+  do {                                                                                              \
+    auto&& berth_try_result_ = (expr);                                                              \
+    if (!berth_try_result_.has_value()) return ::berth::fail(std::move(berth_try_result_).error()); \
   } while (0)
 
 // BERTH_ASSIGN_OR_RETURN(decl, expr): `decl = *expr` or return expr's error.
 #define BERTH_ASSIGN_OR_RETURN(decl, expr) \
   BERTH_ASSIGN_OR_RETURN_IMPL_(BERTH_CONCAT_(berth_aor_, __LINE__), decl, expr)
-#define BERTH_ASSIGN_OR_RETURN_IMPL_(tmp, decl, expr)            \
-  auto tmp = (expr);                                             \
+#define BERTH_ASSIGN_OR_RETURN_IMPL_(tmp, decl, expr)                 \
+  auto tmp = (expr);                                                  \
   if (!tmp.has_value()) return ::berth::fail(std::move(tmp).error()); \
   decl = std::move(tmp).value()

@@ -14,21 +14,10 @@ namespace berth::cli {
 namespace {
 
 constexpr CommandRegistrar kCommandFamilies[] = {
-    registerVersionCommand,
-    registerCaCommand,
-    registerEngineCommand,
-    registerConfigCommand,
-    registerUpCommand,
-    registerDownCommand,
-    registerPsCommand,
-    registerLogsCommand,
-    registerExecCommand,
-    registerRunCommand,
-    registerLifecycleCommands,
-    registerInspectCommands,
-    registerEventsCommand,
-    registerImageCommands,
-    registerHostCommand,
+    registerVersionCommand, registerCaCommand,     registerEngineCommand,     registerConfigCommand,
+    registerUpCommand,      registerDownCommand,   registerPsCommand,         registerLogsCommand,
+    registerExecCommand,    registerRunCommand,    registerLifecycleCommands, registerInspectCommands,
+    registerEventsCommand,  registerImageCommands, registerHostCommand,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {
@@ -85,8 +74,8 @@ void reportUnexpected(const CLI::App& root, const std::vector<std::string>& extr
     std::cerr << "\nRun '" << commandPath(cmd) << " --help' for the list of commands.\n";
     return;
   }
-  std::cerr << "berth: unexpected argument " << quoted(word) << " for '" << commandPath(cmd)
-            << "'\nRun '" << commandPath(cmd) << " --help' for usage.\n";
+  std::cerr << "berth: unexpected argument " << quoted(word) << " for '" << commandPath(cmd) << "'\nRun '"
+            << commandPath(cmd) << " --help' for usage.\n";
 }
 
 }  // namespace
@@ -102,8 +91,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.allow_extras(false);
   app.set_version_flag("--version", std::string("berth version ") + clientVersion());
-  app.add_option("-f,--file", global.files, "Compose configuration files (repeatable)")
-      ->type_name("FILE");
+  app.add_option("-f,--file", global.files, "Compose configuration files (repeatable)")->type_name("FILE");
   app.add_option("-p,--project-name", global.projectName, "Project name")->type_name("NAME");
   app.add_option("--project-directory", global.projectDirectory,
                  "Alternate working directory (default: the first file's directory)")

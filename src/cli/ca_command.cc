@@ -74,11 +74,13 @@ std::string expiryStatus(pki::SystemTime notAfter, pki::SystemTime now) {
   using Days = std::chrono::duration<long long, std::ratio<86400>>;
   if (notAfter <= now) {
     const long long ago = duration_cast<Days>(now - notAfter).count();
-    return ago == 0 ? "expired today" : "expired " + std::to_string(ago) + (ago == 1 ? " day ago" : " days ago");
+    return ago == 0 ? "expired today"
+                    : "expired " + std::to_string(ago) + (ago == 1 ? " day ago" : " days ago");
   }
   if (notAfter - now <= kExpiryWarning) {
     const long long left = duration_cast<Days>(notAfter - now).count();
-    return left == 0 ? "expires today" : "expires in " + std::to_string(left) + (left == 1 ? " day" : " days");
+    return left == 0 ? "expires today"
+                     : "expires in " + std::to_string(left) + (left == 1 ? " day" : " days");
   }
   return "valid";
 }
@@ -102,8 +104,8 @@ Status runInit(const CaOptions& o) {
                                .keyType = type,
                                .validity = pki::validFor(clock.wallNow(), std::chrono::hours(24) * o.days)}));
   const pki::CertificateInfo info = store.authority().certificate().info();
-  std::cout << "Created CA " << info.subject << " in " << dir.string() << " ("
-            << pki::keyTypeName(type) << ", expires " << pki::formatTime(info.notAfter) << ")\n";
+  std::cout << "Created CA " << info.subject << " in " << dir.string() << " (" << pki::keyTypeName(type)
+            << ", expires " << pki::formatTime(info.notAfter) << ")\n";
   return ok();
 }
 
@@ -112,7 +114,8 @@ Status runIssue(pki::CertificateKind kind, const IssueOptions& o) {
   BERTH_TRY(checkDays(o.days));
   BERTH_ASSIGN_OR_RETURN(fs::path caDir, pki::CaStore::defaultDirectory());
   BERTH_ASSIGN_OR_RETURN(pki::CaStore store, pki::CaStore::open(caDir));
-  if (auto w = pki::expiryWarning(store.authority().certificate(), "berth's CA certificate", SystemClock().wallNow())) {
+  if (auto w = pki::expiryWarning(store.authority().certificate(), "berth's CA certificate",
+                                  SystemClock().wallNow())) {
     std::cerr << "berth: warning: " << *w << "; certificates it issues stop being trusted with it\n";
   }
   fs::path out = o.out;
@@ -149,10 +152,10 @@ Status runIssue(pki::CertificateKind kind, const IssueOptions& o) {
                       .validity = pki::validFor(clock.wallNow(), std::chrono::hours(24) * o.days)}));
     BERTH_TRY(pki::writeBundle(out, issued, store.authority().certificate()));
     const pki::CertificateInfo info = issued.certificate.info();
-    std::cout << "Issued client certificate " << info.subject << " for host " << o.host << " (client CA generation "
-              << record.generation << ", serial " << info.serial << ", expires " << pki::formatTime(info.notAfter)
-              << ")\n  " << (out / "cert.pem").string() << "\n  " << (out / "key.pem").string() << "\n  "
-              << (out / "ca.pem").string() << "\n";
+    std::cout << "Issued client certificate " << info.subject << " for host " << o.host
+              << " (client CA generation " << record.generation << ", serial " << info.serial << ", expires "
+              << pki::formatTime(info.notAfter) << ")\n  " << (out / "cert.pem").string() << "\n  "
+              << (out / "key.pem").string() << "\n  " << (out / "ca.pem").string() << "\n";
     return ok();
   }
   BERTH_ASSIGN_OR_RETURN(
@@ -165,15 +168,15 @@ Status runIssue(pki::CertificateKind kind, const IssueOptions& o) {
                    .validity = pki::validFor(clock.wallNow(), std::chrono::hours(24) * o.days)}));
   BERTH_TRY(pki::writeBundle(out, issued, store.authority().certificate()));
   const pki::CertificateInfo info = issued.certificate.info();
-  std::cout << "Issued " << pki::certificateKindName(kind) << " certificate " << info.subject
-            << " (serial " << info.serial << ", expires " << pki::formatTime(info.notAfter) << ")\n";
+  std::cout << "Issued " << pki::certificateKindName(kind) << " certificate " << info.subject << " (serial "
+            << info.serial << ", expires " << pki::formatTime(info.notAfter) << ")\n";
   if (kind == pki::CertificateKind::Server) {
     std::vector<std::string> names = info.ipAddresses;
     names.insert(names.end(), info.dnsNames.begin(), info.dnsNames.end());
     std::cout << "  names: " << join(names, ", ") << "\n";
   }
-  std::cout << "  " << (out / "cert.pem").string() << "\n  " << (out / "key.pem").string()
-            << "\n  " << (out / "ca.pem").string() << "\n";
+  std::cout << "  " << (out / "cert.pem").string() << "\n  " << (out / "key.pem").string() << "\n  "
+            << (out / "ca.pem").string() << "\n";
   return ok();
 }
 
@@ -187,8 +190,8 @@ Status runList() {
   };
   std::vector<Row> rows{{"KIND", "NAME", "SERIAL", "EXPIRES", "STATUS"}};
   const pki::CertificateInfo ca = store.authority().certificate().info();
-  rows.push_back({"ca", ca.commonName, ca.serial, pki::formatTime(ca.notAfter),
-                  expiryStatus(ca.notAfter, now)});
+  rows.push_back(
+      {"ca", ca.commonName, ca.serial, pki::formatTime(ca.notAfter), expiryStatus(ca.notAfter, now)});
   for (const pki::IssuedRecord& r : records) {
     rows.push_back({std::string(pki::certificateKindName(r.kind)), r.name, r.serial,
                     pki::formatTime(r.notAfter), expiryStatus(r.notAfter, now)});
@@ -212,7 +215,8 @@ Status runList() {
           auto cert = pki::Certificate::load(path);
           if (!cert) continue;
           const pki::CertificateInfo i = cert->info();
-          rows.push_back({kind, i.commonName, i.serial, pki::formatTime(i.notAfter), expiryStatus(i.notAfter, now)});
+          rows.push_back(
+              {kind, i.commonName, i.serial, pki::formatTime(i.notAfter), expiryStatus(i.notAfter, now)});
         }
         std::error_code ec;
         if (!fs::exists(inventory->clientCaDir(h.name) / "ca.pem", ec)) continue;
@@ -238,7 +242,9 @@ Status runList() {
     w[2] = std::max(w[2], r.serial.size());
     w[3] = std::max(w[3], r.expires.size());
   }
-  auto pad = [](const std::string& s, std::size_t width) { return s + std::string(width - s.size() + 3, ' '); };
+  auto pad = [](const std::string& s, std::size_t width) {
+    return s + std::string(width - s.size() + 3, ' ');
+  };
   for (const Row& r : rows) {
     std::cout << pad(r.kind, w[0]) << pad(r.name, w[1]) << pad(r.serial, w[2]) << pad(r.expires, w[3])
               << r.status << "\n";
@@ -247,19 +253,19 @@ Status runList() {
 }
 
 void addIssueOptions(CLI::App* cmd, IssueOptions& o, bool server) {
-  cmd->add_option("name", o.name, server ? "The host's name (the certificate's CN)"
-                                         : "The client's name (the certificate's CN)")
+  cmd->add_option(
+         "name", o.name,
+         server ? "The host's name (the certificate's CN)" : "The client's name (the certificate's CN)")
       ->required()
       ->type_name("NAME");
   if (server) {
-    cmd->add_option("--ip", o.ips, "An IP address the host is reached at (repeatable)")
-        ->type_name("ADDRESS");
-    cmd->add_option("--dns", o.dns, "A DNS name the host is reached at (repeatable)")
-        ->type_name("NAME");
+    cmd->add_option("--ip", o.ips, "An IP address the host is reached at (repeatable)")->type_name("ADDRESS");
+    cmd->add_option("--dns", o.dns, "A DNS name the host is reached at (repeatable)")->type_name("NAME");
   }
   if (!server) {
-    cmd->add_option("--host", o.host,
-                    "For this provisioned host: issued by its own client CA (revoked by its next rotate-certs)")
+    cmd->add_option(
+           "--host", o.host,
+           "For this provisioned host: issued by its own client CA (revoked by its next rotate-certs)")
         ->type_name("HOST");
   }
   cmd->add_option("--days", o.days, "Validity in days")->capture_default_str();
@@ -278,8 +284,7 @@ void registerCaCommand(CLI::App& app, CommandContext& context) {
 
   auto init = std::make_shared<CaOptions>();
   CLI::App* initCmd = ca->add_subcommand("init", "Create berth's certificate authority");
-  initCmd->add_option("--key-type", init->keyType, "ecdsa-p256, rsa-2048 or rsa-4096")
-      ->capture_default_str();
+  initCmd->add_option("--key-type", init->keyType, "ecdsa-p256, rsa-2048 or rsa-4096")->capture_default_str();
   initCmd->add_option("--name", init->name, "The CA's common name")->capture_default_str();
   initCmd->add_option("--days", init->days, "Validity in days")->capture_default_str();
   initCmd->callback([init, &context] {

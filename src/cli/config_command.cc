@@ -139,8 +139,8 @@ int run(const GlobalOptions& global, const ConfigOptions& o) {
 
 void registerConfigCommand(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<ConfigOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "config", "Parse, resolve and render the compose files in canonical format");
+  CLI::App* cmd =
+      app.add_subcommand("config", "Parse, resolve and render the compose files in canonical format");
   cmd->add_option("--format", options->format, "Output format: yaml or json")
       ->check(CLI::IsMember({"yaml", "json"}))
       ->capture_default_str();
@@ -158,10 +158,8 @@ void registerConfigCommand(CLI::App& app, CommandContext& context) {
   cmd->add_flag("--no-path-resolution", options->noPathResolution, "Don't resolve file paths");
   cmd->add_flag("--no-consistency", options->noConsistency,
                 "Don't check model consistency (warning: may produce invalid compose output)");
-  cmd->add_flag("--no-env-resolution", options->noEnvResolution,
-                "Don't resolve service env files");
-  cmd->add_option("-o,--output", options->output, "Save to this file instead of printing")
-      ->type_name("FILE");
+  cmd->add_flag("--no-env-resolution", options->noEnvResolution, "Don't resolve service env files");
+  cmd->add_option("-o,--output", options->output, "Save to this file instead of printing")->type_name("FILE");
   cmd->add_option("services", options->selected, "Only these services (and their dependencies)")
       ->type_name("SERVICE");
   // Global options (-f, -p, --profile, --env-file...) may also follow the command, as with compose.

@@ -53,10 +53,12 @@ void registerDownCommand(CLI::App& app, CommandContext& context) {
   down->add_flag("-v,--volumes", f->volumes,
                  "Remove named volumes declared in the \"volumes\" section of the Compose file and anonymous "
                  "volumes attached to containers");
-  down->add_option("--rmi", f->rmi, "Remove images used by services. \"local\" removes only images that don't have a "
-                                    "custom tag (\"local\"|\"all\")")
+  down->add_option("--rmi", f->rmi,
+                   "Remove images used by services. \"local\" removes only images that don't have a "
+                   "custom tag (\"local\"|\"all\")")
       ->check(CLI::IsMember({"local", "all"}));
-  down->add_flag("--remove-orphans", f->removeOrphans, "Remove containers for services not defined in the Compose file");
+  down->add_flag("--remove-orphans", f->removeOrphans,
+                 "Remove containers for services not defined in the Compose file");
   down->add_option("-t,--timeout", f->timeout, "Specify a shutdown timeout in seconds")->type_name("SECONDS");
   down->callback([&context, f] { context.exitCode = runDown(context.global, *f); });
 }

@@ -45,7 +45,8 @@ int runEvents(const GlobalOptions& global, const EventsFlags& f) {
         const auto service = e.attributes.count(std::string(plan::labels::kService)) != 0
                                  ? e.attributes.at(std::string(plan::labels::kService))
                                  : std::string();
-        if (!f.services.empty() && std::find(f.services.begin(), f.services.end(), service) == f.services.end()) {
+        if (!f.services.empty() &&
+            std::find(f.services.begin(), f.services.end(), service) == f.services.end()) {
           return true;
         }
         const std::int64_t nanos = e.timeNano != 0 ? e.timeNano : e.time * 1000000000;

@@ -39,7 +39,8 @@ int runExec(const GlobalOptions& global, const ExecFlags& f, const std::vector<s
   o.volumes = false;
   auto observed = plan::observe(*ctx->engine, ctx->project.name, o);
   if (!observed) return reportError(observed.error());
-  auto container = serviceContainer(*observed, f.service, f.index > 0 ? std::optional<int>(f.index) : std::nullopt);
+  auto container =
+      serviceContainer(*observed, f.service, f.index > 0 ? std::optional<int>(f.index) : std::nullopt);
   if (!container) return reportError(container.error());
   if (!container->running()) {
     return reportError(Error(ErrorCode::Conflict, "container " + container->name + " is not running"));
@@ -87,9 +88,12 @@ void registerExecCommand(CLI::App& app, CommandContext& context) {
   auto f = std::make_shared<ExecFlags>();
   CLI::App* exec = app.add_subcommand("exec", "Execute a command in a running container");
   exec->add_flag("-d,--detach", f->detach, "Detached mode: Run command in the background");
-  exec->add_flag("-T,--no-TTY", f->noTty, "Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal)");
+  exec->add_flag("-T,--no-TTY", f->noTty,
+                 "Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal)");
   exec->add_flag("--privileged", f->privileged, "Give extended privileges to the process");
-  exec->add_option("-e,--env", f->env, "Set environment variables")->type_name("KEY=VAL")->allow_extra_args(false);
+  exec->add_option("-e,--env", f->env, "Set environment variables")
+      ->type_name("KEY=VAL")
+      ->allow_extra_args(false);
   exec->add_option("-u,--user", f->user, "Run the command as this user");
   exec->add_option("-w,--workdir", f->workdir, "Path to workdir directory for this command");
   exec->add_option("--index", f->index, "Index of the container if service has multiple replicas");

@@ -42,7 +42,8 @@ std::string humanSize(std::int64_t bytes) {
 std::string portsText(const std::vector<engine::PortSummary>& ports) {
   std::vector<engine::PortSummary> sorted = ports;
   std::sort(sorted.begin(), sorted.end(), [](const engine::PortSummary& a, const engine::PortSummary& b) {
-    return std::tie(a.privatePort, a.type, a.ip, a.publicPort) < std::tie(b.privatePort, b.type, b.ip, b.publicPort);
+    return std::tie(a.privatePort, a.type, a.ip, a.publicPort) <
+           std::tie(b.privatePort, b.type, b.ip, b.publicPort);
   });
   std::vector<std::string> parts;
   for (const engine::PortSummary& p : sorted) {
@@ -61,9 +62,11 @@ Result<std::string> engineTimestamp(const std::string& text, std::int64_t now) {
   if (text.empty()) return text;
   const auto bad = [&] {
     return fail(ErrorCode::InvalidArgument,
-                "invalid time " + berth::quoted(text) + ": expected a Unix time, a duration like 42m or an RFC 3339 time");
+                "invalid time " + berth::quoted(text) +
+                    ": expected a Unix time, a duration like 42m or an RFC 3339 time");
   };
-  if (std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; })) return text;
+  if (std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }))
+    return text;
   // Go durations: sequences of <number><unit>, units h, m, s, ms.
   {
     double total = 0;
@@ -111,7 +114,8 @@ Result<std::string> engineTimestamp(const std::string& text, std::int64_t now) {
   }
   if (!rest.empty() && rest != "Z") {
     int oh = 0, om = 0;
-    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) != 2 || (rest[0] != '+' && rest[0] != '-')) return bad();
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &oh, &om) != 2 || (rest[0] != '+' && rest[0] != '-'))
+      return bad();
     const std::int64_t offset = oh * 3600 + om * 60;
     t += rest[0] == '+' ? -offset : offset;
   }

@@ -11,11 +11,11 @@ struct GlobalOptions {
   std::vector<std::string> files;          // -f/--file, repeatable, in order
   std::optional<std::string> projectName;  // -p/--project-name
   std::optional<std::string> projectDirectory;
-  std::vector<std::string> envFiles;       // --env-file, repeatable
-  std::vector<std::string> profiles;       // --profile, repeatable
-  std::optional<std::string> host;         // -H/--host: a registered host's name or an engine URL
+  std::vector<std::string> envFiles;  // --env-file, repeatable
+  std::vector<std::string> profiles;  // --profile, repeatable
+  std::optional<std::string> host;    // -H/--host: a registered host's name or an engine URL
   std::string logLevel = "warn";
-  std::string progress = "auto";          // --progress: auto, tty, plain, json, quiet
+  std::string progress = "auto";  // --progress: auto, tty, plain, json, quiet
 };
 
 }  // namespace berth::cli

@@ -30,7 +30,8 @@ int runBuild(const GlobalOptions& global, const ImageFlags& f) {
   plan::Plan p;
   std::set<std::string> seen;
   for (const auto& [name, s] : ctx->project.services) {
-    if (!f.services.empty() && std::find(f.services.begin(), f.services.end(), name) == f.services.end()) continue;
+    if (!f.services.empty() && std::find(f.services.begin(), f.services.end(), name) == f.services.end())
+      continue;
     if (!s.build) continue;
     auto b = plan::imageBuild(ctx->project, s);
     if (!b) return reportError(b.error());
@@ -96,13 +97,16 @@ void registerImageCommands(CLI::App& app, CommandContext& context) {
   build->add_flag("--no-cache", b->noCache, "Do not use cache when building the image");
   build->add_flag("--pull", b->pull, "Always attempt to pull a newer version of the image");
   build->add_flag("-q,--quiet", b->quiet, "Don't print anything to STDOUT");
-  build->add_option("--build-arg", b->buildArgs, "Set build-time variables for services")->type_name("KEY=VAL")->allow_extra_args(false);
+  build->add_option("--build-arg", b->buildArgs, "Set build-time variables for services")
+      ->type_name("KEY=VAL")
+      ->allow_extra_args(false);
   build->add_option("services", b->services, "Services")->type_name("SERVICE");
   build->callback([&context, b] { context.exitCode = runBuild(context.global, *b); });
 
   auto p = std::make_shared<ImageFlags>();
   CLI::App* pull = app.add_subcommand("pull", "Pull service images");
-  pull->add_flag("--ignore-pull-failures", p->ignorePullFailures, "Pull what it can and ignores images with pull failures");
+  pull->add_flag("--ignore-pull-failures", p->ignorePullFailures,
+                 "Pull what it can and ignores images with pull failures");
   pull->add_flag("--include-deps", p->includeDeps, "Also pull services declared as dependencies");
   pull->add_flag("-q,--quiet", p->quiet, "Pull without printing progress information");
   pull->add_option("services", p->services, "Services")->type_name("SERVICE");

@@ -37,7 +37,8 @@ Result<std::vector<plan::ObservedContainer>> selectedContainers(ProjectContext& 
   BERTH_ASSIGN_OR_RETURN(const plan::Observed observed, observeProject(ctx, false));
   std::vector<plan::ObservedContainer> out;
   for (const plan::ObservedContainer& c : observed.containers) {
-    if (!services.empty() && std::find(services.begin(), services.end(), c.service) == services.end()) continue;
+    if (!services.empty() && std::find(services.begin(), services.end(), c.service) == services.end())
+      continue;
     if (runningOnly && c.state != engine::ContainerStatus::Running) continue;
     out.push_back(c);
   }
@@ -93,7 +94,8 @@ int runImages(const GlobalOptions& global, const InspectFlags& f) {
     if (auto it = byId.find(c.imageId); it != byId.end()) size = it->second->size;
     const std::string shortId = c.imageId.substr(c.imageId.find(':') + 1, 12);
     rows.push_back({c.name, repo, tag, shortId, humanSize(size)});
-    list.push_back({{"ContainerName", c.name}, {"Repository", repo}, {"Tag", tag}, {"ID", c.imageId}, {"Size", size}});
+    list.push_back(
+        {{"ContainerName", c.name}, {"Repository", repo}, {"Tag", tag}, {"ID", c.imageId}, {"Size", size}});
   }
   if (f.format == "json") {
     std::cout << list.dump(2) << "\n";
@@ -108,14 +110,16 @@ int runPort(const GlobalOptions& global, const InspectFlags& f) {
   if (!ctx) return reportError(ctx.error());
   auto observed = observeProject(*ctx, false);
   if (!observed) return reportError(observed.error());
-  auto container = serviceContainer(*observed, f.service, f.index > 0 ? std::optional<int>(f.index) : std::nullopt);
+  auto container =
+      serviceContainer(*observed, f.service, f.index > 0 ? std::optional<int>(f.index) : std::nullopt);
   if (!container) return reportError(container.error());
   auto inspect = ctx->engine->inspectContainer(container->id);
   if (!inspect) return reportError(inspect.error());
   const std::string key = std::to_string(f.port) + "/" + f.protocol;
   auto it = inspect->networkSettings.ports.find(key);
   if (it == inspect->networkSettings.ports.end() || it->second.empty()) {
-    return reportError(Error(ErrorCode::NotFound, fmt::format("no port {} for container {}", key, container->name)));
+    return reportError(
+        Error(ErrorCode::NotFound, fmt::format("no port {} for container {}", key, container->name)));
   }
   const engine::PortBinding& b = it->second.front();
   std::cout << (b.hostIp.empty() ? "0.0.0.0" : b.hostIp) << ":" << b.hostPort << "\n";
@@ -141,7 +145,9 @@ void registerInspectCommands(CLI::App& app, CommandContext& context) {
 
   auto p = std::make_shared<InspectFlags>();
   CLI::App* port = app.add_subcommand("port", "Print the public port for a port binding");
-  port->add_option("--protocol", p->protocol, "tcp or udp")->check(CLI::IsMember({"tcp", "udp"}))->capture_default_str();
+  port->add_option("--protocol", p->protocol, "tcp or udp")
+      ->check(CLI::IsMember({"tcp", "udp"}))
+      ->capture_default_str();
   port->add_option("--index", p->index, "Index of the container if service has multiple replicas");
   port->add_option("service", p->service, "Service")->required()->type_name("SERVICE");
   port->add_option("private_port", p->port, "Private port")->required()->type_name("PRIVATE_PORT");

@@ -125,7 +125,8 @@ int runWait(const GlobalOptions& global, const LifecycleFlags& f) {
     }
     for (const plan::ObservedContainer* c : observed->serviceContainers(s)) containers.push_back(*c);
   }
-  if (containers.empty()) return reportError(Error(ErrorCode::NotFound, "no containers for the given services"));
+  if (containers.empty())
+    return reportError(Error(ErrorCode::NotFound, "no containers for the given services"));
   // Poll with one list call per round rather than one blocking wait per container, so that Ctrl-C
   // and the first exit end the command at once.
   std::stop_source cancel;
@@ -141,8 +142,10 @@ int runWait(const GlobalOptions& global, const LifecycleFlags& f) {
     for (const plan::ObservedContainer& c : containers) {
       bool running = false;
       for (const engine::ContainerSummary& s : *list) {
-        if (s.id == c.id) running = s.state == engine::ContainerStatus::Running || s.state == engine::ContainerStatus::Paused ||
-                                    s.state == engine::ContainerStatus::Restarting || s.state == engine::ContainerStatus::Created;
+        if (s.id == c.id)
+          running =
+              s.state == engine::ContainerStatus::Running || s.state == engine::ContainerStatus::Paused ||
+              s.state == engine::ContainerStatus::Restarting || s.state == engine::ContainerStatus::Created;
       }
       if (running) continue;
       auto inspect = ctx->engine->inspectContainer(c.id);
@@ -172,7 +175,8 @@ void registerLifecycleCommands(CLI::App& app, CommandContext& context) {
     switch (verb) {
       case Verb::Stop:
       case Verb::Restart:
-        cmd->add_option("-t,--timeout", f->timeout, "Specify a shutdown timeout in seconds")->type_name("SECONDS");
+        cmd->add_option("-t,--timeout", f->timeout, "Specify a shutdown timeout in seconds")
+            ->type_name("SECONDS");
         break;
       case Verb::Kill:
         cmd->add_option("-s,--signal", f->signal, "SIGNAL to send to the container")->capture_default_str();

@@ -34,8 +34,8 @@ class LogCursor {
  private:
   std::string since_;
   std::optional<SystemNanos> last_;  // of the last line shown
-  int shownAtLast_ = 0;            // lines shown with timestamp last_
-  int skip_ = 0;                   // lines with timestamp last_ this session still skips
+  int shownAtLast_ = 0;              // lines shown with timestamp last_
+  int skip_ = 0;                     // lines with timestamp last_ this session still skips
 };
 
 }  // namespace berth::cli

@@ -41,7 +41,8 @@ int runLogs(const GlobalOptions& global, const LogsFlags& f) {
   std::vector<plan::ObservedContainer> containers;
   for (const plan::ObservedContainer& c : observed->containers) {
     if (c.oneOff) continue;
-    if (!f.services.empty() && std::find(f.services.begin(), f.services.end(), c.service) == f.services.end()) continue;
+    if (!f.services.empty() && std::find(f.services.begin(), f.services.end(), c.service) == f.services.end())
+      continue;
     if (f.index > 0 && c.number != f.index) continue;
     containers.push_back(c);
   }
@@ -51,9 +52,9 @@ int runLogs(const GlobalOptions& global, const LogsFlags& f) {
   o.follow = f.follow;
   o.tail = f.tail;
   o.timestamps = f.timestamps;
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   auto since = engineTimestamp(f.since, now);
   if (!since) return reportError(since.error());
   auto until = engineTimestamp(f.until, now);
@@ -73,13 +74,16 @@ void registerLogsCommand(CLI::App& app, CommandContext& context) {
   auto f = std::make_shared<LogsFlags>();
   CLI::App* logs = app.add_subcommand("logs", "View output from containers");
   logs->add_flag("-f,--follow", f->follow, "Follow log output");
-  logs->add_option("-n,--tail", f->tail, "Number of lines to show from the end of the logs for each container")
+  logs->add_option("-n,--tail", f->tail,
+                   "Number of lines to show from the end of the logs for each container")
       ->capture_default_str();
   logs->add_flag("-t,--timestamps", f->timestamps, "Show timestamps");
-  logs->add_option("--since", f->since,
-                   "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)");
-  logs->add_option("--until", f->until,
-                   "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)");
+  logs->add_option(
+      "--since", f->since,
+      "Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)");
+  logs->add_option(
+      "--until", f->until,
+      "Show logs before a timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m for 42 minutes)");
   logs->add_flag("--no-color", f->noColor, "Produce monochrome output");
   logs->add_flag("--no-log-prefix", f->noLogPrefix, "Don't print prefix in logs");
   logs->add_option("--index", f->index, "index of the container if service has multiple replicas");

@@ -53,7 +53,8 @@ class PlainView final : public ProgressView {
   explicit PlainView(int fd) : fd_(fd) {}
   void event(const plan::ProgressEvent& e) override {
     std::string line = " " + e.kind + " " + e.name + "  " + e.text;
-    if (!e.detail.empty() && (e.state == plan::ProgressState::Working || e.state == plan::ProgressState::Warning)) {
+    if (!e.detail.empty() &&
+        (e.state == plan::ProgressState::Working || e.state == plan::ProgressState::Warning)) {
       line += "  " + e.detail;
     }
     std::lock_guard lock(mu_);
@@ -216,8 +217,8 @@ class TtyView final : public ProgressView {
       const int room = std::max(8, cols - fixed - 1);
       if (static_cast<int>(status.size()) > room) status = status.substr(0, static_cast<std::size_t>(room));
       std::string pad(static_cast<std::size_t>(std::max(1, room - static_cast<int>(status.size()))), ' ');
-      out += "\r\033[2K " + color + mark + (color.empty() ? "" : "\033[0m") + " " + label + "  " + color + status +
-             (color.empty() ? "" : "\033[0m") + pad + time + "\n";
+      out += "\r\033[2K " + color + mark + (color.empty() ? "" : "\033[0m") + " " + label + "  " + color +
+             status + (color.empty() ? "" : "\033[0m") + pad + time + "\n";
     }
     drawn_ = static_cast<int>(rows_.size()) + 1;
     (void)allDone;

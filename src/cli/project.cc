@@ -113,8 +113,9 @@ plan::ApplyOptions defaultApplyOptions() {
   return o;
 }
 
-Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan, std::string_view title,
-               std::stop_token stop, const plan::ApplyOptions* options, OutputAboveProgress* output) {
+Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan,
+               std::string_view title, std::stop_token stop, const plan::ApplyOptions* options,
+               OutputAboveProgress* output) {
   for (const std::string& w : plan.warnings) std::cerr << "berth: warning: " << w << "\n";
   if (plan.empty()) return ok();
   BERTH_ASSIGN_OR_RETURN(const ProgressMode mode, parseProgressMode(global.progress));
@@ -147,7 +148,8 @@ Result<plan::ObservedContainer> serviceContainer(const plan::Observed& observed,
     for (const plan::ObservedContainer* c : list) {
       if (c->number == *index) return *c;
     }
-    return fail(ErrorCode::NotFound, fmt::format("service \"{}\" has no container with index {}", service, *index));
+    return fail(ErrorCode::NotFound,
+                fmt::format("service \"{}\" has no container with index {}", service, *index));
   }
   for (const plan::ObservedContainer* c : list) {
     if (c->running()) return *c;

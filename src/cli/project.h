@@ -62,8 +62,8 @@ std::vector<std::string> projectImages(const spec::Project& project);
 // Returns the apply's status (the error was already shown by the progress view). With `output`,
 // text written to it meanwhile is printed above the view.
 Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan,
-               std::string_view title, std::stop_token stop = {},
-               const plan::ApplyOptions* options = nullptr, OutputAboveProgress* output = nullptr);
+               std::string_view title, std::stop_token stop = {}, const plan::ApplyOptions* options = nullptr,
+               OutputAboveProgress* output = nullptr);
 
 // The apply options every command uses (parallelism from COMPOSE_PARALLEL_LIMIT, build contexts
 // read from disk).

@@ -65,7 +65,9 @@ nlohmann::json jsonOf(const plan::ObservedContainer& c, const std::string& proje
   j["ExitCode"] = exitCodeOf(c);
   nlohmann::json publishers = nlohmann::json::array();
   for (const auto& p : c.ports) {
-    publishers.push_back({{"URL", p.ip}, {"TargetPort", p.privatePort}, {"PublishedPort", p.publicPort},
+    publishers.push_back({{"URL", p.ip},
+                          {"TargetPort", p.privatePort},
+                          {"PublishedPort", p.publicPort},
                           {"Protocol", p.type}});
   }
   j["Publishers"] = publishers;
@@ -95,10 +97,11 @@ int runPs(const GlobalOptions& global, const PsFlags& f) {
     statuses.insert(filter.substr(7));
   }
   for (const std::string& s : statuses) {
-    static const std::set<std::string> known = {"paused", "restarting", "removing", "running", "dead", "created",
-                                                "exited"};
+    static const std::set<std::string> known = {"paused", "restarting", "removing", "running",
+                                                "dead",   "created",    "exited"};
     if (known.count(s) == 0) {
-      std::cerr << "berth: invalid status " << berth::quoted(s) << " (paused, restarting, removing, running, dead, created, exited)\n";
+      std::cerr << "berth: invalid status " << berth::quoted(s)
+                << " (paused, restarting, removing, running, dead, created, exited)\n";
       return 1;
     }
   }
@@ -118,7 +121,8 @@ int runPs(const GlobalOptions& global, const PsFlags& f) {
 
   std::vector<const plan::ObservedContainer*> list;
   for (const plan::ObservedContainer& c : observed->containers) {
-    if (!f.selected.empty() && std::find(f.selected.begin(), f.selected.end(), c.service) == f.selected.end()) continue;
+    if (!f.selected.empty() && std::find(f.selected.begin(), f.selected.end(), c.service) == f.selected.end())
+      continue;
     if (!statuses.empty() && statuses.count(std::string(engine::containerStatusName(c.state))) == 0) continue;
     list.push_back(&c);
   }
@@ -132,9 +136,9 @@ int runPs(const GlobalOptions& global, const PsFlags& f) {
       if (seen.insert(c->service).second) out += c->service + "\n";
     }
   } else {
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     if (f.format == "json") {
       for (const auto* c : list) out += jsonOf(*c, ctx->project.name, now).dump() + "\n";
     } else {
@@ -143,8 +147,8 @@ int runPs(const GlobalOptions& global, const PsFlags& f) {
       for (const auto* c : list) {
         std::string command = c->command;
         if (!f.noTrunc && command.size() > 20) command = command.substr(0, 19) + "…";
-        rows.push_back({c->name, c->image, "\"" + command + "\"", c->service, humanDuration(now - c->created) + " ago",
-                        c->status, portsText(c->ports)});
+        rows.push_back({c->name, c->image, "\"" + command + "\"", c->service,
+                        humanDuration(now - c->created) + " ago", c->status, portsText(c->ports)});
       }
       out = table(rows);
     }
@@ -158,7 +162,8 @@ int runPs(const GlobalOptions& global, const PsFlags& f) {
 void registerPsCommand(CLI::App& app, CommandContext& context) {
   auto f = std::make_shared<PsFlags>();
   CLI::App* ps = app.add_subcommand("ps", "List containers");
-  ps->add_flag("-a,--all", f->all, "Show all stopped containers (including those created by the run command)");
+  ps->add_flag("-a,--all", f->all,
+               "Show all stopped containers (including those created by the run command)");
   ps->add_flag("-q,--quiet", f->quiet, "Only display IDs");
   ps->add_flag("--services", f->services, "Display services");
   ps->add_flag("--no-trunc", f->noTrunc, "Don't truncate output");
@@ -169,7 +174,9 @@ void registerPsCommand(CLI::App& app, CommandContext& context) {
                  "Filter services by status: paused, restarting, removing, running, dead, created, exited")
       ->type_name("STATUS")
       ->allow_extra_args(false);
-  ps->add_option("--filter", f->filter, "Filter services by a property (status=STATUS)")->type_name("FILTER")->allow_extra_args(false);
+  ps->add_option("--filter", f->filter, "Filter services by a property (status=STATUS)")
+      ->type_name("FILTER")
+      ->allow_extra_args(false);
   ps->add_option("services", f->selected, "Services")->type_name("SERVICE");
   ps->callback([&context, f] { context.exitCode = runPs(context.global, *f); });
 }

@@ -65,10 +65,12 @@ Result<spec::Port> parsePublish(const std::string& text) {
       p.published = parts[1];
       p.target = static_cast<std::uint32_t>(std::stoul(parts[2]));
     } else {
-      return fail(ErrorCode::InvalidArgument, "--publish " + berth::quoted(text) + ": expected [IP:][HOST:]CONTAINER[/PROTO]");
+      return fail(ErrorCode::InvalidArgument,
+                  "--publish " + berth::quoted(text) + ": expected [IP:][HOST:]CONTAINER[/PROTO]");
     }
   } catch (...) {
-    return fail(ErrorCode::InvalidArgument, "--publish " + berth::quoted(text) + ": expected [IP:][HOST:]CONTAINER[/PROTO]");
+    return fail(ErrorCode::InvalidArgument,
+                "--publish " + berth::quoted(text) + ": expected [IP:][HOST:]CONTAINER[/PROTO]");
   }
   return p;
 }
@@ -100,7 +102,8 @@ Status startDependencies(ProjectContext& ctx, const GlobalOptions& global, const
     w.condition = d.condition == "service_healthy" ? plan::ServiceCondition::Healthy
                                                    : plan::ServiceCondition::CompletedSuccessfully;
     const spec::Service& ds = ctx.project.services.at(dep);
-    for (int i = 1; i <= ds.replicaCount(); ++i) w.containers.push_back(plan::containerName(ctx.project, ds, i));
+    for (int i = 1; i <= ds.replicaCount(); ++i)
+      w.containers.push_back(plan::containerName(ctx.project, ds, i));
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
       if (plan.actions[i].service == dep && plan.actions[i].kind != plan::ActionKind::WaitForService) {
         w.after.push_back(i);
@@ -115,7 +118,8 @@ int runRun(const GlobalOptions& global, const RunFlags& f, const std::vector<std
   auto ctx = openProject(global, {.services = {f.service}});
   if (!ctx) return reportError(ctx.error());
   auto it = ctx->project.services.find(f.service);
-  if (it == ctx->project.services.end()) return reportError(Error(ErrorCode::InvalidArgument, "no such service: " + f.service));
+  if (it == ctx->project.services.end())
+    return reportError(Error(ErrorCode::InvalidArgument, "no such service: " + f.service));
   spec::Service service = it->second;
 
   std::stop_source cancel;
@@ -273,13 +277,20 @@ void registerRunCommand(CLI::App& app, CommandContext& context) {
   run->add_flag("-d,--detach", f->detach, "Run container in background and print container name");
   run->add_flag("--rm", f->rm, "Automatically remove the container when it exits");
   run->add_flag("--no-deps", f->noDeps, "Don't start linked services");
-  run->add_flag("-T,--no-TTY", f->noTty, "Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal)");
-  run->add_flag("--service-ports", f->servicePorts, "Run command with all service's ports enabled and mapped to the host");
+  run->add_flag("-T,--no-TTY", f->noTty,
+                "Disable pseudo-TTY allocation (default: a TTY when stdin is a terminal)");
+  run->add_flag("--service-ports", f->servicePorts,
+                "Run command with all service's ports enabled and mapped to the host");
   run->add_flag("--build", f->build, "Build image before starting container");
   run->add_option("--name", f->name, "Assign a name to the container");
-  run->add_option("-e,--env", f->env, "Set environment variables")->type_name("KEY=VAL")->allow_extra_args(false);
-  run->add_option("-l,--label", f->labels, "Add or override a label")->type_name("KEY=VAL")->allow_extra_args(false);
-  run->add_option("-p,--publish", f->publish, "Publish a container's port(s) to the host")->allow_extra_args(false);
+  run->add_option("-e,--env", f->env, "Set environment variables")
+      ->type_name("KEY=VAL")
+      ->allow_extra_args(false);
+  run->add_option("-l,--label", f->labels, "Add or override a label")
+      ->type_name("KEY=VAL")
+      ->allow_extra_args(false);
+  run->add_option("-p,--publish", f->publish, "Publish a container's port(s) to the host")
+      ->allow_extra_args(false);
   run->add_option("-v,--volume", f->volumes, "Bind mount a volume")->allow_extra_args(false);
   run->add_option("--entrypoint", f->entrypoint, "Override the entrypoint of the image");
   run->add_option("-u,--user", f->user, "Run as specified username or uid");

@@ -32,7 +32,8 @@ Status pumpSession(engine::AttachedStream& stream, const SessionOptions& options
     if (auto size = terminalSize(isTerminal(1) ? 1 : 0)) options.resize(size->first, size->second);
   };
   if (options.tty) resize();
-  InterruptWatcher watcher([&](int) { stream.cancel(); }, options.tty ? std::function<void()>(resize) : nullptr);
+  InterruptWatcher watcher([&](int) { stream.cancel(); },
+                           options.tty ? std::function<void()>(resize) : nullptr);
   std::stop_callback onStop(stop, [&] { stream.cancel(); });
 
   std::jthread input;
@@ -60,7 +61,7 @@ Status pumpSession(engine::AttachedStream& stream, const SessionOptions& options
     if (!chunk) {
       // Cancelled: Ctrl-C (without a TTY) or `stop`; the caller exits with 130.
       result = chunk.error().code() == ErrorCode::Cancelled ? fail(ErrorCode::Cancelled, "cancelled")
-                                                             : fail(chunk.error());
+                                                            : fail(chunk.error());
       break;
     }
     if (!*chunk) break;

@@ -49,7 +49,8 @@ Result<plan::UpOptions> upOptions(const UpFlags& f) {
   if (f.forceRecreate && f.noRecreate) {
     return fail(ErrorCode::InvalidArgument, "--force-recreate and --no-recreate are incompatible");
   }
-  if (f.build && f.noBuild) return fail(ErrorCode::InvalidArgument, "--build and --no-build are incompatible");
+  if (f.build && f.noBuild)
+    return fail(ErrorCode::InvalidArgument, "--build and --no-build are incompatible");
   if (f.detach && f.abortOnContainerExit) {
     return fail(ErrorCode::InvalidArgument, "--abort-on-container-exit and --detach are incompatible");
   }
@@ -59,11 +60,13 @@ Result<plan::UpOptions> upOptions(const UpFlags& f) {
   plan::UpOptions u;
   u.services = f.services;
   u.noDeps = f.noDeps;
-  u.recreate = f.forceRecreate ? plan::RecreatePolicy::Force
-                               : (f.noRecreate ? plan::RecreatePolicy::Never : plan::RecreatePolicy::Diverged);
+  u.recreate = f.forceRecreate
+                   ? plan::RecreatePolicy::Force
+                   : (f.noRecreate ? plan::RecreatePolicy::Never : plan::RecreatePolicy::Diverged);
   u.removeOrphans = f.removeOrphans;
   u.noStart = f.noStart;
-  u.build = f.build ? plan::BuildPolicy::Always : (f.noBuild ? plan::BuildPolicy::Never : plan::BuildPolicy::Missing);
+  u.build = f.build ? plan::BuildPolicy::Always
+                    : (f.noBuild ? plan::BuildPolicy::Never : plan::BuildPolicy::Missing);
   u.pull = f.pull;
   u.wait = f.wait && !f.noStart;
   u.timeout = f.timeout;
@@ -140,7 +143,8 @@ Status stopStack(ProjectContext& ctx, const GlobalOptions& global, const UpFlags
 
 // The containers of `scope` as the plan leaves them (those that stay, and those it creates), for
 // "Attaching to" and the width of the log prefixes.
-std::vector<plan::ObservedContainer> attachedContainers(const Convergence& c, const std::set<std::string>& scope) {
+std::vector<plan::ObservedContainer> attachedContainers(const Convergence& c,
+                                                        const std::set<std::string>& scope) {
   std::map<std::string, plan::ObservedContainer> byName;
   for (const plan::ObservedContainer& o : c.observed.containers) {
     if (!o.oneOff && scope.count(o.service) != 0) byName[o.name] = o;
@@ -196,8 +200,8 @@ struct EngineTime {
 // the convergence starts them — printed above its progress view — and as they restart or get
 // replaced, until they all exited, one exited (--abort-on-container-exit, --exit-code-from) or
 // Ctrl-C; then the stack is stopped while their output keeps coming. Returns the exit code.
-int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& f, const Convergence& convergence,
-               const EngineTime& since) {
+int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& f,
+               const Convergence& convergence, const EngineTime& since) {
   std::set<std::string> scope(f.services.begin(), f.services.end());  // dependencies run unattached
   if (scope.empty()) {
     for (const auto& [name, service] : ctx.project.services) scope.insert(name);
@@ -209,7 +213,8 @@ int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& 
     return join(names, ", ");
   }() << std::endl;
   OutputAboveProgress output;
-  LogPrinter printer(ctx.project.name, containers, {.color = !f.noColor && isTerminal(1), .prefix = !f.noLogPrefix},
+  LogPrinter printer(ctx.project.name, containers,
+                     {.color = !f.noColor && isTerminal(1), .prefix = !f.noLogPrefix},
                      [&](std::string_view text) { output.write(1, text); });
 
   // Set by the follower's threads and the Ctrl-C watcher; this thread waits for them.
@@ -259,7 +264,8 @@ int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& 
   });
   follower.start();
   const plan::ApplyOptions options = applyOptions(f);
-  Status converged = runPlan(ctx, global, convergence.plan, "Running", converging.get_token(), &options, &output);
+  Status converged =
+      runPlan(ctx, global, convergence.plan, "Running", converging.get_token(), &options, &output);
   if (converged) {
     // Their start events may still be on their way: until they came, `up` is not done.
     follower.expectStarted(startedContainers(convergence.plan, scope));
@@ -271,7 +277,8 @@ int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& 
       follower.stop();
       return reportError(converged.error());
     }
-    cv.wait(lock, [&] { return follower.allExited() || failure || interrupts > 0 || (abortOnExit && firstExit); });
+    cv.wait(lock,
+            [&] { return follower.allExited() || failure || interrupts > 0 || (abortOnExit && firstExit); });
     if (failure) {
       const Error error = *failure;
       lock.unlock();
@@ -313,7 +320,8 @@ int runUp(const GlobalOptions& global, const UpFlags& f, bool createOnly) {
   auto ctx = openProject(global, {.services = f.services});
   if (!ctx) return reportError(ctx.error());
   if (!f.exitCodeFrom.empty() && ctx->project.services.count(f.exitCodeFrom) == 0) {
-    return reportError(Error(ErrorCode::InvalidArgument, "--exit-code-from: no such service: " + f.exitCodeFrom));
+    return reportError(
+        Error(ErrorCode::InvalidArgument, "--exit-code-from: no such service: " + f.exitCodeFrom));
   }
 
   const bool attached = !(f.detach || f.wait || u->noStart);
@@ -348,9 +356,11 @@ void addConvergeFlags(CLI::App* cmd, UpFlags& f) {
   cmd->add_flag("--no-build", f.noBuild, "Don't build an image, even if it's missing");
   cmd->add_option("--pull", f.pull, "Pull image before running (\"always\"|\"missing\"|\"never\"|\"build\")")
       ->check(CLI::IsMember({"always", "missing", "never", "build"}));
-  cmd->add_flag("--remove-orphans", f.removeOrphans, "Remove containers for services not defined in the Compose file");
+  cmd->add_flag("--remove-orphans", f.removeOrphans,
+                "Remove containers for services not defined in the Compose file");
   cmd->add_option("--scale", f.scale, "Scale SERVICE to NUM instances (overrides scale in the file)")
-      ->type_name("SERVICE=NUM")->allow_extra_args(false);
+      ->type_name("SERVICE=NUM")
+      ->allow_extra_args(false);
   cmd->add_option("services", f.services, "Services (default: all)")->type_name("SERVICE");
 }
 
@@ -361,7 +371,8 @@ void registerUpCommand(CLI::App& app, CommandContext& context) {
   CLI::App* up = app.add_subcommand("up", "Create and start containers");
   up->add_flag("-d,--detach", f->detach, "Detached mode: run containers in the background");
   up->add_flag("--wait", f->wait, "Wait for services to be running|healthy. Implies detached mode.");
-  up->add_option("--wait-timeout", f->waitTimeout, "Maximum duration to wait for the project to be running|healthy")
+  up->add_option("--wait-timeout", f->waitTimeout,
+                 "Maximum duration to wait for the project to be running|healthy")
       ->type_name("SECONDS");
   up->add_flag("--no-deps", f->noDeps, "Don't start linked services");
   up->add_flag("--no-start", f->noStart, "Don't start the services after creating them");

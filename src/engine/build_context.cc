@@ -221,7 +221,8 @@ Result<BuildContext> buildContextTar(const std::string& directory, const std::st
     } else {
       out.dockerfile = rel.generic_string();
       if (!fs::is_regular_file(df, ec)) {
-        return fail(ErrorCode::NotFound, "build context " + directory + ": Dockerfile " + df.string() + " not found");
+        return fail(ErrorCode::NotFound,
+                    "build context " + directory + ": Dockerfile " + df.string() + " not found");
       }
     }
   }
@@ -242,7 +243,8 @@ Result<BuildContext> buildContextTar(const std::string& directory, const std::st
     const fs::path rel = it->path().lexically_relative(root);
     const std::string name = rel.generic_string();
     const fs::file_status st = it->symlink_status(ec);
-    if (ec) return fail(ErrorCode::PermissionDenied, "build context: " + it->path().string() + ": " + ec.message());
+    if (ec)
+      return fail(ErrorCode::PermissionDenied, "build context: " + it->path().string() + ": " + ec.message());
     const bool always = name == out.dockerfile || name == ".dockerignore";
     if (!always && ignore.excluded(name)) {
       if (fs::is_directory(st) && !walkExcluded) it.disable_recursion_pending();

@@ -52,11 +52,11 @@ struct SshOptions {
 
 struct Endpoint {
   Scheme scheme = Scheme::Unix;
-  std::string host;        // tcp, ssh: name or IP address (IPv6 without brackets)
+  std::string host;  // tcp, ssh: name or IP address (IPv6 without brackets)
   // tcp: always set (2375/2376 by default); ssh: 0 when the URL names none, so that ~/.ssh/config's
   // Port applies as it does for `ssh` (else 22).
   std::uint16_t port = 0;
-  std::string user;        // ssh; empty: the local user name (or ~/.ssh/config)
+  std::string user;  // ssh; empty: the local user name (or ~/.ssh/config)
   // unix: the socket; ssh: the engine's socket on the remote host.
   std::string socketPath;
   std::optional<TlsMaterial> tls;  // tcp only: mutual TLS when set

@@ -130,23 +130,21 @@ Result<SshConnection> connectSsh(const SshConnectOptions& o) {
   }
   std::vector<std::string> identities;
   if (!o.identityFile.empty()) identities.push_back(o.identityFile);
-  BERTH_ASSIGN_OR_RETURN(
-      engine::transport::SshSession opened,
-      engine::transport::openSshSession(
-          {.user = o.user,
-           .host = o.address,
-           .port = o.port,
-           .knownHostsFile = o.knownHostsFile,
-           .pinnedHostKey = pinned,
-           .acceptUnknownHostKey = o.acceptUnknownHostKey,
-           .unknownHostHint =
-               [](std::uint16_t) -> std::string {
-                 return "If that is its key, give it with --ssh-host-key or accept it with "
-                        "--accept-unknown-host-key";
-               },
-           .identityFiles = identities,
-           .noKeyHint = "give one with --identity",
-           .connectTimeout = o.connectTimeout}));
+  BERTH_ASSIGN_OR_RETURN(engine::transport::SshSession opened,
+                         engine::transport::openSshSession(
+                             {.user = o.user,
+                              .host = o.address,
+                              .port = o.port,
+                              .knownHostsFile = o.knownHostsFile,
+                              .pinnedHostKey = pinned,
+                              .acceptUnknownHostKey = o.acceptUnknownHostKey,
+                              .unknownHostHint = [](std::uint16_t) -> std::string {
+                                return "If that is its key, give it with --ssh-host-key or accept it with "
+                                       "--accept-unknown-host-key";
+                              },
+                              .identityFiles = identities,
+                              .noKeyHint = "give one with --identity",
+                              .connectTimeout = o.connectTimeout}));
   SshConnection out;
   out.shell = std::make_unique<SshShell>(std::move(opened.session), opened.target, opened.user != "root");
   out.hostKey = opened.hostKey.line;

@@ -20,8 +20,8 @@ constexpr std::size_t kMaxCommonName = 64;
 Status checkCommonName(std::string_view name, std::string_view what) {
   if (name.empty()) return fail(ErrorCode::InvalidArgument, std::string(what) + " name is empty");
   if (name.size() > kMaxCommonName) {
-    return fail(ErrorCode::InvalidArgument, std::string(what) + " name " + berth::quoted(name) +
-                                                " is longer than 64 characters");
+    return fail(ErrorCode::InvalidArgument,
+                std::string(what) + " name " + berth::quoted(name) + " is longer than 64 characters");
   }
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) {
@@ -51,7 +51,8 @@ Status checkDnsName(std::string_view name) {
 Result<std::string> canonicalIp(const std::string& text) {
   unsigned char buf[16];
   char out[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return std::string(inet_ntop(AF_INET, buf, out, sizeof out));
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1)
+    return std::string(inet_ntop(AF_INET, buf, out, sizeof out));
   if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
     return std::string(inet_ntop(AF_INET6, buf, out, sizeof out));
   }
@@ -67,8 +68,7 @@ Status checkValidity(const Validity& v) {
 }
 
 // A fresh certificate with version 3, a random 128-bit serial, the validity, subject CN and key.
-Result<X509Ptr> newCertificate(std::string_view commonName, const Validity& validity,
-                               const PrivateKey& key) {
+Result<X509Ptr> newCertificate(std::string_view commonName, const Validity& validity, const PrivateKey& key) {
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
     return fail(ErrorCode::Internal, detail::opensslError("X509_new"));
@@ -134,8 +134,8 @@ Result<Authority> Authority::create(const CaRequest& request) {
     return fail(ErrorCode::Internal, detail::opensslError("set issuer"));
   }
   BERTH_TRY(addExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE,pathlen:0"));
-  BERTH_TRY(addExtension(cert.get(), cert.get(), NID_key_usage,
-                         "critical,keyCertSign,cRLSign,digitalSignature"));
+  BERTH_TRY(
+      addExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"));
   BERTH_TRY(addExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
   BERTH_TRY(addExtension(cert.get(), cert.get(), NID_authority_key_identifier, "keyid:always"));
   BERTH_TRY(sign(cert.get(), key));
@@ -185,8 +185,7 @@ Result<Issued> Authority::issue(const CertificateRequest& request) const {
   const bool rsa = request.keyType != KeyType::EcdsaP256;
   BERTH_TRY(addExtension(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE"));
   BERTH_TRY(addExtension(cert.get(), ca, NID_key_usage,
-                         rsa ? "critical,digitalSignature,keyEncipherment"
-                             : "critical,digitalSignature"));
+                         rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"));
   BERTH_TRY(addExtension(cert.get(), ca, NID_ext_key_usage, server ? "serverAuth" : "clientAuth"));
   if (!sans.empty()) BERTH_TRY(addExtension(cert.get(), ca, NID_subject_alt_name, join(sans, ",")));
   BERTH_TRY(addExtension(cert.get(), ca, NID_subject_key_identifier, "hash"));

@@ -76,17 +76,17 @@ Result<fs::path> CaStore::defaultDirectory() {
 Result<CaStore> CaStore::init(const fs::path& dir, const CaRequest& request) {
   std::error_code ec;
   if (fs::exists(dir / "ca.pem", ec) || fs::exists(dir / "ca-key.pem", ec)) {
-    return fail(ErrorCode::AlreadyExists, "a CA already exists in " + dir.string() +
-                                              " (berth never replaces it)");
+    return fail(ErrorCode::AlreadyExists,
+                "a CA already exists in " + dir.string() + " (berth never replaces it)");
   }
   BERTH_TRY(ensurePrivateDir(dir));
   BERTH_ASSIGN_OR_RETURN(Authority authority, Authority::create(request));
   // The key first: a CA certificate without its key would be useless.
   BERTH_TRY(authority.key().save(dir / "ca-key.pem"));
   BERTH_TRY(authority.certificate().save(dir / "ca.pem"));
-  BERTH_TRY(writeFileAtomic(dir / "index", kIndexHeader,
-                            fs::perms::owner_read | fs::perms::owner_write |
-                                fs::perms::group_read | fs::perms::others_read));
+  BERTH_TRY(writeFileAtomic(
+      dir / "index", kIndexHeader,
+      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read));
   return CaStore(dir, std::move(authority));
 }
 
@@ -105,8 +105,8 @@ Result<CaStore> CaStore::open(const fs::path& dir) {
 Result<Issued> CaStore::issue(const CertificateRequest& request) {
   BERTH_ASSIGN_OR_RETURN(Issued issued, authority_.issue(request));
   const CertificateInfo info = issued.certificate.info();
-  IssuedRecord record{info.serial, request.kind, request.commonName, info.notBefore, info.notAfter,
-                      info.sha256Fingerprint};
+  IssuedRecord record{info.serial,    request.kind,  request.commonName,
+                      info.notBefore, info.notAfter, info.sha256Fingerprint};
   BERTH_ASSIGN_OR_RETURN(IndexLock lock, IndexLock::acquire(dir_));
   std::error_code ec;
   fs::create_directories(dir_ / "issued", ec);
@@ -122,9 +122,9 @@ Result<Issued> CaStore::issue(const CertificateRequest& request) {
   }
   if (!index.empty() && index.back() != '\n') index += '\n';
   index += indexLine(record);
-  BERTH_TRY(writeFileAtomic(dir_ / "index", index,
-                            fs::perms::owner_read | fs::perms::owner_write |
-                                fs::perms::group_read | fs::perms::others_read));
+  BERTH_TRY(writeFileAtomic(
+      dir_ / "index", index,
+      fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read));
   return issued;
 }
 

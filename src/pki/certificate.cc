@@ -71,7 +71,7 @@ bool isIpAddress(const std::string& text) {
 }
 
 std::string describeVerifyError(int code, const Certificate& cert, const Certificate& ca,
-                                 const VerifyOptions& options) {
+                                const VerifyOptions& options) {
   const CertificateInfo info = cert.info();
   const std::string what = "certificate " + info.subject;
   switch (code) {
@@ -95,8 +95,7 @@ std::string describeVerifyError(int code, const Certificate& cert, const Certifi
     }
     case X509_V_ERR_INVALID_PURPOSE:
       return what + " is not valid for " +
-             (options.purpose == CertificateKind::Server ? "server" : "client") +
-             " authentication";
+             (options.purpose == CertificateKind::Server ? "server" : "client") + " authentication";
     default:
       break;
   }
@@ -107,9 +106,12 @@ std::string describeVerifyError(int code, const Certificate& cert, const Certifi
 
 std::string_view certificateKindName(CertificateKind kind) {
   switch (kind) {
-    case CertificateKind::Ca: return "ca";
-    case CertificateKind::Server: return "server";
-    case CertificateKind::Client: return "client";
+    case CertificateKind::Ca:
+      return "ca";
+    case CertificateKind::Server:
+      return "server";
+    case CertificateKind::Client:
+      return "client";
   }
   return "?";
 }
@@ -182,8 +184,8 @@ CertificateInfo Certificate::info() const {
   }
   info.notBefore = asn1Time(X509_get0_notBefore(cert_));
   info.notAfter = asn1Time(X509_get0_notAfter(cert_));
-  if (auto* names = static_cast<GENERAL_NAMES*>(
-          X509_get_ext_d2i(cert_, NID_subject_alt_name, nullptr, nullptr))) {
+  if (auto* names =
+          static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert_, NID_subject_alt_name, nullptr, nullptr))) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
       if (gn->type == GEN_DNS) {
@@ -196,8 +198,8 @@ CertificateInfo Certificate::info() const {
     }
     GENERAL_NAMES_free(names);
   }
-  if (auto* bc = static_cast<BASIC_CONSTRAINTS*>(
-          X509_get_ext_d2i(cert_, NID_basic_constraints, nullptr, nullptr))) {
+  if (auto* bc =
+          static_cast<BASIC_CONSTRAINTS*>(X509_get_ext_d2i(cert_, NID_basic_constraints, nullptr, nullptr))) {
     info.isCa = bc->ca != 0;
     if (bc->pathlen != nullptr) info.pathLength = ASN1_INTEGER_get(bc->pathlen);
     BASIC_CONSTRAINTS_free(bc);
@@ -210,12 +212,12 @@ CertificateInfo Certificate::info() const {
     info.clientAuth = (eku & XKU_SSL_CLIENT) != 0;
   }
   if (const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(cert_)) {
-    info.subjectKeyId = toHex(ASN1_STRING_get0_data(ski),
-                              static_cast<std::size_t>(ASN1_STRING_length(ski)), "");
+    info.subjectKeyId =
+        toHex(ASN1_STRING_get0_data(ski), static_cast<std::size_t>(ASN1_STRING_length(ski)), "");
   }
   if (const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(cert_)) {
-    info.authorityKeyId = toHex(ASN1_STRING_get0_data(aki),
-                                static_cast<std::size_t>(ASN1_STRING_length(aki)), "");
+    info.authorityKeyId =
+        toHex(ASN1_STRING_get0_data(aki), static_cast<std::size_t>(ASN1_STRING_length(aki)), "");
   }
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdLen = 0;
@@ -234,8 +236,7 @@ bool Certificate::matches(const PrivateKey& key) const {
 Status Certificate::save(const std::filesystem::path& path) const {
   using std::filesystem::perms;
   return writeFileAtomic(path, toPem(),
-                         perms::owner_read | perms::owner_write | perms::group_read |
-                             perms::others_read);
+                         perms::owner_read | perms::owner_write | perms::group_read | perms::others_read);
 }
 
 Status verify(const Certificate& cert, const Certificate& ca, const VerifyOptions& options) {
@@ -290,7 +291,8 @@ Result<SystemTime> parseTime(std::string_view text) {
   const std::string s(text);
   const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
   if (end == nullptr || *end != '\0') {
-    return fail(ErrorCode::InvalidArgument, "not a UTC time like 2024-05-01T10:00:00Z: " + berth::quoted(text));
+    return fail(ErrorCode::InvalidArgument,
+                "not a UTC time like 2024-05-01T10:00:00Z: " + berth::quoted(text));
   }
   return std::chrono::system_clock::from_time_t(timegm(&tm));
 }

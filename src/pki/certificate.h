@@ -25,23 +25,23 @@ std::string_view certificateKindName(CertificateKind kind);  // "ca", "server", 
 std::optional<CertificateKind> parseCertificateKind(std::string_view name);
 
 struct CertificateInfo {
-  std::string subject;           // RFC 2253, e.g. "CN=web-1"
+  std::string subject;  // RFC 2253, e.g. "CN=web-1"
   std::string commonName;
-  std::string issuer;            // RFC 2253
-  std::string serial;            // upper-case hex, no separators
+  std::string issuer;  // RFC 2253
+  std::string serial;  // upper-case hex, no separators
   SystemTime notBefore;
   SystemTime notAfter;
   std::vector<std::string> dnsNames;     // subjectAltName DNS entries, in order
   std::vector<std::string> ipAddresses;  // subjectAltName IP entries, textual, in order
   bool isCa = false;
-  std::optional<long> pathLength;        // basicConstraints pathlen of a CA
-  bool keyCertSign = false;              // keyUsage
-  bool serverAuth = false;               // extendedKeyUsage
+  std::optional<long> pathLength;  // basicConstraints pathlen of a CA
+  bool keyCertSign = false;        // keyUsage
+  bool serverAuth = false;         // extendedKeyUsage
   bool clientAuth = false;
-  std::string subjectKeyId;              // hex
-  std::string authorityKeyId;            // hex; empty when absent
-  std::string sha256Fingerprint;         // "AB:CD:..." over the DER encoding
-  std::optional<KeyType> keyType;        // nullopt for keys berth does not make
+  std::string subjectKeyId;        // hex
+  std::string authorityKeyId;      // hex; empty when absent
+  std::string sha256Fingerprint;   // "AB:CD:..." over the DER encoding
+  std::optional<KeyType> keyType;  // nullopt for keys berth does not make
   // kind() infers what the certificate is for: Ca if isCa, else Server if serverAuth, else Client.
   CertificateKind kind() const;
 };

@@ -33,8 +33,7 @@ std::optional<KeyType> keyTypeOf(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "EC")) {
     char group[64] = {};
     std::size_t len = 0;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) ==
-            1 &&
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) == 1 &&
         (std::string_view(group) == "prime256v1" || std::string_view(group) == "P-256")) {
       return KeyType::EcdsaP256;
     }
@@ -42,9 +41,12 @@ std::optional<KeyType> keyTypeOf(EVP_PKEY* key) {
   }
   if (EVP_PKEY_is_a(key, "RSA")) {
     switch (EVP_PKEY_get_bits(key)) {
-      case 2048: return KeyType::Rsa2048;
-      case 4096: return KeyType::Rsa4096;
-      default: return std::nullopt;
+      case 2048:
+        return KeyType::Rsa2048;
+      case 4096:
+        return KeyType::Rsa4096;
+      default:
+        return std::nullopt;
     }
   }
   return std::nullopt;
@@ -54,9 +56,12 @@ std::optional<KeyType> keyTypeOf(EVP_PKEY* key) {
 
 std::string_view keyTypeName(KeyType type) {
   switch (type) {
-    case KeyType::EcdsaP256: return "ecdsa-p256";
-    case KeyType::Rsa2048: return "rsa-2048";
-    case KeyType::Rsa4096: return "rsa-4096";
+    case KeyType::EcdsaP256:
+      return "ecdsa-p256";
+    case KeyType::Rsa2048:
+      return "rsa-2048";
+    case KeyType::Rsa4096:
+      return "rsa-4096";
   }
   return "?";
 }
@@ -137,8 +142,7 @@ PrivateKey::~PrivateKey() { EVP_PKEY_free(key_); }
 
 std::string PrivateKey::toPem() const {
   detail::BioPtr bio(BIO_new(BIO_s_mem()));
-  BERTH_CHECK(bio && PEM_write_bio_PrivateKey(bio.get(), key_, nullptr, nullptr, 0, nullptr,
-                                              nullptr) == 1);
+  BERTH_CHECK(bio && PEM_write_bio_PrivateKey(bio.get(), key_, nullptr, nullptr, 0, nullptr, nullptr) == 1);
   return detail::bioText(bio.get());
 }
 

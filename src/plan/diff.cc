@@ -14,7 +14,8 @@ namespace {
 
 bool isAnonymousVolumeName(std::string_view name) {
   if (name.size() != 64) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 void addUnique(std::vector<std::size_t>& list, std::size_t index) {
@@ -103,8 +104,9 @@ class Differ {
       }
       if (policy == "always" || img == nullptr) {
         if (img == nullptr && policy == "never") {
-          return fail(ErrorCode::NotFound,
-                      fmt::format("service {}: image {} is not on the engine and pull_policy is never", name, ref));
+          return fail(
+              ErrorCode::NotFound,
+              fmt::format("service {}: image {} is not on the engine and pull_policy is never", name, ref));
         }
         Action a;
         a.kind = ActionKind::PullImage;
@@ -125,7 +127,8 @@ class Differ {
         for (const auto& [key, n] : s.networks) networks.insert(key);
       }
       for (const spec::VolumeMount& v : s.volumes) {
-        if (v.type == "volume" && !v.source.empty() && project_.volumes.count(v.source) != 0) volumes.insert(v.source);
+        if (v.type == "volume" && !v.source.empty() && project_.volumes.count(v.source) != 0)
+          volumes.insert(v.source);
       }
     }
     for (const std::string& key : networks) {
@@ -135,9 +138,10 @@ class Differ {
       auto seen = observed_.networks.find(spec.name);
       if (seen != observed_.networks.end()) {
         if (seen->second.internal != spec.internal) {
-          plan_.warnings.push_back(fmt::format(
-              "network {} was created with internal: {}; the file now says {} (run `berth down` to recreate it)",
-              spec.name, seen->second.internal, spec.internal));
+          plan_.warnings.push_back(
+              fmt::format("network {} was created with internal: {}; the file now says {} (run `berth down` "
+                          "to recreate it)",
+                          spec.name, seen->second.internal, spec.internal));
         }
         continue;
       }
@@ -164,7 +168,8 @@ class Differ {
     std::vector<std::string> names;
     for (const ObservedContainer& c : observed_.containers) {
       if (c.oneOff) continue;
-      if (project_.services.count(c.service) != 0 || project_.disabledServices.count(c.service) != 0) continue;
+      if (project_.services.count(c.service) != 0 || project_.disabledServices.count(c.service) != 0)
+        continue;
       if (options_.removeOrphans) {
         Action a;
         a.kind = ActionKind::RemoveContainer;
@@ -190,7 +195,8 @@ class Differ {
     const spec::Service& s = project_.services.at(name);
     int replicas = s.replicaCount();
     if (auto it = options_.scale.find(name); it != options_.scale.end()) replicas = it->second;
-    if (replicas < 0) return fail(ErrorCode::InvalidArgument, "service " + name + ": scale must not be negative");
+    if (replicas < 0)
+      return fail(ErrorCode::InvalidArgument, "service " + name + ": scale must not be negative");
     if (replicas > 1 && !s.containerName.empty()) {
       return fail(ErrorCode::InvalidArgument,
                   fmt::format("service {}: container_name {} allows one container; cannot scale to {}", name,
@@ -352,13 +358,15 @@ class Differ {
         if (auto it = serviceActions_.find(dep); it != serviceActions_.end()) addAll(after, it->second);
         continue;
       }
-      const ServiceCondition cond = d.condition == "service_healthy" ? ServiceCondition::Healthy
-                                                                      : ServiceCondition::CompletedSuccessfully;
+      const ServiceCondition cond = d.condition == "service_healthy"
+                                        ? ServiceCondition::Healthy
+                                        : ServiceCondition::CompletedSuccessfully;
       addUnique(after, waitFor(dep, cond, name));
     }
     for (Action& a : pending) {
       a.after = after;
-      if (a.kind == ActionKind::RecreateContainer || a.kind == ActionKind::CreateContainer) replaced_.insert(name);
+      if (a.kind == ActionKind::RecreateContainer || a.kind == ActionKind::CreateContainer)
+        replaced_.insert(name);
       serviceActions_[name].push_back(plan_.add(std::move(a)));
     }
     return ok();
@@ -438,7 +446,7 @@ class Differ {
   std::map<std::pair<std::string, ServiceCondition>, std::size_t> waitAction_;
   std::map<std::string, std::vector<std::string>> containerNames_;
   std::set<std::string> replaced_;  // services that get new containers
-  std::string ownerId_;              // planService: the namespace owner's current container
+  std::string ownerId_;             // planService: the namespace owner's current container
 };
 
 // Services that depend on each service (reverse edges), for ordering stops and removals.
@@ -481,8 +489,8 @@ Result<std::set<std::string>> selected(const spec::Project& project, const Selec
 // The selected containers grouped by service, in `order` (services of the project first, then any
 // other service label the engine has, by name).
 std::vector<std::pair<std::string, std::vector<const ObservedContainer*>>> grouped(
-    const Observed& observed, const std::set<std::string>& services,
-    bool includeOneOff, const std::vector<std::string>& order) {
+    const Observed& observed, const std::set<std::string>& services, bool includeOneOff,
+    const std::vector<std::string>& order) {
   std::map<std::string, std::vector<const ObservedContainer*>> by;
   for (const ObservedContainer& c : observed.containers) {
     if (c.oneOff && !includeOneOff) continue;
@@ -502,11 +510,12 @@ std::vector<std::pair<std::string, std::vector<const ObservedContainer*>>> group
 
 // One action per container; each service's actions after those of the services `edges` names.
 template <class Make>
-Plan perContainer(const spec::Project& project, const Observed& observed, const std::set<std::string>& services,
-                  bool includeOneOff, bool reverse, Make make) {
+Plan perContainer(const spec::Project& project, const Observed& observed,
+                  const std::set<std::string>& services, bool includeOneOff, bool reverse, Make make) {
   Plan plan;
   const auto back = dependants(project);
-  const auto order = reverse ? dependantsFirst(project, back) : dependencyOrder(project).value_or(std::vector<std::string>{});
+  const auto order = reverse ? dependantsFirst(project, back)
+                             : dependencyOrder(project).value_or(std::vector<std::string>{});
   std::map<std::string, std::vector<std::size_t>> done;
   for (const auto& [service, containers] : grouped(observed, services, includeOneOff, order)) {
     std::vector<std::size_t> after;
@@ -606,10 +615,11 @@ Plan planDown(const spec::Project& project, const Observed& observed, const Down
   std::vector<std::size_t> containers;
   for (std::size_t i = 0; i < plan.actions.size(); ++i) containers.push_back(i);
   if (!orphans.empty()) {
-    plan.warnings.push_back(fmt::format(
-        "Found orphan containers ({}) for this project. If you removed or renamed this service in your compose "
-        "file, you can run this command with the --remove-orphans flag to clean it up.",
-        join(orphans, ", ")));
+    plan.warnings.push_back(
+        fmt::format("Found orphan containers ({}) for this project. If you removed or renamed this service "
+                    "in your compose "
+                    "file, you can run this command with the --remove-orphans flag to clean it up.",
+                    join(orphans, ", ")));
   }
   const auto removeNetwork = [&](const std::string& name) {
     Action a;
@@ -696,8 +706,9 @@ Result<Plan> planStart(const spec::Project& project, const Observed& observed, c
     if (it != project.services.end()) {
       for (const auto& [dep, d] : it->second.dependsOn) {
         if (d.condition == "service_started" || project.services.count(dep) == 0) continue;
-        const ServiceCondition cond = d.condition == "service_healthy" ? ServiceCondition::Healthy
-                                                                        : ServiceCondition::CompletedSuccessfully;
+        const ServiceCondition cond = d.condition == "service_healthy"
+                                          ? ServiceCondition::Healthy
+                                          : ServiceCondition::CompletedSuccessfully;
         const auto key = std::make_pair(dep, cond);
         if (waits.count(key) == 0) {
           Action w;

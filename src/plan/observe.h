@@ -23,7 +23,8 @@ struct ObserveOptions {
   std::vector<std::string> images{};  // references to look up; none: no image call
 };
 
-Result<Observed> observe(engine::Engine& engine, const std::string& project, const ObserveOptions& options = {});
+Result<Observed> observe(engine::Engine& engine, const std::string& project,
+                         const ObserveOptions& options = {});
 
 // Only the images (after a build or pull, before diffing again).
 Result<std::map<std::string, ObservedImage>> observeImages(engine::Engine& engine,

@@ -88,9 +88,11 @@ Observed observedFrom(std::string project, const std::vector<engine::ContainerSu
     if (label(s.labels, labels::kProject) != o.project) continue;
     o.containers.push_back(observedContainer(s));
   }
-  std::sort(o.containers.begin(), o.containers.end(), [](const ObservedContainer& a, const ObservedContainer& b) {
-    return std::tie(a.service, a.oneOff, a.number, a.name) < std::tie(b.service, b.oneOff, b.number, b.name);
-  });
+  std::sort(o.containers.begin(), o.containers.end(),
+            [](const ObservedContainer& a, const ObservedContainer& b) {
+              return std::tie(a.service, a.oneOff, a.number, a.name) <
+                     std::tie(b.service, b.oneOff, b.number, b.name);
+            });
   for (const engine::Network& n : networks) {
     o.networks[n.name] = ObservedNetwork{n.id, n.name, n.driver, n.internal, n.labels};
   }

@@ -20,8 +20,8 @@ struct ObservedContainer {
   std::string id{};
   std::string name{};
   std::string service{};     // com.docker.compose.service
-  int number = 0;          // com.docker.compose.container-number (0 when absent or not a number)
-  bool oneOff = false;     // com.docker.compose.oneoff=True (`run` containers)
+  int number = 0;            // com.docker.compose.container-number (0 when absent or not a number)
+  bool oneOff = false;       // com.docker.compose.oneoff=True (`run` containers)
   std::string configHash{};  // com.docker.compose.config-hash
   std::string image{};       // the image as the container was created with ("busybox:latest")
   std::string imageId{};     // "sha256:..."

@@ -26,7 +26,8 @@ std::size_t Plan::add(Action action) {
 }
 
 std::string shortName(const Action& a) {
-  if (a.kind == ActionKind::WaitForService) return a.target + " " + std::string(serviceConditionName(a.condition));
+  if (a.kind == ActionKind::WaitForService)
+    return a.target + " " + std::string(serviceConditionName(a.condition));
   return a.target;
 }
 

@@ -66,13 +66,13 @@ struct Action {
   engine::VolumeCreate volume{};    // CreateVolume
   ImageBuild build{};               // BuildImage
   ContainerSpec container{};        // CreateContainer, RecreateContainer
-  bool start = true;              // CreateContainer, RecreateContainer: start once created
+  bool start = true;                // CreateContainer, RecreateContainer: start once created
   // The existing container (ID) for Recreate, Start, Restart, Stop, Kill, Pause, Unpause, Remove.
   std::string containerId{};
   std::optional<int> timeout{};  // seconds of grace before SIGKILL when stopping
   std::string signal{};          // KillContainer; empty: SIGKILL
-  bool removeVolumes = false;  // RemoveContainer: its anonymous volumes too
-  bool force = false;          // RemoveContainer: kill instead of stop; RemoveImage: force
+  bool removeVolumes = false;    // RemoveContainer: its anonymous volumes too
+  bool force = false;            // RemoveContainer: kill instead of stop; RemoveImage: force
   // WaitForService: the containers (names) and the condition; who waits (for messages).
   ServiceCondition condition = ServiceCondition::Started;
   std::vector<std::string> containers{};

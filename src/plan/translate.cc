@@ -241,7 +241,8 @@ Status addFileReferences(const spec::Project& project, const spec::Service& s, C
 
 void addResources(const spec::Service& s, engine::Resources& r) {
   const spec::Resource* limits = s.deploy && s.deploy->limits ? &*s.deploy->limits : nullptr;
-  const spec::Resource* reservations = s.deploy && s.deploy->reservations ? &*s.deploy->reservations : nullptr;
+  const spec::Resource* reservations =
+      s.deploy && s.deploy->reservations ? &*s.deploy->reservations : nullptr;
   r.memory = s.memLimit != 0 ? s.memLimit : (limits ? limits->memory : 0);
   r.memoryReservation = s.memReservation != 0 ? s.memReservation : (reservations ? reservations->memory : 0);
   r.memorySwap = s.memswapLimit;
@@ -369,7 +370,8 @@ Result<ContainerSpec> containerSpec(const spec::Project& project, const spec::Se
   cfg.healthcheck = healthConfig(s);
   cfg.stopSignal = s.stopSignal;
   if (s.stopGracePeriod) {
-    cfg.stopTimeout = static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(*s.stopGracePeriod).count());
+    cfg.stopTimeout =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(*s.stopGracePeriod).count());
   }
   cfg.macAddress = s.macAddress;
 
@@ -398,7 +400,8 @@ Result<ContainerSpec> containerSpec(const spec::Project& project, const spec::Se
   h.init = s.init;
   if (s.logging) {
     h.logConfig.type = s.logging->driver;
-    h.logConfig.config = std::map<std::string, std::string>(s.logging->options.begin(), s.logging->options.end());
+    h.logConfig.config =
+        std::map<std::string, std::string>(s.logging->options.begin(), s.logging->options.end());
   }
   for (const auto& [host, addresses] : s.extraHosts) {
     for (const std::string& a : addresses) h.extraHosts.push_back(host + ":" + a);

@@ -20,7 +20,8 @@ bool isExtensionKey(std::string_view key) { return startsWith(key, "x-"); }
 
 Value toValue(const Node& n) {
   switch (n.kind) {
-    case NodeKind::Null: return Value::null();
+    case NodeKind::Null:
+      return Value::null();
     case NodeKind::Sequence: {
       std::vector<Value> items;
       for (const Node& item : n.items) items.push_back(toValue(item));
@@ -35,8 +36,10 @@ Value toValue(const Node& n) {
     }
     case NodeKind::Scalar:
       switch (n.type) {
-        case ScalarType::String: return Value::string(n.text);
-        case ScalarType::Bool: return Value::boolean(yamlBool(n.text));
+        case ScalarType::String:
+          return Value::string(n.text);
+        case ScalarType::Bool:
+          return Value::boolean(yamlBool(n.text));
         case ScalarType::Int: {
           if (auto v = parseYamlInt(n.text)) return Value::integer(*v);
           return Value::string(n.text);
@@ -81,14 +84,14 @@ class Binder {
     Project p;
     const Path top;
     fields(root, top, &p.extensions,
-           {"name", "version", "services", "networks", "volumes", "secrets", "configs", "models",
-            "include"},
+           {"name", "version", "services", "networks", "volumes", "secrets", "configs", "models", "include"},
            [&](const std::string& key, const Node& v, const Path& path) {
              if (key == "name") {
                if (!v.isString() && !v.isNull()) err(v, path, "must be a string");
              } else if (key == "version") {
-               p.warnings.push_back("the attribute `version` is obsolete, it will be ignored, "
-                                    "please remove it to avoid potential confusion");
+               p.warnings.push_back(
+                   "the attribute `version` is obsolete, it will be ignored, "
+                   "please remove it to avoid potential confusion");
              } else if (key == "services") {
                namedMap(v, path, [&](const std::string& name, const Node& sv, const Path& sp) {
                  if (!validName(name, sv, sp)) return;
@@ -439,15 +442,16 @@ class Binder {
       } else if (e.value.isMapping()) {
         bool soft = false;
         bool hard = false;
-        fields(e.value, up, nullptr, {"soft", "hard"}, [&](const std::string& k, const Node& v, const Path& kp) {
-          if (k == "soft") {
-            u.soft = integer(v, kp).value_or(0);
-            soft = true;
-          } else {
-            u.hard = integer(v, kp).value_or(0);
-            hard = true;
-          }
-        });
+        fields(e.value, up, nullptr, {"soft", "hard"},
+               [&](const std::string& k, const Node& v, const Path& kp) {
+                 if (k == "soft") {
+                   u.soft = integer(v, kp).value_or(0);
+                   soft = true;
+                 } else {
+                   u.hard = integer(v, kp).value_or(0);
+                   hard = true;
+                 }
+               });
         if (settings_.validate && (!soft || !hard)) {
           err(e.value, up, std::string("missing property '") + (soft ? "hard" : "soft") + "'");
         }
@@ -498,27 +502,104 @@ class Binder {
   Service service(const std::string& name, const Node& n, const Path& p) {
     Service s;
     s.name = name;
-    fields(
-        n, p, &s.extensions,
-        {"annotations", "attach", "blkio_config", "build", "cap_add", "cap_drop", "cgroup",
-         "cgroup_parent", "command", "configs", "container_name", "cpu_count", "cpu_percent",
-         "cpu_period", "cpu_quota", "cpu_rt_period", "cpu_rt_runtime", "cpus", "cpuset",
-         "cpu_shares", "credential_spec", "depends_on", "deploy", "develop", "device_cgroup_rules",
-         "devices", "dns", "dns_opt", "dns_search", "domainname", "entrypoint", "env_file",
-         "environment", "expose", "extends", "external_links", "extra_hosts", "gpus", "group_add",
-         "healthcheck", "hostname", "image", "init", "ipc", "isolation", "label_file", "labels",
-         "links", "logging", "mac_address", "mem_limit", "mem_reservation", "mem_swappiness",
-         "memswap_limit", "models", "network_mode", "networks", "oom_kill_disable",
-         "oom_score_adj", "pid", "pids_limit", "platform", "ports", "post_start", "pre_start",
-         "pre_stop", "privileged", "profiles", "provider", "pull_policy", "pull_refresh_after",
-         "read_only", "restart", "runtime", "scale", "secrets", "security_opt", "shm_size",
-         "stdin_open", "stop_grace_period", "stop_signal", "storage_opt", "sysctls", "tmpfs",
-         "tty", "ulimits", "use_api_socket", "user", "userns_mode", "uts", "volumes",
-         "volumes_from", "working_dir"},
-        [&](const std::string& k, const Node& v, const Path& kp) {
-          note(kp, v.mark);
-          serviceField(s, k, v, kp);
-        });
+    fields(n, p, &s.extensions,
+           {"annotations",
+            "attach",
+            "blkio_config",
+            "build",
+            "cap_add",
+            "cap_drop",
+            "cgroup",
+            "cgroup_parent",
+            "command",
+            "configs",
+            "container_name",
+            "cpu_count",
+            "cpu_percent",
+            "cpu_period",
+            "cpu_quota",
+            "cpu_rt_period",
+            "cpu_rt_runtime",
+            "cpus",
+            "cpuset",
+            "cpu_shares",
+            "credential_spec",
+            "depends_on",
+            "deploy",
+            "develop",
+            "device_cgroup_rules",
+            "devices",
+            "dns",
+            "dns_opt",
+            "dns_search",
+            "domainname",
+            "entrypoint",
+            "env_file",
+            "environment",
+            "expose",
+            "extends",
+            "external_links",
+            "extra_hosts",
+            "gpus",
+            "group_add",
+            "healthcheck",
+            "hostname",
+            "image",
+            "init",
+            "ipc",
+            "isolation",
+            "label_file",
+            "labels",
+            "links",
+            "logging",
+            "mac_address",
+            "mem_limit",
+            "mem_reservation",
+            "mem_swappiness",
+            "memswap_limit",
+            "models",
+            "network_mode",
+            "networks",
+            "oom_kill_disable",
+            "oom_score_adj",
+            "pid",
+            "pids_limit",
+            "platform",
+            "ports",
+            "post_start",
+            "pre_start",
+            "pre_stop",
+            "privileged",
+            "profiles",
+            "provider",
+            "pull_policy",
+            "pull_refresh_after",
+            "read_only",
+            "restart",
+            "runtime",
+            "scale",
+            "secrets",
+            "security_opt",
+            "shm_size",
+            "stdin_open",
+            "stop_grace_period",
+            "stop_signal",
+            "storage_opt",
+            "sysctls",
+            "tmpfs",
+            "tty",
+            "ulimits",
+            "use_api_socket",
+            "user",
+            "userns_mode",
+            "uts",
+            "volumes",
+            "volumes_from",
+            "working_dir"},
+           [&](const std::string& k, const Node& v, const Path& kp) {
+             note(kp, v.mark);
+             serviceField(s, k, v, kp);
+           });
     return s;
   }
 
@@ -529,32 +610,50 @@ class Binder {
       if (settings_.validate) err(v, p, "must not be null");
       return;
     }
-    if (k == "annotations") s.annotations = labels(v, p);
-    else if (k == "attach") s.attach = boolean(v, p);
-    else if (k == "blkio_config") s.blkioConfig = blkio(v, p);
-    else if (k == "build") s.build = build(v, p);
-    else if (k == "cap_add") s.capAdd = uniqueStrings(v, p);
-    else if (k == "cap_drop") s.capDrop = uniqueStrings(v, p);
+    if (k == "annotations")
+      s.annotations = labels(v, p);
+    else if (k == "attach")
+      s.attach = boolean(v, p);
+    else if (k == "blkio_config")
+      s.blkioConfig = blkio(v, p);
+    else if (k == "build")
+      s.build = build(v, p);
+    else if (k == "cap_add")
+      s.capAdd = uniqueStrings(v, p);
+    else if (k == "cap_drop")
+      s.capDrop = uniqueStrings(v, p);
     else if (k == "cgroup") {
       s.cgroup = str(v, p);
       if (settings_.validate && !s.cgroup.empty() && s.cgroup != "host" && s.cgroup != "private" &&
           !unresolved(v)) {
         err(v, p, "must be one of \"host\", \"private\"");
       }
-    } else if (k == "cgroup_parent") s.cgroupParent = str(v, p);
-    else if (k == "command") s.command = command(v, p);
-    else if (k == "configs") s.configs = fileReferences(v, p, "");
-    else if (k == "container_name") s.containerName = str(v, p);
-    else if (k == "cpu_count") s.cpuCount = integer(v, p, 0).value_or(0);
+    } else if (k == "cgroup_parent")
+      s.cgroupParent = str(v, p);
+    else if (k == "command")
+      s.command = command(v, p);
+    else if (k == "configs")
+      s.configs = fileReferences(v, p, "");
+    else if (k == "container_name")
+      s.containerName = str(v, p);
+    else if (k == "cpu_count")
+      s.cpuCount = integer(v, p, 0).value_or(0);
     else if (k == "cpu_percent") {
       s.cpuPercent = static_cast<double>(integer(v, p, 0, 100).value_or(0));
-    } else if (k == "cpu_period") s.cpuPeriod = integer(v, p).value_or(0);
-    else if (k == "cpu_quota") s.cpuQuota = integer(v, p).value_or(0);
-    else if (k == "cpu_rt_period") s.cpuRtPeriod = integer(v, p).value_or(0);
-    else if (k == "cpu_rt_runtime") s.cpuRtRuntime = integer(v, p).value_or(0);
-    else if (k == "cpus") s.cpus = number(v, p).value_or(0);
-    else if (k == "cpuset") s.cpuset = str(v, p);
-    else if (k == "cpu_shares") s.cpuShares = integer(v, p).value_or(0);
+    } else if (k == "cpu_period")
+      s.cpuPeriod = integer(v, p).value_or(0);
+    else if (k == "cpu_quota")
+      s.cpuQuota = integer(v, p).value_or(0);
+    else if (k == "cpu_rt_period")
+      s.cpuRtPeriod = integer(v, p).value_or(0);
+    else if (k == "cpu_rt_runtime")
+      s.cpuRtRuntime = integer(v, p).value_or(0);
+    else if (k == "cpus")
+      s.cpus = number(v, p).value_or(0);
+    else if (k == "cpuset")
+      s.cpuset = str(v, p);
+    else if (k == "cpu_shares")
+      s.cpuShares = integer(v, p).value_or(0);
     else if (k == "credential_spec") {
       CredentialSpec c;
       fields(v, p, &c.extensions, {"config", "file", "registry"},
@@ -562,87 +661,155 @@ class Binder {
                (ck == "config" ? c.config : ck == "file" ? c.file : c.registry) = str(cv, cp);
              });
       s.credentialSpec = std::move(c);
-    } else if (k == "depends_on") s.dependsOn = dependsOn(v, p);
-    else if (k == "deploy") s.deploy = deploy(v, p);
-    else if (k == "develop") s.develop = develop(v, p);
-    else if (k == "device_cgroup_rules") s.deviceCgroupRules = strList(v, p);
-    else if (k == "devices") s.devices = devices(v, p);
-    else if (k == "dns") s.dns = uniqueStrings(v, p, true);
-    else if (k == "dns_opt") s.dnsOpt = uniqueStrings(v, p);
-    else if (k == "dns_search") s.dnsSearch = uniqueStrings(v, p, true);
-    else if (k == "domainname") s.domainName = str(v, p);
-    else if (k == "entrypoint") s.entrypoint = command(v, p);
-    else if (k == "env_file") s.envFiles = envFiles(v, p);
-    else if (k == "environment") s.environment = listOrDict(v, p, /*checkTrailingSpace=*/true);
+    } else if (k == "depends_on")
+      s.dependsOn = dependsOn(v, p);
+    else if (k == "deploy")
+      s.deploy = deploy(v, p);
+    else if (k == "develop")
+      s.develop = develop(v, p);
+    else if (k == "device_cgroup_rules")
+      s.deviceCgroupRules = strList(v, p);
+    else if (k == "devices")
+      s.devices = devices(v, p);
+    else if (k == "dns")
+      s.dns = uniqueStrings(v, p, true);
+    else if (k == "dns_opt")
+      s.dnsOpt = uniqueStrings(v, p);
+    else if (k == "dns_search")
+      s.dnsSearch = uniqueStrings(v, p, true);
+    else if (k == "domainname")
+      s.domainName = str(v, p);
+    else if (k == "entrypoint")
+      s.entrypoint = command(v, p);
+    else if (k == "env_file")
+      s.envFiles = envFiles(v, p);
+    else if (k == "environment")
+      s.environment = listOrDict(v, p, /*checkTrailingSpace=*/true);
     else if (k == "expose") {
       s.expose = strList(v, p, false, /*allowNumbers=*/true);
       dedupe(s.expose, [](const std::string& e) { return e; });
     } else if (k == "extends") {
       // Resolved by the loader before binding.
-    } else if (k == "external_links") s.externalLinks = strList(v, p);
-    else if (k == "extra_hosts") s.extraHosts = extraHosts(v, p);
-    else if (k == "gpus") s.gpus = gpus(v, p);
-    else if (k == "group_add") s.groupAdd = strList(v, p, false, true);
-    else if (k == "healthcheck") s.healthcheck = healthcheck(v, p);
-    else if (k == "hostname") s.hostname = str(v, p);
-    else if (k == "image") s.image = str(v, p);
-    else if (k == "init") s.init = boolean(v, p);
-    else if (k == "ipc") s.ipc = str(v, p);
-    else if (k == "isolation") s.isolation = str(v, p);
-    else if (k == "label_file") s.labelFiles = strList(v, p, /*allowString=*/true);
-    else if (k == "labels") s.labels = labels(v, p);
-    else if (k == "links") s.links = uniqueStrings(v, p);
-    else if (k == "logging") s.logging = logging(v, p);
-    else if (k == "mac_address") s.macAddress = str(v, p);
-    else if (k == "mem_limit") s.memLimit = bytes(v, p).value_or(0);
-    else if (k == "mem_reservation") s.memReservation = bytes(v, p).value_or(0);
-    else if (k == "mem_swappiness") s.memSwappiness = integer(v, p, 0, 100).value_or(0);
-    else if (k == "memswap_limit") s.memswapLimit = bytes(v, p).value_or(0);
-    else if (k == "models") s.models = serviceModels(v, p);
-    else if (k == "network_mode") s.networkMode = str(v, p);
-    else if (k == "networks") s.networks = serviceNetworks(v, p);
-    else if (k == "oom_kill_disable") s.oomKillDisable = boolean(v, p).value_or(false);
-    else if (k == "oom_score_adj") s.oomScoreAdj = integer(v, p, -1000, 1000).value_or(0);
-    else if (k == "pid") s.pid = str(v, p);
-    else if (k == "pids_limit") s.pidsLimit = integer(v, p).value_or(0);
-    else if (k == "platform") s.platform = str(v, p);
-    else if (k == "ports") s.ports = ports(v, p);
-    else if (k == "post_start") s.postStart = hooks(v, p, false);
-    else if (k == "pre_start") s.preStart = hooks(v, p, true);
-    else if (k == "pre_stop") s.preStop = hooks(v, p, false);
-    else if (k == "privileged") s.privileged = boolean(v, p).value_or(false);
-    else if (k == "profiles") s.profiles = uniqueStrings(v, p);
-    else if (k == "provider") s.provider = provider(v, p);
-    else if (k == "pull_policy") s.pullPolicy = str(v, p);
-    else if (k == "pull_refresh_after") (void)str(v, p);
-    else if (k == "read_only") s.readOnly = boolean(v, p).value_or(false);
-    else if (k == "restart") s.restart = str(v, p);
-    else if (k == "runtime") s.runtime = str(v, p);
+    } else if (k == "external_links")
+      s.externalLinks = strList(v, p);
+    else if (k == "extra_hosts")
+      s.extraHosts = extraHosts(v, p);
+    else if (k == "gpus")
+      s.gpus = gpus(v, p);
+    else if (k == "group_add")
+      s.groupAdd = strList(v, p, false, true);
+    else if (k == "healthcheck")
+      s.healthcheck = healthcheck(v, p);
+    else if (k == "hostname")
+      s.hostname = str(v, p);
+    else if (k == "image")
+      s.image = str(v, p);
+    else if (k == "init")
+      s.init = boolean(v, p);
+    else if (k == "ipc")
+      s.ipc = str(v, p);
+    else if (k == "isolation")
+      s.isolation = str(v, p);
+    else if (k == "label_file")
+      s.labelFiles = strList(v, p, /*allowString=*/true);
+    else if (k == "labels")
+      s.labels = labels(v, p);
+    else if (k == "links")
+      s.links = uniqueStrings(v, p);
+    else if (k == "logging")
+      s.logging = logging(v, p);
+    else if (k == "mac_address")
+      s.macAddress = str(v, p);
+    else if (k == "mem_limit")
+      s.memLimit = bytes(v, p).value_or(0);
+    else if (k == "mem_reservation")
+      s.memReservation = bytes(v, p).value_or(0);
+    else if (k == "mem_swappiness")
+      s.memSwappiness = integer(v, p, 0, 100).value_or(0);
+    else if (k == "memswap_limit")
+      s.memswapLimit = bytes(v, p).value_or(0);
+    else if (k == "models")
+      s.models = serviceModels(v, p);
+    else if (k == "network_mode")
+      s.networkMode = str(v, p);
+    else if (k == "networks")
+      s.networks = serviceNetworks(v, p);
+    else if (k == "oom_kill_disable")
+      s.oomKillDisable = boolean(v, p).value_or(false);
+    else if (k == "oom_score_adj")
+      s.oomScoreAdj = integer(v, p, -1000, 1000).value_or(0);
+    else if (k == "pid")
+      s.pid = str(v, p);
+    else if (k == "pids_limit")
+      s.pidsLimit = integer(v, p).value_or(0);
+    else if (k == "platform")
+      s.platform = str(v, p);
+    else if (k == "ports")
+      s.ports = ports(v, p);
+    else if (k == "post_start")
+      s.postStart = hooks(v, p, false);
+    else if (k == "pre_start")
+      s.preStart = hooks(v, p, true);
+    else if (k == "pre_stop")
+      s.preStop = hooks(v, p, false);
+    else if (k == "privileged")
+      s.privileged = boolean(v, p).value_or(false);
+    else if (k == "profiles")
+      s.profiles = uniqueStrings(v, p);
+    else if (k == "provider")
+      s.provider = provider(v, p);
+    else if (k == "pull_policy")
+      s.pullPolicy = str(v, p);
+    else if (k == "pull_refresh_after")
+      (void)str(v, p);
+    else if (k == "read_only")
+      s.readOnly = boolean(v, p).value_or(false);
+    else if (k == "restart")
+      s.restart = str(v, p);
+    else if (k == "runtime")
+      s.runtime = str(v, p);
     else if (k == "scale") {
       if (auto sc = integer(v, p)) s.scale = static_cast<int>(std::clamp<std::int64_t>(*sc, -1, 1 << 30));
-    } else if (k == "secrets") s.secrets = fileReferences(v, p, "/run/secrets");
-    else if (k == "security_opt") s.securityOpt = strList(v, p);
-    else if (k == "shm_size") s.shmSize = bytes(v, p).value_or(0);
-    else if (k == "stdin_open") s.stdinOpen = boolean(v, p).value_or(false);
-    else if (k == "stop_grace_period") s.stopGracePeriod = duration(v, p);
-    else if (k == "stop_signal") s.stopSignal = str(v, p);
-    else if (k == "storage_opt") s.storageOpt = stringMap(v, p);
-    else if (k == "sysctls") s.sysctls = labels(v, p);
+    } else if (k == "secrets")
+      s.secrets = fileReferences(v, p, "/run/secrets");
+    else if (k == "security_opt")
+      s.securityOpt = strList(v, p);
+    else if (k == "shm_size")
+      s.shmSize = bytes(v, p).value_or(0);
+    else if (k == "stdin_open")
+      s.stdinOpen = boolean(v, p).value_or(false);
+    else if (k == "stop_grace_period")
+      s.stopGracePeriod = duration(v, p);
+    else if (k == "stop_signal")
+      s.stopSignal = str(v, p);
+    else if (k == "storage_opt")
+      s.storageOpt = stringMap(v, p);
+    else if (k == "sysctls")
+      s.sysctls = labels(v, p);
     else if (k == "tmpfs") {
       s.tmpfs = strList(v, p, /*allowString=*/true);
       dedupe(s.tmpfs, keyValueKey);
       for (std::size_t i = 0; i < s.tmpfs.size(); ++i) {
         note(p.index(i), i < v.items.size() ? v.items[i].mark : v.mark);
       }
-    } else if (k == "tty") s.tty = boolean(v, p).value_or(false);
-    else if (k == "ulimits") s.ulimits = ulimits(v, p);
-    else if (k == "use_api_socket") s.useApiSocket = boolean(v, p).value_or(false);
-    else if (k == "user") s.user = str(v, p);
-    else if (k == "userns_mode") s.usernsMode = str(v, p);
-    else if (k == "uts") s.uts = str(v, p);
-    else if (k == "volumes") s.volumes = mounts(v, p);
-    else if (k == "volumes_from") s.volumesFrom = strList(v, p);
-    else if (k == "working_dir") s.workingDir = str(v, p);
+    } else if (k == "tty")
+      s.tty = boolean(v, p).value_or(false);
+    else if (k == "ulimits")
+      s.ulimits = ulimits(v, p);
+    else if (k == "use_api_socket")
+      s.useApiSocket = boolean(v, p).value_or(false);
+    else if (k == "user")
+      s.user = str(v, p);
+    else if (k == "userns_mode")
+      s.usernsMode = str(v, p);
+    else if (k == "uts")
+      s.uts = str(v, p);
+    else if (k == "volumes")
+      s.volumes = mounts(v, p);
+    else if (k == "volumes_from")
+      s.volumesFrom = strList(v, p);
+    else if (k == "working_dir")
+      s.workingDir = str(v, p);
   }
 
   std::vector<std::string> uniqueStrings(const Node& n, const Path& p, bool allowString = false) {
@@ -663,10 +830,10 @@ class Binder {
                    d.condition = str(v, kp);
                    haveCondition = true;
                    if (settings_.validate && !unresolved(v) && d.condition != "service_started" &&
-                       d.condition != "service_healthy" &&
-                       d.condition != "service_completed_successfully") {
-                     err(v, kp, "must be one of \"service_started\", \"service_healthy\", "
-                                "\"service_completed_successfully\"");
+                       d.condition != "service_healthy" && d.condition != "service_completed_successfully") {
+                     err(v, kp,
+                         "must be one of \"service_started\", \"service_healthy\", "
+                         "\"service_completed_successfully\"");
                    }
                  } else if (k == "restart") {
                    d.restart = boolean(v, kp).value_or(false);
@@ -717,8 +884,7 @@ class Binder {
     return out;
   }
 
-  std::vector<FileReference> fileReferences(const Node& n, const Path& p,
-                                            const std::string& defaultDir) {
+  std::vector<FileReference> fileReferences(const Node& n, const Path& p, const std::string& defaultDir) {
     std::vector<FileReference> out;
     std::vector<Mark> itemMarks;
     eachItem(n, p, [&](const Node& item, const Path& ip) {
@@ -728,11 +894,16 @@ class Binder {
       } else {
         fields(item, ip, &r.extensions, {"source", "target", "uid", "gid", "mode"},
                [&](const std::string& k, const Node& v, const Path& kp) {
-                 if (k == "source") r.source = str(v, kp);
-                 else if (k == "target") r.target = str(v, kp);
-                 else if (k == "uid") r.uid = strOrNumber(v, kp);
-                 else if (k == "gid") r.gid = strOrNumber(v, kp);
-                 else r.mode = fileMode(v, kp);
+                 if (k == "source")
+                   r.source = str(v, kp);
+                 else if (k == "target")
+                   r.target = str(v, kp);
+                 else if (k == "uid")
+                   r.uid = strOrNumber(v, kp);
+                 else if (k == "gid")
+                   r.gid = strOrNumber(v, kp);
+                 else
+                   r.mode = fileMode(v, kp);
                });
       }
       if (r.target.empty() && defaultDir == "/run/secrets" && !r.source.empty()) {
@@ -741,10 +912,10 @@ class Binder {
       out.push_back(std::move(r));
       itemMarks.push_back(item.mark);
     });
-    dedupe(out, [&](const FileReference& r) {
-      return r.target.empty() ? defaultDir + "/" + r.source : r.target;
-    });
-    for (std::size_t i = 0; i < out.size(); ++i) note(p.index(i), i < itemMarks.size() ? itemMarks[i] : n.mark);
+    dedupe(out,
+           [&](const FileReference& r) { return r.target.empty() ? defaultDir + "/" + r.source : r.target; });
+    for (std::size_t i = 0; i < out.size(); ++i)
+      note(p.index(i), i < itemMarks.size() ? itemMarks[i] : n.mark);
     return out;
   }
 
@@ -811,8 +982,9 @@ class Binder {
                  } else if (auto c = v.isScalar() ? parseYamlInt(scalarString(v)) : std::nullopt) {
                    d.count = *c;
                  } else if (!unresolved(v)) {
-                   err(v, kp, "invalid value " + ::berth::quoted(scalarString(v)) +
-                                  ", the only value allowed is 'all' or a number");
+                   err(v, kp,
+                       "invalid value " + ::berth::quoted(scalarString(v)) +
+                           ", the only value allowed is 'all' or a number");
                  }
                } else if (k == "device_ids") {
                  d.deviceIds = strList(v, kp);
@@ -850,15 +1022,22 @@ class Binder {
     fields(n, p, &h.extensions,
            {"disable", "interval", "retries", "test", "timeout", "start_period", "start_interval"},
            [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "disable") h.disable = boolean(v, kp).value_or(false);
-             else if (k == "interval") h.interval = duration(v, kp);
-             else if (k == "timeout") h.timeout = duration(v, kp);
-             else if (k == "start_period") h.startPeriod = duration(v, kp);
-             else if (k == "start_interval") h.startInterval = duration(v, kp);
+             if (k == "disable")
+               h.disable = boolean(v, kp).value_or(false);
+             else if (k == "interval")
+               h.interval = duration(v, kp);
+             else if (k == "timeout")
+               h.timeout = duration(v, kp);
+             else if (k == "start_period")
+               h.startPeriod = duration(v, kp);
+             else if (k == "start_interval")
+               h.startInterval = duration(v, kp);
              else if (k == "retries") {
                if (auto r = number(v, kp)) {
-                 if (*r < 0) err(v, kp, "must be greater than or equal to 0");
-                 else h.retries = static_cast<std::uint64_t>(*r);
+                 if (*r < 0)
+                   err(v, kp, "must be greater than or equal to 0");
+                 else
+                   h.retries = static_cast<std::uint64_t>(*r);
                }
              } else {
                if (v.isScalar()) {
@@ -875,8 +1054,10 @@ class Binder {
     Logging l;
     fields(n, p, &l.extensions, {"driver", "options"},
            [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "driver") l.driver = str(v, kp);
-             else if (!v.isNull()) l.options = stringMap(v, kp, /*allowNull=*/true);
+             if (k == "driver")
+               l.driver = str(v, kp);
+             else if (!v.isNull())
+               l.options = stringMap(v, kp, /*allowNull=*/true);
            });
     return l;
   }
@@ -890,18 +1071,27 @@ class Binder {
       }
       ServiceNetwork sn;
       fields(settings, np, &sn.extensions,
-             {"aliases", "driver_opts", "gw_priority", "interface_name", "ipv4_address",
-              "ipv6_address", "link_local_ips", "mac_address", "priority"},
+             {"aliases", "driver_opts", "gw_priority", "interface_name", "ipv4_address", "ipv6_address",
+              "link_local_ips", "mac_address", "priority"},
              [&](const std::string& k, const Node& v, const Path& kp) {
-               if (k == "aliases") sn.aliases = uniqueStrings(v, kp);
-               else if (k == "driver_opts") sn.driverOpts = stringMap(v, kp);
-               else if (k == "gw_priority") sn.gwPriority = static_cast<int>(integer(v, kp, -(1 << 30), 1 << 30).value_or(0));
-               else if (k == "priority") sn.priority = static_cast<int>(integer(v, kp, -(1 << 30), 1 << 30).value_or(0));
-               else if (k == "interface_name") sn.interfaceName = str(v, kp);
-               else if (k == "ipv4_address") sn.ipv4Address = str(v, kp);
-               else if (k == "ipv6_address") sn.ipv6Address = str(v, kp);
-               else if (k == "link_local_ips") sn.linkLocalIps = uniqueStrings(v, kp);
-               else sn.macAddress = str(v, kp);
+               if (k == "aliases")
+                 sn.aliases = uniqueStrings(v, kp);
+               else if (k == "driver_opts")
+                 sn.driverOpts = stringMap(v, kp);
+               else if (k == "gw_priority")
+                 sn.gwPriority = static_cast<int>(integer(v, kp, -(1 << 30), 1 << 30).value_or(0));
+               else if (k == "priority")
+                 sn.priority = static_cast<int>(integer(v, kp, -(1 << 30), 1 << 30).value_or(0));
+               else if (k == "interface_name")
+                 sn.interfaceName = str(v, kp);
+               else if (k == "ipv4_address")
+                 sn.ipv4Address = str(v, kp);
+               else if (k == "ipv6_address")
+                 sn.ipv6Address = str(v, kp);
+               else if (k == "link_local_ips")
+                 sn.linkLocalIps = uniqueStrings(v, kp);
+               else
+                 sn.macAddress = str(v, kp);
              });
       out[name] = std::move(sn);
     });
@@ -945,8 +1135,8 @@ class Binder {
         }
         auto parsed = parsePortSpec(spec);
         if (!parsed) {
-          err(item, ip, parsed.error().message() +
-                            " (expected \"[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]\")");
+          err(item, ip,
+              parsed.error().message() + " (expected \"[HOST_IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL]\")");
           return;
         }
         if (out.size() + parsed->size() > kMaxPorts) {
@@ -962,11 +1152,16 @@ class Binder {
       fields(item, ip, &port.extensions,
              {"name", "mode", "host_ip", "target", "published", "protocol", "app_protocol"},
              [&](const std::string& k, const Node& v, const Path& kp) {
-               if (k == "name") port.name = str(v, kp);
-               else if (k == "mode") port.mode = str(v, kp);
-               else if (k == "host_ip") port.hostIp = str(v, kp);
-               else if (k == "protocol") port.protocol = str(v, kp);
-               else if (k == "app_protocol") port.appProtocol = str(v, kp);
+               if (k == "name")
+                 port.name = str(v, kp);
+               else if (k == "mode")
+                 port.mode = str(v, kp);
+               else if (k == "host_ip")
+                 port.hostIp = str(v, kp);
+               else if (k == "protocol")
+                 port.protocol = str(v, kp);
+               else if (k == "app_protocol")
+                 port.appProtocol = str(v, kp);
                else if (k == "target") {
                  haveTarget = true;
                  if (auto t = integer(v, kp, 0, 65535)) port.target = static_cast<std::uint32_t>(*t);
@@ -1007,26 +1202,34 @@ class Binder {
       VolumeMount m;
       bool haveType = false;
       fields(item, ip, &m.extensions,
-             {"type", "source", "target", "read_only", "consistency", "bind", "volume", "tmpfs",
-              "image"},
+             {"type", "source", "target", "read_only", "consistency", "bind", "volume", "tmpfs", "image"},
              [&](const std::string& k, const Node& v, const Path& kp) {
                if (k == "type") {
                  haveType = true;
                  m.type = str(v, kp);
-                 static const std::set<std::string> kTypes = {"bind", "volume", "tmpfs", "npipe",
-                                                              "cluster", "image"};
+                 static const std::set<std::string> kTypes = {"bind",  "volume",  "tmpfs",
+                                                              "npipe", "cluster", "image"};
                  if (settings_.validate && !kTypes.contains(m.type) && !unresolved(v)) {
-                   err(v, kp, "must be one of \"bind\", \"volume\", \"tmpfs\", \"npipe\", "
-                              "\"cluster\", \"image\"");
+                   err(v, kp,
+                       "must be one of \"bind\", \"volume\", \"tmpfs\", \"npipe\", "
+                       "\"cluster\", \"image\"");
                  }
-               } else if (k == "source") m.source = str(v, kp);
-               else if (k == "target") m.target = str(v, kp);
-               else if (k == "read_only") m.readOnly = boolean(v, kp).value_or(false);
-               else if (k == "consistency") m.consistency = str(v, kp);
-               else if (k == "bind") m.bind = bindOptions(v, kp);
-               else if (k == "volume") m.volume = volumeOptions(v, kp);
-               else if (k == "tmpfs") m.tmpfs = tmpfsOptions(v, kp);
-               else m.image = imageOptions(v, kp);
+               } else if (k == "source")
+                 m.source = str(v, kp);
+               else if (k == "target")
+                 m.target = str(v, kp);
+               else if (k == "read_only")
+                 m.readOnly = boolean(v, kp).value_or(false);
+               else if (k == "consistency")
+                 m.consistency = str(v, kp);
+               else if (k == "bind")
+                 m.bind = bindOptions(v, kp);
+               else if (k == "volume")
+                 m.volume = volumeOptions(v, kp);
+               else if (k == "tmpfs")
+                 m.tmpfs = tmpfsOptions(v, kp);
+               else
+                 m.image = imageOptions(v, kp);
              });
       if (!item.isMapping()) return;
       if (!haveType && settings_.validate) err(item, ip, "missing property 'type'");
@@ -1053,14 +1256,17 @@ class Binder {
     if (n.isNull()) return b;
     fields(n, p, &b.extensions, {"propagation", "create_host_path", "selinux", "recursive"},
            [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "propagation") b.propagation = str(v, kp);
-             else if (k == "create_host_path") b.createHostPath = boolean(v, kp).value_or(true);
+             if (k == "propagation")
+               b.propagation = str(v, kp);
+             else if (k == "create_host_path")
+               b.createHostPath = boolean(v, kp).value_or(true);
              else if (k == "selinux") {
                b.selinux = str(v, kp);
                if (settings_.validate && b.selinux != "z" && b.selinux != "Z" && !unresolved(v)) {
                  err(v, kp, "must be one of \"z\", \"Z\"");
                }
-             } else b.recursive = str(v, kp);
+             } else
+               b.recursive = str(v, kp);
            });
     return b;
   }
@@ -1070,9 +1276,12 @@ class Binder {
     if (n.isNull()) return o;
     fields(n, p, &o.extensions, {"labels", "nocopy", "subpath"},
            [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "labels") o.labels = labels(v, kp);
-             else if (k == "nocopy") o.nocopy = boolean(v, kp).value_or(false);
-             else o.subpath = str(v, kp);
+             if (k == "labels")
+               o.labels = labels(v, kp);
+             else if (k == "nocopy")
+               o.nocopy = boolean(v, kp).value_or(false);
+             else
+               o.subpath = str(v, kp);
            });
     return o;
   }
@@ -1080,25 +1289,24 @@ class Binder {
   std::optional<TmpfsOptions> tmpfsOptions(const Node& n, const Path& p) {
     TmpfsOptions t;
     if (n.isNull()) return t;
-    fields(n, p, &t.extensions, {"size", "mode"},
-           [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "size") {
-               if (v.isScalar() && v.type == ScalarType::Int) {
-                 const auto size = parseYamlInt(v.text);
-                 if (size && *size < 0) {
-                   err(v, kp, "must be greater than or equal to 0");
-                 } else if (size) {
-                   t.size = *size;
-                 }
-               } else if (v.isString()) {
-                 t.size = bytes(v, kp).value_or(0);
-               } else {
-                 err(v, kp, "must be an integer or a size such as \"64m\"");
-               }
-             } else {
-               t.mode = fileMode(v, kp);
-             }
-           });
+    fields(n, p, &t.extensions, {"size", "mode"}, [&](const std::string& k, const Node& v, const Path& kp) {
+      if (k == "size") {
+        if (v.isScalar() && v.type == ScalarType::Int) {
+          const auto size = parseYamlInt(v.text);
+          if (size && *size < 0) {
+            err(v, kp, "must be greater than or equal to 0");
+          } else if (size) {
+            t.size = *size;
+          }
+        } else if (v.isString()) {
+          t.size = bytes(v, kp).value_or(0);
+        } else {
+          err(v, kp, "must be an integer or a size such as \"64m\"");
+        }
+      } else {
+        t.mode = fileMode(v, kp);
+      }
+    });
     return t;
   }
 
@@ -1119,19 +1327,25 @@ class Binder {
   Hook hook(const Node& n, const Path& p, bool preStart) {
     Hook h;
     bool haveCommand = false;
-    const Keys keys = preStart ? Keys{"command", "image", "user", "privileged", "working_dir",
-                                      "environment", "per_replica"}
-                               : Keys{"command", "user", "privileged", "working_dir", "environment"};
+    const Keys keys =
+        preStart ? Keys{"command", "image", "user", "privileged", "working_dir", "environment", "per_replica"}
+                 : Keys{"command", "user", "privileged", "working_dir", "environment"};
     fields(n, p, &h.extensions, keys, [&](const std::string& k, const Node& v, const Path& kp) {
       if (k == "command") {
         haveCommand = true;
         h.command = command(v, kp).value_or(std::vector<std::string>{});
-      } else if (k == "image") h.image = str(v, kp);
-      else if (k == "user") h.user = str(v, kp);
-      else if (k == "privileged") h.privileged = boolean(v, kp).value_or(false);
-      else if (k == "working_dir") h.workingDir = str(v, kp);
-      else if (k == "per_replica") h.perReplica = boolean(v, kp).value_or(false);
-      else h.environment = listOrDict(v, kp);
+      } else if (k == "image")
+        h.image = str(v, kp);
+      else if (k == "user")
+        h.user = str(v, kp);
+      else if (k == "privileged")
+        h.privileged = boolean(v, kp).value_or(false);
+      else if (k == "working_dir")
+        h.workingDir = str(v, kp);
+      else if (k == "per_replica")
+        h.perReplica = boolean(v, kp).value_or(false);
+      else
+        h.environment = listOrDict(v, kp);
     });
     if (!preStart && !haveCommand && n.isMapping() && settings_.validate) {
       err(n, p, "missing property 'command'");
@@ -1171,8 +1385,10 @@ class Binder {
       eachItem(v, kp, [&](const Node& item, const Path& ip) {
         ThrottleDevice t;
         fields(item, ip, nullptr, {"path", "rate"}, [&](const std::string& k, const Node& x, const Path& xp) {
-          if (k == "path") t.path = str(x, xp);
-          else t.rate = bytes(x, xp).value_or(0);
+          if (k == "path")
+            t.path = str(x, xp);
+          else
+            t.rate = bytes(x, xp).value_or(0);
         });
         out.push_back(std::move(t));
       });
@@ -1189,15 +1405,21 @@ class Binder {
                  WeightDevice w;
                  fields(item, ip, nullptr, {"path", "weight"},
                         [&](const std::string& wk, const Node& x, const Path& xp) {
-                          if (wk == "path") w.path = str(x, xp);
-                          else w.weight = static_cast<std::uint16_t>(integer(x, xp, 10, 1000).value_or(0));
+                          if (wk == "path")
+                            w.path = str(x, xp);
+                          else
+                            w.weight = static_cast<std::uint16_t>(integer(x, xp, 10, 1000).value_or(0));
                         });
                  b.weightDevice.push_back(std::move(w));
                });
-             } else if (k == "device_read_bps") b.deviceReadBps = throttles(v, kp);
-             else if (k == "device_read_iops") b.deviceReadIops = throttles(v, kp);
-             else if (k == "device_write_bps") b.deviceWriteBps = throttles(v, kp);
-             else b.deviceWriteIops = throttles(v, kp);
+             } else if (k == "device_read_bps")
+               b.deviceReadBps = throttles(v, kp);
+             else if (k == "device_read_iops")
+               b.deviceReadIops = throttles(v, kp);
+             else if (k == "device_write_bps")
+               b.deviceWriteBps = throttles(v, kp);
+             else
+               b.deviceWriteIops = throttles(v, kp);
            });
     return b;
   }
@@ -1210,38 +1432,83 @@ class Binder {
       return b;
     }
     fields(n, p, &b.extensions,
-           {"context", "dockerfile", "dockerfile_inline", "entitlements", "args", "provenance",
-            "sbom", "ssh", "labels", "cache_from", "cache_to", "no_cache", "no_cache_filter",
-            "additional_contexts", "pull", "extra_hosts", "isolation", "network", "target",
-            "secrets", "shm_size", "tags", "ulimits", "platforms", "privileged"},
+           {"context",
+            "dockerfile",
+            "dockerfile_inline",
+            "entitlements",
+            "args",
+            "provenance",
+            "sbom",
+            "ssh",
+            "labels",
+            "cache_from",
+            "cache_to",
+            "no_cache",
+            "no_cache_filter",
+            "additional_contexts",
+            "pull",
+            "extra_hosts",
+            "isolation",
+            "network",
+            "target",
+            "secrets",
+            "shm_size",
+            "tags",
+            "ulimits",
+            "platforms",
+            "privileged"},
            [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "context") b.context = str(v, kp);
-             else if (k == "dockerfile") b.dockerfile = str(v, kp);
-             else if (k == "dockerfile_inline") b.dockerfileInline = str(v, kp);
-             else if (k == "entitlements") b.entitlements = strList(v, kp);
-             else if (k == "args") b.args = listOrDict(v, kp);
-             else if (k == "provenance") b.provenance = scalarOrBool(v, kp);
-             else if (k == "sbom") b.sbom = scalarOrBool(v, kp);
-             else if (k == "ssh") b.ssh = ssh(v, kp);
-             else if (k == "labels") b.labels = labels(v, kp);
-             else if (k == "cache_from") b.cacheFrom = strList(v, kp);
-             else if (k == "cache_to") b.cacheTo = strList(v, kp);
-             else if (k == "no_cache") b.noCache = boolean(v, kp).value_or(false);
-             else if (k == "no_cache_filter") b.noCacheFilter = strList(v, kp, true);
-             else if (k == "additional_contexts") b.additionalContexts = labels(v, kp);
-             else if (k == "pull") b.pull = boolean(v, kp).value_or(false);
-             else if (k == "extra_hosts") b.extraHosts = extraHosts(v, kp);
-             else if (k == "isolation") b.isolation = str(v, kp);
-             else if (k == "network") b.network = str(v, kp);
-             else if (k == "target") b.target = str(v, kp);
-             else if (k == "secrets") b.secrets = fileReferences(v, kp, "/run/secrets");
-             else if (k == "shm_size") b.shmSize = bytes(v, kp).value_or(0);
+             if (k == "context")
+               b.context = str(v, kp);
+             else if (k == "dockerfile")
+               b.dockerfile = str(v, kp);
+             else if (k == "dockerfile_inline")
+               b.dockerfileInline = str(v, kp);
+             else if (k == "entitlements")
+               b.entitlements = strList(v, kp);
+             else if (k == "args")
+               b.args = listOrDict(v, kp);
+             else if (k == "provenance")
+               b.provenance = scalarOrBool(v, kp);
+             else if (k == "sbom")
+               b.sbom = scalarOrBool(v, kp);
+             else if (k == "ssh")
+               b.ssh = ssh(v, kp);
+             else if (k == "labels")
+               b.labels = labels(v, kp);
+             else if (k == "cache_from")
+               b.cacheFrom = strList(v, kp);
+             else if (k == "cache_to")
+               b.cacheTo = strList(v, kp);
+             else if (k == "no_cache")
+               b.noCache = boolean(v, kp).value_or(false);
+             else if (k == "no_cache_filter")
+               b.noCacheFilter = strList(v, kp, true);
+             else if (k == "additional_contexts")
+               b.additionalContexts = labels(v, kp);
+             else if (k == "pull")
+               b.pull = boolean(v, kp).value_or(false);
+             else if (k == "extra_hosts")
+               b.extraHosts = extraHosts(v, kp);
+             else if (k == "isolation")
+               b.isolation = str(v, kp);
+             else if (k == "network")
+               b.network = str(v, kp);
+             else if (k == "target")
+               b.target = str(v, kp);
+             else if (k == "secrets")
+               b.secrets = fileReferences(v, kp, "/run/secrets");
+             else if (k == "shm_size")
+               b.shmSize = bytes(v, kp).value_or(0);
              else if (k == "tags") {
                b.tags = strList(v, kp);
                dedupe(b.tags, keyValueKey);
-             } else if (k == "ulimits") b.ulimits = ulimits(v, kp);
-             else if (k == "platforms") b.platforms = strList(v, kp);
-             else b.privileged = boolean(v, kp).value_or(false);
+             } else if (k == "ulimits")
+               b.ulimits = ulimits(v, kp);
+             else if (k == "platforms")
+               b.platforms = strList(v, kp);
+             else
+               b.privileged = boolean(v, kp).value_or(false);
            });
     return b;
   }
@@ -1254,9 +1521,7 @@ class Binder {
 
   std::vector<SshKey> ssh(const Node& n, const Path& p) {
     std::vector<SshKey> out;
-    const auto add = [&](const std::string& id, const std::string& path) {
-      out.push_back(SshKey{id, path});
-    };
+    const auto add = [&](const std::string& id, const std::string& path) { out.push_back(SshKey{id, path}); };
     if (n.isSequence()) {
       for (std::size_t i = 0; i < n.items.size(); ++i) {
         const std::string entry = str(n.items[i], p.index(i));
@@ -1279,36 +1544,47 @@ class Binder {
   std::optional<Deploy> deploy(const Node& n, const Path& p) {
     Deploy d;
     fields(n, p, &d.extensions,
-           {"mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config",
-            "resources", "restart_policy", "placement"},
+           {"mode", "endpoint_mode", "replicas", "labels", "rollback_config", "update_config", "resources",
+            "restart_policy", "placement"},
            [&](const std::string& k, const Node& v, const Path& kp) {
              note(kp, v.mark);
-             if (k == "mode") d.mode = str(v, kp);
-             else if (k == "endpoint_mode") d.endpointMode = str(v, kp);
+             if (k == "mode")
+               d.mode = str(v, kp);
+             else if (k == "endpoint_mode")
+               d.endpointMode = str(v, kp);
              else if (k == "replicas") {
-               if (auto r = integer(v, kp)) d.replicas = static_cast<int>(std::clamp<std::int64_t>(*r, -1, 1 << 30));
-             } else if (k == "labels") d.labels = labels(v, kp);
-             else if (k == "rollback_config") d.rollbackConfig = updateConfig(v, kp);
-             else if (k == "update_config") d.updateConfig = updateConfig(v, kp);
+               if (auto r = integer(v, kp))
+                 d.replicas = static_cast<int>(std::clamp<std::int64_t>(*r, -1, 1 << 30));
+             } else if (k == "labels")
+               d.labels = labels(v, kp);
+             else if (k == "rollback_config")
+               d.rollbackConfig = updateConfig(v, kp);
+             else if (k == "update_config")
+               d.updateConfig = updateConfig(v, kp);
              else if (k == "resources") {
                fields(v, kp, nullptr, {"limits", "reservations"},
                       [&](const std::string& rk, const Node& rv, const Path& rp) {
-                        if (rk == "limits") d.limits = resource(rv, rp, false);
-                        else d.reservations = resource(rv, rp, true);
+                        if (rk == "limits")
+                          d.limits = resource(rv, rp, false);
+                        else
+                          d.reservations = resource(rv, rp, true);
                       });
              } else if (k == "restart_policy") {
                RestartPolicy r;
                fields(v, kp, &r.extensions, {"condition", "delay", "max_attempts", "window"},
                       [&](const std::string& rk, const Node& rv, const Path& rp) {
-                        if (rk == "condition") r.condition = str(rv, rp);
-                        else if (rk == "delay") r.delay = duration(rv, rp);
-                        else if (rk == "window") r.window = duration(rv, rp);
-                        else if (auto m = integer(rv, rp, 0)) r.maxAttempts = static_cast<std::uint64_t>(*m);
+                        if (rk == "condition")
+                          r.condition = str(rv, rp);
+                        else if (rk == "delay")
+                          r.delay = duration(rv, rp);
+                        else if (rk == "window")
+                          r.window = duration(rv, rp);
+                        else if (auto m = integer(rv, rp, 0))
+                          r.maxAttempts = static_cast<std::uint64_t>(*m);
                       });
                d.restartPolicy = std::move(r);
              } else {
-               fields(v, kp, &d.placement.extensions,
-                      {"constraints", "preferences", "max_replicas_per_node"},
+               fields(v, kp, &d.placement.extensions, {"constraints", "preferences", "max_replicas_per_node"},
                       [&](const std::string& pk, const Node& pv, const Path& pp) {
                         if (pk == "constraints") {
                           d.placement.constraints = strList(pv, pp);
@@ -1331,23 +1607,27 @@ class Binder {
 
   std::optional<UpdateConfig> updateConfig(const Node& n, const Path& p) {
     UpdateConfig u;
-    fields(n, p, &u.extensions,
-           {"parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"},
-           [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "parallelism") {
-               if (auto par = integer(v, kp, 0)) u.parallelism = static_cast<std::uint64_t>(*par);
-             } else if (k == "delay") u.delay = duration(v, kp);
-             else if (k == "failure_action") u.failureAction = str(v, kp);
-             else if (k == "monitor") u.monitor = duration(v, kp);
-             else if (k == "max_failure_ratio") u.maxFailureRatio = number(v, kp).value_or(0);
-             else {
-               u.order = str(v, kp);
-               if (settings_.validate && u.order != "start-first" && u.order != "stop-first" &&
-                   !unresolved(v)) {
-                 err(v, kp, "must be one of \"start-first\", \"stop-first\"");
-               }
-             }
-           });
+    fields(
+        n, p, &u.extensions,
+        {"parallelism", "delay", "failure_action", "monitor", "max_failure_ratio", "order"},
+        [&](const std::string& k, const Node& v, const Path& kp) {
+          if (k == "parallelism") {
+            if (auto par = integer(v, kp, 0)) u.parallelism = static_cast<std::uint64_t>(*par);
+          } else if (k == "delay")
+            u.delay = duration(v, kp);
+          else if (k == "failure_action")
+            u.failureAction = str(v, kp);
+          else if (k == "monitor")
+            u.monitor = duration(v, kp);
+          else if (k == "max_failure_ratio")
+            u.maxFailureRatio = number(v, kp).value_or(0);
+          else {
+            u.order = str(v, kp);
+            if (settings_.validate && u.order != "start-first" && u.order != "stop-first" && !unresolved(v)) {
+              err(v, kp, "must be one of \"start-first\", \"stop-first\"");
+            }
+          }
+        });
     return u;
   }
 
@@ -1356,10 +1636,14 @@ class Binder {
     const Keys keys = reservations ? Keys{"cpus", "memory", "pids", "devices", "generic_resources"}
                                    : Keys{"cpus", "memory", "pids"};
     fields(n, p, &r.extensions, keys, [&](const std::string& k, const Node& v, const Path& kp) {
-      if (k == "cpus") r.cpus = number(v, kp).value_or(0);
-      else if (k == "memory") r.memory = bytes(v, kp).value_or(0);
-      else if (k == "pids") r.pids = integer(v, kp).value_or(0);
-      else if (k == "devices") r.devices = deviceRequests(v, kp, /*requireCapabilities=*/true);
+      if (k == "cpus")
+        r.cpus = number(v, kp).value_or(0);
+      else if (k == "memory")
+        r.memory = bytes(v, kp).value_or(0);
+      else if (k == "pids")
+        r.pids = integer(v, kp).value_or(0);
+      else if (k == "devices")
+        r.devices = deviceRequests(v, kp, /*requireCapabilities=*/true);
       else {
         eachItem(v, kp, [&](const Node& item, const Path& ip) {
           GenericResource g;
@@ -1367,8 +1651,10 @@ class Binder {
                  [&](const std::string&, const Node& dv, const Path& dp) {
                    fields(dv, dp, nullptr, {"kind", "value"},
                           [&](const std::string& gk, const Node& gv, const Path& gp) {
-                            if (gk == "kind") g.kind = str(gv, gp);
-                            else g.value = static_cast<std::int64_t>(number(gv, gp).value_or(0));
+                            if (gk == "kind")
+                              g.kind = str(gv, gp);
+                            else
+                              g.value = static_cast<std::int64_t>(number(gv, gp).value_or(0));
                           });
                  });
           r.genericResources.push_back(std::move(g));
@@ -1389,26 +1675,35 @@ class Binder {
         fields(item, ip, &w.extensions,
                {"path", "action", "target", "ignore", "include", "initial_sync", "exec"},
                [&](const std::string& k, const Node& wv, const Path& wp) {
-                 if (k == "path") paths = strList(wv, wp, /*allowString=*/true);
+                 if (k == "path")
+                   paths = strList(wv, wp, /*allowString=*/true);
                  else if (k == "action") {
                    haveAction = true;
                    w.action = str(wv, wp);
                    static const std::set<std::string> kActions = {"rebuild", "sync", "restart",
                                                                   "sync+restart", "sync+exec"};
                    if (settings_.validate && !kActions.contains(w.action) && !unresolved(wv)) {
-                     err(wv, wp, "must be one of \"rebuild\", \"sync\", \"restart\", "
-                                 "\"sync+restart\", \"sync+exec\"");
+                     err(wv, wp,
+                         "must be one of \"rebuild\", \"sync\", \"restart\", "
+                         "\"sync+restart\", \"sync+exec\"");
                    }
-                 } else if (k == "target") w.target = str(wv, wp);
-                 else if (k == "ignore") w.ignore = strList(wv, wp, true);
-                 else if (k == "include") w.include = strList(wv, wp, true);
-                 else if (k == "initial_sync") w.initialSync = boolean(wv, wp).value_or(false);
-                 else w.exec.push_back(hook(wv, wp, false));
+                 } else if (k == "target")
+                   w.target = str(wv, wp);
+                 else if (k == "ignore")
+                   w.ignore = strList(wv, wp, true);
+                 else if (k == "include")
+                   w.include = strList(wv, wp, true);
+                 else if (k == "initial_sync")
+                   w.initialSync = boolean(wv, wp).value_or(false);
+                 else
+                   w.exec.push_back(hook(wv, wp, false));
                });
         if (!item.isMapping()) return;
         if (settings_.validate) {
-          if (paths.empty()) err(item, ip, "missing property 'path'");
-          else if (!haveAction) err(item, ip, "missing property 'action'");
+          if (paths.empty())
+            err(item, ip, "missing property 'path'");
+          else if (!haveAction)
+            err(item, ip, "missing property 'action'");
         }
         if (paths.empty()) paths.emplace_back();
         for (const std::string& path : paths) {
@@ -1444,7 +1739,8 @@ class Binder {
       err(n, p, "name and external.name conflict; only use name");
     }
     for (const auto& [attr, present] : conflicts) {
-      if (present) err(n, p, std::string("conflicting parameters \"external\" and \"") + attr + "\" specified");
+      if (present)
+        err(n, p, std::string("conflicting parameters \"external\" and \"") + attr + "\" specified");
     }
   }
 
@@ -1454,21 +1750,30 @@ class Binder {
     std::string externalName;
     bool haveName = false;
     fields(n, p, &net.extensions,
-           {"name", "driver", "driver_opts", "ipam", "external", "internal", "enable_ipv4",
-            "enable_ipv6", "attachable", "labels"},
+           {"name", "driver", "driver_opts", "ipam", "external", "internal", "enable_ipv4", "enable_ipv6",
+            "attachable", "labels"},
            [&](const std::string& k, const Node& v, const Path& kp) {
              if (k == "name") {
                net.name = str(v, kp);
                haveName = true;
-             } else if (k == "driver") net.driver = str(v, kp);
-             else if (k == "driver_opts") net.driverOpts = stringMap(v, kp);
-             else if (k == "ipam") net.ipam = ipam(v, kp);
-             else if (k == "external") externalName = external(v, kp, net.external);
-             else if (k == "internal") net.internal = boolean(v, kp).value_or(false);
-             else if (k == "enable_ipv4") net.enableIpv4 = boolean(v, kp);
-             else if (k == "enable_ipv6") net.enableIpv6 = boolean(v, kp);
-             else if (k == "attachable") net.attachable = boolean(v, kp).value_or(false);
-             else net.labels = labels(v, kp);
+             } else if (k == "driver")
+               net.driver = str(v, kp);
+             else if (k == "driver_opts")
+               net.driverOpts = stringMap(v, kp);
+             else if (k == "ipam")
+               net.ipam = ipam(v, kp);
+             else if (k == "external")
+               externalName = external(v, kp, net.external);
+             else if (k == "internal")
+               net.internal = boolean(v, kp).value_or(false);
+             else if (k == "enable_ipv4")
+               net.enableIpv4 = boolean(v, kp);
+             else if (k == "enable_ipv6")
+               net.enableIpv6 = boolean(v, kp);
+             else if (k == "attachable")
+               net.attachable = boolean(v, kp).value_or(false);
+             else
+               net.labels = labels(v, kp);
            });
     checkExternal(n, p, net.external, haveName ? net.name : "", externalName, {});
     if (!externalName.empty() && net.name.empty()) net.name = externalName;
@@ -1486,13 +1791,16 @@ class Binder {
              } else {
                eachItem(v, kp, [&](const Node& item, const Path& ip) {
                  IpamPool pool;
-                 fields(item, ip, &pool.extensions,
-                        {"subnet", "ip_range", "gateway", "aux_addresses"},
+                 fields(item, ip, &pool.extensions, {"subnet", "ip_range", "gateway", "aux_addresses"},
                         [&](const std::string& pk, const Node& pv, const Path& pp) {
-                          if (pk == "subnet") pool.subnet = str(pv, pp);
-                          else if (pk == "ip_range") pool.ipRange = str(pv, pp);
-                          else if (pk == "gateway") pool.gateway = str(pv, pp);
-                          else pool.auxAddresses = stringMap(pv, pp);
+                          if (pk == "subnet")
+                            pool.subnet = str(pv, pp);
+                          else if (pk == "ip_range")
+                            pool.ipRange = str(pv, pp);
+                          else if (pk == "gateway")
+                            pool.gateway = str(pv, pp);
+                          else
+                            pool.auxAddresses = stringMap(pv, pp);
                         });
                  i.config.push_back(std::move(pool));
                });
@@ -1537,22 +1845,30 @@ class Binder {
     FileObject f;
     std::string externalName;
     bool haveName = false;
-    const Keys keys = isConfig ? Keys{"name", "content", "environment", "file", "external",
-                                      "labels", "template_driver"}
-                               : Keys{"name", "environment", "file", "external", "labels",
-                                      "driver", "driver_opts", "template_driver"};
+    const Keys keys =
+        isConfig ? Keys{"name", "content", "environment", "file", "external", "labels", "template_driver"}
+                 : Keys{"name",   "environment", "file",        "external",
+                        "labels", "driver",      "driver_opts", "template_driver"};
     fields(n, p, &f.extensions, keys, [&](const std::string& k, const Node& v, const Path& kp) {
       if (k == "name") {
         f.name = str(v, kp);
         haveName = true;
-      } else if (k == "content") f.content = str(v, kp);
-      else if (k == "environment") f.environment = str(v, kp);
-      else if (k == "file") f.file = str(v, kp);
-      else if (k == "external") externalName = external(v, kp, f.external);
-      else if (k == "labels") f.labels = labels(v, kp);
-      else if (k == "driver") f.driver = str(v, kp);
-      else if (k == "driver_opts") f.driverOpts = stringMap(v, kp);
-      else f.templateDriver = str(v, kp);
+      } else if (k == "content")
+        f.content = str(v, kp);
+      else if (k == "environment")
+        f.environment = str(v, kp);
+      else if (k == "file")
+        f.file = str(v, kp);
+      else if (k == "external")
+        externalName = external(v, kp, f.external);
+      else if (k == "labels")
+        f.labels = labels(v, kp);
+      else if (k == "driver")
+        f.driver = str(v, kp);
+      else if (k == "driver_opts")
+        f.driverOpts = stringMap(v, kp);
+      else
+        f.templateDriver = str(v, kp);
     });
     checkExternal(n, p, f.external, haveName ? f.name : "", externalName, {});
     if (!externalName.empty() && f.name.empty()) f.name = externalName;
@@ -1564,12 +1880,15 @@ class Binder {
     bool haveModel = false;
     fields(n, p, &m.extensions, {"name", "model", "context_size", "runtime_flags"},
            [&](const std::string& k, const Node& v, const Path& kp) {
-             if (k == "name") m.name = str(v, kp);
+             if (k == "name")
+               m.name = str(v, kp);
              else if (k == "model") {
                m.model = str(v, kp);
                haveModel = true;
-             } else if (k == "context_size") m.contextSize = integer(v, kp, 0).value_or(0);
-             else m.runtimeFlags = strList(v, kp);
+             } else if (k == "context_size")
+               m.contextSize = integer(v, kp, 0).value_or(0);
+             else
+               m.runtimeFlags = strList(v, kp);
            });
     if (!haveModel && n.isMapping() && settings_.validate) err(n, p, "missing property 'model'");
     return m;
@@ -1582,8 +1901,7 @@ class Binder {
 
 }  // namespace
 
-Project bindProject(const Node& root, const BindSettings& settings, Diagnostics& diag,
-                    SourceMap& marks) {
+Project bindProject(const Node& root, const BindSettings& settings, Diagnostics& diag, SourceMap& marks) {
   return Binder(settings, diag, marks).project(root);
 }
 

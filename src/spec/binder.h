@@ -14,15 +14,14 @@
 namespace berth::spec::internal {
 
 struct BindSettings {
-  bool validate = true;        // unknown keys are errors (otherwise ignored)
-  bool interpolated = true;    // false: tolerate values that still hold ${...}
+  bool validate = true;      // unknown keys are errors (otherwise ignored)
+  bool interpolated = true;  // false: tolerate values that still hold ${...}
 };
 
 // Positions of bound attributes by key path ("services.web.volumes[1]"), for errors found later
 // (consistency checks).
 using SourceMap = std::map<std::string, Mark>;
 
-Project bindProject(const Node& root, const BindSettings& settings, Diagnostics& diag,
-                    SourceMap& marks);
+Project bindProject(const Node& root, const BindSettings& settings, Diagnostics& diag, SourceMap& marks);
 
 }  // namespace berth::spec::internal

@@ -52,17 +52,50 @@ std::string expandEscapes(std::string_view s) {
     }
     const char c = s[i + 1];
     switch (c) {
-      case 'a': out += '\a'; ++i; continue;
-      case 'b': out += '\b'; ++i; continue;
-      case 'f': out += '\f'; ++i; continue;
-      case 'n': out += '\n'; ++i; continue;
-      case 'r': out += '\r'; ++i; continue;
-      case 't': out += '\t'; ++i; continue;
-      case 'v': out += '\v'; ++i; continue;
-      case '"': out += '"'; ++i; continue;
-      case '\\': out += '\\'; ++i; continue;
-      case '$': out += "$$"; ++i; continue;
-      case 'c': out += "\\c"; ++i; continue;
+      case 'a':
+        out += '\a';
+        ++i;
+        continue;
+      case 'b':
+        out += '\b';
+        ++i;
+        continue;
+      case 'f':
+        out += '\f';
+        ++i;
+        continue;
+      case 'n':
+        out += '\n';
+        ++i;
+        continue;
+      case 'r':
+        out += '\r';
+        ++i;
+        continue;
+      case 't':
+        out += '\t';
+        ++i;
+        continue;
+      case 'v':
+        out += '\v';
+        ++i;
+        continue;
+      case '"':
+        out += '"';
+        ++i;
+        continue;
+      case '\\':
+        out += '\\';
+        ++i;
+        continue;
+      case '$':
+        out += "$$";
+        ++i;
+        continue;
+      case 'c':
+        out += "\\c";
+        ++i;
+        continue;
       case '0': {
         // \0 followed by up to three octal digits.
         std::size_t j = i + 2;
@@ -85,7 +118,9 @@ std::string expandEscapes(std::string_view s) {
         i = j - 1;
         continue;
       }
-      default: out += '\\'; continue;
+      default:
+        out += '\\';
+        continue;
     }
   }
   return out;
@@ -129,8 +164,7 @@ class Parser {
 
   Result<std::string_view> statement(std::string_view src) {
     // "export" followed by whitespace is a prefix, not part of the key.
-    if (src.size() > 6 && src.substr(0, 6) == "export" &&
-        (spaceLength(src, 6) > 0 || src[6] == '\n')) {
+    if (src.size() > 6 && src.substr(0, 6) == "export" && (spaceLength(src, 6) > 0 || src[6] == '\n')) {
       src.remove_prefix(6);
       while (!src.empty() && spaceLength(src, 0) > 0) src.remove_prefix(spaceLength(src, 0));
     }
@@ -150,8 +184,7 @@ class Parser {
       }
       if (!isKeyChar(c)) {
         const std::string firstLine(src.substr(0, src.find('\n')));
-        return fail(ErrorCode::InvalidArgument, "line " + std::to_string(line_) +
-                                                    ": unexpected character " +
+        return fail(ErrorCode::InvalidArgument, "line " + std::to_string(line_) + ": unexpected character " +
                                                     ::berth::quoted(std::string(1, src[i])) +
                                                     " in variable name " + ::berth::quoted(firstLine));
       }
@@ -247,8 +280,7 @@ Status parseRaw(std::string_view content, EnvMap& out, const Lookup& lookup) {
 
 }  // namespace
 
-Status parseEnvFile(std::string_view content, EnvMap& out, const Lookup& lookup,
-                    std::string_view format) {
+Status parseEnvFile(std::string_view content, EnvMap& out, const Lookup& lookup, std::string_view format) {
   if (content.size() >= 3 && content.substr(0, 3) == "\xef\xbb\xbf") content.remove_prefix(3);
   if (format == "raw") return parseRaw(content, out, lookup);
   if (!format.empty() && format != "dotenv") {

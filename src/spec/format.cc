@@ -173,15 +173,24 @@ Result<Duration> parseDuration(std::string_view text) {
     while (i < s.size() && !isDigit(s[i]) && s[i] != '.') ++i;
     const std::string_view unit = s.substr(unitStart, i - unitStart);
     long double scale = 0;
-    if (unit == "ns") scale = 1;
-    else if (unit == "us" || unit == "\xc2\xb5s" || unit == "\xce\xbcs") scale = 1e3L;
-    else if (unit == "ms") scale = 1e6L;
-    else if (unit == "s") scale = 1e9L;
-    else if (unit == "m") scale = 60e9L;
-    else if (unit == "h") scale = 3600e9L;
-    else if (unit == "d") scale = 86400e9L;
-    else if (unit == "w") scale = 7 * 86400e9L;
-    else return invalid();  // includes a missing unit
+    if (unit == "ns")
+      scale = 1;
+    else if (unit == "us" || unit == "\xc2\xb5s" || unit == "\xce\xbcs")
+      scale = 1e3L;
+    else if (unit == "ms")
+      scale = 1e6L;
+    else if (unit == "s")
+      scale = 1e9L;
+    else if (unit == "m")
+      scale = 60e9L;
+    else if (unit == "h")
+      scale = 3600e9L;
+    else if (unit == "d")
+      scale = 86400e9L;
+    else if (unit == "w")
+      scale = 7 * 86400e9L;
+    else
+      return invalid();  // includes a missing unit
     long double value = 0;
     for (const char c : whole) value = value * 10 + (c - '0');
     long double place = 0.1L;
@@ -267,7 +276,9 @@ std::string formatDuration(Duration d) {
 
 Result<std::int64_t> parseBytes(std::string_view text) {
   // go-units RAMInBytes: ^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$ with binary multipliers.
-  const auto invalid = [&] { return fail(ErrorCode::InvalidArgument, "invalid size " + ::berth::quoted(text)); };
+  const auto invalid = [&] {
+    return fail(ErrorCode::InvalidArgument, "invalid size " + ::berth::quoted(text));
+  };
   std::size_t i = 0;
   while (i < text.size() && isDigit(text[i])) ++i;
   if (i == 0) return invalid();
@@ -281,12 +292,28 @@ Result<std::int64_t> parseBytes(std::string_view text) {
   long double multiplier = 1;
   if (i < text.size()) {
     switch (std::tolower(static_cast<unsigned char>(text[i]))) {
-      case 'k': multiplier = 1024.0L; ++i; break;
-      case 'm': multiplier = 1024.0L * 1024; ++i; break;
-      case 'g': multiplier = 1024.0L * 1024 * 1024; ++i; break;
-      case 't': multiplier = 1024.0L * 1024 * 1024 * 1024; ++i; break;
-      case 'p': multiplier = 1024.0L * 1024 * 1024 * 1024 * 1024; ++i; break;
-      default: break;
+      case 'k':
+        multiplier = 1024.0L;
+        ++i;
+        break;
+      case 'm':
+        multiplier = 1024.0L * 1024;
+        ++i;
+        break;
+      case 'g':
+        multiplier = 1024.0L * 1024 * 1024;
+        ++i;
+        break;
+      case 't':
+        multiplier = 1024.0L * 1024 * 1024 * 1024;
+        ++i;
+        break;
+      case 'p':
+        multiplier = 1024.0L * 1024 * 1024 * 1024 * 1024;
+        ++i;
+        break;
+      default:
+        break;
     }
   }
   if (i < text.size() && (text[i] == 'i' || text[i] == 'I')) ++i;
@@ -312,8 +339,10 @@ Result<std::vector<std::string>> splitShellWords(std::string_view text) {
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (single) {
-      if (c == '\'') single = false;
-      else current += c;
+      if (c == '\'')
+        single = false;
+      else
+        current += c;
       continue;
     }
     if (c == '\\') {
@@ -327,8 +356,10 @@ Result<std::vector<std::string>> splitShellWords(std::string_view text) {
       continue;
     }
     if (dbl) {
-      if (c == '"') dbl = false;
-      else current += c;
+      if (c == '"')
+        dbl = false;
+      else
+        current += c;
       continue;
     }
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
@@ -352,7 +383,8 @@ Result<std::vector<std::string>> splitShellWords(std::string_view text) {
     current += c;
     inWord = true;
   }
-  if (single || dbl) return fail(ErrorCode::InvalidArgument, "invalid command line string: unterminated quote");
+  if (single || dbl)
+    return fail(ErrorCode::InvalidArgument, "invalid command line string: unterminated quote");
   if (inWord) words.push_back(std::move(current));
   return words;
 }
@@ -463,8 +495,7 @@ Result<std::vector<Port>> parsePortSpec(std::string_view raw) {
     keyed.push_back({std::to_string(p.target) + "/" + lowerProto, std::move(p)});
   }
   // compose orders the expanded ports by their "PORT/PROTO" text.
-  std::stable_sort(keyed.begin(), keyed.end(),
-                   [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+  std::stable_sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
   std::vector<Port> out;
   out.reserve(keyed.size());
   for (auto& k : keyed) out.push_back(std::move(k.port));
@@ -527,8 +558,8 @@ Result<VolumeMount> parseVolumeSpec(std::string_view spec) {
       } else if (option == "nocopy") {
         v.volume = VolumeOptions{};
         v.volume->nocopy = true;
-      } else if (option == "rprivate" || option == "private" || option == "rshared" ||
-                 option == "shared" || option == "rslave" || option == "slave") {
+      } else if (option == "rprivate" || option == "private" || option == "rshared" || option == "shared" ||
+                 option == "rslave" || option == "slave") {
         if (!v.bind) v.bind = BindOptions{};
         v.bind->propagation = option;
       } else if (option == "z" || option == "Z") {
@@ -589,8 +620,7 @@ Result<std::pair<std::string, std::vector<std::string>>> parseExtraHost(std::str
   std::size_t sep = entry.find('=');
   if (sep == std::string_view::npos) sep = entry.find(':');
   if (sep == std::string_view::npos) {
-    return fail(ErrorCode::InvalidArgument,
-                "invalid additional host, missing IP: " + std::string(entry));
+    return fail(ErrorCode::InvalidArgument, "invalid additional host, missing IP: " + std::string(entry));
   }
   std::string host(trim(entry.substr(0, sep)));
   std::vector<std::string> ips;

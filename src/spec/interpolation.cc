@@ -7,9 +7,7 @@ namespace {
 
 constexpr int kMaxNesting = 64;
 
-bool isNameStart(char c) {
-  return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+bool isNameStart(char c) { return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool isNameChar(char c) { return isNameStart(c) || (c >= '0' && c <= '9'); }
 
 // compose's brace matching for the text starting at "${": '{' opens (and skips the character after
@@ -31,14 +29,12 @@ std::size_t firstBraceClosing(std::string_view s) {
 
 class Substituter {
  public:
-  Substituter(const Lookup& lookup, std::vector<std::string>* unset)
-      : lookup_(lookup), unset_(unset) {}
+  Substituter(const Lookup& lookup, std::vector<std::string>* unset) : lookup_(lookup), unset_(unset) {}
 
   Result<std::string> run(std::string_view text, int depth) {
     if (depth > kMaxNesting) {
       return fail(ErrorCode::InvalidArgument,
-                  "variable substitution nested more than " + std::to_string(kMaxNesting) +
-                      " levels deep");
+                  "variable substitution nested more than " + std::to_string(kMaxNesting) + " levels deep");
     }
     const auto invalid = [&] {
       return fail(ErrorCode::InvalidArgument, "Invalid template: " + ::berth::quoted(text));
@@ -85,8 +81,7 @@ class Substituter {
       }
       std::string op;
       std::size_t argStart = j;
-      if (text[j] == ':' && j + 1 < n &&
-          (text[j + 1] == '-' || text[j + 1] == '+' || text[j + 1] == '?')) {
+      if (text[j] == ':' && j + 1 < n && (text[j + 1] == '-' || text[j + 1] == '+' || text[j + 1] == '?')) {
         op = text.substr(j, 2);
         argStart = j + 2;
       } else if (text[j] == '-' || text[j] == '+' || text[j] == '?') {
@@ -123,8 +118,7 @@ class Substituter {
     return "";
   }
 
-  Result<std::string> apply(std::string_view name, const std::string& op, std::string_view arg,
-                            int depth) {
+  Result<std::string> apply(std::string_view name, const std::string& op, std::string_view arg, int depth) {
     const std::optional<std::string> v = lookup_(name);
     const bool set = v.has_value();
     const bool nonEmpty = set && !v->empty();
@@ -149,8 +143,7 @@ class Substituter {
 
 }  // namespace
 
-Result<std::string> substitute(std::string_view text, const Lookup& lookup,
-                               std::vector<std::string>* unset) {
+Result<std::string> substitute(std::string_view text, const Lookup& lookup, std::vector<std::string>* unset) {
   if (text.find('$') == std::string_view::npos) return std::string(text);
   return Substituter(lookup, unset).run(text, 0);
 }

@@ -34,9 +34,7 @@ std::string normalizeProjectName(std::string_view name) {
   return start == std::string::npos ? std::string() : out.substr(start);
 }
 
-bool isValidProjectName(std::string_view name) {
-  return !name.empty() && normalizeProjectName(name) == name;
-}
+bool isValidProjectName(std::string_view name) { return !name.empty() && normalizeProjectName(name) == name; }
 
 namespace {
 
@@ -59,8 +57,7 @@ std::string absolute(const std::string& path, const std::string& base) {
 std::string dirOf(const std::string& path) { return fs::path(path).parent_path().string(); }
 
 bool isRemote(const std::string& p) {
-  return p.find("://") != std::string::npos || startsWith(p, "git@") ||
-         startsWith(p, "github.com/");
+  return p.find("://") != std::string::npos || startsWith(p, "git@") || startsWith(p, "github.com/");
 }
 
 bool isAbsoluteAnywhere(const std::string& p) {
@@ -163,15 +160,16 @@ void rebaseModel(Node& model, const std::string& relDir) {
 bool sameTree(const Node& a, const Node& b) {
   if (a.kind != b.kind) return false;
   switch (a.kind) {
-    case NodeKind::Null: return true;
-    case NodeKind::Scalar: return scalarString(a) == scalarString(b) && a.type == b.type;
+    case NodeKind::Null:
+      return true;
+    case NodeKind::Scalar:
+      return scalarString(a) == scalarString(b) && a.type == b.type;
     case NodeKind::Sequence:
       return std::equal(a.items.begin(), a.items.end(), b.items.begin(), b.items.end(), sameTree);
     case NodeKind::Mapping:
-      return std::equal(a.entries.begin(), a.entries.end(), b.entries.begin(), b.entries.end(),
-                        [](const Entry& x, const Entry& y) {
-                          return x.key == y.key && sameTree(x.value, y.value);
-                        });
+      return std::equal(
+          a.entries.begin(), a.entries.end(), b.entries.begin(), b.entries.end(),
+          [](const Entry& x, const Entry& y) { return x.key == y.key && sameTree(x.value, y.value); });
   }
   return false;
 }
@@ -289,9 +287,8 @@ class Loader {
     const int index = sources_.add(display(path));
     auto text = readFile(path);
     if (!text) {
-      diag_.error(Mark{index, 0, 0}, text.error().code() == ErrorCode::NotFound
-                                          ? "no such file"
-                                          : text.error().message());
+      diag_.error(Mark{index, 0, 0},
+                  text.error().code() == ErrorCode::NotFound ? "no such file" : text.error().message());
       return nullptr;
     }
     std::size_t before = diag_.size();
@@ -396,7 +393,8 @@ class Loader {
   }
 
   void warnUnset(const std::string& var) {
-    const std::string w = "The " + ::berth::quoted(var) + " variable is not set. Defaulting to a blank string.";
+    const std::string w =
+        "The " + ::berth::quoted(var) + " variable is not set. Defaulting to a blank string.";
     if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(w);
   }
 
@@ -434,8 +432,8 @@ class Loader {
   }
 
   // Replaces services[name] by its definition merged over the service it extends.
-  void resolveExtends(const std::string& name, const ServiceIndex& services,
-                      const FileContext& ctx, std::vector<ExtendsFrame>& chain) {
+  void resolveExtends(const std::string& name, const ServiceIndex& services, const FileContext& ctx,
+                      std::vector<ExtendsFrame>& chain) {
     Node* svc = services.find(name);
     if (svc == nullptr || !svc->isMapping()) return;
     const Entry* ext = svc->findEntry("extends");
@@ -447,8 +445,10 @@ class Loader {
       ref = ext->value.text;
     } else if (ext->value.isMapping()) {
       for (const Entry& e : ext->value.entries) {
-        if (e.key == "service" && e.value.isString()) ref = e.value.text;
-        else if (e.key == "file" && e.value.isString()) otherFile = e.value.text;
+        if (e.key == "service" && e.value.isString())
+          ref = e.value.text;
+        else if (e.key == "file" && e.value.isString())
+          otherFile = e.value.text;
         else if (e.key != "service" && e.key != "file" && options_.validate) {
           diag_.error(e.keyMark, path, "additional properties '" + e.key + "' not allowed");
           return;
@@ -471,8 +471,8 @@ class Loader {
       }
     }
     if (chain.size() >= kMaxExtendsDepth) {
-      diag_.error(ext->value.mark, path, "extends chain longer than " +
-                                             std::to_string(kMaxExtendsDepth) + " services");
+      diag_.error(ext->value.mark, path,
+                  "extends chain longer than " + std::to_string(kMaxExtendsDepth) + " services");
       return;
     }
     chain.push_back({ctx.path, name});
@@ -577,8 +577,10 @@ class Loader {
           out.push_back(v.text);
         } else if (v.isSequence()) {
           for (std::size_t j = 0; j < v.items.size(); ++j) {
-            if (v.items[j].isString()) out.push_back(v.items[j].text);
-            else diag_.error(v.items[j].mark, vp.index(j), "must be a string");
+            if (v.items[j].isString())
+              out.push_back(v.items[j].text);
+            else
+              diag_.error(v.items[j].mark, vp.index(j), "must be a string");
           }
         } else {
           diag_.error(v.mark, vp, "must be a string or a list");
@@ -617,13 +619,12 @@ class Loader {
         return;
       }
       if (includeStack.size() >= kMaxIncludeDepth) {
-        diag_.error(item.mark, ip, "includes nested more than " + std::to_string(kMaxIncludeDepth) +
-                                       " levels deep");
+        diag_.error(item.mark, ip,
+                    "includes nested more than " + std::to_string(kMaxIncludeDepth) + " levels deep");
         return;
       }
-      const std::string includeDir = projectDirectory.empty()
-                                         ? dirOf(files[0])
-                                         : absolute(projectDirectory, ctx.workingDir);
+      const std::string includeDir =
+          projectDirectory.empty() ? dirOf(files[0]) : absolute(projectDirectory, ctx.workingDir);
       // The included project's environment: ours, plus its env files (ours win).
       if (!haveEnvFile) {
         const std::string dotEnv = (fs::path(includeDir) / ".env").string();
@@ -711,8 +712,7 @@ namespace {
 const char* const kDefaultFiles[] = {"compose.yaml", "compose.yml", "docker-compose.yml",
                                      "docker-compose.yaml"};
 const char* const kDefaultOverrides[] = {"compose.override.yml", "compose.override.yaml",
-                                         "docker-compose.override.yml",
-                                         "docker-compose.override.yaml"};
+                                         "docker-compose.override.yml", "docker-compose.override.yaml"};
 
 bool isFile(const std::string& path) {
   std::error_code ec;
@@ -757,7 +757,8 @@ Result<Project> loadProject(const ProjectOptions& options) {
     if (auto it = env.find("COMPOSE_FILE"); it != env.end() && !it->second.empty()) {
       std::string sep = ":";
       if (auto s = env.find("COMPOSE_PATH_SEPARATOR"); s != env.end() && !s->second.empty()) sep = s->second;
-      const std::string base = options.projectDirectory ? initialWorkingDir(options) : options.currentDirectory;
+      const std::string base =
+          options.projectDirectory ? initialWorkingDir(options) : options.currentDirectory;
       std::string rest = it->second;
       while (true) {
         const std::size_t pos = rest.find(sep);
@@ -792,8 +793,8 @@ Result<Project> loadProject(const ProjectOptions& options) {
   if (files.empty()) {
     return fail(ErrorCode::NotFound,
                 "no configuration file provided: not found (looked for compose.yaml, compose.yml, "
-                "docker-compose.yml, docker-compose.yaml in " + initialWorkingDir(options) +
-                " and its parents)");
+                "docker-compose.yml, docker-compose.yaml in " +
+                    initialWorkingDir(options) + " and its parents)");
   }
   for (const std::string& f : files) {
     if (!isFile(f)) return fail(ErrorCode::NotFound, "open " + f + ": no such file or directory");
@@ -801,8 +802,9 @@ Result<Project> loadProject(const ProjectOptions& options) {
 
   ConfigDetails details;
   details.files = files;
-  details.workingDir = options.projectDirectory ? absolute(*options.projectDirectory, options.currentDirectory)
-                                                : dirOf(files.front());
+  details.workingDir = options.projectDirectory
+                           ? absolute(*options.projectDirectory, options.currentDirectory)
+                           : dirOf(files.front());
   details.environment = env;
   if (options.projectName) {
     details.projectName = *options.projectName;

@@ -30,14 +30,14 @@ namespace berth::spec {
 using Environment = std::map<std::string, std::string>;
 
 struct LoadOptions {
-  bool interpolate = true;         // --no-interpolate: keep ${VAR} as written
-  bool normalize = true;           // --no-normalize: no default network, resource names, implicit
-                                   // dependencies, build defaults
-  bool resolvePaths = true;        // --no-path-resolution: keep relative paths relative
-  bool consistency = true;         // --no-consistency: skip cross-reference checks
-  bool resolveEnvironment = true;  // --no-env-resolution: do not merge env_file into environment
-  bool validate = true;            // unknown keys are errors
-  bool discardEnvFiles = false;    // drop env_file once merged into environment (`config` does)
+  bool interpolate = true;                    // --no-interpolate: keep ${VAR} as written
+  bool normalize = true;                      // --no-normalize: no default network, resource names, implicit
+                                              // dependencies, build defaults
+  bool resolvePaths = true;                   // --no-path-resolution: keep relative paths relative
+  bool consistency = true;                    // --no-consistency: skip cross-reference checks
+  bool resolveEnvironment = true;             // --no-env-resolution: do not merge env_file into environment
+  bool validate = true;                       // unknown keys are errors
+  bool discardEnvFiles = false;               // drop env_file once merged into environment (`config` does)
   std::vector<std::string> profiles;          // active profiles; "*" enables all
   std::vector<std::string> selectedServices;  // keep only these and their dependencies, enabling
                                               // their profiles
@@ -56,15 +56,15 @@ struct ConfigDetails {
 Result<Project> load(const ConfigDetails& details, const LoadOptions& options);
 
 struct ProjectOptions {
-  std::vector<std::string> files;              // -f, in order ("-" is not supported)
-  std::optional<std::string> projectDirectory; // --project-directory
-  std::optional<std::string> projectName;      // -p
-  std::vector<std::string> envFiles;           // --env-file; default <project dir>/.env
-  std::vector<std::string> profiles;           // --profile; default COMPOSE_PROFILES
-  Environment processEnvironment;              // the process environment
-  std::string currentDirectory;                // absolute; relative -f/--env-file paths
+  std::vector<std::string> files;               // -f, in order ("-" is not supported)
+  std::optional<std::string> projectDirectory;  // --project-directory
+  std::optional<std::string> projectName;       // -p
+  std::vector<std::string> envFiles;            // --env-file; default <project dir>/.env
+  std::vector<std::string> profiles;            // --profile; default COMPOSE_PROFILES
+  Environment processEnvironment;               // the process environment
+  std::string currentDirectory;                 // absolute; relative -f/--env-file paths
   LoadOptions load;
-  bool loadDotEnv = true;                      // read .env / --env-file
+  bool loadDotEnv = true;  // read .env / --env-file
 };
 
 // The CLI's view: resolves files, environment and name as `docker compose` does, then load().

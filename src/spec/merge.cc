@@ -21,13 +21,13 @@ bool matches(const Segments& path, std::initializer_list<const char*> pattern) {
 
 enum class Rule {
   Default,
-  Override,     // replace
-  ToSequence,   // KEY=VALUE lists, appended
-  ExtraHosts,   // KEY=VALUE lists, appended without duplicates
+  Override,    // replace
+  ToSequence,  // KEY=VALUE lists, appended
+  ExtraHosts,  // KEY=VALUE lists, appended without duplicates
   Logging,
   Build,
   DependsOn,
-  MapOfNull,    // networks, models: list or mapping syntax
+  MapOfNull,  // networks, models: list or mapping syntax
   Ulimit,
   IpamConfig,
 };
@@ -42,9 +42,8 @@ Rule ruleFor(const Segments& p) {
       if (k == "depends_on") return Rule::DependsOn;
       if (k == "networks" || k == "models") return Rule::MapOfNull;
       if (k == "extra_hosts") return Rule::ExtraHosts;
-      if (k == "annotations" || k == "environment" || k == "labels" || k == "sysctls" ||
-          k == "env_file" || k == "label_file" || k == "dns" || k == "dns_opt" ||
-          k == "dns_search" || k == "tmpfs") {
+      if (k == "annotations" || k == "environment" || k == "labels" || k == "sysctls" || k == "env_file" ||
+          k == "label_file" || k == "dns" || k == "dns_opt" || k == "dns_search" || k == "tmpfs") {
         return Rule::ToSequence;
       }
     }
@@ -69,10 +68,14 @@ Rule ruleFor(const Segments& p) {
 
 std::string kindName(const Node& n) {
   switch (n.kind) {
-    case NodeKind::Null: return "null";
-    case NodeKind::Scalar: return "scalar";
-    case NodeKind::Sequence: return "list";
-    case NodeKind::Mapping: return "mapping";
+    case NodeKind::Null:
+      return "null";
+    case NodeKind::Scalar:
+      return "scalar";
+    case NodeKind::Sequence:
+      return "list";
+    case NodeKind::Mapping:
+      return "mapping";
   }
   return "value";
 }

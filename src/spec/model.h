@@ -56,10 +56,10 @@ struct Port {
 };
 
 struct BindOptions {
-  std::string propagation;      // rprivate, private, rshared, shared, rslave, slave
-  std::string selinux;          // "z" or "Z"
-  bool createHostPath = true;   // create the source directory if missing
-  std::string recursive;        // enabled, disabled, writable, readonly
+  std::string propagation;     // rprivate, private, rshared, shared, rslave, slave
+  std::string selinux;         // "z" or "Z"
+  bool createHostPath = true;  // create the source directory if missing
+  std::string recursive;       // enabled, disabled, writable, readonly
   Extensions extensions;
 };
 
@@ -109,8 +109,8 @@ struct FileReference {
 struct Dependency {
   std::string condition = "service_started";  // service_started, service_healthy,
                                               // service_completed_successfully
-  bool restart = false;   // restart this service when the dependency is updated
-  bool required = true;   // false: the dependency may be absent or disabled
+  bool restart = false;                       // restart this service when the dependency is updated
+  bool required = true;                       // false: the dependency may be absent or disabled
   Extensions extensions;
 };
 
@@ -175,8 +175,8 @@ struct Placement {
 };
 
 struct Deploy {
-  std::string mode;                 // replicated, global, replicated-job, global-job
-  std::optional<int> replicas;      // not part of the configuration hash
+  std::string mode;             // replicated, global, replicated-job, global-job
+  std::optional<int> replicas;  // not part of the configuration hash
   Mapping labels;
   std::optional<UpdateConfig> updateConfig;
   std::optional<UpdateConfig> rollbackConfig;
@@ -342,7 +342,7 @@ struct Service {
   double cpus = 0;
   std::string cpuset;
   std::int64_t cpuShares = 0;
-  std::optional<std::vector<std::string>> command;     // nullopt: the image's CMD
+  std::optional<std::vector<std::string>> command;  // nullopt: the image's CMD
   std::vector<FileReference> configs;
   std::string containerName;
   std::optional<CredentialSpec> credentialSpec;
@@ -482,9 +482,9 @@ struct Model {
 
 struct Project {
   std::string name;
-  std::string workingDir;                 // absolute project directory
-  std::vector<std::string> composeFiles;  // the files loaded, in order
-  std::map<std::string, std::string> environment;  // what interpolation saw (process env + .env)
+  std::string workingDir;                           // absolute project directory
+  std::vector<std::string> composeFiles;            // the files loaded, in order
+  std::map<std::string, std::string> environment;   // what interpolation saw (process env + .env)
   std::map<std::string, Service> services;          // enabled services
   std::map<std::string, Service> disabledServices;  // inactive profiles / not selected
   std::map<std::string, Network> networks;
@@ -492,9 +492,9 @@ struct Project {
   std::map<std::string, FileObject> secrets;
   std::map<std::string, FileObject> configs;
   std::map<std::string, Model> models;
-  Extensions extensions;                   // top-level x-*
-  std::vector<std::string> profiles;       // profiles in effect
-  std::vector<std::string> warnings;       // non-fatal findings (obsolete `version`, ...)
+  Extensions extensions;              // top-level x-*
+  std::vector<std::string> profiles;  // profiles in effect
+  std::vector<std::string> warnings;  // non-fatal findings (obsolete `version`, ...)
 };
 
 }  // namespace berth::spec

@@ -87,8 +87,7 @@ void Node::set(std::string key, Node value, Mark keyMark) {
 }
 
 bool Node::erase(std::string_view key) {
-  const auto it = std::find_if(entries.begin(), entries.end(),
-                               [&](const Entry& e) { return e.key == key; });
+  const auto it = std::find_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.key == key; });
   if (it == entries.end()) return false;
   entries.erase(it);
   return true;
@@ -147,9 +146,9 @@ void resolvePlainScalar(Node& node) {
     node.type = ScalarType::Int;
     return;
   }
-  if (looksLikeFloat(t) || t == ".inf" || t == ".Inf" || t == ".INF" || t == "+.inf" ||
-      t == "+.Inf" || t == "+.INF" || t == "-.inf" || t == "-.Inf" || t == "-.INF" ||
-      t == ".nan" || t == ".NaN" || t == ".NAN") {
+  if (looksLikeFloat(t) || t == ".inf" || t == ".Inf" || t == ".INF" || t == "+.inf" || t == "+.Inf" ||
+      t == "+.INF" || t == "-.inf" || t == "-.Inf" || t == "-.INF" || t == ".nan" || t == ".NaN" ||
+      t == ".NAN") {
     node.type = ScalarType::Float;
     return;
   }
@@ -158,8 +157,10 @@ void resolvePlainScalar(Node& node) {
 std::string scalarString(const Node& node) {
   if (node.kind != NodeKind::Scalar) return "";
   switch (node.type) {
-    case ScalarType::String: return node.text;
-    case ScalarType::Bool: return yamlBool(node.text) ? "true" : "false";
+    case ScalarType::String:
+      return node.text;
+    case ScalarType::Bool:
+      return yamlBool(node.text) ? "true" : "false";
     case ScalarType::Int: {
       const auto v = parseYamlInt(node.text);
       return v ? std::to_string(*v) : node.text;

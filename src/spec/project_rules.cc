@@ -17,8 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 bool isRemoteContext(const std::string& p) {
-  return p.find("://") != std::string::npos || startsWith(p, "git@") ||
-         startsWith(p, "github.com/");
+  return p.find("://") != std::string::npos || startsWith(p, "git@") || startsWith(p, "github.com/");
 }
 
 bool isWindowsAbsolute(const std::string& p) {
@@ -45,7 +44,10 @@ void resolvePaths(Project& project, const Environment& env) {
   const std::string home = env.count("HOME") != 0 ? env.at("HOME") : std::string();
   const std::string& wd = project.workingDir;
   const auto expandUser = [&](std::string p) {
-    if (startsWith(p, "~") && !home.empty()) p = (fs::path(home) / p.substr(std::min<std::size_t>(p.size(), p[1] == '/' ? 2 : 1))).lexically_normal().string();
+    if (startsWith(p, "~") && !home.empty())
+      p = (fs::path(home) / p.substr(std::min<std::size_t>(p.size(), p[1] == '/' ? 2 : 1)))
+              .lexically_normal()
+              .string();
     return p;
   };
   const auto abs = [&](const std::string& raw) {
@@ -227,7 +229,8 @@ Status resolveEnvFiles(Project& project, bool discardEnvFiles) {
     };
     for (const EnvFile& envFile : s.envFiles) {
       EnvFile f = envFile;
-      if (!f.path.empty() && !fs::path(f.path).is_absolute()) f.path = (fs::path(project.workingDir) / f.path).string();
+      if (!f.path.empty() && !fs::path(f.path).is_absolute())
+        f.path = (fs::path(project.workingDir) / f.path).string();
       std::error_code ec;
       if (!fs::exists(f.path, ec)) {
         if (f.required) {
@@ -268,9 +271,8 @@ Status resolveLabelFiles(Project& project) {
     EnvMap fromFiles;
     const Lookup none = [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
     for (const std::string& labelFile : s.labelFiles) {
-      const std::string path = fs::path(labelFile).is_absolute()
-                                   ? labelFile
-                                   : (fs::path(project.workingDir) / labelFile).string();
+      const std::string path =
+          fs::path(labelFile).is_absolute() ? labelFile : (fs::path(project.workingDir) / labelFile).string();
       auto content = readFile(path);
       if (!content) {
         return fail(ErrorCode::NotFound,
@@ -296,7 +298,8 @@ class ConsistencyChecker {
     for (const auto& [name, s] : project_.services) service(name, s);
     for (const auto& [name, secret] : project_.secrets) {
       if (secret.external || !secret.file.empty() || !secret.environment.empty()) continue;
-      report("secrets." + name, "secret " + ::berth::quoted(name) + " must declare either `file` or `environment`");
+      report("secrets." + name,
+             "secret " + ::berth::quoted(name) + " must declare either `file` or `environment`");
     }
     cycles();
   }
@@ -329,18 +332,19 @@ class ConsistencyChecker {
       if (!s.build->platforms.empty() && !s.platform.empty() &&
           std::find(s.build->platforms.begin(), s.build->platforms.end(), s.platform) ==
               s.build->platforms.end()) {
-        report(sp + ".build.platforms", "build.platforms must include platform " + ::berth::quoted(s.platform));
+        report(sp + ".build.platforms",
+               "build.platforms must include platform " + ::berth::quoted(s.platform));
       }
       for (const FileReference& secret : s.build->secrets) {
         if (project_.secrets.count(secret.source) == 0) {
-          report(sp + ".build.secrets", "service " + ::berth::quoted(name) + " refers to undefined build secret " +
-                                            secret.source);
+          report(sp + ".build.secrets",
+                 "service " + ::berth::quoted(name) + " refers to undefined build secret " + secret.source);
         }
       }
     }
     if (!s.networkMode.empty() && !s.networks.empty()) {
-      report(sp + ".networks", "service " + name +
-                                   " declares mutually exclusive `network_mode` and `networks`");
+      report(sp + ".networks",
+             "service " + name + " declares mutually exclusive `network_mode` and `networks`");
     }
     for (const auto& [net, cfg] : s.networks) {
       if (project_.networks.count(net) == 0) {
@@ -364,8 +368,8 @@ class ConsistencyChecker {
     if (startsWith(s.networkMode, "service:")) {
       const std::string target = s.networkMode.substr(8);
       if (project_.services.count(target) == 0) {
-        report(sp + ".network_mode", "service " + ::berth::quoted(target) + " not found for network_mode 'service:" +
-                                         target + "'");
+        report(sp + ".network_mode",
+               "service " + ::berth::quoted(target) + " not found for network_mode 'service:" + target + "'");
       }
     }
     for (std::size_t i = 0; i < s.volumes.size(); ++i) {
@@ -409,13 +413,14 @@ class ConsistencyChecker {
     }
     if (s.deploy && s.deploy->reservations && s.memReservation != 0 &&
         s.deploy->reservations->memory != s.memReservation) {
-      report(sp + ".mem_reservation", "can't set distinct values on 'mem_reservation' and "
-                                      "'deploy.resources.reservations.memory'");
+      report(sp + ".mem_reservation",
+             "can't set distinct values on 'mem_reservation' and "
+             "'deploy.resources.reservations.memory'");
     }
     if (s.replicaCount() > 1 && !s.containerName.empty()) {
-      report(sp + ".container_name",
-             std::string("can't set container_name and ") + (s.scale ? "scale" : "deploy.replicas") +
-                 " as container name must be unique");
+      report(sp + ".container_name", std::string("can't set container_name and ") +
+                                         (s.scale ? "scale" : "deploy.replicas") +
+                                         " as container name must be unique");
     }
     if (s.develop) {
       for (const WatchRule& w : s.develop->watch) {

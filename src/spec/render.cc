@@ -169,9 +169,7 @@ class Renderer {
 
   Value service(const Service& s) {
     Object v(o_);
-    v.strings("profiles", s.profiles)
-        .mapping("annotations", s.annotations)
-        .optBool("attach", s.attach);
+    v.strings("profiles", s.profiles).mapping("annotations", s.annotations).optBool("attach", s.attach);
     if (s.build) v.value("build", build(*s.build));
     if (s.develop) v.valueIfNotEmpty("develop", develop(*s.develop));
     if (s.blkioConfig) v.valueIfNotEmpty("blkio_config", blkio(*s.blkioConfig));
@@ -199,21 +197,22 @@ class Renderer {
                                                .extensions(s.credentialSpec->extensions)
                                                .take());
     }
-    v.valueIfNotEmpty("depends_on", mappingOf(s.dependsOn, [&](const Dependency& d) {
-      Object dep(o_);
-      dep.str("condition", d.condition).boolean("restart", d.restart);
-      return dep.value("required", Value::boolean(d.required)).extensions(d.extensions).take();
-    }));
+    v.valueIfNotEmpty(
+        "depends_on", mappingOf(s.dependsOn, [&](const Dependency& d) {
+          Object dep(o_);
+          dep.str("condition", d.condition).boolean("restart", d.restart);
+          return dep.value("required", Value::boolean(d.required)).extensions(d.extensions).take();
+        }));
     if (s.deploy) v.value("deploy", deploy(*s.deploy));
     v.strings("device_cgroup_rules", s.deviceCgroupRules);
     v.valueIfNotEmpty("devices", sequenceOf(s.devices, [&](const DeviceMapping& d) {
-      return Object(o_)
-          .str("source", d.source)
-          .str("target", d.target)
-          .str("permissions", d.permissions)
-          .extensions(d.extensions)
-          .take();
-    }));
+                        return Object(o_)
+                            .str("source", d.source)
+                            .str("target", d.target)
+                            .str("permissions", d.permissions)
+                            .extensions(d.extensions)
+                            .take();
+                      }));
     v.strings("dns", s.dns).strings("dns_opt", s.dnsOpt).strings("dns_search", s.dnsSearch);
     v.str("domainname", s.domainName);
     if (s.entrypoint) v.value("entrypoint", Object::list(*s.entrypoint));
@@ -226,11 +225,11 @@ class Renderer {
     }
     v.mappingWithEquals("environment", s.environment);
     v.valueIfNotEmpty("env_file", sequenceOf(s.envFiles, [&](const EnvFile& f) {
-      Object e(o_);
-      e.str("path", f.path);
-      if (!f.required) e.value("required", Value::boolean(false));
-      return e.str("format", f.format).take();
-    }));
+                        Object e(o_);
+                        e.str("path", f.path);
+                        if (!f.required) e.value("required", Value::boolean(false));
+                        return e.str("format", f.format).take();
+                      }));
     v.strings("expose", s.expose).strings("external_links", s.externalLinks);
     if (!s.extraHosts.empty()) v.value("extra_hosts", extraHosts(s.extraHosts));
     v.strings("group_add", s.groupAdd);
@@ -252,29 +251,29 @@ class Renderer {
         .integer("mem_swappiness", s.memSwappiness)
         .str("mac_address", s.macAddress);
     v.valueIfNotEmpty("models", mappingOf(s.models, [&](const std::optional<ServiceModel>& m) {
-      if (!m) return Value::null();
-      return Object(o_)
-          .str("endpoint_var", m->endpointVar)
-          .str("model_var", m->modelVar)
-          .extensions(m->extensions)
-          .take();
-    }));
+                        if (!m) return Value::null();
+                        return Object(o_)
+                            .str("endpoint_var", m->endpointVar)
+                            .str("model_var", m->modelVar)
+                            .extensions(m->extensions)
+                            .take();
+                      }));
     v.str("network_mode", s.networkMode);
     v.valueIfNotEmpty("networks", mappingOf(s.networks, [&](const std::optional<ServiceNetwork>& n) {
-      if (!n) return Value::null();
-      return Object(o_)
-          .strings("aliases", n->aliases)
-          .mapping("driver_opts", n->driverOpts)
-          .integer("gw_priority", n->gwPriority)
-          .str("interface_name", n->interfaceName)
-          .str("ipv4_address", n->ipv4Address)
-          .str("ipv6_address", n->ipv6Address)
-          .strings("link_local_ips", n->linkLocalIps)
-          .str("mac_address", n->macAddress)
-          .integer("priority", n->priority)
-          .extensions(n->extensions)
-          .take();
-    }));
+                        if (!n) return Value::null();
+                        return Object(o_)
+                            .strings("aliases", n->aliases)
+                            .mapping("driver_opts", n->driverOpts)
+                            .integer("gw_priority", n->gwPriority)
+                            .str("interface_name", n->interfaceName)
+                            .str("ipv4_address", n->ipv4Address)
+                            .str("ipv6_address", n->ipv6Address)
+                            .strings("link_local_ips", n->linkLocalIps)
+                            .str("mac_address", n->macAddress)
+                            .integer("priority", n->priority)
+                            .extensions(n->extensions)
+                            .take();
+                      }));
     v.boolean("oom_kill_disable", s.oomKillDisable)
         .integer("oom_score_adj", s.oomScoreAdj)
         .str("pid", s.pid)
@@ -344,12 +343,14 @@ class Renderer {
   Value develop(const Develop& d) {
     Object v(o_);
     v.valueIfNotEmpty("watch", sequenceOf(d.watch, [&](const WatchRule& w) {
-      Object rule(o_);
-      rule.str("path", w.path).str("action", w.action).str("target", w.target);
-      if (!w.exec.empty()) rule.value("exec", hook(w.exec.front(), false));
-      rule.strings("include", w.include).strings("ignore", w.ignore).boolean("initial_sync", w.initialSync);
-      return rule.extensions(w.extensions).take();
-    }));
+                        Object rule(o_);
+                        rule.str("path", w.path).str("action", w.action).str("target", w.target);
+                        if (!w.exec.empty()) rule.value("exec", hook(w.exec.front(), false));
+                        rule.strings("include", w.include)
+                            .strings("ignore", w.ignore)
+                            .boolean("initial_sync", w.initialSync);
+                        return rule.extensions(w.extensions).take();
+                      }));
     return v.extensions(d.extensions).take();
   }
 
@@ -367,8 +368,8 @@ class Renderer {
     Object v(o_);
     v.integer("weight", b.weight);
     v.valueIfNotEmpty("weight_device", sequenceOf(b.weightDevice, [&](const WeightDevice& w) {
-      return device(w.path, "weight", w.weight);
-    }));
+                        return device(w.path, "weight", w.weight);
+                      }));
     v.valueIfNotEmpty("device_read_bps", throttles(b.deviceReadBps))
         .valueIfNotEmpty("device_read_iops", throttles(b.deviceReadIops))
         .valueIfNotEmpty("device_write_bps", throttles(b.deviceWriteBps))
@@ -423,13 +424,13 @@ class Renderer {
     v.number("cpus", r.cpus).bytes("memory", r.memory).integer("pids", r.pids);
     if (!r.devices.empty()) v.value("devices", deviceRequests(r.devices));
     v.valueIfNotEmpty("generic_resources", sequenceOf(r.genericResources, [&](const GenericResource& g) {
-      Value spec = Value::mapping();
-      if (!g.kind.empty()) spec.set("kind", Value::string(g.kind));
-      if (g.value != 0) spec.set("value", Value::integer(g.value));
-      Object e(o_);
-      e.valueIfNotEmpty("discrete_resource_spec", std::move(spec));
-      return e.extensions(g.extensions).take();
-    }));
+                        Value spec = Value::mapping();
+                        if (!g.kind.empty()) spec.set("kind", Value::string(g.kind));
+                        if (g.value != 0) spec.set("value", Value::integer(g.value));
+                        Object e(o_);
+                        e.valueIfNotEmpty("discrete_resource_spec", std::move(spec));
+                        return e.extensions(g.extensions).take();
+                      }));
     return v.extensions(r.extensions).take();
   }
 
@@ -587,10 +588,14 @@ std::size_t utf8Length(const std::string& s, std::size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
   std::size_t n = 0;
   if (c < 0x80) return 1;
-  if ((c & 0xe0) == 0xc0 && c >= 0xc2) n = 2;
-  else if ((c & 0xf0) == 0xe0) n = 3;
-  else if ((c & 0xf8) == 0xf0 && c <= 0xf4) n = 4;
-  else return 0;
+  if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+    n = 2;
+  else if ((c & 0xf0) == 0xe0)
+    n = 3;
+  else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+    n = 4;
+  else
+    return 0;
   if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
@@ -608,11 +613,10 @@ bool validUtf8(const std::string& s) {
 }
 
 bool looksLikeOtherType(const std::string& s) {
-  static const char* const kSpecial[] = {"~", "null", "Null", "NULL", "true", "True", "TRUE",
-                                         "false", "False", "FALSE", "yes", "Yes", "YES", "no",
-                                         "No", "NO", "on", "On", "ON", "off", "Off", "OFF",
-                                         "y", "Y", "n", "N", ".inf", ".Inf", ".INF", "-.inf",
-                                         "+.inf", ".nan", ".NaN", ".NAN", "<<"};
+  static const char* const kSpecial[] = {
+      "~",   "null", "Null", "NULL", "true", "True",  "TRUE",  "false", "False", "FALSE", "yes", "Yes",
+      "YES", "no",   "No",   "NO",   "on",   "On",    "ON",    "off",   "Off",   "OFF",   "y",   "Y",
+      "n",   "N",    ".inf", ".Inf", ".INF", "-.inf", "+.inf", ".nan",  ".NaN",  ".NAN",  "<<"};
   for (const char* k : kSpecial) {
     if (s == k) return true;
   }
@@ -671,9 +675,12 @@ bool literalFriendly(const std::string& s) {
 
 std::string scalarText(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Null: return "null";
-    case Value::Kind::Bool: return v.asBool() ? "true" : "false";
-    case Value::Kind::Int: return std::to_string(v.asInt());
+    case Value::Kind::Null:
+      return "null";
+    case Value::Kind::Bool:
+      return v.asBool() ? "true" : "false";
+    case Value::Kind::Int:
+      return std::to_string(v.asInt());
     case Value::Kind::Float: {
       const double d = v.asFloat();
       if (std::isnan(d)) return ".nan";
@@ -683,9 +690,12 @@ std::string scalarText(const Value& v) {
       if (s.find_first_of(".eE") == std::string::npos) s += ".0";
       return s;
     }
-    case Value::Kind::String: return needsQuotes(v.asString()) ? doubleQuoted(v.asString()) : v.asString();
-    case Value::Kind::Sequence: return "[]";
-    case Value::Kind::Mapping: return "{}";
+    case Value::Kind::String:
+      return needsQuotes(v.asString()) ? doubleQuoted(v.asString()) : v.asString();
+    case Value::Kind::Sequence:
+      return "[]";
+    case Value::Kind::Mapping:
+      return "{}";
   }
   return "null";
 }
@@ -757,13 +767,17 @@ void writeNode(std::string& out, const Value& v, int indent) {
 
 nlohmann::ordered_json toJson(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Null: return nullptr;
-    case Value::Kind::Bool: return v.asBool();
-    case Value::Kind::Int: return v.asInt();
+    case Value::Kind::Null:
+      return nullptr;
+    case Value::Kind::Bool:
+      return v.asBool();
+    case Value::Kind::Int:
+      return v.asInt();
     case Value::Kind::Float:
       if (!std::isfinite(v.asFloat())) return nullptr;
       return v.asFloat();
-    case Value::Kind::String: return v.asString();
+    case Value::Kind::String:
+      return v.asString();
     case Value::Kind::Sequence: {
       nlohmann::ordered_json arr = nlohmann::ordered_json::array();
       for (const Value& item : v.items()) arr.push_back(toJson(item));

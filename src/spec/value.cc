@@ -81,13 +81,20 @@ bool Value::empty() const {
 bool operator==(const Value& a, const Value& b) {
   if (a.kind_ != b.kind_) return false;
   switch (a.kind_) {
-    case Value::Kind::Null: return true;
-    case Value::Kind::Bool: return a.bool_ == b.bool_;
-    case Value::Kind::Int: return a.int_ == b.int_;
-    case Value::Kind::Float: return a.float_ == b.float_;
-    case Value::Kind::String: return a.string_ == b.string_;
-    case Value::Kind::Sequence: return a.items_ == b.items_;
-    case Value::Kind::Mapping: return a.entries_ == b.entries_;
+    case Value::Kind::Null:
+      return true;
+    case Value::Kind::Bool:
+      return a.bool_ == b.bool_;
+    case Value::Kind::Int:
+      return a.int_ == b.int_;
+    case Value::Kind::Float:
+      return a.float_ == b.float_;
+    case Value::Kind::String:
+      return a.string_ == b.string_;
+    case Value::Kind::Sequence:
+      return a.items_ == b.items_;
+    case Value::Kind::Mapping:
+      return a.entries_ == b.entries_;
   }
   return false;
 }

@@ -116,7 +116,7 @@ class TreeBuilder final : public YAML::EventHandler {
     bool keyIsMerge = false;
     std::string key;
     Mark keyMark;
-    std::vector<Node> mergeSources;  // values of `<<` keys, in order
+    std::vector<Node> mergeSources;                 // values of `<<` keys, in order
     std::unordered_map<std::string, int> keyLines;  // keys seen so far -> their line
   };
 
@@ -261,9 +261,9 @@ class TreeBuilder final : public YAML::EventHandler {
     // An empty value has no text of its own: point at its key.
     if (n.isNull() && n.text.empty()) n.mark = f.keyMark;
     if (auto [it, inserted] = f.keyLines.emplace(f.key, f.keyMark.line); !inserted) {
-      diag_.error(f.keyMark, f.path.key(f.key),
-                  "mapping key " + ::berth::quoted(f.key) + " already defined at line " +
-                      std::to_string(it->second));
+      diag_.error(
+          f.keyMark, f.path.key(f.key),
+          "mapping key " + ::berth::quoted(f.key) + " already defined at line " + std::to_string(it->second));
       throw Abort{};
     }
     f.node.entries.push_back(Entry{f.key, f.keyMark, std::move(n)});
@@ -314,10 +314,14 @@ std::optional<Mark> invalidUtf8(std::string_view text, int file) {
     const auto c = static_cast<unsigned char>(text[i]);
     std::size_t n = 1;
     if (c >= 0x80) {
-      if (c >= 0xc2 && c <= 0xdf) n = 2;
-      else if (c >= 0xe0 && c <= 0xef) n = 3;
-      else if (c >= 0xf0 && c <= 0xf4) n = 4;
-      else return Mark{file, line, column};
+      if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+      else if (c >= 0xe0 && c <= 0xef)
+        n = 3;
+      else if (c >= 0xf0 && c <= 0xf4)
+        n = 4;
+      else
+        return Mark{file, line, column};
       if (i + n > text.size()) return Mark{file, line, column};
       for (std::size_t k = 1; k < n; ++k) {
         if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return Mark{file, line, column};
@@ -342,13 +346,11 @@ std::optional<Mark> invalidUtf8(std::string_view text, int file) {
 
 }  // namespace
 
-std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag,
-                           const ReadLimits& limits) {
+std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag, const ReadLimits& limits) {
   std::vector<Node> documents;
   if (text.size() > limits.maxBytes) {
-    diag.error(Mark{file, 0, 0}, "file too large: " + std::to_string(text.size()) +
-                                     " bytes (the limit is " + std::to_string(limits.maxBytes) +
-                                     ")");
+    diag.error(Mark{file, 0, 0}, "file too large: " + std::to_string(text.size()) + " bytes (the limit is " +
+                                     std::to_string(limits.maxBytes) + ")");
     return documents;
   }
   if (auto bad = invalidUtf8(text, file)) {
@@ -383,8 +385,7 @@ std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag,
   } catch (const Abort&) {
     documents.clear();
   } catch (const YAML::Exception& e) {
-    diag.error(Mark{file, e.mark.line + 1, e.mark.column + 1},
-               describeParseError(text, e.mark, e.msg));
+    diag.error(Mark{file, e.mark.line + 1, e.mark.column + 1}, describeParseError(text, e.mark, e.msg));
     documents.clear();
   } catch (const std::exception& e) {
     diag.error(Mark{file, 0, 0}, std::string("cannot parse YAML: ") + e.what());

@@ -24,7 +24,6 @@ struct ReadLimits {
 
 // Parses all documents of `text` (file index `file` in the caller's Sources). Problems are added to
 // `diag` with positions; the result then holds no documents. Empty documents are skipped.
-std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag,
-                           const ReadLimits& limits = {});
+std::vector<Node> readYaml(std::string_view text, int file, Diagnostics& diag, const ReadLimits& limits = {});
 
 }  // namespace berth::spec::internal

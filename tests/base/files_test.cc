@@ -50,7 +50,10 @@ TEST_F(FilesTest, ConfigDirFollowsXdg) {
   const std::string saved = old ? old : "";
   ::setenv("XDG_CONFIG_HOME", dir_.c_str(), 1);
   EXPECT_EQ(*berthConfigDir(), dir_ / "berth");
-  if (old) ::setenv("XDG_CONFIG_HOME", saved.c_str(), 1); else ::unsetenv("XDG_CONFIG_HOME");
+  if (old)
+    ::setenv("XDG_CONFIG_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CONFIG_HOME");
 }
 
 }  // namespace

@@ -27,9 +27,10 @@ TEST(Rfc3339Test, AppliesTheZoneOffset) {
 }
 
 TEST(Rfc3339Test, RefusesWhatIsNotATimestamp) {
-  for (const char* bad : {"", "2024-05-01", "2024-05-01T10:00:00", "2024-05-01T10:00:00.Z",
-                          "2024-13-01T10:00:00Z", "2024-02-30T10:00:00Z", "2024-05-01T24:00:00Z",
-                          "2024-05-01T10:00:00Z trailing", "2024-05-01T10:00:00+0200", "hello world, long enough"}) {
+  for (const char* bad :
+       {"", "2024-05-01", "2024-05-01T10:00:00", "2024-05-01T10:00:00.Z", "2024-13-01T10:00:00Z",
+        "2024-02-30T10:00:00Z", "2024-05-01T24:00:00Z", "2024-05-01T10:00:00Z trailing",
+        "2024-05-01T10:00:00+0200", "hello world, long enough"}) {
     EXPECT_EQ(parseRfc3339(bad), std::nullopt) << bad;
   }
 }

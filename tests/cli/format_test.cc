@@ -27,8 +27,10 @@ TEST(FormatTest, HumanSizes) {
 }
 
 TEST(FormatTest, PortsSortedAndDeduplicated) {
-  std::vector<engine::PortSummary> ports = {
-      {"::", 80, 8080, "tcp"}, {"0.0.0.0", 80, 8080, "tcp"}, {"", 443, 0, "tcp"}, {"0.0.0.0", 53, 1053, "udp"}};
+  std::vector<engine::PortSummary> ports = {{"::", 80, 8080, "tcp"},
+                                            {"0.0.0.0", 80, 8080, "tcp"},
+                                            {"", 443, 0, "tcp"},
+                                            {"0.0.0.0", 53, 1053, "udp"}};
   EXPECT_EQ(portsText(ports), "0.0.0.0:1053->53/udp, 0.0.0.0:8080->80/tcp, :::8080->80/tcp, 443/tcp");
   EXPECT_EQ(portsText({}), "");
 }

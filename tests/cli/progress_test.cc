@@ -47,9 +47,11 @@ TEST(ProgressTest, JsonIsOneObjectPerLine) {
   std::size_t lines = 0;
   for (char c : out) lines += c == '\n' ? 1 : 0;
   EXPECT_EQ(lines, 4u);
-  EXPECT_NE(out.find("\"id\":\"Network p_default\",\"name\":\"p_default\",\"state\":\"done\",\"status\":\"Created\","
-                     "\"type\":\"Network\"}"),
-            std::string::npos)
+  EXPECT_NE(
+      out.find(
+          "\"id\":\"Network p_default\",\"name\":\"p_default\",\"state\":\"done\",\"status\":\"Created\","
+          "\"type\":\"Network\"}"),
+      std::string::npos)
       << out;
   EXPECT_NE(out.find("\"detail\":\"boom\""), std::string::npos) << out;
   EXPECT_NE(out.find("\"state\":\"error\""), std::string::npos) << out;

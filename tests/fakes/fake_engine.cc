@@ -23,7 +23,9 @@ namespace {
 
 bool isAnonymous(const std::string& name) { return name.size() == 64 && name.find('_') == std::string::npos; }
 
-Error notFound(const std::string& what) { return Error(ErrorCode::NotFound, "engine fake://engine: " + what); }
+Error notFound(const std::string& what) {
+  return Error(ErrorCode::NotFound, "engine fake://engine: " + what);
+}
 
 // The entries of a ustar archive: name → content (regular files only).
 std::map<std::string, std::string> untar(std::string_view tar) {
@@ -98,15 +100,15 @@ class InFlight {
 };
 }  // namespace
 
-#define FAKE_ENTER(method, target, mutating)                              \
-  std::string fakeTarget_ = (target);                                     \
-  {                                                                       \
-    std::lock_guard resolve(mu_);                                         \
+#define FAKE_ENTER(method, target, mutating)                                   \
+  std::string fakeTarget_ = (target);                                          \
+  {                                                                            \
+    std::lock_guard resolve(mu_);                                              \
     if (const Container* c = find(fakeTarget_)) fakeTarget_ = c->inspect.name; \
-  }                                                                       \
-  auto fault_ = enter(method, fakeTarget_, mutating);                     \
-  InFlight inFlightGuard_(inFlight_);                                     \
-  if (fault_) return fail(*fault_);                                       \
+  }                                                                            \
+  auto fault_ = enter(method, fakeTarget_, mutating);                          \
+  InFlight inFlightGuard_(inFlight_);                                          \
+  if (fault_) return fail(*fault_);                                            \
   std::lock_guard lock_(mu_)
 
 // --- Setting up and looking
@@ -287,8 +289,8 @@ Result<EngineInfo> FakeEngine::info() {
   EngineInfo i;
   i.name = "fake";
   i.containers = static_cast<int>(containers_.size());
-  i.systemTime = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()) +
-                 clockAhead_;
+  i.systemTime =
+      std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()) + clockAhead_;
   return i;
 }
 
@@ -335,8 +337,9 @@ Result<BuildResult> FakeEngine::buildImage(std::string_view contextTar, const Bu
   lastBuildContext_ = std::string(contextTar);
   const auto files = untar(contextTar);
   if (files.count(options.dockerfile) == 0) {
-    return fail(ErrorCode::InvalidArgument,
-                "engine fake://engine: build image: Cannot locate specified Dockerfile: " + options.dockerfile);
+    return fail(
+        ErrorCode::InvalidArgument,
+        "engine fake://engine: build image: Cannot locate specified Dockerfile: " + options.dockerfile);
   }
   if (onProgress) onProgress("Step 1/1 : FROM scratch\n");
   const std::string id = "sha256:" + newId();
@@ -348,7 +351,8 @@ Result<std::string> FakeEngine::importImage(std::string_view, const ImportImageO
   FAKE_ENTER("importImage", options.repo, true);
   const std::string id = "sha256:" + newId();
   if (!options.repo.empty()) {
-    images_[normalizeImageReference(options.repo + ":" + (options.tag.empty() ? "latest" : options.tag))] = {id, {}};
+    images_[normalizeImageReference(options.repo + ":" + (options.tag.empty() ? "latest" : options.tag))] = {
+        id, {}};
   }
   return id;
 }
@@ -366,9 +370,9 @@ Result<std::string> FakeEngine::saveImages(const std::vector<std::string>& refs)
 Status FakeEngine::pullImage(const std::string& ref, const std::string&, const ProgressFn& onProgress) {
   FAKE_ENTER("pullImage", ref, true);
   if (registry_.count(normalizeImageReference(ref)) == 0) {
-    return fail(ErrorCode::Internal,
-                "engine fake://engine: pull image " + ref +
-                    ": Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host");
+    return fail(ErrorCode::Internal, "engine fake://engine: pull image " + ref +
+                                         ": Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup "
+                                         "registry-1.docker.io: no such host");
   }
   if (onProgress) onProgress("Pulling from library/" + ref);
   auto& img = images_[normalizeImageReference(ref)];
@@ -388,16 +392,19 @@ Status FakeEngine::tagImage(const std::string& source, const std::string& repo, 
   return fail(notFound("tag image " + source + ": No such image (404)"));
 }
 
-Result<std::vector<ImageDeleteItem>> FakeEngine::removeImage(const std::string& ref, const RemoveImageOptions& options) {
+Result<std::vector<ImageDeleteItem>> FakeEngine::removeImage(const std::string& ref,
+                                                             const RemoveImageOptions& options) {
   FAKE_ENTER("removeImage", ref, true);
   auto it = images_.find(normalizeImageReference(ref));
-  if (it == images_.end()) return fail(notFound("remove image " + ref + ": No such image: " + ref + " (404)"));
+  if (it == images_.end())
+    return fail(notFound("remove image " + ref + ": No such image: " + ref + " (404)"));
   const std::string id = it->second.id;
   if (!options.force) {
     for (const auto& [cid, c] : containers_) {
       if (c->inspect.image == id) {
         return fail(ErrorCode::Conflict, "engine fake://engine: remove image " + ref +
-                                             ": image is being used by container " + cid.substr(0, 12) + " (409)");
+                                             ": image is being used by container " + cid.substr(0, 12) +
+                                             " (409)");
       }
     }
   }
@@ -411,15 +418,18 @@ Result<ContainerCreated> FakeEngine::createContainer(const ContainerCreate& spec
   FAKE_ENTER("createContainer", spec.name, true);
   if (!spec.name.empty() && find(spec.name) != nullptr) {
     return fail(ErrorCode::Conflict, "engine fake://engine: create container " + spec.name +
-                                         ": Conflict. The container name \"/" + spec.name + "\" is already in use (409)");
+                                         ": Conflict. The container name \"/" + spec.name +
+                                         "\" is already in use (409)");
   }
   auto img = images_.find(normalizeImageReference(spec.config.image));
   if (img == images_.end()) {
-    return fail(notFound("create container " + spec.name + ": No such image: " + spec.config.image + " (404)"));
+    return fail(
+        notFound("create container " + spec.name + ": No such image: " + spec.config.image + " (404)"));
   }
   const std::string& mode = spec.hostConfig.networkMode;
   if (startsWith(mode, "container:") && find(mode.substr(10)) == nullptr) {
-    return fail(notFound("create container " + spec.name + ": No such container: " + mode.substr(10) + " (404)"));
+    return fail(
+        notFound("create container " + spec.name + ": No such container: " + mode.substr(10) + " (404)"));
   }
   for (const auto& [net, e] : spec.networks) {
     if (networks_.count(net) == 0 && net != "bridge" && net != "host" && net != "none") {
@@ -559,8 +569,8 @@ Status FakeEngine::killContainer(const std::string& id, const std::string& signa
   if (c == nullptr) return fail(notFound("kill container " + id + ": No such container: " + id + " (404)"));
   ContainerState& st = c->inspect.state;
   if (!st.running) {
-    return fail(ErrorCode::Conflict, "engine fake://engine: kill container " + id + ": Container " + id +
-                                         " is not running (409)");
+    return fail(ErrorCode::Conflict,
+                "engine fake://engine: kill container " + id + ": Container " + id + " is not running (409)");
   }
   if (signal == "SIGKILL" || signal == "KILL" || signal == "9" || signal == "SIGTERM" || signal == "TERM") {
     st.status = ContainerStatus::Exited;
@@ -573,7 +583,8 @@ Status FakeEngine::killContainer(const std::string& id, const std::string& signa
 Status FakeEngine::restartContainer(const std::string& id, std::optional<int>) {
   FAKE_ENTER("restartContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("restart container " + id + ": No such container: " + id + " (404)"));
+  if (c == nullptr)
+    return fail(notFound("restart container " + id + ": No such container: " + id + " (404)"));
   c->inspect.state.status = ContainerStatus::Running;
   c->inspect.state.running = true;
   c->inspectsSinceStart = 0;
@@ -608,14 +619,16 @@ Status FakeEngine::removeContainer(const std::string& id, const RemoveContainerO
 Result<ContainerInspect> FakeEngine::inspectContainer(const std::string& id) {
   FAKE_ENTER("inspectContainer", id, false);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("inspect container " + id + ": No such container: " + id + " (404)"));
+  if (c == nullptr)
+    return fail(notFound("inspect container " + id + ": No such container: " + id + " (404)"));
   ContainerState& st = c->inspect.state;
   if (st.running && st.health && st.health->status == HealthStatus::Starting) {
     ++c->inspectsSinceStart;
     auto script = healthScript_.find(c->inspect.name);
     const int needed = script == healthScript_.end() ? 1 : script->second.first;
     const bool healthy = script == healthScript_.end() || script->second.second;
-    if (c->inspectsSinceStart >= needed) st.health->status = healthy ? HealthStatus::Healthy : HealthStatus::Unhealthy;
+    if (c->inspectsSinceStart >= needed)
+      st.health->status = healthy ? HealthStatus::Healthy : HealthStatus::Unhealthy;
   }
   return c->inspect;
 }
@@ -673,11 +686,13 @@ Status FakeEngine::containerLogs(const std::string& id, const LogsOptions& optio
   return ok();
 }
 
-Result<WaitResult> FakeEngine::waitContainer(const std::string& id, WaitCondition, std::chrono::milliseconds) {
+Result<WaitResult> FakeEngine::waitContainer(const std::string& id, WaitCondition,
+                                             std::chrono::milliseconds) {
   FAKE_ENTER("waitContainer", id, false);
   const Container* c = find(id);
   if (c == nullptr) return fail(notFound("wait " + id + ": No such container (404)"));
-  if (c->inspect.state.running) return fail(ErrorCode::DeadlineExceeded, "engine fake://engine: wait " + id + ": still running");
+  if (c->inspect.state.running)
+    return fail(ErrorCode::DeadlineExceeded, "engine fake://engine: wait " + id + ": still running");
   return WaitResult{c->inspect.state.exitCode, {}};
 }
 
@@ -738,13 +753,15 @@ Status FakeEngine::renameContainer(const std::string& id, const std::string& new
   Container* c = find(id);
   if (c == nullptr) return fail(notFound("rename " + id + ": No such container (404)"));
   if (find(newName) != nullptr) {
-    return fail(ErrorCode::Conflict, "engine fake://engine: rename container " + id + ": name " + newName + " in use (409)");
+    return fail(ErrorCode::Conflict,
+                "engine fake://engine: rename container " + id + ": name " + newName + " in use (409)");
   }
   c->inspect.name = newName;
   return ok();
 }
 
-Result<std::unique_ptr<AttachedStream>> FakeEngine::attachContainer(const std::string& id, const AttachOptions&) {
+Result<std::unique_ptr<AttachedStream>> FakeEngine::attachContainer(const std::string& id,
+                                                                    const AttachOptions&) {
   FAKE_ENTER("attachContainer", id, false);
   return fail(ErrorCode::Internal, "attach: not supported by the fake engine");
 }
@@ -759,9 +776,8 @@ Status FakeEngine::resizeContainerTty(const std::string& id, int, int) {
 Result<std::string> FakeEngine::createNetwork(const NetworkCreate& spec) {
   FAKE_ENTER("createNetwork", spec.name, true);
   if (networks_.count(spec.name) != 0) {
-    return fail(ErrorCode::Conflict,
-                "engine fake://engine: create network " + spec.name + ": network with name " + spec.name +
-                    " already exists (409)");
+    return fail(ErrorCode::Conflict, "engine fake://engine: create network " + spec.name +
+                                         ": network with name " + spec.name + " already exists (409)");
   }
   Network n;
   n.id = newId();
@@ -825,7 +841,8 @@ Status FakeEngine::disconnectNetwork(const std::string& network, const std::stri
 Status FakeEngine::removeNetwork(const std::string& idOrName) {
   FAKE_ENTER("removeNetwork", idOrName, true);
   auto it = networks_.find(idOrName);
-  if (it == networks_.end()) return fail(notFound("remove network " + idOrName + ": network not found (404)"));
+  if (it == networks_.end())
+    return fail(notFound("remove network " + idOrName + ": network not found (404)"));
   for (const auto& [id, c] : containers_) {
     if (c->inspect.state.running && c->inspect.networkSettings.networks.count(idOrName) != 0) {
       return fail(ErrorCode::Conflict, "engine fake://engine: remove network " + idOrName +
@@ -868,8 +885,8 @@ Status FakeEngine::removeVolume(const std::string& name, bool) {
   for (const auto& [id, c] : containers_) {
     for (const MountPoint& m : c->inspect.mounts) {
       if (m.name == name) {
-        return fail(ErrorCode::Conflict, "engine fake://engine: remove volume " + name + ": volume is in use - [" +
-                                             id.substr(0, 12) + "] (409)");
+        return fail(ErrorCode::Conflict, "engine fake://engine: remove volume " + name +
+                                             ": volume is in use - [" + id.substr(0, 12) + "] (409)");
       }
     }
   }

@@ -83,14 +83,16 @@ class FakeEngine final : public engine::Engine {
   Result<engine::ImageInspect> inspectImage(const std::string& ref) override;
   Result<engine::BuildResult> buildImage(std::string_view contextTar, const engine::BuildOptions& options,
                                          const engine::ProgressFn& onProgress) override;
-  Result<std::string> importImage(std::string_view rootfsTar, const engine::ImportImageOptions& options) override;
+  Result<std::string> importImage(std::string_view rootfsTar,
+                                  const engine::ImportImageOptions& options) override;
   Result<std::vector<std::string>> loadImage(std::string_view tar) override;
   // Not `override`: the interface gains it in the engine work that is in flight.
   Result<std::string> saveImages(const std::vector<std::string>& refs);  // NOLINT
-  Status pullImage(const std::string& ref, const std::string& platform, const engine::ProgressFn& onProgress) override;
+  Status pullImage(const std::string& ref, const std::string& platform,
+                   const engine::ProgressFn& onProgress) override;
   Status tagImage(const std::string& source, const std::string& repo, const std::string& tag) override;
-  Result<std::vector<engine::ImageDeleteItem>> removeImage(const std::string& ref,
-                                                           const engine::RemoveImageOptions& options) override;
+  Result<std::vector<engine::ImageDeleteItem>> removeImage(
+      const std::string& ref, const engine::RemoveImageOptions& options) override;
   Result<engine::ContainerCreated> createContainer(const engine::ContainerCreate& spec) override;
   Status startContainer(const std::string& id) override;
   Status stopContainer(const std::string& id, std::optional<int> timeoutSeconds) override;
@@ -98,9 +100,10 @@ class FakeEngine final : public engine::Engine {
   Status restartContainer(const std::string& id, std::optional<int> timeoutSeconds) override;
   Status removeContainer(const std::string& id, const engine::RemoveContainerOptions& options) override;
   Result<engine::ContainerInspect> inspectContainer(const std::string& id) override;
-  Result<std::vector<engine::ContainerSummary>> listContainers(const engine::ListContainersOptions& options) override;
-  Status containerLogs(const std::string& id, const engine::LogsOptions& options, const engine::OutputSink& sink,
-                       std::stop_token stop) override;
+  Result<std::vector<engine::ContainerSummary>> listContainers(
+      const engine::ListContainersOptions& options) override;
+  Status containerLogs(const std::string& id, const engine::LogsOptions& options,
+                       const engine::OutputSink& sink, std::stop_token stop) override;
   Result<engine::WaitResult> waitContainer(const std::string& id, engine::WaitCondition condition,
                                            std::chrono::milliseconds timeout) override;
   Status putArchive(const std::string& id, const std::string& path, std::string_view tar,
@@ -112,8 +115,8 @@ class FakeEngine final : public engine::Engine {
   Status unpauseContainer(const std::string& id) override;
   Result<engine::TopResult> topContainer(const std::string& id, const std::string& psArgs) override;
   Status renameContainer(const std::string& id, const std::string& newName) override;
-  Result<std::unique_ptr<engine::AttachedStream>> attachContainer(const std::string& id,
-                                                                  const engine::AttachOptions& options) override;
+  Result<std::unique_ptr<engine::AttachedStream>> attachContainer(
+      const std::string& id, const engine::AttachOptions& options) override;
   Status resizeContainerTty(const std::string& id, int height, int width) override;
   Result<std::string> createNetwork(const engine::NetworkCreate& spec) override;
   Result<engine::Network> inspectNetwork(const std::string& idOrName) override;
@@ -128,10 +131,12 @@ class FakeEngine final : public engine::Engine {
   Status removeVolume(const std::string& name, bool force) override;
   Result<std::string> createExec(const std::string& container, const engine::ExecCreate& spec) override;
   Status startExecDetached(const std::string& execId) override;
-  Result<std::unique_ptr<engine::AttachedStream>> startExecAttached(const std::string& execId, bool tty) override;
+  Result<std::unique_ptr<engine::AttachedStream>> startExecAttached(const std::string& execId,
+                                                                    bool tty) override;
   Result<engine::ExecInspect> inspectExec(const std::string& execId) override;
   Status resizeExecTty(const std::string& execId, int height, int width) override;
-  Status events(const engine::EventsOptions& options, const engine::EventFn& onEvent, std::stop_token stop) override;
+  Status events(const engine::EventsOptions& options, const engine::EventFn& onEvent,
+                std::stop_token stop) override;
 
  private:
   struct Container;

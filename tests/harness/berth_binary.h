@@ -15,8 +15,7 @@
 namespace berth::testing {
 
 #ifdef BERTH_BINARY
-inline Result<CommandResult> runBerth(const std::vector<std::string>& args,
-                                      CommandOptions options = {}) {
+inline Result<CommandResult> runBerth(const std::vector<std::string>& args, CommandOptions options = {}) {
   return runBinary(BERTH_BINARY, args, std::move(options));
 }
 #endif

@@ -37,8 +37,7 @@ Result<std::string> buildRootfs() {
               "daemon:x:1:1:daemon:/usr/sbin:/bin/false\n"
               "www-data:x:33:33:www-data:/var/www:/bin/false\n"
               "nobody:x:65534:65534:nobody:/home:/bin/false\n");
-  tar.addFile("etc/group",
-              "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n");
+  tar.addFile("etc/group", "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nnogroup:x:65534:\n");
   return tar.finish();
 }
 
@@ -74,8 +73,7 @@ Status loadBusyboxImage(const std::string& socketPath) {
   BERTH_ASSIGN_OR_RETURN(std::string tar, busyboxRootfsTar());
   const std::string target =
       "/images/create?fromSrc=-&repo=busybox&tag=latest&changes=" + urlEncode("CMD [\"sh\"]") +
-      "&changes=" +
-      urlEncode("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+      "&changes=" + urlEncode("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   BERTH_ASSIGN_OR_RETURN(ProbeResponse r,
                          unixHttpRequest(socketPath, "POST", target, tar, "application/x-tar"));
   if (r.status != 200 || r.body.find("\"error") != std::string::npos) {

@@ -37,10 +37,8 @@ Result<std::string> dechunk(std::string_view data) {
 
 Result<ProbeResponse> unixHttpRequest(const std::string& socketPath, std::string_view method,
                                       std::string_view target, std::string_view body,
-                                      std::string_view contentType,
-                                      std::chrono::milliseconds timeout) {
-  const std::string where = "unix://" + socketPath + " " + std::string(method) + " " +
-                            std::string(target);
+                                      std::string_view contentType, std::chrono::milliseconds timeout) {
+  const std::string where = "unix://" + socketPath + " " + std::string(method) + " " + std::string(target);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (socketPath.size() >= sizeof addr.sun_path) {
@@ -61,8 +59,8 @@ Result<ProbeResponse> unixHttpRequest(const std::string& socketPath, std::string
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     return fail(ErrorCode::Unavailable, where + ": connect: " + std::strerror(errno));
   }
-  std::string request = std::string(method) + " " + std::string(target) +
-                        " HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n";
+  std::string request =
+      std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n";
   if (!contentType.empty()) request += "Content-Type: " + std::string(contentType) + "\r\n";
   if (!body.empty() || method == "POST") {
     request += "Content-Length: " + std::to_string(body.size()) + "\r\n";

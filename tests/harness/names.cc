@@ -10,9 +10,9 @@ namespace berth::testing {
 std::string uniqueName(std::string_view prefix) {
   static std::atomic<int> counter{0};
   const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string raw = std::string(prefix) + "-" +
-                    (info != nullptr ? std::string(info->test_suite_name()) + "-" + info->name()
-                                     : std::string("none"));
+  std::string raw =
+      std::string(prefix) + "-" +
+      (info != nullptr ? std::string(info->test_suite_name()) + "-" + info->name() : std::string("none"));
   std::string name;
   for (char c : raw) {
     const auto u = static_cast<unsigned char>(c);

@@ -121,8 +121,7 @@ std::string CommandResult::describe() const {
   return text;
 }
 
-Result<CommandResult> runCommand(const std::vector<std::string>& argv,
-                                 const CommandOptions& options) {
+Result<CommandResult> runCommand(const std::vector<std::string>& argv, const CommandOptions& options) {
   if (argv.empty()) return fail(ErrorCode::InvalidArgument, "runCommand: empty argv");
   const std::vector<std::string> env = buildEnvironment(options);
   const std::string program = resolveProgram(argv[0], env);
@@ -192,8 +191,7 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv,
     ::waitpid(pid, &status, 0);
     pthread_sigmask(SIG_SETMASK, &oldMask, nullptr);
     return fail(execErr == ENOENT ? ErrorCode::NotFound : ErrorCode::Unavailable,
-                "exec " + program + (cwd.empty() ? "" : " in " + cwd) + ": " +
-                    std::strerror(execErr));
+                "exec " + program + (cwd.empty() ? "" : " in " + cwd) + ": " + std::strerror(execErr));
   }
 
   Fd pidfd(pidfdOpen(pid));
@@ -261,8 +259,8 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv,
           src.reset();
         }
       } else if (fds[i].fd == inW.get()) {
-        const ssize_t put = ::write(inW.get(), options.stdinData.data() + inOffset,
-                                    options.stdinData.size() - inOffset);
+        const ssize_t put =
+            ::write(inW.get(), options.stdinData.data() + inOffset, options.stdinData.size() - inOffset);
         if (put > 0) {
           inOffset += static_cast<std::size_t>(put);
           if (inOffset == options.stdinData.size()) inW.reset();
@@ -282,12 +280,12 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv,
   return result;
 }
 
-Result<CommandResult> runBinary(const std::filesystem::path& binary,
-                                const std::vector<std::string>& args, CommandOptions options) {
+Result<CommandResult> runBinary(const std::filesystem::path& binary, const std::vector<std::string>& args,
+                                CommandOptions options) {
   std::vector<std::string> argv{binary.string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  for (const char* name : {"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH",
-                           "DOCKER_API_VERSION", "DOCKER_CONTEXT", "BERTH_HOST"}) {
+  for (const char* name : {"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION",
+                           "DOCKER_CONTEXT", "BERTH_HOST"}) {
     options.unsetEnv.emplace_back(name);
   }
   return runCommand(argv, options);

@@ -46,14 +46,13 @@ struct CommandResult {
 // Runs argv[0] (looked up in PATH when it has no '/') and blocks until it exits or the timeout
 // passes. Fails (Error NotFound / Unavailable) only when the command could not be started; a
 // command that runs and fails is a CommandResult with a non-zero exit code.
-Result<CommandResult> runCommand(const std::vector<std::string>& argv,
-                                 const CommandOptions& options = {});
+Result<CommandResult> runCommand(const std::vector<std::string>& argv, const CommandOptions& options = {});
 
 // Runs a berth-built binary (normally the `berth` CLI; integration tests get its path in the
 // BERTH_BINARY compile definition, see berth_binary.h). DOCKER_* and BERTH_HOST are removed from the
 // environment unless `options.env` sets them, so the binary never reaches an engine the test did not
 // name.
-Result<CommandResult> runBinary(const std::filesystem::path& binary,
-                                const std::vector<std::string>& args, CommandOptions options = {});
+Result<CommandResult> runBinary(const std::filesystem::path& binary, const std::vector<std::string>& args,
+                                CommandOptions options = {});
 
 }  // namespace berth::testing

@@ -14,8 +14,7 @@ namespace berth::testing {
 
 TempDir::TempDir(std::string_view prefix) {
   std::string pattern = "/tmp/" + std::string(prefix) + "XXXXXX";
-  BERTH_CHECK_MSG(::mkdtemp(pattern.data()) != nullptr,
-                  "mkdtemp " + pattern + ": " + std::strerror(errno));
+  BERTH_CHECK_MSG(::mkdtemp(pattern.data()) != nullptr, "mkdtemp " + pattern + ": " + std::strerror(errno));
   path_ = pattern;
 }
 
@@ -43,11 +42,10 @@ std::filesystem::path TempDir::write(const std::filesystem::path& rel, std::stri
   std::error_code ec;
   std::filesystem::create_directories(full.parent_path(), ec);
   BERTH_CHECK_MSG(!ec, full.parent_path().string() + ": " + ec.message());
-  const Status written = writeFileAtomic(full, content,
-                                         std::filesystem::perms::owner_read |
-                                             std::filesystem::perms::owner_write |
-                                             std::filesystem::perms::group_read |
-                                             std::filesystem::perms::others_read);
+  const Status written =
+      writeFileAtomic(full, content,
+                      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                          std::filesystem::perms::group_read | std::filesystem::perms::others_read);
   BERTH_CHECK_MSG(written.has_value(), written.has_value() ? "" : written.error().message());
   return full;
 }

@@ -78,8 +78,8 @@ void onTerminationSignal(int sig) {
 std::string errnoText(std::string_view what) { return std::string(what) + ": " + std::strerror(errno); }
 
 Status writeText(const fs::path& path, std::string_view content,
-                 fs::perms perms = fs::perms::owner_read | fs::perms::owner_write |
-                                   fs::perms::group_read | fs::perms::others_read) {
+                 fs::perms perms = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                   fs::perms::others_read) {
   return writeFileAtomic(path, content, perms);
 }
 
@@ -131,12 +131,11 @@ Result<std::pair<int, int>> claimIndex() {
     const int err = errno;
     ::close(fd);
     if (err != EADDRINUSE) {
-      return fail(ErrorCode::Unavailable, "claim test host index: bind @" + name + ": " +
-                                              std::strerror(err));
+      return fail(ErrorCode::Unavailable, "claim test host index: bind @" + name + ": " + std::strerror(err));
     }
   }
-  return fail(ErrorCode::Unavailable, "all " + std::to_string(kMaxHosts) +
-                                          " test host slots are in use (other test binaries?)");
+  return fail(ErrorCode::Unavailable,
+              "all " + std::to_string(kMaxHosts) + " test host slots are in use (other test binaries?)");
 }
 
 // The shell script that removes what a host leaves in the root namespace. Run by the holder after
@@ -145,16 +144,26 @@ std::string cleanupScript(int n, const fs::path& dir) {
   const std::string veth = "bth" + std::to_string(n);
   const std::string cg = "berth-test-" + std::to_string(n);
   return "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"
-         "while iptables -w -D FORWARD -i " + veth + " -j ACCEPT 2>/dev/null; do :; done\n"
-         "while iptables -w -D FORWARD -o " + veth + " -j ACCEPT 2>/dev/null; do :; done\n"
+         "while iptables -w -D FORWARD -i " +
+         veth +
+         " -j ACCEPT 2>/dev/null; do :; done\n"
+         "while iptables -w -D FORWARD -o " +
+         veth +
+         " -j ACCEPT 2>/dev/null; do :; done\n"
          "i=0\n"
-         "while [ -e /sys/class/net/" + veth + " ] && [ $i -lt 50 ]; do\n"
-         "  ip link del " + veth + " 2>/dev/null; sleep 0.1; i=$((i+1))\n"
+         "while [ -e /sys/class/net/" +
+         veth +
+         " ] && [ $i -lt 50 ]; do\n"
+         "  ip link del " +
+         veth +
+         " 2>/dev/null; sleep 0.1; i=$((i+1))\n"
          "done\n"
          "i=0\n"
          "while [ $i -lt 50 ]; do\n"
          "  left=0\n"
-         "  for d in /sys/fs/cgroup/*/" + cg + " /sys/fs/cgroup/" + cg + "; do\n"
+         "  for d in /sys/fs/cgroup/*/" +
+         cg + " /sys/fs/cgroup/" + cg +
+         "; do\n"
          "    [ -d \"$d\" ] || continue\n"
          "    find \"$d\" -depth -type d -exec rmdir {} + 2>/dev/null\n"
          "    [ -d \"$d\" ] && left=1\n"
@@ -162,7 +171,8 @@ std::string cleanupScript(int n, const fs::path& dir) {
          "  [ $left = 0 ] && break\n"
          "  sleep 0.1; i=$((i+1))\n"
          "done\n"
-         "rm -rf " + shellQuote(dir.string()) + "\n";
+         "rm -rf " +
+         shellQuote(dir.string()) + "\n";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,19 +204,32 @@ struct HolderReport {
 
 const char* holderStepName(int step) {
   switch (step) {
-    case 1: return "make / private";
-    case 2: return "mount /proc";
-    case 3: return "mount tmpfs on /run";
-    case 4: return "mount tmpfs on /etc/docker";
-    case 5: return "mount tmpfs on the data-root";
-    case 6: return "bind-mount the init script on /etc/init.d/docker";
-    case 7: return "bind-mount /etc/default/docker";
-    case 8: return "bind-mount /etc/hosts";
-    case 9: return "bind-mount /etc/hostname";
-    case 10: return "sethostname";
-    case 11: return "bring up lo";
-    case 12: return "signalfd";
-    default: return "set-up";
+    case 1:
+      return "make / private";
+    case 2:
+      return "mount /proc";
+    case 3:
+      return "mount tmpfs on /run";
+    case 4:
+      return "mount tmpfs on /etc/docker";
+    case 5:
+      return "mount tmpfs on the data-root";
+    case 6:
+      return "bind-mount the init script on /etc/init.d/docker";
+    case 7:
+      return "bind-mount /etc/default/docker";
+    case 8:
+      return "bind-mount /etc/hosts";
+    case 9:
+      return "bind-mount /etc/hostname";
+    case 10:
+      return "sethostname";
+    case 11:
+      return "bring up lo";
+    case 12:
+      return "signalfd";
+    default:
+      return "set-up";
   }
 }
 
@@ -359,17 +382,16 @@ Result<pid_t> spawnHolder(int index, const std::string& hostname, const fs::path
   args.cleanupEnv = cleanupEnv.data();
 
   constexpr std::size_t kStackSize = 256 * 1024;
-  void* stack = ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  void* stack =
+      ::mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     const Error e(ErrorCode::Unavailable, errnoText("mmap"));
     closeAll();
     return fail(e);
   }
-  const pid_t pid = ::clone(holderMain, static_cast<char*>(stack) + kStackSize,
-                            CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC |
-                                CLONE_NEWPID | SIGCHLD,
-                            &args);
+  const pid_t pid =
+      ::clone(holderMain, static_cast<char*>(stack) + kStackSize,
+              CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | SIGCHLD, &args);
   const int cloneErr = errno;
   ::munmap(stack, kStackSize);  // the child has its own copy (no CLONE_VM)
   if (pid < 0) {
@@ -394,8 +416,7 @@ Result<pid_t> spawnHolder(int index, const std::string& hostname, const fs::path
     if (got != static_cast<ssize_t>(sizeof report)) {
       return fail(ErrorCode::Internal, "the namespace holder died during set-up");
     }
-    return fail(ErrorCode::Internal, std::string("namespace holder: ") +
-                                         holderStepName(report.step) + ": " +
+    return fail(ErrorCode::Internal, std::string("namespace holder: ") + holderStepName(report.step) + ": " +
                                          std::strerror(report.err));
   }
   lifeline = lifePipe[1];
@@ -413,8 +434,7 @@ struct SshKeyPair {
 Result<SshKeyPair> generateSshKey(const std::string& comment) {
   TempDir tmp("berth-test-sshkey-");
   const fs::path file = tmp / "key";
-  BERTH_TRY(runOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f",
-                   file.string()}));
+  BERTH_TRY(runOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file.string()}));
   SshKeyPair pair;
   BERTH_ASSIGN_OR_RETURN(pair.privateKey, readFile(file));
   BERTH_ASSIGN_OR_RETURN(pair.publicKey, readFile(file.string() + ".pub"));
@@ -474,26 +494,37 @@ Status probeTcpBanner(const std::string& address, int port, std::string_view ban
   return ok();
 }
 
-std::string daemonJson(int n, const fs::path& dir, const std::string& address,
-                       const TestHost::Tls* tls) {
+std::string daemonJson(int n, const fs::path& dir, const std::string& address, const TestHost::Tls* tls) {
   const std::string sock = (dir / "docker.sock").string();
   std::string hosts = "\"unix:///var/run/docker.sock\", \"unix://" + sock + "\"";
   std::string tlsConfig;
   if (tls != nullptr) {
     hosts += ", \"tcp://" + address + ":" + std::to_string(kTlsPort) + "\"";
-    tlsConfig = "  \"tlsverify\": true,\n"
-                "  \"tlscacert\": \"" + tls->caCert.string() + "\",\n"
-                "  \"tlscert\": \"" + tls->serverCert.string() + "\",\n"
-                "  \"tlskey\": \"" + tls->serverKey.string() + "\",\n";
+    tlsConfig =
+        "  \"tlsverify\": true,\n"
+        "  \"tlscacert\": \"" +
+        tls->caCert.string() +
+        "\",\n"
+        "  \"tlscert\": \"" +
+        tls->serverCert.string() +
+        "\",\n"
+        "  \"tlskey\": \"" +
+        tls->serverKey.string() + "\",\n";
   }
   return "{\n"
-         "  \"hosts\": [" + hosts + "],\n" + tlsConfig +
-         "  \"data-root\": \"" + (dir / "data").string() + "\",\n"
+         "  \"hosts\": [" +
+         hosts + "],\n" + tlsConfig + "  \"data-root\": \"" + (dir / "data").string() +
+         "\",\n"
          "  \"storage-driver\": \"overlay2\",\n"
-         "  \"bip\": \"10.214." + std::to_string(n) + ".1/24\",\n"
-         "  \"default-address-pools\": [{\"base\": \"10." + std::to_string(140 + n) +
+         "  \"bip\": \"10.214." +
+         std::to_string(n) +
+         ".1/24\",\n"
+         "  \"default-address-pools\": [{\"base\": \"10." +
+         std::to_string(140 + n) +
          ".0.0/16\", \"size\": 24}],\n"
-         "  \"cgroup-parent\": \"/berth-test-" + std::to_string(n) + "\"\n"
+         "  \"cgroup-parent\": \"/berth-test-" +
+         std::to_string(n) +
+         "\"\n"
          "}\n";
 }
 
@@ -528,15 +559,14 @@ Result<std::unique_ptr<TestHost>> TestHost::start(const HostOptions& options) {
   if (!booted.has_value()) {
     std::string tail = host->engineLogTail(15);
     host->stop();
-    Error e = std::move(booted).error().withContext("start test host " +
-                                                    std::to_string(host->index_));
+    Error e = std::move(booted).error().withContext("start test host " + std::to_string(host->index_));
     if (!tail.empty()) e = Error(e.code(), e.message() + "\nengine log (last lines):\n" + tail);
     return fail(std::move(e));
   }
   const double seconds = std::chrono::duration<double>(SteadyClock::now() - began).count();
-  std::fprintf(stderr, "[berth harness] host %d %s (%s) up in %.2fs: holder pid %d, %s\n",
-               host->index_, host->hostname_.c_str(), host->address_.c_str(), seconds,
-               static_cast<int>(host->holder_), host->dir_.c_str());
+  std::fprintf(stderr, "[berth harness] host %d %s (%s) up in %.2fs: holder pid %d, %s\n", host->index_,
+               host->hostname_.c_str(), host->address_.c_str(), seconds, static_cast<int>(host->holder_),
+               host->dir_.c_str());
   return host;
 }
 
@@ -555,8 +585,8 @@ Status TestHost::boot(const HostOptions& options) {
   if (fs::exists(dir_, ec) || fs::exists("/sys/class/net/" + veth_, ec)) {
     Status cleaned = runOk({"sh", "-c", cleanupScript(n, dir_)});
     if (!cleaned) {
-      return fail(ErrorCode::Internal, "remove the left-overs of an earlier test host " + ns + ": " +
-                                           cleaned.error().message());
+      return fail(ErrorCode::Internal,
+                  "remove the left-overs of an earlier test host " + ns + ": " + cleaned.error().message());
     }
   }
   for (const char* required : {"/etc/init.d/docker", "/etc/default/docker", "/etc/hostname"}) {
@@ -572,15 +602,15 @@ Status TestHost::boot(const HostOptions& options) {
   fs::permissions(kHostsRoot, fs::perms(0755), ec);
   fs::permissions(dir_, fs::perms(0755), ec);
 
-  BERTH_ASSIGN_OR_RETURN(std::string initScript,
-                         readFile(fs::path(BERTH_TEST_HOST_SCRIPTS) / "docker.init"));
+  BERTH_ASSIGN_OR_RETURN(std::string initScript, readFile(fs::path(BERTH_TEST_HOST_SCRIPTS) / "docker.init"));
   BERTH_TRY(writeText(dir_ / "etc" / "init.d-docker", initScript, fs::perms(0755)));
-  BERTH_TRY(writeText(dir_ / "etc" / "default-docker",
-                      "# /etc/default/docker of berth test host " + ns + " (see docker.init)\n"
-                      "DOCKER_OPTS=\"\"\n"
-                      "DOCKER_LOGFILE=" + engineLogPath().string() + "\n"));
-  BERTH_TRY(writeText(dir_ / "etc" / "hosts", "127.0.0.1\tlocalhost\n" + address_ + "\t" +
-                                                  hostname_ + "\n::1\tlocalhost ip6-localhost\n"));
+  BERTH_TRY(writeText(dir_ / "etc" / "default-docker", "# /etc/default/docker of berth test host " + ns +
+                                                           " (see docker.init)\n"
+                                                           "DOCKER_OPTS=\"\"\n"
+                                                           "DOCKER_LOGFILE=" +
+                                                           engineLogPath().string() + "\n"));
+  BERTH_TRY(writeText(dir_ / "etc" / "hosts", "127.0.0.1\tlocalhost\n" + address_ + "\t" + hostname_ +
+                                                  "\n::1\tlocalhost ip6-localhost\n"));
   BERTH_TRY(writeText(dir_ / "etc" / "hostname", hostname_ + "\n"));
 
   BERTH_ASSIGN_OR_RETURN(holder_, spawnHolder(n, hostname_, dir_, lock_, lifeline_));
@@ -590,19 +620,20 @@ Status TestHost::boot(const HostOptions& options) {
   // The link: root side bthN (10.213.N.1), host side eth0 (10.213.N.2), default route to the root
   // side. Forwarding is enabled on bthN only, and FORWARD accepts bthN's traffic, so hosts reach each
   // other even where the machine's own engine set the FORWARD policy to DROP.
-  BERTH_TRY(runOk({"ip", "-batch", "-"},
-                  {.stdinData = "link add " + veth_ + " type veth peer name eth0 netns " +
-                                std::to_string(holder_) + "\naddr add " + gateway_ + "/24 dev " +
-                                veth_ + "\nlink set " + veth_ + " up\n"}));
+  BERTH_TRY(
+      runOk({"ip", "-batch", "-"},
+            {.stdinData = "link add " + veth_ + " type veth peer name eth0 netns " + std::to_string(holder_) +
+                          "\naddr add " + gateway_ + "/24 dev " + veth_ + "\nlink set " + veth_ + " up\n"}));
   BERTH_TRY(writeProcFile("/proc/sys/net/ipv4/conf/" + veth_ + "/forwarding", "1\n"));
   BERTH_TRY(runOk({"iptables", "-w", "-I", "FORWARD", "-i", veth_, "-j", "ACCEPT"}));
   BERTH_TRY(runOk({"iptables", "-w", "-I", "FORWARD", "-o", veth_, "-j", "ACCEPT"}));
   {
     BERTH_ASSIGN_OR_RETURN(CommandResult r,
-                           run({"ip", "-batch", "-"},
-                               {.stdinData = "addr add " + address_ + "/24 dev eth0\n"
-                                             "link set eth0 up\n"
-                                             "route add default via " + gateway_ + "\n"}));
+                           run({"ip", "-batch", "-"}, {.stdinData = "addr add " + address_ +
+                                                                    "/24 dev eth0\n"
+                                                                    "link set eth0 up\n"
+                                                                    "route add default via " +
+                                                                    gateway_ + "\n"}));
     if (!r.succeeded()) return fail(ErrorCode::Internal, "configure eth0 in the host: " + r.describe());
   }
 
@@ -618,9 +649,8 @@ Status TestHost::boot(const HostOptions& options) {
     if (options.loadBusybox) BERTH_TRY(loadBusyboxImage(unixSocketPath().string()));
     if (tlsEnabled_) {
       BERTH_TRY(waitFor(
-          "the engine's TLS port " + tlsUrl(),
-          [&] { return probeTcpConnect(address_, kTlsPort); }, startTimeout_,
-          std::chrono::milliseconds(20)));
+          "the engine's TLS port " + tlsUrl(), [&] { return probeTcpConnect(address_, kTlsPort); },
+          startTimeout_, std::chrono::milliseconds(20)));
     }
   }
   return ok();
@@ -639,8 +669,8 @@ Status TestHost::prepareTls(const HostOptions& options) {
   pki::CertificateRequest request{.kind = pki::CertificateKind::Server, .commonName = hostname_};
   for (const std::string& name : names) {
     unsigned char buf[16];
-    const bool ip = ::inet_pton(AF_INET, name.c_str(), buf) == 1 ||
-                    ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
+    const bool ip =
+        ::inet_pton(AF_INET, name.c_str(), buf) == 1 || ::inet_pton(AF_INET6, name.c_str(), buf) == 1;
     (ip ? request.ipAddresses : request.dnsNames).push_back(name);
   }
   const auto now = std::chrono::system_clock::now();
@@ -680,26 +710,33 @@ Status TestHost::startSshd() {
   if (parts.size() < 2) return fail(ErrorCode::Internal, "ssh-keygen wrote an odd public key");
   sshHostKey_ = parts[0] + " " + parts[1];
   BERTH_TRY(writeText(sshDir / "known_hosts", address_ + "," + hostname_ + " " + sshHostKey_ + "\n"));
-  BERTH_TRY(writeText(sshDir / "sshd_config",
-                      "# sshd of berth test host " + std::to_string(index_) + "\n"
-                      "Port " + std::to_string(kSshPort) + "\n"
-                      "ListenAddress " + address_ + "\n"
-                      "HostKey " + (sshDir / "ssh_host_ed25519_key").string() + "\n"
-                      "PidFile /run/sshd.pid\n"
-                      "AuthorizedKeysFile " + (sshDir / "authorized_keys").string() + "\n"
-                      "PermitRootLogin prohibit-password\n"
-                      "PubkeyAuthentication yes\n"
-                      "PasswordAuthentication no\n"
-                      "KbdInteractiveAuthentication no\n"
-                      "UsePAM no\n"
-                      "StrictModes no\n"
-                      "AllowTcpForwarding yes\n"
-                      "AllowStreamLocalForwarding yes\n"
-                      "PrintMotd no\n"
-                      "Subsystem sftp internal-sftp\n"));
-  BERTH_ASSIGN_OR_RETURN(CommandResult r,
-                         run({"/usr/sbin/sshd", "-f", (sshDir / "sshd_config").string(), "-E",
-                              (sshDir / "sshd.log").string()}));
+  BERTH_TRY(writeText(sshDir / "sshd_config", "# sshd of berth test host " + std::to_string(index_) +
+                                                  "\n"
+                                                  "Port " +
+                                                  std::to_string(kSshPort) +
+                                                  "\n"
+                                                  "ListenAddress " +
+                                                  address_ +
+                                                  "\n"
+                                                  "HostKey " +
+                                                  (sshDir / "ssh_host_ed25519_key").string() +
+                                                  "\n"
+                                                  "PidFile /run/sshd.pid\n"
+                                                  "AuthorizedKeysFile " +
+                                                  (sshDir / "authorized_keys").string() +
+                                                  "\n"
+                                                  "PermitRootLogin prohibit-password\n"
+                                                  "PubkeyAuthentication yes\n"
+                                                  "PasswordAuthentication no\n"
+                                                  "KbdInteractiveAuthentication no\n"
+                                                  "UsePAM no\n"
+                                                  "StrictModes no\n"
+                                                  "AllowTcpForwarding yes\n"
+                                                  "AllowStreamLocalForwarding yes\n"
+                                                  "PrintMotd no\n"
+                                                  "Subsystem sftp internal-sftp\n"));
+  BERTH_ASSIGN_OR_RETURN(CommandResult r, run({"/usr/sbin/sshd", "-f", (sshDir / "sshd_config").string(),
+                                               "-E", (sshDir / "sshd.log").string()}));
   if (!r.succeeded()) return fail(ErrorCode::Internal, "start sshd: " + r.describe());
   return waitFor(
       "sshd on " + address_ + ":22", [&] { return probeTcpBanner(address_, kSshPort, "SSH-"); },
@@ -710,8 +747,8 @@ TestHost::~TestHost() { stop(); }
 
 Result<CommandResult> TestHost::run(const std::vector<std::string>& argv,
                                     const CommandOptions& options) const {
-  std::vector<std::string> full{"nsenter", "-t",  std::to_string(holder_), "-m", "-n", "-u",
-                                "-i",      "-p",  "--wd=/",                "--"};
+  std::vector<std::string> full{"nsenter", "-t", std::to_string(holder_), "-m", "-n", "-u", "-i", "-p",
+                                "--wd=/",  "--"};
   full.insert(full.end(), argv.begin(), argv.end());
   return runCommand(full, options);
 }
@@ -777,8 +814,8 @@ void TestHost::stop() {
         },
         std::chrono::seconds(30), std::chrono::milliseconds(5));
     if (!done) {
-      std::fprintf(stderr, "[berth harness] host %d: holder %d did not finish clean-up; killing it\n",
-                   index_, static_cast<int>(holder_));
+      std::fprintf(stderr, "[berth harness] host %d: holder %d did not finish clean-up; killing it\n", index_,
+                   static_cast<int>(holder_));
       ::kill(holder_, SIGKILL);
       ::waitpid(holder_, nullptr, 0);
       (void)runOk({"sh", "-c", cleanupScript(index_, dir_)});
@@ -798,7 +835,7 @@ void TestHost::stop() {
 
 Result<TestHost*> trySharedEngine() {
   static std::mutex mu;
-  static TestHost* host = nullptr;          // leaked on purpose: stopped by atexit, never deleted
+  static TestHost* host = nullptr;  // leaked on purpose: stopped by atexit, never deleted
   static std::optional<Error>* failure = nullptr;
   std::lock_guard lock(mu);
   if (host != nullptr) return host;

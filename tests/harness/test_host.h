@@ -109,7 +109,7 @@ class TestHost {
     std::filesystem::path caCert;      // the CA certificate the engine trusts (and that signed it)
     std::filesystem::path serverCert;  // the engine's certificate and key
     std::filesystem::path serverKey;
-    ClientBundle client;               // a valid client: DOCKER_CERT_PATH=client.dir
+    ClientBundle client;  // a valid client: DOCKER_CERT_PATH=client.dir
   };
   std::string tlsUrl() const { return "tcp://" + address_ + ":" + std::to_string(kTlsPort); }
   const Tls& tls() const { return tls_; }
@@ -129,8 +129,7 @@ class TestHost {
 
   // Runs argv inside the host's namespaces (as root, working directory /) and captures its output.
   // Blocks; fails only if the command could not be started.
-  Result<CommandResult> run(const std::vector<std::string>& argv,
-                            const CommandOptions& options = {}) const;
+  Result<CommandResult> run(const std::vector<std::string>& argv, const CommandOptions& options = {}) const;
 
   // Engine control through the host's init script, as an operator would do it: stop (SIGTERM to
   // the pid in /var/run/docker.pid, wait, SIGKILL), start (and wait, up to the start timeout, until

@@ -31,10 +31,9 @@ Result<pki::Authority> harnessAuthority() {
 Result<ClientBundle> writeClientBundle(const std::filesystem::path& dir, const pki::Authority& issuer,
                                        const pki::Certificate& trusted, const std::string& name,
                                        const pki::Validity& validity) {
-  BERTH_ASSIGN_OR_RETURN(pki::Issued issued,
-                         issuer.issue({.kind = pki::CertificateKind::Client,
-                                       .commonName = name,
-                                       .validity = validity}));
+  BERTH_ASSIGN_OR_RETURN(
+      pki::Issued issued,
+      issuer.issue({.kind = pki::CertificateKind::Client, .commonName = name, .validity = validity}));
   BERTH_TRY(pki::writeBundle(dir, issued, trusted));
   return ClientBundle{dir};
 }
@@ -47,8 +46,7 @@ Result<ClientBundle> mintClientCert(const std::filesystem::path& dir, const std:
 Result<ClientBundle> mintExpiredClientCert(const std::filesystem::path& dir) {
   BERTH_ASSIGN_OR_RETURN(pki::Authority ca, harnessAuthority());
   const auto now = SysClock::now();
-  return writeClientBundle(dir, ca, ca.certificate(), "berth-test-expired",
-                           {now - 48h, now - 24h});
+  return writeClientBundle(dir, ca, ca.certificate(), "berth-test-expired", {now - 48h, now - 24h});
 }
 
 Result<ClientBundle> mintForeignClientCert(const std::filesystem::path& dir) {

@@ -14,8 +14,8 @@ SystemTime at(long long unixSeconds) { return SystemTime(std::chrono::seconds(un
 const SystemTime kNow = at(1'800'000'000);  // 2027-01-15T08:00:00Z
 
 Authority makeCa(KeyType type = KeyType::EcdsaP256, std::string name = "berth CA") {
-  auto ca = Authority::create({.commonName = std::move(name), .keyType = type,
-                               .validity = {kNow - 24h * 30, kNow + 24h * 3650}});
+  auto ca = Authority::create(
+      {.commonName = std::move(name), .keyType = type, .validity = {kNow - 24h * 30, kNow + 24h * 3650}});
   EXPECT_TRUE(ca) << ca.error().message();
   return std::move(*ca);
 }
@@ -32,8 +32,8 @@ Issued issueServer(const Authority& ca, Validity validity = {kNow - 1h, kNow + 2
 
 Issued issueClient(const Authority& ca, std::string name = "alice",
                    Validity validity = {kNow - 1h, kNow + 24h * 365}) {
-  auto issued = ca.issue({.kind = CertificateKind::Client, .commonName = std::move(name),
-                          .validity = validity});
+  auto issued =
+      ca.issue({.kind = CertificateKind::Client, .commonName = std::move(name), .validity = validity});
   EXPECT_TRUE(issued) << issued.error().message();
   return std::move(*issued);
 }
@@ -121,14 +121,12 @@ TEST(AuthorityTest, ClientCertificateIsForClientsOnly) {
   EXPECT_TRUE(info.dnsNames.empty());
   EXPECT_TRUE(info.ipAddresses.empty());
   EXPECT_EQ(info.kind(), CertificateKind::Client);
-  EXPECT_TRUE(verify(client.certificate, ca.certificate(),
-                     {.at = kNow, .purpose = CertificateKind::Client})
+  EXPECT_TRUE(verify(client.certificate, ca.certificate(), {.at = kNow, .purpose = CertificateKind::Client})
                   .has_value());
-  const Status asServer = verify(client.certificate, ca.certificate(),
-                                 {.at = kNow, .purpose = CertificateKind::Server});
+  const Status asServer =
+      verify(client.certificate, ca.certificate(), {.at = kNow, .purpose = CertificateKind::Server});
   ASSERT_FALSE(asServer);
-  EXPECT_EQ(asServer.error().message(),
-            "certificate CN=alice is not valid for server authentication");
+  EXPECT_EQ(asServer.error().message(), "certificate CN=alice is not valid for server authentication");
 }
 
 TEST(AuthorityTest, EachCertificateGetsItsOwnKeyAndRandomSerial) {
@@ -158,8 +156,8 @@ TEST(AuthorityTest, ValidityIsWhatTheCallerAsked) {
 TEST(AuthorityTest, ExpiredAndNotYetValidCertificatesDoNotVerify) {
   const Authority ca = makeCa();
   const Issued expired = issueClient(ca, "old", {kNow - 48h, kNow - 24h});
-  const Status s = verify(expired.certificate, ca.certificate(),
-                          {.at = kNow, .purpose = CertificateKind::Client});
+  const Status s =
+      verify(expired.certificate, ca.certificate(), {.at = kNow, .purpose = CertificateKind::Client});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code(), ErrorCode::PermissionDenied);
   EXPECT_EQ(s.error().message(), "certificate CN=old expired at " + formatTime(kNow - 24h));
@@ -197,23 +195,23 @@ TEST(AuthorityTest, RejectsBadRequests) {
     EXPECT_EQ(issued.error().code(), ErrorCode::InvalidArgument);
     EXPECT_EQ(issued.error().message(), message);
   };
-  expectInvalid({.kind = CertificateKind::Client, .commonName = "", .validity = v},
-                "client name is empty");
+  expectInvalid({.kind = CertificateKind::Client, .commonName = "", .validity = v}, "client name is empty");
   expectInvalid({.kind = CertificateKind::Client, .commonName = "a\tb", .validity = v},
                 "client name \"a\\tb\" contains a control character");
   expectInvalid({.kind = CertificateKind::Client, .commonName = std::string(65, 'x'), .validity = v},
                 "client name \"" + std::string(65, 'x') + "\" is longer than 64 characters");
   expectInvalid({.kind = CertificateKind::Server, .commonName = "web", .validity = v},
                 "server certificate \"web\" needs at least one IP address or DNS name");
-  expectInvalid({.kind = CertificateKind::Server, .commonName = "web",
-                 .ipAddresses = {"10.0.0.300"}, .validity = v},
-                "invalid IP address \"10.0.0.300\"");
-  expectInvalid({.kind = CertificateKind::Server, .commonName = "web",
-                 .dnsNames = {"bad name,IP:1.2.3.4"}, .validity = v},
+  expectInvalid(
+      {.kind = CertificateKind::Server, .commonName = "web", .ipAddresses = {"10.0.0.300"}, .validity = v},
+      "invalid IP address \"10.0.0.300\"");
+  expectInvalid({.kind = CertificateKind::Server,
+                 .commonName = "web",
+                 .dnsNames = {"bad name,IP:1.2.3.4"},
+                 .validity = v},
                 "invalid DNS name \"bad name,IP:1.2.3.4\"");
   expectInvalid({.kind = CertificateKind::Client, .commonName = "x", .validity = {kNow, kNow - 1h}},
-                "validity ends (" + formatTime(kNow - 1h) + ") before it starts (" + formatTime(kNow) +
-                    ")");
+                "validity ends (" + formatTime(kNow - 1h) + ") before it starts (" + formatTime(kNow) + ")");
   expectInvalid({.kind = CertificateKind::Ca, .commonName = "sub", .validity = v},
                 "an Authority issues server and client certificates only");
 }
@@ -227,8 +225,7 @@ TEST(AuthorityTest, FromPartsChecksTheKeyAndTheCaFlag) {
   const Issued leaf = issueClient(ca);
   auto notCa = Authority::fromParts(leaf.certificate, leaf.key);
   ASSERT_FALSE(notCa);
-  EXPECT_EQ(notCa.error().message(),
-            "certificate CN=alice is not a CA certificate (no CA:TRUE/keyCertSign)");
+  EXPECT_EQ(notCa.error().message(), "certificate CN=alice is not a CA certificate (no CA:TRUE/keyCertSign)");
   auto same = Authority::fromParts(ca.certificate(), ca.key());
   ASSERT_TRUE(same);
   // A leaf cannot sign certificates that verify (pathlen 0, CA:FALSE).

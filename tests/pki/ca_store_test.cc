@@ -59,8 +59,8 @@ TEST_F(CaStoreTest, InitNeverReplacesACa) {
   auto again = CaStore::init(dir_, request());
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code(), ErrorCode::AlreadyExists);
-  EXPECT_EQ(again.error().message(), "a CA already exists in " + dir_.string() +
-                                         " (berth never replaces it)");
+  EXPECT_EQ(again.error().message(),
+            "a CA already exists in " + dir_.string() + " (berth never replaces it)");
   EXPECT_EQ(*readFile(dir_ / "ca-key.pem"), before);
 }
 
@@ -86,11 +86,13 @@ TEST_F(CaStoreTest, IssuedCertificatesAreIndexedAndVerifyAgainstTheReopenedCa) {
   auto store = CaStore::init(dir_, request());
   ASSERT_TRUE(store);
   const auto now = std::chrono::system_clock::now();
-  auto server = store->issue({.kind = CertificateKind::Server, .commonName = "node-1",
-                              .ipAddresses = {"10.213.7.2"}, .validity = validFor(now, 24h * 30)});
+  auto server = store->issue({.kind = CertificateKind::Server,
+                              .commonName = "node-1",
+                              .ipAddresses = {"10.213.7.2"},
+                              .validity = validFor(now, 24h * 30)});
   ASSERT_TRUE(server) << server.error().message();
-  auto client = store->issue({.kind = CertificateKind::Client, .commonName = "ci-runner",
-                              .validity = validFor(now, 24h * 365)});
+  auto client = store->issue(
+      {.kind = CertificateKind::Client, .commonName = "ci-runner", .validity = validFor(now, 24h * 365)});
   ASSERT_TRUE(client);
 
   auto reopened = CaStore::open(dir_);
@@ -118,9 +120,9 @@ TEST_F(CaStoreTest, IssuedCertificatesAreIndexedAndVerifyAgainstTheReopenedCa) {
   EXPECT_TRUE(verify(server->certificate, reopened->authority().certificate(),
                      {.purpose = CertificateKind::Server, .name = "10.213.7.2"})
                   .has_value());
-  EXPECT_TRUE(verify(client->certificate, reopened->authority().certificate(),
-                     {.purpose = CertificateKind::Client})
-                  .has_value());
+  EXPECT_TRUE(
+      verify(client->certificate, reopened->authority().certificate(), {.purpose = CertificateKind::Client})
+          .has_value());
 }
 
 TEST_F(CaStoreTest, DamagedIndexNamesTheLine) {
@@ -135,7 +137,8 @@ TEST_F(CaStoreTest, DamagedIndexNamesTheLine) {
 TEST_F(CaStoreTest, WriteBundleUsesDockersNamesAndModes) {
   auto store = CaStore::init(dir_, request());
   ASSERT_TRUE(store);
-  auto client = store->issue({.kind = CertificateKind::Client, .commonName = "me",
+  auto client = store->issue({.kind = CertificateKind::Client,
+                              .commonName = "me",
                               .validity = validFor(std::chrono::system_clock::now(), 24h)});
   ASSERT_TRUE(client);
   const fs::path out = root_ / "certs" / "me";

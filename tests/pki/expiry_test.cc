@@ -23,13 +23,15 @@ TEST(ExpiryTest, WarnsAboutTheSoonestCertificateOfAPem) {
   const SystemTime now = std::chrono::system_clock::now();
   auto ca = Authority::create({.commonName = "long CA", .validity = validFor(now, 24h * 3650)});
   ASSERT_TRUE(ca);
-  auto soon = ca->issue({.kind = CertificateKind::Client, .commonName = "soon", .validity = validFor(now, 24h * 5 + 1h)});
+  auto soon = ca->issue(
+      {.kind = CertificateKind::Client, .commonName = "soon", .validity = validFor(now, 24h * 5 + 1h)});
   ASSERT_TRUE(soon);
   EXPECT_EQ(expiryWarning(ca->certificate(), "the CA", now), std::nullopt);
   auto w = expiryWarning(soon->certificate, "host a's client certificate", now);
   ASSERT_TRUE(w);
   EXPECT_EQ(w->rfind("host a's client certificate CN=soon expires in 5 days (", 0), 0u) << *w;
-  EXPECT_EQ(expiryWarningForPem(ca->certificate().toPem() + soon->certificate.toPem(), "bundle", now)->substr(0, 15),
+  EXPECT_EQ(expiryWarningForPem(ca->certificate().toPem() + soon->certificate.toPem(), "bundle", now)
+                ->substr(0, 15),
             "bundle CN=soon ");
   EXPECT_EQ(expiryWarningForPem(ca->certificate().toPem(), "bundle", now), std::nullopt);
   EXPECT_EQ(expiryWarningForPem("not a pem", "x", now), std::nullopt);

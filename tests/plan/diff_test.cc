@@ -132,13 +132,15 @@ TEST(DiffTest, OrphansAreLeftWithAWarningOrRemovedOnRequest) {
 TEST(DiffTest, ServicesOfInactiveProfilesAreNotOrphans) {
   Runner r;
   ASSERT_TRUE(r.up(loadOrDie("services: {a: {image: busybox}, dbg: {image: busybox}}")));
-  const auto withProfile = loadOrDie("services: {a: {image: busybox}, dbg: {image: busybox, profiles: [debug]}}");
+  const auto withProfile =
+      loadOrDie("services: {a: {image: busybox}, dbg: {image: busybox, profiles: [debug]}}");
   ASSERT_EQ(withProfile.disabledServices.count("dbg"), 1u);
   auto plan = diff(withProfile, observeOrDie(r.engine, withProfile), {.removeOrphans = true});
   ASSERT_TRUE(plan);
   EXPECT_EQ(describe(*plan), "");
   EXPECT_TRUE(plan->warnings.empty());
-  EXPECT_EQ(planText(r.engine, withProfile, {.services = {"dbg"}}), "error: service \"dbg\" is not enabled (profiles)");
+  EXPECT_EQ(planText(r.engine, withProfile, {.services = {"dbg"}}),
+            "error: service \"dbg\" is not enabled (profiles)");
 }
 
 TEST(DiffTest, ForceRecreateRecreatesEverythingInScope) {
@@ -209,7 +211,8 @@ TEST(DiffTest, ADependantStillChecksAnUnchangedDependency) {
 
 TEST(DiffTest, ServiceStartedDependenciesOrderWithoutWaiting) {
   Runner r;
-  EXPECT_EQ(planText(r.engine, loadOrDie("services: {web: {image: busybox, depends_on: [db]}, db: {image: busybox}}"),
+  EXPECT_EQ(planText(r.engine,
+                     loadOrDie("services: {web: {image: busybox, depends_on: [db]}, db: {image: busybox}}"),
                      {}, {.order = true}),
             "create network p_default\n"
             "create p-db-1 [after p_default]\n"
@@ -261,7 +264,8 @@ services:
 
 TEST(DiffTest, ANamespaceSharerWhoseOwnerWasReplacedEarlierIsReplaced) {
   Runner r;
-  const auto project = loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}");
+  const auto project =
+      loadOrDie("services: {net: {image: busybox}, side: {image: busybox, network_mode: 'service:net'}}");
   ASSERT_TRUE(r.up(project));
   ASSERT_TRUE(r.up(project, {.services = {"net"}, .noDeps = true, .recreate = RecreatePolicy::Force}));
   EXPECT_EQ(planText(r.engine, project), "recreate p-side-1 (net recreated)");
@@ -287,7 +291,8 @@ services:
 
 TEST(DiffTest, NamedVolumesAreCreatedOnceAndKept) {
   Runner r;
-  const auto project = loadOrDie("services: {a: {image: busybox, volumes: ['data:/data']}}\nvolumes: {data: {}}");
+  const auto project =
+      loadOrDie("services: {a: {image: busybox, volumes: ['data:/data']}}\nvolumes: {data: {}}");
   EXPECT_EQ(planText(r.engine, project), "create network p_default\ncreate volume p_data\ncreate p-a-1");
   ASSERT_TRUE(r.up(project));
   EXPECT_EQ(planText(r.engine, project), "");
@@ -343,7 +348,8 @@ TEST(DiffTest, PullPolicies) {
 
 TEST(DiffTest, AServicesImageIsBuiltOnceForAllItsUsers) {
   Runner r;
-  EXPECT_EQ(planText(r.engine, loadOrDie("services: {a: {build: ., image: x}, b: {image: x}}"), {}, {.order = true}),
+  EXPECT_EQ(planText(r.engine, loadOrDie("services: {a: {build: ., image: x}, b: {image: x}}"), {},
+                     {.order = true}),
             "create network p_default\n"
             "build image x\n"
             "create p-a-1 [after x, p_default]\n"
@@ -483,11 +489,13 @@ TEST(LifecycleTest, StopDependantsFirstStartDependenciesFirst) {
   ASSERT_TRUE(r.up(project));
   auto stop = planStop(project, observeOrDie(r.engine, project), {}, 3);
   ASSERT_TRUE(stop);
-  EXPECT_EQ(describe(*stop, {.order = true}), "stop p-web-1\nstop p-app-1 [after p-web-1]\nstop p-db-1 [after p-app-1]");
+  EXPECT_EQ(describe(*stop, {.order = true}),
+            "stop p-web-1\nstop p-app-1 [after p-web-1]\nstop p-db-1 [after p-app-1]");
   ASSERT_TRUE(apply(*stop, r.engine, r.progress, r.clock, r.applyOptions));
   auto start = planStart(project, observeOrDie(r.engine, project), {});
   ASSERT_TRUE(start);
-  EXPECT_EQ(describe(*start, {.order = true}), "start p-db-1\nstart p-app-1 [after p-db-1]\nstart p-web-1 [after p-app-1]");
+  EXPECT_EQ(describe(*start, {.order = true}),
+            "start p-db-1\nstart p-app-1 [after p-db-1]\nstart p-web-1 [after p-app-1]");
 }
 
 TEST(LifecycleTest, StartWaitsForHealthyDependencies) {
@@ -498,7 +506,8 @@ TEST(LifecycleTest, StartWaitsForHealthyDependencies) {
   ASSERT_TRUE(r.engine.stopContainer("p-db-1", 0));
   auto start = planStart(project, observeOrDie(r.engine, project), {});
   ASSERT_TRUE(start);
-  EXPECT_EQ(describe(*start, {.order = true}), "start p-db-1\nwait for db healthy [after p-db-1]\nstart p-web-1 [after db healthy]");
+  EXPECT_EQ(describe(*start, {.order = true}),
+            "start p-db-1\nwait for db healthy [after p-db-1]\nstart p-web-1 [after db healthy]");
 }
 
 TEST(LifecycleTest, SelectionBySeviceAndUnknownServices) {
@@ -506,8 +515,10 @@ TEST(LifecycleTest, SelectionBySeviceAndUnknownServices) {
   const auto project = loadOrDie(kStack);
   ASSERT_TRUE(r.up(project));
   const auto observed = observeOrDie(r.engine, project);
-  EXPECT_EQ(describe(*planRestart(project, observed, {.services = {"app"}}, std::nullopt)), "restart p-app-1");
-  EXPECT_EQ(describe(*planKill(project, observed, {.services = {"db"}}, "SIGTERM")), "kill p-db-1 with SIGTERM");
+  EXPECT_EQ(describe(*planRestart(project, observed, {.services = {"app"}}, std::nullopt)),
+            "restart p-app-1");
+  EXPECT_EQ(describe(*planKill(project, observed, {.services = {"db"}}, "SIGTERM")),
+            "kill p-db-1 with SIGTERM");
   EXPECT_EQ(describe(*planPause(project, observed, {.services = {"web"}})), "pause p-web-1");
   EXPECT_EQ(planStop(project, observed, {.services = {"nope"}}, std::nullopt).error().message(),
             "no such service: nope");

@@ -58,8 +58,6 @@ struct Runner {
   Status down(const spec::Project& project, const DownOptions& options = {});
 };
 
-
-
 inline spec::Project loadOrDie(const std::string& yaml, const std::string& name) {
   char tmpl[] = "/tmp/berth-plan-test-XXXXXX";
   const char* dir = mkdtemp(tmpl);
@@ -91,7 +89,7 @@ inline Observed observeOrDie(engine::Engine& engine, const spec::Project& projec
 }
 
 inline std::string planText(engine::Engine& engine, const spec::Project& project, const UpOptions& options,
-                     const DescribeOptions& describeOptions) {
+                            const DescribeOptions& describeOptions) {
   auto plan = diff(project, observeOrDie(engine, project), options);
   if (!plan) return "error: " + plan.error().message();
   return describe(*plan, describeOptions);

@@ -24,8 +24,8 @@ ContainerSpec specOf(const spec::Project& p, const std::string& service, int num
 }
 
 TEST(TranslateTest, NamesAndComposeLabels) {
-  const auto p = loadOrDie("services: {web: {image: busybox, labels: {team: a}, depends_on: [db]}, db: {image: busybox}}",
-                           "shop");
+  const auto p = loadOrDie(
+      "services: {web: {image: busybox, labels: {team: a}, depends_on: [db]}, db: {image: busybox}}", "shop");
   const ContainerSpec s = specOf(p, "web", 2, {.version = "0.1.0", .imageId = "sha256:abc"});
   EXPECT_EQ(s.create.name, "shop-web-2");
   EXPECT_EQ(s.create.config.image, "busybox");
@@ -189,7 +189,8 @@ services:
   EXPECT_EQ(h.logConfig.config.at("max-size"), "1m");
   EXPECT_THAT(h.extraHosts, ElementsAre("h1:1.2.3.4"));
   EXPECT_EQ(h.sysctls.at("net.core.somaxconn"), "1024");
-  EXPECT_THAT(h.resources.ulimits, ElementsAre(engine::Ulimit{"nofile", 100, 200}, engine::Ulimit{"nproc", 50, 50}));
+  EXPECT_THAT(h.resources.ulimits,
+              ElementsAre(engine::Ulimit{"nofile", 100, 200}, engine::Ulimit{"nproc", 50, 50}));
   EXPECT_EQ(h.resources.memory, 64 * 1024 * 1024);
   EXPECT_EQ(h.resources.nanoCpus, 500000000);
   EXPECT_EQ(h.resources.pidsLimit, 10);
@@ -215,7 +216,8 @@ services:
   EXPECT_EQ(s.create.hostConfig.resources.memory, 32 * 1024 * 1024);
   EXPECT_EQ(s.create.hostConfig.resources.memoryReservation, 16 * 1024 * 1024);
   EXPECT_EQ(s.create.hostConfig.resources.pidsLimit, 7);
-  EXPECT_EQ(s.create.hostConfig.restartPolicy, (engine::RestartPolicy{engine::RestartPolicyName::OnFailure, 2}));
+  EXPECT_EQ(s.create.hostConfig.restartPolicy,
+            (engine::RestartPolicy{engine::RestartPolicyName::OnFailure, 2}));
 }
 
 TEST(TranslateTest, SecretsAndConfigs) {
@@ -278,7 +280,8 @@ TEST(TranslateTest, InvalidRestartPolicyNamesTheService) {
   auto r = containerSpec(p, s, 1, {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().message(),
-            "service a: restart: invalid policy \"sometimes\" (expected no, always, unless-stopped or on-failure[:N])");
+            "service a: restart: invalid policy \"sometimes\" (expected no, always, unless-stopped or "
+            "on-failure[:N])");
 }
 
 }  // namespace

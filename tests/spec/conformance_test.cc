@@ -91,47 +91,45 @@ const std::map<std::string, std::vector<std::string>> kBerthWording = {
     {"volumes/tmpfs-size-negative",
      {"compose.yaml:10:17: services.tmpfs.volumes[0].tmpfs.size: must be greater than or equal to 0"}},
     {"volumes/tmpfs-size-float",
-     {"compose.yaml:10:17: services.tmpfs.volumes[0].tmpfs.size: must be an integer or a size such as \"64m\""}},
+     {"compose.yaml:10:17: services.tmpfs.volumes[0].tmpfs.size: must be an integer or a size such as "
+      "\"64m\""}},
     {"volumes/tmpfs-unknown-property",
      {"compose.yaml:9:9: services.tmpfs.volumes[0]: additional properties 'foo' not allowed"}},
     {"service-attributes/ssh-without-value",
      {"compose.yaml:7:7: services.test.build.ssh: must be a list or a mapping of SSH agent sockets or keys"}},
     {"service-attributes/develop-watch-missing-action",
      {"compose.yaml:10:11: services.frontend.develop.watch[0]: missing property 'action'"}},
-    {"extends/missing-service-key",
-     {"compose.yaml:7:7: services.test.extends: missing property 'service'"}},
+    {"extends/missing-service-key", {"compose.yaml:7:7: services.test.extends: missing property 'service'"}},
     {"reset-override/duplicate-key-error",
      {"duplicate.yml:6:6: services.foo.command: mapping key \"command\" already defined at line 5"}},
     {"yaml-features/anchors-self-reference-cycle",
-     {"compose.yaml:5:9: cycle detected: alias *healthcheck at x-healthcheck.egress-service.<< refers to its own enclosing node x-healthcheck"}},
-    {"validation/non-mapping-services-list",
-     {"compose.yaml:4:3: services: must be a mapping"}},
-    {"validation/non-mapping-service-string",
-     {"compose.yaml:4:8: services.foo: must be a mapping"}},
-    {"validation/non-mapping-networks-list",
-     {"compose.yaml:4:3: networks: must be a mapping"}},
-    {"validation/non-mapping-network-string",
-     {"compose.yaml:4:12: networks.default: must be a mapping"}},
-    {"validation/non-mapping-volumes-list",
-     {"compose.yaml:4:3: volumes: must be a mapping"}},
-    {"validation/non-mapping-volume-string",
-     {"compose.yaml:4:9: volumes.data: must be a mapping"}},
-    {"validation/image-not-string",
-     {"compose.yaml:5:12: services.foo.image: must be a string"}},
-    {"validation/project-name-not-string",
-     {"compose.yaml:1:7: name: must be a string"}},
+     {"compose.yaml:5:9: cycle detected: alias *healthcheck at x-healthcheck.egress-service.<< refers to its "
+      "own enclosing node x-healthcheck"}},
+    {"validation/non-mapping-services-list", {"compose.yaml:4:3: services: must be a mapping"}},
+    {"validation/non-mapping-service-string", {"compose.yaml:4:8: services.foo: must be a mapping"}},
+    {"validation/non-mapping-networks-list", {"compose.yaml:4:3: networks: must be a mapping"}},
+    {"validation/non-mapping-network-string", {"compose.yaml:4:12: networks.default: must be a mapping"}},
+    {"validation/non-mapping-volumes-list", {"compose.yaml:4:3: volumes: must be a mapping"}},
+    {"validation/non-mapping-volume-string", {"compose.yaml:4:9: volumes.data: must be a mapping"}},
+    {"validation/image-not-string", {"compose.yaml:5:12: services.foo.image: must be a string"}},
+    {"validation/project-name-not-string", {"compose.yaml:1:7: name: must be a string"}},
     {"consistency/undefined-volume",
-     {"compose.yaml:6:9: services.myservice.volumes[0]: service \"myservice\" refers to undefined volume myVolume"}},
+     {"compose.yaml:6:9: services.myservice.volumes[0]: service \"myservice\" refers to undefined volume "
+      "myVolume"}},
     {"consistency/no-image-no-build",
-     {"compose.yaml:3:3: services.myservice: service \"myservice\" has neither an image nor a build context specified"}},
+     {"compose.yaml:3:3: services.myservice: service \"myservice\" has neither an image nor a build context "
+      "specified"}},
     {"consistency/network-mode-and-networks",
-     {"compose.yaml:7:7: services.myservice1.networks: service myservice1 declares mutually exclusive `network_mode` and `networks`"}},
+     {"compose.yaml:7:7: services.myservice1.networks: service myservice1 declares mutually exclusive "
+      "`network_mode` and `networks`"}},
     {"consistency/secret-without-source",
      {"compose.yaml:3:3: secrets.foo: secret \"foo\" must declare either `file` or `environment`"}},
     {"consistency/undefined-secret",
-     {"compose.yaml:6:9: services.myservice.secrets[0]: service \"myservice\" refers to undefined secret foo"}},
+     {"compose.yaml:6:9: services.myservice.secrets[0]: service \"myservice\" refers to undefined secret "
+      "foo"}},
     {"consistency/undefined-dependency",
-     {"compose.yaml:6:7: services.myservice.depends_on.missingservice: service \"myservice\" depends on undefined service \"missingservice\""}},
+     {"compose.yaml:6:7: services.myservice.depends_on.missingservice: service \"myservice\" depends on "
+      "undefined service \"missingservice\""}},
     {"consistency/watch-sync-needs-target",
      {"compose.yaml:7:9: services.myservice.develop.watch: target is required for non-rebuild actions"}},
 };
@@ -140,11 +138,16 @@ const std::map<std::string, std::vector<std::string>> kBerthWording = {
 
 json toJson(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Null: return nullptr;
-    case Value::Kind::Bool: return v.asBool();
-    case Value::Kind::Int: return v.asInt();
-    case Value::Kind::Float: return v.asFloat();
-    case Value::Kind::String: return v.asString();
+    case Value::Kind::Null:
+      return nullptr;
+    case Value::Kind::Bool:
+      return v.asBool();
+    case Value::Kind::Int:
+      return v.asInt();
+    case Value::Kind::Float:
+      return v.asFloat();
+    case Value::Kind::String:
+      return v.asString();
     case Value::Kind::Sequence: {
       json a = json::array();
       for (const Value& item : v.items()) a.push_back(toJson(item));
@@ -186,12 +189,10 @@ void normalizeJson(json& j, Segs& path) {
       path.push_back(it.key());
       normalizeJson(it.value(), path);
       const bool userNamed =
-          match(path, {"services", "*"}) || match(path, {"networks", "*"}) ||
-          match(path, {"volumes", "*"}) || match(path, {"secrets", "*"}) ||
-          match(path, {"configs", "*"}) || match(path, {"models", "*"}) ||
+          match(path, {"services", "*"}) || match(path, {"networks", "*"}) || match(path, {"volumes", "*"}) ||
+          match(path, {"secrets", "*"}) || match(path, {"configs", "*"}) || match(path, {"models", "*"}) ||
           match(path, {"services", "*", "networks", "*"}) ||
-          match(path, {"services", "*", "depends_on", "*"}) ||
-          match(path, {"services", "*", "models", "*"});
+          match(path, {"services", "*", "depends_on", "*"}) || match(path, {"services", "*", "models", "*"});
       // 2. null command/entrypoint
       const bool nullCommand = it.value().is_null() && (it.key() == "command" || it.key() == "entrypoint");
       // 1. empty containers
@@ -217,20 +218,22 @@ void normalizeJson(json& j, Segs& path) {
   if (path.empty()) return;
   const std::string& key = path.back();
   // 4. durations
-  static const std::set<std::string> kDurations = {"interval", "timeout", "start_period",
-                                                   "start_interval", "stop_grace_period",
-                                                   "delay", "monitor", "window"};
+  static const std::set<std::string> kDurations = {
+      "interval",          "timeout", "start_period", "start_interval",
+      "stop_grace_period", "delay",   "monitor",      "window"};
   if (j.is_string() && kDurations.count(key) != 0) {
     if (auto d = parseDuration(j.get<std::string>())) j = d->count();
     return;
   }
   // 5. byte sizes
-  static const std::set<std::string> kSizes = {"memory", "mem_limit", "mem_reservation",
-                                               "memswap_limit", "shm_size", "size"};
+  static const std::set<std::string> kSizes = {"memory",        "mem_limit", "mem_reservation",
+                                               "memswap_limit", "shm_size",  "size"};
   if (kSizes.count(key) != 0) {
     if (j.is_string()) {
-      if (auto b = parseBytes(j.get<std::string>())) j = *b;
-      else if (auto i = parseYamlInt(j.get<std::string>())) j = *i;
+      if (auto b = parseBytes(j.get<std::string>()))
+        j = *b;
+      else if (auto i = parseYamlInt(j.get<std::string>()))
+        j = *i;
     }
     return;
   }
@@ -351,7 +354,8 @@ Result<Project> loadCase(const fs::path& dir, const json& c, const std::vector<s
     po.files = files;
     po.projectDirectory = workingDir.lexically_normal().string();
     if (c.contains("project_name")) po.projectName = c["project_name"].get<std::string>();
-    for (const auto& f : cli.value("env_files", json::array())) po.envFiles.push_back((dir / f.get<std::string>()).string());
+    for (const auto& f : cli.value("env_files", json::array()))
+      po.envFiles.push_back((dir / f.get<std::string>()).string());
     po.processEnvironment = env;
     po.currentDirectory = dir.string();
     po.loadDotEnv = cli.value("load_dotenv", false);
@@ -373,11 +377,11 @@ json render(const Project& p, bool nestedExtensions) {
   return toJson(renderValue(p, o));
 }
 
-
 Outcome runProject(const std::string& id, const fs::path& dir, const json& c) {
   Outcome out;
   std::vector<std::string> files;
-  for (const auto& f : c.value("files", json::array())) files.push_back((dir / f.get<std::string>()).string());
+  for (const auto& f : c.value("files", json::array()))
+    files.push_back((dir / f.get<std::string>()).string());
   const std::string compare = c.value("compare", "subset");
   auto loaded = loadCase(dir, c, files);
 
@@ -429,8 +433,8 @@ Outcome runProject(const std::string& id, const fs::path& dir, const json& c) {
 
   if (compare == "document") {
     // load(inputs) must equal load(expected document).
-    const fs::path tmp = fs::temp_directory_path() /
-                         ("berth-conformance-" + std::to_string(::getpid()) + ".yaml");
+    const fs::path tmp =
+        fs::temp_directory_path() / ("berth-conformance-" + std::to_string(::getpid()) + ".yaml");
     std::ofstream(tmp) << expectedText;
     auto fromDocument = loadCase(dir, c, {tmp.string()});
     fs::remove(tmp);
@@ -452,7 +456,8 @@ Outcome runProject(const std::string& id, const fs::path& dir, const json& c) {
   if (compare == "exact") {
     if (!exactEqual(expected, actual)) {
       subset(expected, actual, "", why);
-      out.detail = "exact mismatch (" + why + ")\n  expected " + expected.dump() + "\n  actual   " + actual.dump();
+      out.detail =
+          "exact mismatch (" + why + ")\n  expected " + expected.dump() + "\n  actual   " + actual.dump();
       return out;
     }
   } else if (!subset(expected, actual, "", why)) {
@@ -472,11 +477,13 @@ Outcome runProject(const std::string& id, const fs::path& dir, const json& c) {
     const json::json_pointer ptr(p.get<std::string>());
     std::set<std::string> a;
     std::set<std::string> e;
-    if (actual.contains(ptr)) for (auto& [k, v] : actual.at(ptr).items()) a.insert(k);
-    if (expected.contains(ptr)) for (auto& [k, v] : expected.at(ptr).items()) e.insert(k);
+    if (actual.contains(ptr))
+      for (auto& [k, v] : actual.at(ptr).items()) a.insert(k);
+    if (expected.contains(ptr))
+      for (auto& [k, v] : expected.at(ptr).items()) e.insert(k);
     if (a != e) {
-      out.detail = "keys of " + p.get<std::string>() + " differ: got " + json(a).dump() +
-                   ", expected " + json(e).dump();
+      out.detail = "keys of " + p.get<std::string>() + " differ: got " + json(a).dump() + ", expected " +
+                   json(e).dump();
       return out;
     }
   }
@@ -563,7 +570,8 @@ Outcome runEnvironment(const fs::path& dir, const json& c) {
   ProjectOptions po;
   po.processEnvironment = readEnv(dir);
   po.currentDirectory = dir.string();
-  for (const auto& f : c.value("files", json::array())) po.envFiles.push_back((dir / f.get<std::string>()).string());
+  for (const auto& f : c.value("files", json::array()))
+    po.envFiles.push_back((dir / f.get<std::string>()).string());
   auto env = projectEnvironment(po);
   if (!env) {
     out.detail = env.error().message();
@@ -594,9 +602,12 @@ TEST(ConformanceTest, EveryCorpusCasePasses) {
     const std::string kind = c.value("kind", "project");
     Outcome o;
     try {
-      if (kind == "dotenv") o = runDotenv(id, dir, c);
-      else if (kind == "environment") o = runEnvironment(dir, c);
-      else o = runProject(id, dir, c);
+      if (kind == "dotenv")
+        o = runDotenv(id, dir, c);
+      else if (kind == "environment")
+        o = runEnvironment(dir, c);
+      else
+        o = runProject(id, dir, c);
     } catch (const std::exception& e) {
       o.detail = std::string("runner exception: ") + e.what();
     }
@@ -614,9 +625,10 @@ TEST(ConformanceTest, EveryCorpusCasePasses) {
     passed += counts.first;
     total += counts.second;
   }
-  std::printf("  %-20s %3d / %3d  (%d error cases checked against berth's own wording, %zu accepted "
-              "differences)\n\n",
-              "total", passed, total, berthWordingCount, kAcceptedDifferences.size());
+  std::printf(
+      "  %-20s %3d / %3d  (%d error cases checked against berth's own wording, %zu accepted "
+      "differences)\n\n",
+      "total", passed, total, berthWordingCount, kAcceptedDifferences.size());
 }
 
 // ---- string tables ------------------------------------------------------------------------------
@@ -688,7 +700,8 @@ TEST(ConformanceTest, DotenvLinesTable) {
       ok = it != vars.end() && it->second == c["value"].get<std::string>();
     }
     if (c.contains("expected_subset")) {
-      for (auto& [k, v] : c["expected_subset"].items()) ok = ok && vars.count(k) != 0 && vars[k] == v.get<std::string>();
+      for (auto& [k, v] : c["expected_subset"].items())
+        ok = ok && vars.count(k) != 0 && vars[k] == v.get<std::string>();
     }
     if (c.contains("expected_exact")) ok = ok && json(vars) == c["expected_exact"];
     if (ok) {

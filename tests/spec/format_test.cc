@@ -61,8 +61,7 @@ TEST(ShellWordsTest, QuotesAndEscapes) {
             (std::vector<std::string>{"/bin/ash", "-c", "rm -rf /tmp/x"}));
   EXPECT_EQ(*splitShellWords("sh -c 'echo $HOME' a\\ b \"\""),
             (std::vector<std::string>{"sh", "-c", "echo $HOME", "a b", ""}));
-  EXPECT_EQ(*splitShellWords("echo a && echo b"),
-            (std::vector<std::string>{"echo", "a", "&&", "echo", "b"}));
+  EXPECT_EQ(*splitShellWords("echo a && echo b"), (std::vector<std::string>{"echo", "a", "&&", "echo", "b"}));
   EXPECT_EQ(splitShellWords("echo 'open").error().message(),
             "invalid command line string: unterminated quote");
 }

@@ -45,7 +45,8 @@ TEST(InterpolationTest, RequiredVariablesFailWithTheirMessage) {
             "ERROR: required variable DB_PASSWORD is missing a value: set DB_PASSWORD in .env");
   EXPECT_EQ(sub("${X?}"), "ERROR: required variable X is missing a value");
   EXPECT_EQ(sub("${X:?}", {{"X", ""}}), "ERROR: required variable X is missing a value");
-  EXPECT_EQ(sub("${X:?missing ${Y}}", {{"Y", "y"}}), "ERROR: required variable X is missing a value: missing y");
+  EXPECT_EQ(sub("${X:?missing ${Y}}", {{"Y", "y"}}),
+            "ERROR: required variable X is missing a value: missing y");
 }
 
 TEST(InterpolationTest, InvalidSyntaxQuotesTheTemplate) {
@@ -73,15 +74,16 @@ TEST(InterpolationTest, NestingIsBounded) {
 TEST(DotenvTest, SyntaxAndSubstitution) {
   EnvMap out;
   const Lookup env = from({{"HOST", "db"}});
-  ASSERT_TRUE(parseEnvFile("# comment\n"
-                           "export A=1\n"
-                           "B = two words # comment\n"
-                           "C='single $HOST'\n"
-                           "D=\"double $HOST\\n\"\n"
-                           "E: yaml-style\n"
-                           "F=${A}${A}\n"
-                           "HOST\n",
-                           out, env));
+  ASSERT_TRUE(
+      parseEnvFile("# comment\n"
+                   "export A=1\n"
+                   "B = two words # comment\n"
+                   "C='single $HOST'\n"
+                   "D=\"double $HOST\\n\"\n"
+                   "E: yaml-style\n"
+                   "F=${A}${A}\n"
+                   "HOST\n",
+                   out, env));
   EXPECT_EQ(out, (EnvMap{{"A", "1"},
                          {"B", "two words"},
                          {"C", "single $HOST"},

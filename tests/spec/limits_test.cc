@@ -126,8 +126,7 @@ TEST(LimitsTest, ErrorListIsCapped) {
   std::size_t lines = 1;
   for (char c : error) lines += c == '\n' ? 1 : 0;
   EXPECT_EQ(lines, 101u);
-  EXPECT_EQ(error.substr(error.rfind('\n') + 1),
-            "... and more errors (only the first 100 are shown)");
+  EXPECT_EQ(error.substr(error.rfind('\n') + 1), "... and more errors (only the first 100 are shown)");
   EXPECT_EQ(error.substr(0, error.find('\n')), "compose.yaml:3:12: services.s0.image: must be a string");
 }
 

@@ -155,7 +155,8 @@ TEST(ProjectOptionsTest, DefaultFilesAndOverride) {
   p.write("docker-compose.yml", "services:\n  ignored:\n    image: y\n");
   auto r = p.loadCli({});
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->composeFiles, (std::vector<std::string>{p.path("compose.yaml"), p.path("compose.override.yml")}));
+  EXPECT_EQ(r->composeFiles,
+            (std::vector<std::string>{p.path("compose.yaml"), p.path("compose.override.yml")}));
   EXPECT_EQ(r->services.at("a").environment.at("A"), "override");
   EXPECT_EQ(r->services.count("ignored"), 0u);
 }
@@ -396,8 +397,9 @@ TEST(CanonicalTest, ShortAndLongSyntaxMeetInOneForm) {
 }
 
 TEST(CanonicalTest, NormalizationAddsDefaults) {
-  auto r = loadYaml("services:\n  a:\n    build: .\n    links: [b]\n  b:\n    image: x\n"
-                    "    network_mode: host\nvolumes:\n  data: {}\n  ext: {external: true}\n");
+  auto r = loadYaml(
+      "services:\n  a:\n    build: .\n    links: [b]\n  b:\n    image: x\n"
+      "    network_mode: host\nvolumes:\n  data: {}\n  ext: {external: true}\n");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->services.at("a").build->dockerfile, "Dockerfile");
   EXPECT_EQ(r->services.at("a").networks.count("default"), 1u);
@@ -411,9 +413,10 @@ TEST(CanonicalTest, NormalizationAddsDefaults) {
 TEST(CanonicalTest, NoInterpolateKeepsVariables) {
   LoadOptions o;
   o.interpolate = false;
-  auto r = loadYaml("services:\n  a:\n    image: app:${TAG}\n    ports: ['${PORT:-80}:80']\n"
-                    "    deploy: {replicas: '${N}'}\n",
-                    o);
+  auto r = loadYaml(
+      "services:\n  a:\n    image: app:${TAG}\n    ports: ['${PORT:-80}:80']\n"
+      "    deploy: {replicas: '${N}'}\n",
+      o);
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->services.at("a").image, "app:${TAG}");
   EXPECT_EQ(r->services.at("a").ports.at(0).unparsed, "${PORT:-80}:80");

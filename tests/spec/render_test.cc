@@ -55,53 +55,55 @@ TEST(RenderTest, YamlHasComposeShape) {
             "services:\n"
             "  api:\n"
             "    build:\n"
-            "      context: " + p.path("api") + "\n"
-            "      dockerfile: Dockerfile\n"
-            "    deploy:\n"
-            "      replicas: 2\n"
-            "      resources:\n"
-            "        limits:\n"
-            "          memory: \"268435456\"\n"
-            "    networks:\n"
-            "      default: null\n"
-            "    volumes:\n"
-            "      - type: volume\n"
-            "        source: data\n"
-            "        target: /var/lib/api\n"
-            "        volume: {}\n"
-            "  web:\n"
-            "    command:\n"
-            "      - nginx\n"
-            "      - -g\n"
-            "      - daemon off;\n"
-            "    depends_on:\n"
-            "      api:\n"
-            "        condition: service_started\n"
-            "        required: true\n"
-            "    environment:\n"
-            "      EMPTY: null\n"
-            "      MODE: prod\n"
-            "    healthcheck:\n"
-            "      test:\n"
-            "        - CMD-SHELL\n"
-            "        - curl -f http://localhost\n"
-            "      interval: 1m30s\n"
-            "    image: nginx:1.25\n"
-            "    networks:\n"
-            "      default: null\n"
-            "    ports:\n"
-            "      - mode: ingress\n"
-            "        target: 80\n"
-            "        published: \"8080\"\n"
-            "        protocol: tcp\n"
-            "    x-tier: front\n"
-            "networks:\n"
-            "  default:\n"
-            "    name: shop_default\n"
-            "volumes:\n"
-            "  data:\n"
-            "    name: shop_data\n"
-            "x-owner: team\n");
+            "      context: " +
+                p.path("api") +
+                "\n"
+                "      dockerfile: Dockerfile\n"
+                "    deploy:\n"
+                "      replicas: 2\n"
+                "      resources:\n"
+                "        limits:\n"
+                "          memory: \"268435456\"\n"
+                "    networks:\n"
+                "      default: null\n"
+                "    volumes:\n"
+                "      - type: volume\n"
+                "        source: data\n"
+                "        target: /var/lib/api\n"
+                "        volume: {}\n"
+                "  web:\n"
+                "    command:\n"
+                "      - nginx\n"
+                "      - -g\n"
+                "      - daemon off;\n"
+                "    depends_on:\n"
+                "      api:\n"
+                "        condition: service_started\n"
+                "        required: true\n"
+                "    environment:\n"
+                "      EMPTY: null\n"
+                "      MODE: prod\n"
+                "    healthcheck:\n"
+                "      test:\n"
+                "        - CMD-SHELL\n"
+                "        - curl -f http://localhost\n"
+                "      interval: 1m30s\n"
+                "    image: nginx:1.25\n"
+                "    networks:\n"
+                "      default: null\n"
+                "    ports:\n"
+                "      - mode: ingress\n"
+                "        target: 80\n"
+                "        published: \"8080\"\n"
+                "        protocol: tcp\n"
+                "    x-tier: front\n"
+                "networks:\n"
+                "  default:\n"
+                "    name: shop_default\n"
+                "volumes:\n"
+                "  data:\n"
+                "    name: shop_data\n"
+                "x-owner: team\n");
 }
 
 TEST(RenderTest, JsonDropsNestedExtensionsLikeCompose) {
@@ -144,7 +146,8 @@ TEST(RenderTest, YamlRoundTripsThroughTheLoader) {
   const std::filesystem::path corpus =
       std::getenv("BERTH_CONFORMANCE_DIR") != nullptr
           ? std::filesystem::path(std::getenv("BERTH_CONFORMANCE_DIR"))
-          : (std::filesystem::path(__FILE__).parent_path() / "../../../shared/conformance").lexically_normal();
+          : (std::filesystem::path(__FILE__).parent_path() / "../../../shared/conformance")
+                .lexically_normal();
   if (!std::filesystem::exists(corpus / "index.json")) {
     GTEST_SKIP() << "conformance corpus not found at " << corpus;
   }
@@ -155,8 +158,7 @@ TEST(RenderTest, YamlRoundTripsThroughTheLoader) {
     const std::filesystem::path dir = corpus / entry["path"].get<std::string>();
     std::ifstream caseIn(dir / "case.json");
     const auto c = nlohmann::json::parse(caseIn);
-    if (c.value("kind", "project") != "project" || c.value("compare", "") == "error" ||
-        c.contains("cli")) {
+    if (c.value("kind", "project") != "project" || c.value("compare", "") == "error" || c.contains("cli")) {
       continue;
     }
     ConfigDetails d;
@@ -178,8 +180,9 @@ TEST(RenderTest, YamlRoundTripsThroughTheLoader) {
     LoadOptions noInterpolation = o;
     noInterpolation.interpolate = false;
     auto second = load(again, noInterpolation);
-    ASSERT_TRUE(second) << entry["path"] << ": the printed YAML does not load: "
-                        << second.error().message() << "\n" << renderYaml(*first);
+    ASSERT_TRUE(second) << entry["path"] << ": the printed YAML does not load: " << second.error().message()
+                        << "\n"
+                        << renderYaml(*first);
     EXPECT_EQ(renderYaml(*second), renderYaml(*first)) << entry["path"];
     ++checked;
   }
@@ -200,10 +203,12 @@ std::string hashOf(const std::string& yaml, const std::string& service = "web") 
 }
 
 TEST(HashTest, StableAndInsensitiveToKeyOrder) {
-  const std::string a = "services:\n  web:\n    image: x\n    environment: {A: '1', B: '2'}\n"
-                        "    labels: [l=1, m=2]\n";
-  const std::string b = "services:\n  web:\n    labels: {m: '2', l: '1'}\n"
-                        "    environment: [B=2, A=1]\n    image: x\n";
+  const std::string a =
+      "services:\n  web:\n    image: x\n    environment: {A: '1', B: '2'}\n"
+      "    labels: [l=1, m=2]\n";
+  const std::string b =
+      "services:\n  web:\n    labels: {m: '2', l: '1'}\n"
+      "    environment: [B=2, A=1]\n    image: x\n";
   EXPECT_EQ(hashOf(a), hashOf(a));
   EXPECT_EQ(hashOf(a), hashOf(b));
   EXPECT_EQ(hashOf(a).size(), 64u);
@@ -211,9 +216,10 @@ TEST(HashTest, StableAndInsensitiveToKeyOrder) {
 
 TEST(HashTest, IgnoresReplicasScaleAndDependencies) {
   const std::string base = "services:\n  web:\n    image: x\n  db:\n    image: y\n";
-  const std::string scaled = "services:\n  web:\n    image: x\n    deploy: {replicas: 5}\n    scale: 5\n"
-                             "    depends_on: [db]\n    profiles: [all]\n    pull_policy: always\n"
-                             "  db:\n    image: y\n";
+  const std::string scaled =
+      "services:\n  web:\n    image: x\n    deploy: {replicas: 5}\n    scale: 5\n"
+      "    depends_on: [db]\n    profiles: [all]\n    pull_policy: always\n"
+      "  db:\n    image: y\n";
   LoadOptions all;
   all.profiles = {"*"};
   TempProject p;
@@ -230,7 +236,8 @@ TEST(HashTest, ChangesWithWhatTheContainerGets) {
   EXPECT_NE(base, hashOf("services:\n  web:\n    image: x:2\n"));
   EXPECT_NE(base, hashOf("services:\n  web:\n    image: x\n    environment: [A=1]\n"));
   EXPECT_NE(base, hashOf("services:\n  web:\n    image: x\n    ports: ['80:80']\n"));
-  EXPECT_NE(base, hashOf("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: '1'}}}\n"));
+  EXPECT_NE(base,
+            hashOf("services:\n  web:\n    image: x\n    deploy: {resources: {limits: {cpus: '1'}}}\n"));
   EXPECT_EQ(base, hashOf("services:\n  web:\n    image: x\n    x-note: ignored\n"));
   EXPECT_NE(hashOf("services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c: {content: one}\n"),
             hashOf("services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c: {content: two}\n"));

@@ -75,8 +75,7 @@ inline Result<Project> loadYaml(const std::string& yaml, const LoadOptions& opti
 }
 
 // The error message of a load that must fail ("" and a test failure when it succeeds).
-inline std::string loadError(const std::string& yaml, const LoadOptions& options = {},
-                             Environment env = {}) {
+inline std::string loadError(const std::string& yaml, const LoadOptions& options = {}, Environment env = {}) {
   auto r = loadYaml(yaml, options, std::move(env));
   if (r) {
     ADD_FAILURE() << "expected the load to fail";

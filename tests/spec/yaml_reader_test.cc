@@ -43,7 +43,7 @@ TEST(YamlReaderTest, AnchorsAliasesAndMergeKeys) {
       "services:\n  one:\n    <<: *base\n    image: b\n  two: *base\n");
   ASSERT_EQ(r.errors, "");
   const Node& services = *r.docs[0].find("services");
-  EXPECT_EQ(services.find("one")->find("image")->text, "b");        // explicit key wins
+  EXPECT_EQ(services.find("one")->find("image")->text, "b");         // explicit key wins
   EXPECT_EQ(services.find("one")->find("restart")->text, "always");  // merged
   EXPECT_EQ(services.find("two")->find("image")->text, "a");
 }

@@ -35,9 +35,9 @@ struct SshSessionFree {
 using SshSessionPtr = std::unique_ptr<ssh_session_struct, SshSessionFree>;
 
 struct SshSessionOptions {
-  std::string user{};  // empty: ~/.ssh/config's, else the local user name
-  std::string host{};  // name or address (IPv6 without brackets)
-  std::uint16_t port = 0;  // 0: ~/.ssh/config's Port for the host, else 22
+  std::string user{};            // empty: ~/.ssh/config's, else the local user name
+  std::string host{};            // name or address (IPv6 without brackets)
+  std::uint16_t port = 0;        // 0: ~/.ssh/config's Port for the host, else 22
   std::string sshDir{};          // for known_hosts and the default identities; empty: ~/.ssh
   std::string knownHostsFile{};  // empty: <sshDir>/known_hosts
   // "ssh-ed25519 AAAA...": the host must present exactly this key; known_hosts is not read.

@@ -218,19 +218,19 @@ class SshTransport final : public Transport {
   Result<std::unique_ptr<Connection>> dial(Deadline deadline) override {
     BERTH_ASSIGN_OR_RETURN(
         SshSession opened,
-        openSshSession(
-            {.user = user_,
-             .host = host_,
-             .port = port_,
-             .sshDir = options_.sshDir,
-             .knownHostsFile = options_.knownHostsFile,
-             .unknownHostHint =
-                 [&](std::uint16_t port) {
-                   return fmt::format("If that is right, add it, e.g. with `ssh-keyscan -p {} {} >> {}`", port,
-                                      host_, knownHostsForHint());
-                 },
-             .identityFiles = options_.identityFiles,
-             .connectTimeout = std::chrono::milliseconds(pollTimeoutMs(deadline))}));
+        openSshSession({.user = user_,
+                        .host = host_,
+                        .port = port_,
+                        .sshDir = options_.sshDir,
+                        .knownHostsFile = options_.knownHostsFile,
+                        .unknownHostHint =
+                            [&](std::uint16_t port) {
+                              return fmt::format(
+                                  "If that is right, add it, e.g. with `ssh-keyscan -p {} {} >> {}`", port,
+                                  host_, knownHostsForHint());
+                            },
+                        .identityFiles = options_.identityFiles,
+                        .connectTimeout = std::chrono::milliseconds(pollTimeoutMs(deadline))}));
     ssh_session s = opened.session.get();
     const std::string& target = opened.target;
 

@@ -52,8 +52,8 @@ int main(int argc, char** argv) {
     std::printf("host %d: %s %s\n", h.index(), h.hostname().c_str(), h.address().c_str());
     if (options.engine) std::printf("  export DOCKER_HOST=%s\n", h.unixSocketUrl().c_str());
     if (options.tls) {
-      std::printf("  export DOCKER_HOST=%s DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=%s\n",
-                  h.tlsUrl().c_str(), h.tls().client.dir.c_str());
+      std::printf("  export DOCKER_HOST=%s DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=%s\n", h.tlsUrl().c_str(),
+                  h.tls().client.dir.c_str());
     }
     std::printf("  shell:  nsenter -t %d -m -n -u -i -p --wd=/ bash\n", static_cast<int>(h.holderPid()));
     if (options.ssh) {

@@ -40,7 +40,8 @@ class CaCommandTest : public ::testing::Test {
 TEST_F(CaCommandTest, InitCreatesThePrivateCaOnce) {
   const CommandResult init = berth({"ca", "init"});
   ASSERT_EQ(init.exitCode, 0) << init.describe();
-  EXPECT_TRUE(startsWith(init.out, "Created CA CN=berth CA in " + caDir().string() + " (ecdsa-p256, expires "))
+  EXPECT_TRUE(
+      startsWith(init.out, "Created CA CN=berth CA in " + caDir().string() + " (ecdsa-p256, expires "))
       << init.out;
   EXPECT_EQ(mode(config_ / "berth"), 0700u);
   EXPECT_EQ(mode(caDir()), 0700u);
@@ -53,14 +54,13 @@ TEST_F(CaCommandTest, InitCreatesThePrivateCaOnce) {
   const std::string key = *readFile(caDir() / "ca-key.pem");
   const CommandResult again = berth({"ca", "init"});
   EXPECT_EQ(again.exitCode, 1);
-  EXPECT_EQ(again.err, "berth: a CA already exists in " + caDir().string() +
-                           " (berth never replaces it)\n");
+  EXPECT_EQ(again.err, "berth: a CA already exists in " + caDir().string() + " (berth never replaces it)\n");
   EXPECT_EQ(*readFile(caDir() / "ca-key.pem"), key);
 }
 
 TEST_F(CaCommandTest, InitWithRsaAndAName) {
-  const CommandResult init = berth({"ca", "init", "--key-type", "rsa-2048", "--name", "Ops CA",
-                                    "--days", "30"});
+  const CommandResult init =
+      berth({"ca", "init", "--key-type", "rsa-2048", "--name", "Ops CA", "--days", "30"});
   ASSERT_EQ(init.exitCode, 0) << init.describe();
   auto ca = pki::Certificate::load(caDir() / "ca.pem");
   ASSERT_TRUE(ca);
@@ -72,12 +72,11 @@ TEST_F(CaCommandTest, InitWithRsaAndAName) {
 
 TEST_F(CaCommandTest, IssueServerAndClientThenList) {
   ASSERT_EQ(berth({"ca", "init"}).exitCode, 0);
-  const CommandResult server = berth({"ca", "issue", "server", "node-1", "--ip", "10.213.9.2",
-                                      "--dns", "node-1", "--dns", "node-1.lan", "--days", "90"});
+  const CommandResult server = berth({"ca", "issue", "server", "node-1", "--ip", "10.213.9.2", "--dns",
+                                      "node-1", "--dns", "node-1.lan", "--days", "90"});
   ASSERT_EQ(server.exitCode, 0) << server.describe();
   const fs::path serverDir = config_ / "berth" / "certs" / "server" / "node-1";
-  EXPECT_NE(server.out.find("  names: 10.213.9.2, node-1, node-1.lan\n"), std::string::npos)
-      << server.out;
+  EXPECT_NE(server.out.find("  names: 10.213.9.2, node-1, node-1.lan\n"), std::string::npos) << server.out;
   EXPECT_NE(server.out.find((serverDir / "key.pem").string()), std::string::npos);
   auto cert = pki::Certificate::load(serverDir / "cert.pem");
   ASSERT_TRUE(cert);
@@ -87,8 +86,8 @@ TEST_F(CaCommandTest, IssueServerAndClientThenList) {
   EXPECT_EQ(mode(serverDir / "key.pem"), 0600u);
 
   const TempDir out;
-  const CommandResult client = berth({"ca", "issue", "client", "alice", "--days", "10", "--out",
-                                      (out / "alice").string()});
+  const CommandResult client =
+      berth({"ca", "issue", "client", "alice", "--days", "10", "--out", (out / "alice").string()});
   ASSERT_EQ(client.exitCode, 0) << client.describe();
   auto alice = pki::Certificate::load(out / "alice" / "cert.pem");
   ASSERT_TRUE(alice);
@@ -146,8 +145,8 @@ TEST_F(CaCommandTest, AnEngineTrustingBerthsCaAcceptsBerthsClientCertificate) {
   ASSERT_EQ(berth({"ca", "init"}).exitCode, 0);
   auto store = pki::CaStore::open(caDir());
   ASSERT_TRUE(store) << store.error().message();
-  auto host = TestHost::start(
-      HostOptions{.loadBusybox = false, .tls = true, .tlsAuthority = store->authority()});
+  auto host =
+      TestHost::start(HostOptions{.loadBusybox = false, .tls = true, .tlsAuthority = store->authority()});
   ASSERT_TRUE(host) << host.error().message();
   const TempDir out;
   ASSERT_EQ(berth({"ca", "issue", "client", "ci", "--out", (out / "ci").string()}).exitCode, 0);

@@ -58,8 +58,11 @@ TEST_F(ConvergeTest, PsListsRunningContainersAndTheirStates) {
 TEST_F(ConvergeTest, LogsMergePrefixTailTimestampsSinceFollow) {
   compose(kTalkers);
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
-  ASSERT_TRUE(waitUntil([&] { return berth({"logs", "talk"}).out.find("talk line 5") != std::string::npos; },
-                        std::chrono::seconds(10)));
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        return berth({"logs", "talk"}).out.find("talk line 5") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
   auto r = berth({"logs"});
   ASSERT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_THAT(r.out, HasSubstr("talk-1   | talk line 1\n"));
@@ -74,17 +77,19 @@ TEST_F(ConvergeTest, LogsMergePrefixTailTimestampsSinceFollow) {
   EXPECT_EQ(berth({"logs", "--since", "2099-01-01T00:00:00Z", "talk"}).out, "");
   EXPECT_THAT(berth({"logs", "--since", "1h", "talk"}).out, HasSubstr("talk line 5"));
   // Colours per service on a terminal.
-  auto tty = runCommand({"script", "-qec", std::string(BERTH_BINARY) + " -p " + project_ + " logs", "/dev/null"},
-                        {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
+  auto tty =
+      runCommand({"script", "-qec", std::string(BERTH_BINARY) + " -p " + project_ + " logs", "/dev/null"},
+                 {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(tty);
   // (services in name order get cyan, yellow, green, ...; every replica its service's colour)
   EXPECT_THAT(tty->out, HasSubstr("\033[36mquiet-1  |\033[0m quiet says hi"));
   EXPECT_THAT(tty->out, HasSubstr("\033[36mquiet-2  |\033[0m quiet says hi"));
   EXPECT_THAT(tty->out, HasSubstr("\033[33mtalk-1   |\033[0m talk line 1"));
   // -f follows until Ctrl-C.
-  auto follow = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "2", BERTH_BINARY, "-p", project_, "logs", "-f",
-                            "talk"},
-                           {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
+  auto follow =
+      runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "2", BERTH_BINARY, "-p",
+                  project_, "logs", "-f", "talk"},
+                 {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(follow);
   EXPECT_EQ(follow->exitCode, 130) << follow->describe();
   EXPECT_THAT(follow->out, HasSubstr("talk line 5"));
@@ -104,14 +109,16 @@ TEST_F(ConvergeTest, ExecRunsCommandsAndExitsWithTheirCode) {
                    "echo $GREETING $(id -u) $(pwd)"})
                 .out,
             "hi 1000 /tmp\n");
-  EXPECT_EQ(berth({"exec", "-T", "--index", "2", "web", "hostname"}).out, id(name("web", 2)).substr(0, 12) + "\n");
+  EXPECT_EQ(berth({"exec", "-T", "--index", "2", "web", "hostname"}).out,
+            id(name("web", 2)).substr(0, 12) + "\n");
   ASSERT_EQ(berth({"exec", "-d", "web", "touch", "/tmp/detached"}).exitCode, 0);
   EXPECT_TRUE(waitUntil([&] { return shell("web", "test -f /tmp/detached && echo yes") == "yes\n"; },
                         std::chrono::seconds(5)));
   // With a terminal: a TTY in the container, and still the exit code.
-  auto tty = runCommand({"script", "-qec", std::string(BERTH_BINARY) + " -p " + project_ + " exec web sh -c 'tty; exit 5'",
-                         "/dev/null"},
-                        {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
+  auto tty = runCommand(
+      {"script", "-qec", std::string(BERTH_BINARY) + " -p " + project_ + " exec web sh -c 'tty; exit 5'",
+       "/dev/null"},
+      {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(tty);
   EXPECT_THAT(tty->out, HasSubstr("/dev/pts/"));
   EXPECT_EQ(tty->exitCode, 5) << tty->describe();
@@ -153,9 +160,10 @@ services:
   EXPECT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_EQ(r.out, project_ + "-custom\n");
   EXPECT_TRUE(inspect(project_ + "-custom").state.running);
-  auto tty = runCommand({"script", "-qec", std::string(BERTH_BINARY) + " -p " + project_ + " run --rm app sh -c 'tty; exit 4'",
-                         "/dev/null"},
-                        {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
+  auto tty = runCommand(
+      {"script", "-qec", std::string(BERTH_BINARY) + " -p " + project_ + " run --rm app sh -c 'tty; exit 4'",
+       "/dev/null"},
+      {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(tty);
   EXPECT_THAT(tty->out, HasSubstr("/dev/pts/"));
   EXPECT_EQ(tty->exitCode, 4) << tty->describe();
@@ -208,8 +216,8 @@ TEST_F(ConvergeTest, EventsStreamsTheProjectsContainerEvents) {
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   std::optional<CommandResult> watched;
   std::thread watcher([&] {
-    auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "3", BERTH_BINARY, "-p", project_, "events",
-                         "--json"},
+    auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "3", BERTH_BINARY, "-p",
+                         project_, "events", "--json"},
                         {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
     if (r) watched = *r;
   });

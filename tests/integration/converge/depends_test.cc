@@ -25,11 +25,11 @@ services:
   ASSERT_EQ(r.exitCode, 0) << r.describe();
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   const auto ev = events(before, nowSeconds());
-  const auto at = [&](const std::string& e) {
-    return std::find(ev.begin(), ev.end(), e) - ev.begin();
-  };
-  ASSERT_LT(at("health_status: healthy " + name("db")), static_cast<long>(ev.size())) << ::testing::PrintToString(ev);
-  EXPECT_LT(at("health_status: healthy " + name("db")), at("create " + name("web"))) << ::testing::PrintToString(ev);
+  const auto at = [&](const std::string& e) { return std::find(ev.begin(), ev.end(), e) - ev.begin(); };
+  ASSERT_LT(at("health_status: healthy " + name("db")), static_cast<long>(ev.size()))
+      << ::testing::PrintToString(ev);
+  EXPECT_LT(at("health_status: healthy " + name("db")), at("create " + name("web")))
+      << ::testing::PrintToString(ev);
   EXPECT_TRUE(inspect(name("web")).state.running);
 }
 
@@ -51,8 +51,11 @@ volumes: {shared: {}}
   auto r = berth({"up", "-d"});
   ASSERT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_TRUE(inspect(name("app")).state.running);
-  EXPECT_TRUE(waitUntil([&] { return berth({"logs", "app"}).out.find("schema v2") != std::string::npos; },
-                        std::chrono::seconds(10)));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        return berth({"logs", "app"}).out.find("schema v2") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
 }
 
 TEST_F(ConvergeTest, AFailingDependencyStopsItsDependantsWithItsLastLines) {
@@ -75,7 +78,8 @@ services:
   EXPECT_EQ(r.exitCode, 1);
   EXPECT_THAT(r.err, HasSubstr("berth: dependency failed to start: container " + name("db") +
                                " exited (3) (service web depends on db being healthy)\n"
-                               "  last output of " + name("db") + ":\n"));
+                               "  last output of " +
+                               name("db") + ":\n"));
   EXPECT_THAT(r.err, HasSubstr("    db: reading config\n"));
   EXPECT_THAT(r.err, HasSubstr("    db: /data is not writable\n"));
   EXPECT_FALSE(exists(name("web")));
@@ -107,12 +111,16 @@ services:
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   auto r = berth({"stop", "-t", "0"});
   ASSERT_EQ(r.exitCode, 0) << r.describe();
-  EXPECT_LT(r.err.find("Container " + name("web") + "  Stopped"), r.err.find("Container " + name("app") + "  Stopping"));
-  EXPECT_LT(r.err.find("Container " + name("app") + "  Stopped"), r.err.find("Container " + name("db") + "  Stopping"));
+  EXPECT_LT(r.err.find("Container " + name("web") + "  Stopped"),
+            r.err.find("Container " + name("app") + "  Stopping"));
+  EXPECT_LT(r.err.find("Container " + name("app") + "  Stopped"),
+            r.err.find("Container " + name("db") + "  Stopping"));
   r = berth({"start"});
   ASSERT_EQ(r.exitCode, 0) << r.describe();
-  EXPECT_LT(r.err.find("Container " + name("db") + "  Started"), r.err.find("Container " + name("app") + "  Starting"));
-  EXPECT_LT(r.err.find("Container " + name("app") + "  Started"), r.err.find("Container " + name("web") + "  Starting"));
+  EXPECT_LT(r.err.find("Container " + name("db") + "  Started"),
+            r.err.find("Container " + name("app") + "  Starting"));
+  EXPECT_LT(r.err.find("Container " + name("app") + "  Started"),
+            r.err.find("Container " + name("web") + "  Starting"));
 }
 
 }  // namespace

@@ -28,7 +28,8 @@ class ExamplesTest : public ConvergeTest {
     if (!file_.empty()) (void)berth({"-f", file_, "down", "-v", "-t", "0"});
   }
 
-  CommandResult example(const std::string& which, std::vector<std::string> args, std::vector<std::string> env = {}) {
+  CommandResult example(const std::string& which, std::vector<std::string> args,
+                        std::vector<std::string> env = {}) {
     file_ = std::string(BERTH_SOURCE_DIR) + "/examples/" + which + "/compose.yaml";
     args.insert(args.begin(), {"-f", file_});
     CommandOptions o;
@@ -85,10 +86,13 @@ TEST_F(ExamplesTest, ThreeTierWebCanNeitherReachNorResolveDb) {
   ASSERT_EQ(r.exitCode, 0) << r.describe();
   const std::string url = "http://" + host_->address() + ":18301/cgi-bin/page";
   CommandResult page;
-  EXPECT_TRUE(waitUntil([&] {
-    page = httpGet(url);
-    return page.out.find("db: 3 rows") != std::string::npos;
-  }, std::chrono::seconds(15))) << page.describe();
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        page = httpGet(url);
+        return page.out.find("db: 3 rows") != std::string::npos;
+      },
+      std::chrono::seconds(15)))
+      << page.describe();
   EXPECT_THAT(page.out, HasSubstr("web: asking app\napp: querying db\ndb: 3 rows (alice, bob, carol)"));
 
   auto resolve = berth({"-f", file_, "exec", "-T", "web", "wget", "-q", "-O", "-", "http://db:5432/rows"});
@@ -116,10 +120,12 @@ TEST_F(ExamplesTest, VolumeDataSurvivesRecreationAndDownUntilDownV) {
   const std::string url = "http://" + host_->address() + ":18302/count";
   const auto count = [&](const std::string& expected) {
     CommandResult last;
-    const bool ok = waitUntil([&] {
-      last = httpGet(url);
-      return last.out == expected + "\n";
-    }, std::chrono::seconds(10));
+    const bool ok = waitUntil(
+        [&] {
+          last = httpGet(url);
+          return last.out == expected + "\n";
+        },
+        std::chrono::seconds(10));
     EXPECT_TRUE(ok) << "expected " << expected << ", got " << last.out;
   };
   ASSERT_EQ(example("volume", {"up", "-d", "--wait"}, env).exitCode, 0);
@@ -130,7 +136,8 @@ TEST_F(ExamplesTest, VolumeDataSurvivesRecreationAndDownUntilDownV) {
   EXPECT_TRUE(engine_->inspectVolume(project_ + "_data"));
   ASSERT_EQ(example("volume", {"up", "-d", "--wait"}, env).exitCode, 0);
   count("3");
-  EXPECT_THAT(berth({"-f", file_, "logs", "--no-log-prefix"}, {.env = env}).out, HasSubstr("hello: started 3 times"));
+  EXPECT_THAT(berth({"-f", file_, "logs", "--no-log-prefix"}, {.env = env}).out,
+              HasSubstr("hello: started 3 times"));
   ASSERT_EQ(example("volume", {"down", "-v", "-t", "0"}, env).exitCode, 0);
   EXPECT_FALSE(engine_->inspectVolume(project_ + "_data"));
   ASSERT_EQ(example("volume", {"up", "-d", "--wait"}, env).exitCode, 0);

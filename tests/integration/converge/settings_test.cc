@@ -65,8 +65,10 @@ secrets:
   EXPECT_EQ(h.restartPolicy.name, engine::RestartPolicyName::OnFailure);
   EXPECT_EQ(h.restartPolicy.maximumRetryCount, 2);
   EXPECT_EQ(h.resources.memory, 64 * 1024 * 1024);
-  EXPECT_EQ(shell("s", "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"),
-            "67108864\n");
+  EXPECT_EQ(
+      shell("s",
+            "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"),
+      "67108864\n");
   EXPECT_EQ(h.resources.nanoCpus, 500000000);
   EXPECT_EQ(h.resources.pidsLimit, 50);
   EXPECT_THAT(h.capAdd, Contains("NET_ADMIN"));
@@ -99,19 +101,25 @@ services:
   never: {image: busybox, command: [sh, -c, "exit 1"], restart: "no"}
 )");
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
-  EXPECT_TRUE(waitUntil([&] {
-    const auto c = inspect(name("crasher"));
-    return c.restartCount == 2 && !c.state.running && !c.state.restarting;
-  }, std::chrono::seconds(20)));
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        const auto c = inspect(name("crasher"));
+        return c.restartCount == 2 && !c.state.running && !c.state.restarting;
+      },
+      std::chrono::seconds(20)));
   EXPECT_TRUE(waitUntil([&] { return inspect(name("always")).restartCount >= 2; }, std::chrono::seconds(20)));
   EXPECT_EQ(inspect(name("never")).restartCount, 0);
 }
 
 TEST_F(ConvergeTest, ChangingASettingRecreatesAndTheNewValueIsApplied) {
-  compose("services: {s: {image: busybox, command: [sleep, '600'], stop_signal: SIGKILL, ulimits: {nofile: 1000}}}\n");
+  compose(
+      "services: {s: {image: busybox, command: [sleep, '600'], stop_signal: SIGKILL, ulimits: {nofile: "
+      "1000}}}\n");
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   EXPECT_EQ(shell("s", "ulimit -n"), "1000\n");
-  compose("services: {s: {image: busybox, command: [sleep, '600'], stop_signal: SIGKILL, ulimits: {nofile: 1500}}}\n");
+  compose(
+      "services: {s: {image: busybox, command: [sleep, '600'], stop_signal: SIGKILL, ulimits: {nofile: "
+      "1500}}}\n");
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   EXPECT_EQ(shell("s", "ulimit -n"), "1500\n");
 }

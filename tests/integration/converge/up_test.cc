@@ -215,7 +215,8 @@ services:
     command: [sh, -c, "trap 'echo bye; exit 0' TERM; while true; do echo hello from talker; sleep 0.3; done"]
 )");
   // `timeout` delivers the Ctrl-C (SIGINT) after 4 seconds.
-  auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "4", BERTH_BINARY, "-p", project_, "--progress", "plain", "up"},
+  auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "4", BERTH_BINARY, "-p",
+                       project_, "--progress", "plain", "up"},
                       {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->exitCode, 130) << r->describe();
@@ -286,8 +287,8 @@ services:
     stop_signal: SIGKILL
     healthcheck: {test: [CMD, "false"], interval: 1s, retries: 100}
 )");
-  auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "3", BERTH_BINARY, "-p", project_,
-                       "--progress", "plain", "up", "-d"},
+  auto r = runCommand({"timeout", "--foreground", "--preserve-status", "-s", "INT", "3", BERTH_BINARY, "-p",
+                       project_, "--progress", "plain", "up", "-d"},
                       {.env = {"DOCKER_HOST=" + host_->unixSocketUrl()}, .workingDirectory = dir_.path()});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->exitCode, 130) << r->describe();
@@ -310,7 +311,7 @@ TEST_F(ConvergeTest, ProgressJsonIsOneObjectPerLine) {
   EXPECT_GE(lines, 7);
   EXPECT_THAT(r.err, HasSubstr("{\"elapsed\":"));
   EXPECT_THAT(r.err, HasSubstr("\"id\":\"Container " + name("a") + "\",\"name\":\"" + name("a") +
-                                   "\",\"state\":\"done\",\"status\":\"Started\",\"type\":\"Container\"}"));
+                               "\",\"state\":\"done\",\"status\":\"Started\",\"type\":\"Container\"}"));
 }
 
 }  // namespace

@@ -98,7 +98,8 @@ TEST_F(SshTrustTest, AnUnknownHostNeedsExplicitAcceptanceAndIsThenPinned) {
   const CommandResult changed = berth_.run({"-H", "web", "engine", "info"});
   EXPECT_EQ(changed.exitCode, 1) << changed.describe();
   // The same words as at `host add`: one set-up checks host keys for both (engine/transport/ssh_session).
-  EXPECT_NE(changed.err.find(": host key mismatch: the host offered SHA256:"), std::string::npos) << changed.err;
+  EXPECT_NE(changed.err.find(": host key mismatch: the host offered SHA256:"), std::string::npos)
+      << changed.err;
   EXPECT_NE(changed.err.find("which is not the key known_hosts (" +
                              (berth_.hostsDir() / "web" / "known_hosts").string() + ") names for it"),
             std::string::npos)

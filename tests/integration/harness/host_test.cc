@@ -35,9 +35,9 @@ CommandResult docker(const TestHost& host, const std::vector<std::string>& args,
                      std::chrono::milliseconds timeout = 60s) {
   std::vector<std::string> argv{"docker", "-H", host.unixSocketUrl()};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = runCommand(argv, {.unsetEnv = {"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY",
-                                          "DOCKER_CERT_PATH"},
-                             .timeout = timeout});
+  auto r = runCommand(argv,
+                      {.unsetEnv = {"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"},
+                       .timeout = timeout});
   EXPECT_TRUE(r) << r.error().message();
   return r ? *r : CommandResult{};
 }
@@ -58,8 +58,8 @@ struct HostTrace {
 };
 
 HostTrace traceOf(const TestHost& host) {
-  return {host.index(), host.holderPid(), nsInode(host.holderPid(), "net"),
-          nsInode(host.holderPid(), "pid"), host.directory()};
+  return {host.index(), host.holderPid(), nsInode(host.holderPid(), "net"), nsInode(host.holderPid(), "pid"),
+          host.directory()};
 }
 
 // Everything a host could leave behind, described; empty when nothing is left.
@@ -129,15 +129,15 @@ TEST(SharedEngineTest, PublishedPortsAnswerAtTheHostAddress) {
   EXPECT_TRUE(startsWith(name, "httpd-sharedenginetest-publishedportsanswerat")) << name;
   EXPECT_LE(name.size(), 60u);
   EXPECT_NE(uniqueName("httpd"), name);
-  const CommandResult started = docker(
-      engine, {"run", "-d", "--name", name, "-p", "18080:80", kBusyboxImage, "sh", "-c",
-               "mkdir -p /www && echo served-by-busybox > /www/index.html && httpd -f -p 80 -h /www"});
+  const CommandResult started =
+      docker(engine, {"run", "-d", "--name", name, "-p", "18080:80", kBusyboxImage, "sh", "-c",
+                      "mkdir -p /www && echo served-by-busybox > /www/index.html && httpd -f -p 80 -h /www"});
   ASSERT_EQ(started.exitCode, 0) << started.describe();
   std::string body;
   const bool served = waitUntil(
       [&] {
-        auto r = runCommand({"curl", "-sS", "--max-time", "2", "--noproxy", "*",
-                             "http://" + engine.address() + ":18080/"});
+        auto r = runCommand(
+            {"curl", "-sS", "--max-time", "2", "--noproxy", "*", "http://" + engine.address() + ":18080/"});
         body = r ? r->out : "";
         return body == "served-by-busybox\n";
       },
@@ -160,8 +160,8 @@ TEST(TestHostTest, TwoHostsStartConcurrentlyWithTheirOwnAddressesAndReachEachOth
   ASSERT_TRUE(rb) << rb.error().message();
   TestHost& a = **ra;
   TestHost& b = **rb;
-  std::printf("host start-up (concurrently): %.2fs and %.2fs\n",
-              std::chrono::duration<double>(ta).count(), std::chrono::duration<double>(tb).count());
+  std::printf("host start-up (concurrently): %.2fs and %.2fs\n", std::chrono::duration<double>(ta).count(),
+              std::chrono::duration<double>(tb).count());
   EXPECT_LT(ta, 20s);
   EXPECT_LT(tb, 20s);
 
@@ -187,9 +187,9 @@ TEST(TestHostTest, TwoHostsStartConcurrentlyWithTheirOwnAddressesAndReachEachOth
   }
 
   // B serves on a published port; A reaches it from the host and from a container.
-  const CommandResult served = docker(
-      b, {"run", "-d", "-p", "8080:80", kBusyboxImage, "sh", "-c",
-          "mkdir /www && hostname > /www/index.html && httpd -f -p 80 -h /www"});
+  const CommandResult served =
+      docker(b, {"run", "-d", "-p", "8080:80", kBusyboxImage, "sh", "-c",
+                 "mkdir /www && hostname > /www/index.html && httpd -f -p 80 -h /www"});
   ASSERT_EQ(served.exitCode, 0) << served.describe();
   const std::string url = "http://" + b.address() + ":8080/";
   std::string got;
@@ -224,8 +224,7 @@ TEST(TestHostTest, EngineStopsAndStartsThroughItsInitScript) {
   // The engine is configured through the host's own /etc/docker/daemon.json.
   auto config = host.run({"cat", "/etc/docker/daemon.json"});
   ASSERT_TRUE(config);
-  EXPECT_NE(config->out.find("\"data-root\": \"" + (host.directory() / "data").string()),
-            std::string::npos)
+  EXPECT_NE(config->out.find("\"data-root\": \"" + (host.directory() / "data").string()), std::string::npos)
       << config->out;
   auto noConfigOutside = readFile("/etc/docker/daemon.json");
   if (noConfigOutside) {
@@ -250,16 +249,16 @@ TEST(TestHostTest, UnreachableHostDropsConnections) {
   TestHost& host = **started;
   ASSERT_TRUE(host.setReachable(false).has_value());
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = runCommand({"curl", "-sS", "--noproxy", "*", "--connect-timeout", "1",
-                       "telnet://" + host.address() + ":22"},
-                      {.timeout = 10s});
+  auto r = runCommand(
+      {"curl", "-sS", "--noproxy", "*", "--connect-timeout", "1", "telnet://" + host.address() + ":22"},
+      {.timeout = 10s});
   ASSERT_TRUE(r);
   EXPECT_EQ(r->exitCode, 28) << r->describe();  // curl: operation timed out (not refused)
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 900ms);
   ASSERT_TRUE(host.setReachable(true).has_value());
-  auto again = runCommand({"curl", "-sS", "--noproxy", "*", "--max-time", "1",
-                           "telnet://" + host.address() + ":22"},
-                          {.timeout = 10s});
+  auto again =
+      runCommand({"curl", "-sS", "--noproxy", "*", "--max-time", "1", "telnet://" + host.address() + ":22"},
+                 {.timeout = 10s});
   ASSERT_TRUE(again);
   EXPECT_TRUE(startsWith(again->out, "SSH-2.0-")) << again->describe();
 }
@@ -268,10 +267,17 @@ TEST(TestHostTest, SshdAcceptsTheTestKeyAndLandsInTheHost) {
   auto started = TestHost::start(HostOptions{.engine = false, .ssh = true});
   ASSERT_TRUE(started) << started.error().message();
   TestHost& host = **started;
-  const std::vector<std::string> common{
-      "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
-      "UserKnownHostsFile=" + host.sshKnownHosts().string(), "-o", "ConnectTimeout=5", "-p",
-      std::to_string(host.sshPort())};
+  const std::vector<std::string> common{"ssh",
+                                        "-o",
+                                        "BatchMode=yes",
+                                        "-o",
+                                        "StrictHostKeyChecking=yes",
+                                        "-o",
+                                        "UserKnownHostsFile=" + host.sshKnownHosts().string(),
+                                        "-o",
+                                        "ConnectTimeout=5",
+                                        "-p",
+                                        std::to_string(host.sshPort())};
   auto withKey = [&](const fs::path& key) {
     std::vector<std::string> argv = common;
     argv.insert(argv.end(), {"-o", "IdentitiesOnly=yes", "-i", key.string(),
@@ -285,8 +291,7 @@ TEST(TestHostTest, SshdAcceptsTheTestKeyAndLandsInTheHost) {
   EXPECT_EQ(good.out, host.hostname() + "\n" + host.hostname() + "\n");
 
   TempDir tmp;
-  auto keygen = runCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                            (tmp / "other").string()});
+  auto keygen = runCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (tmp / "other").string()});
   ASSERT_TRUE(keygen && keygen->exitCode == 0);
   const CommandResult bad = withKey(tmp / "other");
   EXPECT_EQ(bad.exitCode, 255) << bad.describe();
@@ -302,12 +307,12 @@ TEST(TestHostTest, SshForwardsToTheHostsEngineSocket) {
   TestHost& host = **started;
   TempDir tmp;
   const fs::path local = tmp / "engine.sock";
-  auto forward = runCommand(
-      {"ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-o",
-       "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + host.sshKnownHosts().string(),
-       "-o", "IdentitiesOnly=yes", "-i", host.sshIdentity().string(), "-L",
-       local.string() + ":/var/run/docker.sock", host.sshUser() + "@" + host.address()},
-      {.timeout = 20s});
+  auto forward =
+      runCommand({"ssh", "-f", "-N", "-o", "ExitOnForwardFailure=yes", "-o", "BatchMode=yes", "-o",
+                  "StrictHostKeyChecking=yes", "-o", "UserKnownHostsFile=" + host.sshKnownHosts().string(),
+                  "-o", "IdentitiesOnly=yes", "-i", host.sshIdentity().string(), "-L",
+                  local.string() + ":/var/run/docker.sock", host.sshUser() + "@" + host.address()},
+                 {.timeout = 20s});
   ASSERT_TRUE(forward);
   ASSERT_EQ(forward->exitCode, 0) << forward->describe();
   ASSERT_TRUE(waitUntil([&] { return fs::exists(local); }, 5s));
@@ -319,9 +324,8 @@ TEST(TestHostTest, SshForwardsToTheHostsEngineSocket) {
   // The backgrounded ssh lives in the test's process tree, not the host's; stopping the host
   // closes its connection and it exits.
   host.stop();
-  EXPECT_TRUE(waitUntil([&] { return !unixHttpRequest(local.string(), "GET", "/_ping",
-                                                       {}, {}, 1s).has_value(); },
-                        10s));
+  EXPECT_TRUE(waitUntil(
+      [&] { return !unixHttpRequest(local.string(), "GET", "/_ping", {}, {}, 1s).has_value(); }, 10s));
 }
 
 TEST(TestHostTest, StopLeavesNothingBehind) {

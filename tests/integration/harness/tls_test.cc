@@ -76,16 +76,15 @@ TEST_F(TlsHostTest, ServerCertificateNamesTheHostAndComesFromTheHarnessCa) {
 
 TEST_F(TlsHostTest, AcceptsAClientCertificateFromTheCa) {
   const ClientBundle& client = host_->tls().client;
-  const CommandResult r = curlPing(*host_, client.ca().string(), client.cert().string(),
-                                   client.key().string());
+  const CommandResult r =
+      curlPing(*host_, client.ca().string(), client.cert().string(), client.key().string());
   EXPECT_EQ(r.exitCode, 0) << r.describe();
   EXPECT_EQ(r.out, "OK");
   // A freshly minted one works the same.
   TempDir tmp;
   auto fresh = mintClientCert(tmp.path(), "another-client");
   ASSERT_TRUE(fresh) << fresh.error().message();
-  EXPECT_EQ(curlPing(*host_, fresh->ca().string(), fresh->cert().string(), fresh->key().string()).out,
-            "OK");
+  EXPECT_EQ(curlPing(*host_, fresh->ca().string(), fresh->cert().string(), fresh->key().string()).out, "OK");
 }
 
 TEST_F(TlsHostTest, TheDockerCliWorksWithTheClientBundle) {
@@ -117,8 +116,8 @@ TEST_F(TlsHostTest, RefusesAnExpiredClientCertificate) {
   TempDir tmp;
   auto expired = mintExpiredClientCert(tmp.path());
   ASSERT_TRUE(expired) << expired.error().message();
-  const CommandResult r = curlPing(*host_, expired->ca().string(), expired->cert().string(),
-                                   expired->key().string());
+  const CommandResult r =
+      curlPing(*host_, expired->ca().string(), expired->cert().string(), expired->key().string());
   EXPECT_NE(r.exitCode, 0) << r.describe();
   EXPECT_NE(r.out, "OK");
   EXPECT_TRUE(engineLogged("failed to verify client certificate: x509: certificate has expired"));
@@ -128,12 +127,13 @@ TEST_F(TlsHostTest, RefusesAClientCertificateFromAnotherCa) {
   TempDir tmp;
   auto foreign = mintForeignClientCert(tmp.path());
   ASSERT_TRUE(foreign) << foreign.error().message();
-  const CommandResult r = curlPing(*host_, foreign->ca().string(), foreign->cert().string(),
-                                   foreign->key().string());
+  const CommandResult r =
+      curlPing(*host_, foreign->ca().string(), foreign->cert().string(), foreign->key().string());
   EXPECT_NE(r.exitCode, 0) << r.describe();
   EXPECT_NE(r.out, "OK");
-  EXPECT_TRUE(engineLogged("failed to verify client certificate: x509: certificate signed by "
-                           "unknown authority"));
+  EXPECT_TRUE(
+      engineLogged("failed to verify client certificate: x509: certificate signed by "
+                   "unknown authority"));
 }
 
 TEST(TlsNameMismatchTest, ClientRefusesAServerWhoseCertificateDoesNotNameTheAddress) {
@@ -142,8 +142,7 @@ TEST(TlsNameMismatchTest, ClientRefusesAServerWhoseCertificateDoesNotNameTheAddr
   ASSERT_TRUE(started) << started.error().message();
   const TestHost& host = **started;
   const ClientBundle& client = host.tls().client;
-  const CommandResult r =
-      curlPing(host, client.ca().string(), client.cert().string(), client.key().string());
+  const CommandResult r = curlPing(host, client.ca().string(), client.cert().string(), client.key().string());
   EXPECT_EQ(r.exitCode, 60) << r.describe();  // peer certificate cannot be authenticated
   EXPECT_NE(r.err.find("10.213."), std::string::npos) << r.err;
 }
@@ -157,16 +156,14 @@ TEST(TlsOwnCaTest, HostTrustsTheCaItIsGiven) {
   const TestHost& host = **started;
   EXPECT_EQ(pki::Certificate::load(host.tls().caCert)->info().subject, "CN=my CA");
   const ClientBundle& client = host.tls().client;
-  EXPECT_EQ(curlPing(host, client.ca().string(), client.cert().string(), client.key().string()).out,
-            "OK");
+  EXPECT_EQ(curlPing(host, client.ca().string(), client.cert().string(), client.key().string()).out, "OK");
   // A client of the harness CA is a stranger here.
   TempDir tmp;
   auto harnessClient = mintClientCert(tmp.path());
   ASSERT_TRUE(harnessClient);
-  EXPECT_NE(curlPing(host, client.ca().string(), harnessClient->cert().string(),
-                     harnessClient->key().string())
-                .out,
-            "OK");
+  EXPECT_NE(
+      curlPing(host, client.ca().string(), harnessClient->cert().string(), harnessClient->key().string()).out,
+      "OK");
 }
 
 // What provisioning (issue 5) does to a host whose engine only listens on its unix socket: over SSH,
@@ -178,9 +175,8 @@ TEST(TlsProvisioningTest, EngineIsReconfiguredOverSshThroughDaemonJsonAndTheInit
   TestHost& host = **started;
   auto ssh = [&](const std::string& command, const std::string& input = "") {
     auto r = runCommand({"ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
-                         "UserKnownHostsFile=" + host.sshKnownHosts().string(), "-o",
-                         "IdentitiesOnly=yes", "-i", host.sshIdentity().string(),
-                         host.sshUser() + "@" + host.address(), command},
+                         "UserKnownHostsFile=" + host.sshKnownHosts().string(), "-o", "IdentitiesOnly=yes",
+                         "-i", host.sshIdentity().string(), host.sshUser() + "@" + host.address(), command},
                         {.stdinData = input, .timeout = 60s});
     EXPECT_TRUE(r) << r.error().message();
     return r ? *r : CommandResult{};
@@ -197,8 +193,8 @@ TEST(TlsProvisioningTest, EngineIsReconfiguredOverSshThroughDaemonJsonAndTheInit
                            .ipAddresses = {host.address()},
                            .validity = pki::validFor(std::chrono::system_clock::now(), 24h)});
   ASSERT_TRUE(server);
-  ASSERT_EQ(ssh("mkdir -p /etc/docker/tls && cat > /etc/docker/tls/ca.pem",
-                ca->certificate().toPem()).exitCode, 0);
+  ASSERT_EQ(
+      ssh("mkdir -p /etc/docker/tls && cat > /etc/docker/tls/ca.pem", ca->certificate().toPem()).exitCode, 0);
   ASSERT_EQ(ssh("cat > /etc/docker/tls/cert.pem", server->certificate.toPem()).exitCode, 0);
   ASSERT_EQ(ssh("umask 077 && cat > /etc/docker/tls/key.pem", server->key.toPem()).exitCode, 0);
 
@@ -214,7 +210,10 @@ TEST(TlsProvisioningTest, EngineIsReconfiguredOverSshThroughDaemonJsonAndTheInit
                 "  \"tlscert\": \"/etc/docker/tls/cert.pem\",\n"
                 "  \"tlskey\": \"/etc/docker/tls/key.pem\",");
   ASSERT_EQ(ssh("cat > /etc/docker/daemon.json.new && mv /etc/docker/daemon.json.new "
-                "/etc/docker/daemon.json", config).exitCode, 0);
+                "/etc/docker/daemon.json",
+                config)
+                .exitCode,
+            0);
   const CommandResult restart = ssh("service docker restart");
   ASSERT_EQ(restart.exitCode, 0) << restart.describe();
 
