@@ -136,32 +136,6 @@ const std::map<std::string, std::vector<std::string>> kBerthWording = {
 
 // ---- comparison ---------------------------------------------------------------------------------
 
-json toJson(const Value& v) {
-  switch (v.kind()) {
-    case Value::Kind::Null:
-      return nullptr;
-    case Value::Kind::Bool:
-      return v.asBool();
-    case Value::Kind::Int:
-      return v.asInt();
-    case Value::Kind::Float:
-      return v.asFloat();
-    case Value::Kind::String:
-      return v.asString();
-    case Value::Kind::Sequence: {
-      json a = json::array();
-      for (const Value& item : v.items()) a.push_back(toJson(item));
-      return a;
-    }
-    case Value::Kind::Mapping: {
-      json o = json::object();
-      for (const auto& [k, x] : v.entries()) o[k] = toJson(x);
-      return o;
-    }
-  }
-  return nullptr;
-}
-
 using Segs = std::vector<std::string>;
 
 bool match(const Segs& p, std::initializer_list<const char*> pattern) {
@@ -374,7 +348,8 @@ Result<Project> loadCase(const fs::path& dir, const json& c, const std::vector<s
 json render(const Project& p, bool nestedExtensions) {
   RenderOptions o;
   o.nestedExtensions = nestedExtensions;
-  return toJson(renderValue(p, o));
+  // As `berth config --format json` writes it, read back for comparison.
+  return json::parse(writeJson(renderValue(p, o)));
 }
 
 Outcome runProject(const std::string& id, const fs::path& dir, const json& c) {
