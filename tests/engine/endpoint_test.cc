@@ -139,14 +139,18 @@ class TlsDirTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ / name) << text; }
+  // DOCKER_HOST=tcp://10.0.0.2, DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH=<dir>/.docker.
+  Result<Endpoint> resolveWithCertPath() const {
+    return resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
+                                                {"DOCKER_TLS_VERIFY", "1"},
+                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  }
 
   std::filesystem::path dir_;
 };
 
 TEST_F(TlsDirTest, TlsVerifyLoadsCertsFromDockerCertPath) {
-  auto e = resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
-                                                {"DOCKER_TLS_VERIFY", "1"},
-                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  auto e = resolveWithCertPath();
   ASSERT_TRUE(e) << e.error().message();
   ASSERT_TRUE(e->tls.has_value());
   EXPECT_EQ(e->tls->caPem, "CA");
@@ -167,9 +171,7 @@ TEST_F(TlsDirTest, TlsVerifyDefaultsToHomeDotDocker) {
 
 TEST_F(TlsDirTest, MissingTlsFileIsAnErrorNamingIt) {
   std::filesystem::remove(dir_ / ".docker" / "key.pem");
-  auto e = resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
-                                                {"DOCKER_TLS_VERIFY", "1"},
-                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  auto e = resolveWithCertPath();
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().message(), "DOCKER_TLS_VERIFY is set but the TLS files are not readable: " +
                                      (dir_ / ".docker" / "key.pem").string() + ": No such file or directory");
@@ -178,9 +180,7 @@ TEST_F(TlsDirTest, MissingTlsFileIsAnErrorNamingIt) {
 TEST_F(TlsDirTest, OnlyACaMeansNoClientCertificate) {
   std::filesystem::remove(dir_ / ".docker" / "cert.pem");
   std::filesystem::remove(dir_ / ".docker" / "key.pem");
-  auto e = resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
-                                                {"DOCKER_TLS_VERIFY", "1"},
-                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  auto e = resolveWithCertPath();
   ASSERT_TRUE(e) << e.error().message();
   ASSERT_TRUE(e->tls.has_value());
   EXPECT_EQ(e->tls->caPem, "CA");
@@ -190,9 +190,7 @@ TEST_F(TlsDirTest, OnlyACaMeansNoClientCertificate) {
 
 TEST_F(TlsDirTest, MissingCaIsAnError) {
   std::filesystem::remove(dir_ / ".docker" / "ca.pem");
-  auto e = resolveEndpoint(std::nullopt, envOf({{"DOCKER_HOST", "tcp://10.0.0.2"},
-                                                {"DOCKER_TLS_VERIFY", "1"},
-                                                {"DOCKER_CERT_PATH", (dir_ / ".docker").string()}}));
+  auto e = resolveWithCertPath();
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().message(), "DOCKER_TLS_VERIFY is set but the TLS files are not readable: " +
                                      (dir_ / ".docker" / "ca.pem").string() + ": No such file or directory");
