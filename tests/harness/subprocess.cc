@@ -59,6 +59,10 @@ Status makePipe(Fd& readEnd, Fd& writeEnd) {
   return ok();
 }
 
+}  // namespace
+
+namespace detail {
+
 std::vector<std::string> buildEnvironment(const CommandOptions& options) {
   std::map<std::string, std::string> vars;
   if (options.inheritEnvironment) {
@@ -103,6 +107,13 @@ std::string resolveProgram(const std::string& name, const std::vector<std::strin
   }
   return {};
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::buildEnvironment;
+using detail::resolveProgram;
 
 int pidfdOpen(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 

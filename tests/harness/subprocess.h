@@ -55,4 +55,12 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, const Com
 Result<CommandResult> runBinary(const std::filesystem::path& binary, const std::vector<std::string>& args,
                                 CommandOptions options = {});
 
+namespace detail {
+// Shared with BackgroundProcess: the child's environment from `options`, and argv[0]'s PATH lookup
+// (done in the parent, so that the child calls only async-signal-safe functions). Empty when not
+// found.
+std::vector<std::string> buildEnvironment(const CommandOptions& options);
+std::string resolveProgram(const std::string& name, const std::vector<std::string>& env);
+}  // namespace detail
+
 }  // namespace berth::testing

@@ -171,8 +171,11 @@ TEST_F(EventsTest, LiveStreamStopsWhenTheCallbackSaysSo) {
   const std::string containerName = name("live");
   std::optional<Status> result;
   std::vector<std::string> seen;
+  // The stream replays from before the container exists, so when it starts does not matter.
+  const std::string since = secondsNow();
   std::thread watcher([&] {
     EventsOptions options;
+    options.since = since;
     options.filters = {{"label", {std::string(kTestLabel) + "=" + labels().at(kTestLabel)}}};
     result = engine().events(options,
                              [&](const Event& e) {
@@ -181,7 +184,6 @@ TEST_F(EventsTest, LiveStreamStopsWhenTheCallbackSaysSo) {
                              },
                              {});
   });
-  std::this_thread::sleep_for(300ms);  // let the stream start
   startSleeper(containerName);
   watcher.join();
   ASSERT_TRUE(result.has_value());
@@ -221,11 +223,15 @@ TEST_F(EventsTest, IdleStreamOutlivesTheRequestTimeout) {
   options.requestTimeout = 500ms;
   auto quick = engineAt(host().unixSocketUrl(), options);
   std::stop_source stop;
+  // The stream must stay idle for longer than the request timeout before its event comes; `since`
+  // replays the event should the stream only start after it happened (a loaded machine).
+  const std::string since = secondsNow();
   std::thread later([&] {
     std::this_thread::sleep_for(1500ms);
     startSleeper(name("late"));
   });
   EventsOptions filter;
+  filter.since = since;
   filter.filters = {{"label", {std::string(kTestLabel) + "=" + labels().at(kTestLabel)}},
                     {"event", {"start"}}};
   std::string seen;

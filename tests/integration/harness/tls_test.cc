@@ -102,13 +102,16 @@ TEST_F(TlsHostTest, RefusesAConnectionWithoutAClientCertificate) {
   const CommandResult r = curlPing(*host_, host_->tls().caCert.string());
   EXPECT_NE(r.exitCode, 0) << r.describe();
   EXPECT_NE(r.out, "OK");
-  // openssl's view of the same: the server asks for a certificate and the handshake fails.
+  // openssl's view of the same: no request is served. Whether s_client also prints the server's
+  // alert is a race under TLS 1.3 (the client finishes its side of the handshake before the server
+  // checks the certificate, and may exit before the alert arrives), so only what is deterministic
+  // is asserted: no answer, and the engine's own record of why it refused.
   auto s = runCommand({"openssl", "s_client", "-connect", host_->address() + ":2376", "-CAfile",
                        host_->tls().caCert.string(), "-verify_return_error", "-brief"},
                       {.stdinData = "GET /_ping HTTP/1.0\r\n\r\n", .timeout = 20s});
   ASSERT_TRUE(s);
   EXPECT_EQ(s->out.find("OK"), std::string::npos) << s->describe();
-  EXPECT_NE(s->err.find("alert"), std::string::npos) << s->describe();
+  EXPECT_EQ(s->out.find("HTTP/1."), std::string::npos) << s->describe();
   EXPECT_TRUE(engineLogged("client didn't provide a certificate"));
 }
 
