@@ -17,7 +17,8 @@ constexpr CommandRegistrar kCommandFamilies[] = {
     registerVersionCommand, registerCaCommand,     registerEngineCommand,     registerConfigCommand,
     registerUpCommand,      registerDownCommand,   registerPsCommand,         registerLogsCommand,
     registerExecCommand,    registerRunCommand,    registerLifecycleCommands, registerInspectCommands,
-    registerEventsCommand,  registerImageCommands, registerHostCommand,
+    registerEventsCommand,  registerImageCommands, registerHostCommand, registerStackCommands,
+    registerServiceCommands, registerImagePushCommand,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {
@@ -101,6 +102,10 @@ int run(int argc, char** argv) {
   app.add_option("-H,--host", global.host, "Engine to use: a registered host name or an engine URL")
       ->type_name("HOST")
       ->envname("BERTH_HOST");
+  app.add_option("--controller", global.controller,
+                 "The controller (berthd) for stack, service and host commands: unix:///PATH.sock or "
+                 "tcp://ADDR:PORT (default: BERTH_CONTROLLER)")
+      ->type_name("URL");
   app.add_option("--progress", global.progress, "Progress output: auto, tty, plain, json, quiet")
       ->type_name("MODE")
       ->check(CLI::IsMember({"auto", "tty", "plain", "json", "quiet"}))

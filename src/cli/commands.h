@@ -32,6 +32,13 @@ void registerInspectCommands(CLI::App& app, CommandContext& context);
 void registerEventsCommand(CLI::App& app, CommandContext& context);
 void registerImageCommands(CLI::App& app, CommandContext& context);
 void registerHostCommand(CLI::App& app, CommandContext& context);
+// The controller's commands (stack_command.cc): stack deploy/ls/ps/services/rm/rebalance, service
+// ls/ps/inspect/scale/logs/update/rollback, image push.
+void registerStackCommands(CLI::App& app, CommandContext& context);
+void registerServiceCommands(CLI::App& app, CommandContext& context);
+void registerImagePushCommand(CLI::App& app, CommandContext& context);
+// `berth events --controller`: the controller's event stream (events_command.cc hands over).
+int runControllerEvents(const GlobalOptions& global, const std::string& controller, bool json);
 
 // The engine the global options select: -H/--host NAME of a registered host (`berth host add`, with
 // its TLS material from the inventory) or URL, else DOCKER_HOST, else unix:///var/run/docker.sock

@@ -9,6 +9,7 @@
 
 #include "base/strings.h"
 #include "cli/commands.h"
+#include "cli/controller_client.h"
 #include "cli/global_options.h"
 #include "cli/project.h"
 #include "cli/terminal.h"
@@ -20,6 +21,10 @@ namespace {
 struct EventsFlags {
   bool json = false;
   std::vector<std::string> services;
+  // --controller[=URL]: the controller's events instead of the engine's (URL, else the global
+  // --controller, else BERTH_CONTROLLER).
+  std::optional<std::string> controller;
+  std::string format;
 };
 
 std::string timeText(std::int64_t nanos) {
@@ -30,6 +35,8 @@ std::string timeText(std::int64_t nanos) {
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return fmt::format("{}.{:06d}", buf, (nanos % 1000000000) / 1000);
 }
+
+CLI::App* events_ = nullptr;  // the subcommand, to ask whether --controller was given without a URL
 
 int runEvents(const GlobalOptions& global, const EventsFlags& f) {
   auto ctx = openProject(global, {.fileOptional = true});
@@ -80,9 +87,30 @@ int runEvents(const GlobalOptions& global, const EventsFlags& f) {
 void registerEventsCommand(CLI::App& app, CommandContext& context) {
   auto f = std::make_shared<EventsFlags>();
   CLI::App* events = app.add_subcommand("events", "Receive real time events from containers");
+  events_ = events;
   events->add_flag("--json", f->json, "Output events as a stream of json objects");
+  events->add_option("--controller", f->controller,
+                     "The controller's events (task placed, started, died, replaced; host down/up; update "
+                     "progress) instead of the engine's; optionally its URL")
+      ->expected(0, 1)
+      ->type_name("[URL]");
+  events->add_option("--format", f->format, "json: one JSON object per line (as --json)")->type_name("FORMAT");
   events->add_option("services", f->services, "Services")->type_name("SERVICE");
-  events->callback([&context, f] { context.exitCode = runEvents(context.global, *f); });
+  events->callback([&context, f] {
+    if (events_ != nullptr && events_->count("--controller") > 0) {
+      std::string url = f->controller.value_or("");
+      if (url.empty()) url = selectedController(context.global).value_or("");
+      if (url.empty()) {
+        std::cerr << "berth: events --controller: no controller selected (give --controller URL or set "
+                     "BERTH_CONTROLLER)\n";
+        context.exitCode = 2;
+        return;
+      }
+      context.exitCode = runControllerEvents(context.global, url, f->json || f->format == "json");
+      return;
+    }
+    context.exitCode = runEvents(context.global, *f);
+  });
 }
 
 }  // namespace berth::cli

@@ -1,5 +1,7 @@
 #include "cli/format.h"
 
+#include <nlohmann/json.hpp>
+
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -150,6 +152,12 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
     out += line + "\n";
   }
   return out;
+}
+
+std::string prettyJson(std::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded()) return std::string(json);
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace berth::cli

@@ -23,5 +23,7 @@ std::string portsText(const std::vector<engine::PortSummary>& ports);
 Result<std::string> engineTimestamp(const std::string& text, std::int64_t now);
 // Columns separated by three spaces, every column as wide as its widest cell.
 std::string table(const std::vector<std::vector<std::string>>& rows);
+// JSON text indented with two spaces (as `docker inspect` prints); text that is not JSON as it is.
+std::string prettyJson(std::string_view json);
 
 }  // namespace berth::cli

@@ -14,6 +14,8 @@ struct GlobalOptions {
   std::vector<std::string> envFiles;  // --env-file, repeatable
   std::vector<std::string> profiles;  // --profile, repeatable
   std::optional<std::string> host;    // -H/--host: a registered host's name or an engine URL
+  // --controller: berthd's URL (else BERTH_CONTROLLER): stack, service and host commands go to it.
+  std::optional<std::string> controller;
   std::string logLevel = "warn";
   std::string progress = "auto";  // --progress: auto, tty, plain, json, quiet
 };

@@ -11,12 +11,17 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/strings.h"
+#include "api/messages.h"
 #include "cli/commands.h"
+#include "cli/controller_client.h"
+#include "cli/format.h"
+#include "cli/global_options.h"
 #include "hosts/credentials.h"
 #include "hosts/inventory.h"
 #include "hosts/provision.h"
@@ -66,6 +71,8 @@ struct NameOptions {
   std::vector<std::string> changes{};
   int days = 365;
   double timeout = 60;
+  bool force = false;   // rm (controller): move its tasks off instead of refusing
+  bool detach = false;  // drain: return at once
 };
 
 int report(const Error& error) {
@@ -500,11 +507,178 @@ Status runLabel(const NameOptions& o) {
   return ok();
 }
 
+// ---- with a controller selected: the inventory is the controller's
+
+// berthd's credentials for a host: berthd makes the key and a CSR, berth certifies it with the CA
+// the host's engine trusts for clients (the host's own client CA when berth provisioned it, else
+// berth's CA), and berthd checks the engine's server certificate against berth's CA.
+Status registerWithController(ControllerClient& client, const AddOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  BERTH_ASSIGN_OR_RETURN(const hosts::HostRecord record, inventory.get(o.name));
+  if (!startsWith(record.url, "tcp://")) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("host {} is reached over SSH ({}); the controller reaches engines over mutual TLS: "
+                            "register it with --ssh ... --provision (or --url tcp://...)",
+                            o.name, record.url));
+  }
+  BERTH_ASSIGN_OR_RETURN(std::string reply,
+                         client.call("POST", "/v1/hosts/csr", api::toJson(api::CsrRequest{o.name}),
+                                     "register host " + o.name));
+  BERTH_ASSIGN_OR_RETURN(api::CsrReply csr, api::fromJson<api::CsrReply>(reply));
+  BERTH_ASSIGN_OR_RETURN(fs::path caDir, pki::CaStore::defaultDirectory());
+  BERTH_ASSIGN_OR_RETURN(pki::CaStore berthCa, pki::CaStore::open(caDir));
+  const fs::path signerDir = record.provisioned ? inventory.clientCaDir(o.name) : caDir;
+  BERTH_ASSIGN_OR_RETURN(pki::CaStore signer, pki::CaStore::open(signerDir));
+  const auto now = SystemClock().wallNow();
+  BERTH_ASSIGN_OR_RETURN(
+      pki::Certificate cert,
+      signer.authority().issueForCsr(csr.csr, {.kind = pki::CertificateKind::Client,
+                                               .commonName = "berthd@" + o.name,
+                                               .validity = pki::validFor(now, std::chrono::hours(24) * o.days)}));
+  api::HostAddRequest add;
+  add.name = o.name;
+  add.url = record.url;
+  add.labels = record.labels;
+  BERTH_ASSIGN_OR_RETURN(auto extra, parseLabels(o.labels));
+  for (auto& [k, v] : extra) add.labels[k] = v;
+  add.caPem = berthCa.authority().certificate().toPem();
+  add.certPem = cert.toPem();
+  BERTH_ASSIGN_OR_RETURN(std::string added,
+                         client.call("POST", "/v1/hosts", api::toJson(add), "register host " + o.name));
+  BERTH_ASSIGN_OR_RETURN(api::HostView view, api::fromJson<api::HostView>(added));
+  std::cout << fmt::format("Registered host {} ({}) with the controller {}: engine {}, {} CPUs, {} memory\n",
+                           view.name, view.url, client.url(), view.engineVersion, view.ncpu,
+                           humanSize(view.memory));
+  return ok();
+}
+
+Status addViaController(const GlobalOptions& global, const AddOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(auto client, controllerClient(global));
+  BERTH_ASSIGN_OR_RETURN(const hosts::Inventory inventory, hosts::Inventory::openDefault());
+  // A host berth already knows (with its credentials) is only registered with the controller.
+  if (!inventory.contains(o.name)) {
+    if (!o.ssh.empty() && !o.provision) {
+      return fail(ErrorCode::InvalidArgument,
+                  "the controller reaches engines over mutual TLS: add --provision (or register an engine "
+                  "already set up with berth's CA with --url tcp://...)");
+    }
+    BERTH_TRY(runAdd(o));
+  }
+  return registerWithController(*client, o);
+}
+
+Status lsViaController(const GlobalOptions& global, const LsOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(auto client, controllerClient(global));
+  BERTH_ASSIGN_OR_RETURN(std::string body, client->get("/v1/hosts", "list hosts"));
+  BERTH_ASSIGN_OR_RETURN(auto hosts, api::fromJson<std::vector<api::HostView>>(body));
+  if (o.quiet) {
+    for (const api::HostView& h : hosts) std::cout << h.name << "\n";
+    return ok();
+  }
+  std::vector<std::vector<std::string>> rows{
+      {"NAME", "URL", "STATE", "AVAILABILITY", "ENGINE", "CPUS", "MEMORY", "TASKS", "LABELS", "ERRORS"}};
+  for (const api::HostView& h : hosts) {
+    rows.push_back({h.name, h.url, h.state, h.availability, h.engineVersion.empty() ? "-" : h.engineVersion,
+                    std::to_string(h.ncpu), humanSize(h.memory), std::to_string(h.tasks), labelsText(h.labels),
+                    h.error});
+  }
+  std::cout << table(rows);
+  return ok();
+}
+
+Status inspectViaController(const GlobalOptions& global, const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(auto client, controllerClient(global));
+  BERTH_ASSIGN_OR_RETURN(std::string body, client->get("/v1/hosts/" + urlEncode(o.name), "inspect host " + o.name));
+  std::cout << prettyJson(body) << "\n";
+  return ok();
+}
+
+Status rmViaController(const GlobalOptions& global, const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(auto client, controllerClient(global));
+  BERTH_TRY(client->call("DELETE", "/v1/hosts/" + urlEncode(o.name) + (o.force ? "?force=1" : ""), "",
+                         "remove host " + o.name));
+  std::cout << fmt::format("Removed host {} from the controller {}\n", o.name, client->url());
+  return ok();
+}
+
+Status labelViaController(const GlobalOptions& global, const NameOptions& o) {
+  BERTH_ASSIGN_OR_RETURN(auto client, controllerClient(global));
+  api::LabelRequest req;
+  for (const std::string& change : o.changes) {
+    if (endsWith(change, "-") && change.find('=') == std::string::npos) {
+      req.remove.push_back(change.substr(0, change.size() - 1));
+      continue;
+    }
+    BERTH_ASSIGN_OR_RETURN(auto one, parseLabels({change}));
+    for (auto& [k, v] : one) req.set[k] = v;
+  }
+  BERTH_TRY(client->call("POST", "/v1/hosts/" + urlEncode(o.name) + "/labels", api::toJson(req),
+                         "label host " + o.name));
+  BERTH_ASSIGN_OR_RETURN(std::string body, client->get("/v1/hosts/" + urlEncode(o.name), "inspect host " + o.name));
+  BERTH_ASSIGN_OR_RETURN(api::HostView view, api::fromJson<api::HostView>(body));
+  std::cout << o.name << ": " << (view.labels.empty() ? "no labels" : labelsText(view.labels)) << "\n";
+  return ok();
+}
+
+// drain / activate. Drain waits until no task runs on the host any more (their replacements run
+// elsewhere first), unless --detach.
+Status availabilityViaController(const GlobalOptions& global, const NameOptions& o, bool drain) {
+  BERTH_ASSIGN_OR_RETURN(auto client, controllerClient(global));
+  const std::string what = (drain ? "drain host " : "activate host ") + o.name;
+  BERTH_TRY(client->call("POST", "/v1/hosts/" + urlEncode(o.name) + (drain ? "/drain" : "/activate"), "", what));
+  if (!drain) {
+    std::cout << fmt::format("Host {} is active: new tasks may be placed there\n", o.name);
+    return ok();
+  }
+  std::cout << fmt::format("Draining host {}: its tasks start elsewhere, then stop there\n", o.name);
+  if (o.detach) return ok();
+  const auto deadline = std::chrono::steady_clock::now() + seconds(o.timeout);
+  std::string lastBlocked;
+  while (true) {
+    BERTH_ASSIGN_OR_RETURN(std::string body, client->get("/v1/tasks", "list tasks"));
+    BERTH_ASSIGN_OR_RETURN(auto tasks, api::fromJson<std::vector<api::TaskView>>(body));
+    int left = 0;
+    std::string blocked;
+    for (const api::TaskView& t : tasks) {
+      if (t.desired != "running") continue;
+      if (t.host == o.name) {
+        ++left;
+        if (!t.error.empty()) blocked = t.name + ": " + t.error;
+      }
+      if (t.state == "pending" && !t.error.empty()) blocked = t.name + ": " + t.error;
+    }
+    if (left == 0) {
+      std::cout << fmt::format("Host {} is drained\n", o.name);
+      return ok();
+    }
+    if (!blocked.empty() && blocked != lastBlocked) {
+      std::cerr << "berth: " << blocked << "\n";
+      lastBlocked = blocked;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return fail(ErrorCode::DeadlineExceeded,
+                  fmt::format("host {} still runs {} task{} after {}s{}", o.name, left, left == 1 ? "" : "s",
+                              o.timeout, blocked.empty() ? "" : " (" + blocked + ")"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
 template <class Options>
 void bind(CLI::App* cmd, CommandContext& context, std::shared_ptr<Options> options,
           Status (*fn)(const Options&)) {
   cmd->callback([&context, options, fn] {
     const Status s = fn(*options);
+    context.exitCode = s ? 0 : report(s.error());
+  });
+}
+
+// A command that works on berth's own inventory, or on the controller's when one is selected.
+template <class Options>
+void bindFleet(CLI::App* cmd, CommandContext& context, std::shared_ptr<Options> options,
+               Status (*local)(const Options&), Status (*controller)(const GlobalOptions&, const Options&)) {
+  cmd->callback([&context, options, local, controller] {
+    const Status s = selectedController(context.global) ? controller(context.global, *options) : local(*options);
     context.exitCode = s ? 0 : report(s.error());
   });
 }
@@ -540,14 +714,14 @@ void registerHostCommand(CLI::App& app, CommandContext& context) {
       ->capture_default_str();
   addCmd->add_option("--label,-l", add->labels, "A label KEY=VALUE (repeatable)")->type_name("KEY=VALUE");
   addCmd->add_option("--fail-after", add->failAfter, "")->group("");  // tests: injected failure
-  bind(addCmd, context, add, &runAdd);
+  bindFleet(addCmd, context, add, &runAdd, &addViaController);
 
   auto ls = std::make_shared<LsOptions>();
   CLI::App* lsCmd = host->add_subcommand("ls", "List the hosts with their state, queried in parallel");
   lsCmd->alias("list");
   lsCmd->add_option("--timeout", ls->timeout, "Seconds to wait for each host")->capture_default_str();
   lsCmd->add_flag("-q,--quiet", ls->quiet, "Only names");
-  bind(lsCmd, context, ls, &runLs);
+  bindFleet(lsCmd, context, ls, &runLs, &lsViaController);
 
   auto env = std::make_shared<EnvOptions>();
   CLI::App* envCmd =
@@ -560,18 +734,37 @@ void registerHostCommand(CLI::App& app, CommandContext& context) {
   auto inspect = std::make_shared<NameOptions>();
   CLI::App* inspectCmd = host->add_subcommand("inspect", "Show a host's record and certificates as JSON");
   inspectCmd->add_option("name", inspect->name, "The host")->required()->type_name("NAME");
-  bind(inspectCmd, context, inspect, &runInspect);
+  bindFleet(inspectCmd, context, inspect, &runInspect, &inspectViaController);
 
   auto rm = std::make_shared<NameOptions>();
   CLI::App* rmCmd = host->add_subcommand("rm", "Forget a host (and berth's keys for it)");
   rmCmd->add_option("name", rm->name, "The host")->required()->type_name("NAME");
-  bind(rmCmd, context, rm, &runRm);
+  rmCmd->add_flag("--force", rm->force, "With a controller: start the host's tasks elsewhere and forget it");
+  bindFleet(rmCmd, context, rm, &runRm, &rmViaController);
 
   auto label = std::make_shared<NameOptions>();
   CLI::App* labelCmd = host->add_subcommand("label", "Set (KEY=VALUE) or remove (KEY-) a host's labels");
   labelCmd->add_option("name", label->name, "The host")->required()->type_name("NAME");
   labelCmd->add_option("changes", label->changes, "KEY=VALUE or KEY-")->required()->type_name("CHANGE");
-  bind(labelCmd, context, label, &runLabel);
+  bindFleet(labelCmd, context, label, &runLabel, &labelViaController);
+
+  auto drain = std::make_shared<NameOptions>();
+  CLI::App* drainCmd = host->add_subcommand(
+      "drain", "(controller) Move a host's tasks elsewhere (each starts there first) and place nothing new on it");
+  drainCmd->add_option("name", drain->name, "The host")->required()->type_name("NAME");
+  drainCmd->add_flag("-d,--detach", drain->detach, "Return at once instead of waiting until it is drained");
+  drainCmd->add_option("--timeout", drain->timeout, "Seconds to wait")->capture_default_str();
+  drainCmd->callback([&context, drain] {
+    const Status s = availabilityViaController(context.global, *drain, true);
+    context.exitCode = s ? 0 : report(s.error());
+  });
+  auto activate = std::make_shared<NameOptions>();
+  CLI::App* activateCmd = host->add_subcommand("activate", "(controller) Let tasks be placed on a drained host again");
+  activateCmd->add_option("name", activate->name, "The host")->required()->type_name("NAME");
+  activateCmd->callback([&context, activate] {
+    const Status s = availabilityViaController(context.global, *activate, false);
+    context.exitCode = s ? 0 : report(s.error());
+  });
 
   auto rotate = std::make_shared<NameOptions>();
   CLI::App* rotateCmd = host->add_subcommand(

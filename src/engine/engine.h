@@ -54,6 +54,35 @@ class AttachedStream {
   virtual void cancel() = 0;
 };
 
+// A `docker load` in progress (Engine::beginImageLoad): the `docker save` tar is written piece by
+// piece as it is produced, so an image never has to be held whole. Nothing is buffered beyond the
+// piece being written; a write blocks until the engine took the piece (one slow engine slows its
+// writer down rather than filling memory).
+//
+// Destroying a load before finish() (or after a failed write) abandons it: the engine sees the
+// request cut short and loads nothing.
+//
+// Thread-safety: write() and finish() from one thread at a time; cancel() from any thread. Must not
+// outlive the Engine that made it.
+class ImageLoad {
+ public:
+  virtual ~ImageLoad() = default;
+  // Sends the next piece of the tar (any size; empty is ignored). Blocks until it was written, at
+  // most the engine's long timeout for the whole load. Errors read like the engine's other errors
+  // ("engine <url>: load images: ..."); when the engine refused the load before reading all of it,
+  // the error is what it answered. After an error the load is over: later writes and finish() fail
+  // the same way.
+  virtual Status write(std::string_view piece) = 0;
+  // Ends the tar and waits for the engine to load it; returns what loadImage returns. Call once.
+  // A tar the engine cannot load fails with its message, InvalidArgument as for other progress
+  // streams ("engine <url>: load images: Error processing tar file(exit status 1): archive/tar:
+  // invalid tar header": dockerd reads a bad tar to its end and then says so).
+  virtual Result<std::vector<std::string>> finish() = 0;
+  // Makes a blocked write() or finish(), and every later one, fail with Cancelled; the engine loads
+  // nothing (unless finish() already returned). Never blocks.
+  virtual void cancel() = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -80,9 +109,23 @@ class Engine {
   // Creates an image from a tar of a root file system; returns its ID.
   virtual Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) = 0;
   // Loads images from a `docker save` tar; returns what the engine loaded ("busybox:latest", IDs).
+  // The tar is in memory whole: to stream one, use beginImageLoad.
   virtual Result<std::vector<std::string>> loadImage(std::string_view tar) = 0;
-  // A `docker save` tar of the images (with their tags), for loadImage on another engine.
+  // Starts a `docker load` whose tar is written piece by piece (ImageLoad). Errors: reaching the
+  // engine (the load's request is sent before this returns).
+  virtual Result<std::unique_ptr<ImageLoad>> beginImageLoad() = 0;
+  // A `docker save` tar of the images (with their tags), for loadImage on another engine. Holds the
+  // whole tar in memory: to stream it, use saveImagesTo.
   virtual Result<std::string> saveImages(const std::vector<std::string>& refs) = 0;
+  // Streams the `docker save` tar of `refs` to `sink` as it arrives from the engine, in pieces of at
+  // most 64 KiB (as the transport delivers them), holding none of it. `sink` returns false to stop;
+  // then, and when `stop` is requested, returns Cancelled. A missing image is NotFound (the engine
+  // refuses before sending anything). Blocks until the tar ended, at most the engine's long timeout.
+  // An engine that fails after it started sending can only cut the stream short (or, for dockerd,
+  // append its error message to it): the tar then does not load, so check what a load produced.
+  virtual Status saveImagesTo(const std::vector<std::string>& refs,
+                              const std::function<bool(std::string_view piece)>& sink,
+                              std::stop_token stop) = 0;
   // Pulls `ref` ("name[:tag]" or "name@digest") from its registry. `platform` may be empty;
   // `onProgress` (may be empty) gets the engine's status lines. Errors carry the engine's message
   // (an unreachable registry is InvalidArgument or Internal with the registry's address in it).

@@ -153,6 +153,104 @@ class HttpAttachedStream final : public AttachedStream {
   bool ended_ = false;
 };
 
+// One message of a progress stream (build, load, import, pull): its texts are appended to `texts`
+// and shown through `onProgress` (may be empty); a message that carries an error fails with it
+// (InvalidArgument).
+Status takeProgressMessage(std::string_view line, std::vector<std::string>& texts,
+                           const ProgressFn& onProgress, std::string* auxId) {
+  BERTH_ASSIGN_OR_RETURN(const json::StreamMessage m, json::decodeStreamMessage(line));
+  if (!m.error.empty()) return fail(ErrorCode::InvalidArgument, std::string(trim(m.error)));
+  if (!m.auxId.empty() && auxId != nullptr) *auxId = m.auxId;
+  for (const std::string* text : {&m.stream, &m.status}) {
+    if (text->empty()) continue;
+    texts.push_back(*text);
+    if (onProgress) onProgress(*text);
+  }
+  return ok();
+}
+
+// The texts of a whole progress body, read at once.
+Result<std::vector<std::string>> progressTexts(std::string_view body) {
+  std::vector<std::string> texts;
+  std::optional<Error> failure;
+  const auto deliver = [&](std::string_view line) {
+    auto taken = takeProgressMessage(line, texts, nullptr, nullptr);
+    if (!taken) failure = std::move(taken).error();
+    return !failure;
+  };
+  transport::LineSplitter lines;
+  BERTH_TRY(lines.feed(body, deliver));
+  if (!failure) BERTH_TRY(lines.finish(deliver));
+  if (failure) return fail(std::move(*failure));
+  return texts;
+}
+
+// What a load's texts say it loaded: "Loaded image: busybox:latest", "Loaded image ID: sha256:...".
+std::vector<std::string> loadedImages(const std::vector<std::string>& texts) {
+  std::vector<std::string> loaded;
+  for (const auto& t : texts) {
+    for (const auto& line : split(t, '\n')) {
+      for (const std::string_view prefix : {"Loaded image ID: ", "Loaded image: "}) {
+        if (startsWith(line, prefix)) {
+          loaded.emplace_back(trim(std::string_view(line).substr(prefix.size())));
+          break;
+        }
+      }
+    }
+  }
+  return loaded;
+}
+
+constexpr std::string_view kLoadImages = "load images";
+
+// A `docker load` streamed as a chunked POST /images/load.
+class HttpImageLoad final : public ImageLoad {
+ public:
+  HttpImageLoad(std::unique_ptr<transport::BodyUpload> upload, std::string engine)
+      : upload_(std::move(upload)), engine_(std::move(engine)) {}
+
+  Status write(std::string_view piece) override {
+    if (failure_) return fail(*failure_);
+    BERTH_CHECK(!finished_);
+    auto written = upload_->write(piece);
+    if (written) return ok();
+    // An engine that refused the load answered before it stopped reading; its answer says why.
+    finished_ = true;
+    auto answer = upload_->finish();
+    auto said = answer ? outcome(*answer) : fail(answer.error());
+    failure_ = said ? engineCallError(engine_, kLoadImages, written.error()) : std::move(said).error();
+    return fail(*failure_);
+  }
+
+  Result<std::vector<std::string>> finish() override {
+    if (failure_) return fail(*failure_);
+    BERTH_CHECK(!finished_);
+    finished_ = true;
+    auto r = upload_->finish();
+    if (!r) return fail(engineCallError(engine_, kLoadImages, r.error()));
+    return outcome(*r);
+  }
+
+  void cancel() override { upload_->cancel(); }
+
+ private:
+  // What the engine's answer says: an error status, or (as dockerd reports a failed load, with
+  // status 200 already sent) an error message in the progress stream, or the images loaded.
+  Result<std::vector<std::string>> outcome(const transport::HttpResponse& r) const {
+    if (r.head.status >= 400) {
+      return fail(engineAnswerError(engine_, kLoadImages, r.head.status, r.head.reason, r.body));
+    }
+    auto texts = progressTexts(r.body);
+    if (!texts) return fail(engineCallError(engine_, kLoadImages, texts.error()));
+    return loadedImages(*texts);
+  }
+
+  std::unique_ptr<transport::BodyUpload> upload_;
+  std::string engine_;
+  std::optional<Error> failure_;
+  bool finished_ = false;
+};
+
 }  // namespace
 
 struct HttpEngine::Call {
@@ -277,14 +375,7 @@ Result<std::vector<std::string>> HttpEngine::progressCall(std::string_view what,
                                                           const ProgressFn& onProgress, std::string* auxId) {
   std::vector<std::string> texts;  // stream and status texts, in order
   const auto onLine = [&](std::string_view line) -> Result<bool> {
-    BERTH_ASSIGN_OR_RETURN(const json::StreamMessage m, json::decodeStreamMessage(line));
-    if (!m.error.empty()) return fail(ErrorCode::InvalidArgument, std::string(trim(m.error)));
-    if (!m.auxId.empty() && auxId != nullptr) *auxId = m.auxId;
-    for (const std::string* text : {&m.stream, &m.status}) {
-      if (text->empty()) continue;
-      texts.push_back(*text);
-      if (onProgress) onProgress(*text);
-    }
+    BERTH_TRY(takeProgressMessage(line, texts, onProgress, auxId));
     return true;
   };
   BERTH_TRY(streamLines(what, c, options_.requestTimeout, options_.longTimeout, onLine, {}));
@@ -423,34 +514,46 @@ Result<std::string> HttpEngine::importImage(std::string_view rootfsTar, const Im
 }
 
 Result<std::vector<std::string>> HttpEngine::loadImage(std::string_view tar) {
-  const std::string what = "load images";
-  BERTH_ASSIGN_OR_RETURN(
-      auto texts,
-      progressCall(
-          what,
-          {.method = "POST", .path = "/images/load?quiet=1", .body = tar, .contentType = "application/x-tar"},
-          nullptr, nullptr));
-  std::vector<std::string> loaded;
-  for (const auto& t : texts) {
-    for (const auto& line : split(t, '\n')) {
-      for (const std::string_view prefix : {"Loaded image ID: ", "Loaded image: "}) {
-        if (startsWith(line, prefix)) {
-          loaded.emplace_back(trim(std::string_view(line).substr(prefix.size())));
-          break;
-        }
-      }
-    }
-  }
-  return loaded;
+  // One path for every load. A piece this large is written in place, without a copy.
+  BERTH_ASSIGN_OR_RETURN(auto load, beginImageLoad());
+  BERTH_TRY(load->write(tar));
+  return load->finish();
+}
+
+Result<std::unique_ptr<ImageLoad>> HttpEngine::beginImageLoad() {
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(kLoadImages, {.method = "POST",
+                                                                      .path = "/images/load?quiet=1",
+                                                                      .contentType = "application/x-tar"}));
+  auto upload = client_->beginUpload(req, options_.longTimeout);
+  if (!upload) return fail(engineCallError(description_, kLoadImages, upload.error()));
+  return std::unique_ptr<ImageLoad>(std::make_unique<HttpImageLoad>(std::move(upload).value(), description_));
 }
 
 Result<std::string> HttpEngine::saveImages(const std::vector<std::string>& refs) {
+  std::string tar;
+  BERTH_TRY(saveImagesTo(refs,
+                         [&](std::string_view piece) {
+                           tar += piece;
+                           return true;
+                         },
+                         {}));
+  return tar;
+}
+
+Status HttpEngine::saveImagesTo(const std::vector<std::string>& refs,
+                                const std::function<bool(std::string_view piece)>& sink,
+                                std::stop_token stop) {
   const std::string what = "save images " + join(refs, " ");
   Query q;
   for (const auto& r : refs) q.add("names", r);
-  BERTH_ASSIGN_OR_RETURN(auto r,
-                         call(what, {.path = "/images/get" + q.str(), .timeout = options_.longTimeout}));
-  return std::move(r.body);
+  const auto onPiece = [&](std::string_view piece) -> Result<bool> { return sink(piece); };
+  // dockerd stages the whole export before the tar's first byte (and the answer's header) goes out,
+  // so the header may take as long as the body.
+  BERTH_ASSIGN_OR_RETURN(const bool completed,
+                         streamBody(what, {.path = "/images/get" + q.str()}, options_.longTimeout,
+                                    options_.longTimeout, onPiece, stop));
+  if (!completed) return fail(ErrorCode::Cancelled, fmt::format("{}: {}: stopped", description_, what));
+  return ok();
 }
 
 Status HttpEngine::pullImage(const std::string& ref, const std::string& platform,

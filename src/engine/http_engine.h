@@ -47,7 +47,10 @@ class HttpEngine final : public Engine {
                                  const ProgressFn& onProgress) override;
   Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) override;
   Result<std::vector<std::string>> loadImage(std::string_view tar) override;
+  Result<std::unique_ptr<ImageLoad>> beginImageLoad() override;
   Result<std::string> saveImages(const std::vector<std::string>& refs) override;
+  Status saveImagesTo(const std::vector<std::string>& refs,
+                      const std::function<bool(std::string_view piece)>& sink, std::stop_token stop) override;
   Status pullImage(const std::string& ref, const std::string& platform,
                    const ProgressFn& onProgress) override;
   Status tagImage(const std::string& source, const std::string& repo, const std::string& tag) override;

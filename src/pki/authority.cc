@@ -1,6 +1,7 @@
 #include "pki/authority.h"
 
 #include <arpa/inet.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include <cctype>
@@ -68,7 +69,7 @@ Status checkValidity(const Validity& v) {
 }
 
 // A fresh certificate with version 3, a random 128-bit serial, the validity, subject CN and key.
-Result<X509Ptr> newCertificate(std::string_view commonName, const Validity& validity, const PrivateKey& key) {
+Result<X509Ptr> newCertificate(std::string_view commonName, const Validity& validity, EVP_PKEY* publicKey) {
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
     return fail(ErrorCode::Internal, detail::opensslError("X509_new"));
@@ -94,7 +95,7 @@ Result<X509Ptr> newCertificate(std::string_view commonName, const Validity& vali
                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) != 1) {
     return fail(ErrorCode::InvalidArgument, detail::opensslError("common name " + berth::quoted(cn)));
   }
-  if (X509_set_pubkey(cert.get(), key.native()) != 1) {
+  if (X509_set_pubkey(cert.get(), publicKey) != 1) {
     return fail(ErrorCode::Internal, detail::opensslError("set public key"));
   }
   return cert;
@@ -129,7 +130,7 @@ Result<Authority> Authority::create(const CaRequest& request) {
   BERTH_TRY(checkCommonName(request.commonName, "CA"));
   BERTH_TRY(checkValidity(request.validity));
   BERTH_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generate(request.keyType));
-  BERTH_ASSIGN_OR_RETURN(X509Ptr cert, newCertificate(request.commonName, request.validity, key));
+  BERTH_ASSIGN_OR_RETURN(X509Ptr cert, newCertificate(request.commonName, request.validity, key.native()));
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1) {
     return fail(ErrorCode::Internal, detail::opensslError("set issuer"));
   }
@@ -155,6 +156,31 @@ Result<Authority> Authority::fromParts(Certificate certificate, PrivateKey key) 
 }
 
 Result<Issued> Authority::issue(const CertificateRequest& request) const {
+  BERTH_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generate(request.keyType));
+  BERTH_ASSIGN_OR_RETURN(Certificate cert, issueFor(key.native(), request));
+  return Issued{std::move(cert), std::move(key)};
+}
+
+Result<Certificate> Authority::issueForCsr(std::string_view csrPem, const CertificateRequest& request) const {
+  detail::BioPtr bio(BIO_new_mem_buf(csrPem.data(), static_cast<int>(csrPem.size())));
+  std::unique_ptr<X509_REQ, detail::Deleter<X509_REQ_free>> req(
+      bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!req) {
+    return fail(ErrorCode::InvalidArgument, detail::opensslError("not a PEM certificate signing request"));
+  }
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(req.get());
+  if (pub == nullptr || X509_REQ_verify(req.get(), pub) != 1) {
+    return fail(ErrorCode::InvalidArgument,
+                detail::opensslError("the certificate signing request's signature does not verify"));
+  }
+  if (!detail::keyTypeOf(pub)) {
+    return fail(ErrorCode::InvalidArgument,
+                "the certificate signing request's key is neither ECDSA P-256 nor RSA 2048/4096");
+  }
+  return issueFor(pub, request);
+}
+
+Result<Certificate> Authority::issueFor(evp_pkey_st* publicKey, const CertificateRequest& request) const {
   const bool server = request.kind == CertificateKind::Server;
   if (request.kind == CertificateKind::Ca) {
     return fail(ErrorCode::InvalidArgument, "an Authority issues server and client certificates only");
@@ -176,13 +202,12 @@ Result<Issued> Authority::issue(const CertificateRequest& request) const {
                                                 " needs at least one IP address or DNS name");
   }
 
-  BERTH_ASSIGN_OR_RETURN(PrivateKey key, PrivateKey::generate(request.keyType));
-  BERTH_ASSIGN_OR_RETURN(X509Ptr cert, newCertificate(request.commonName, request.validity, key));
+  BERTH_ASSIGN_OR_RETURN(X509Ptr cert, newCertificate(request.commonName, request.validity, publicKey));
   X509* ca = certificate_.native();
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca)) != 1) {
     return fail(ErrorCode::Internal, detail::opensslError("set issuer"));
   }
-  const bool rsa = request.keyType != KeyType::EcdsaP256;
+  const bool rsa = EVP_PKEY_get_base_id(publicKey) == EVP_PKEY_RSA;
   BERTH_TRY(addExtension(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE"));
   BERTH_TRY(addExtension(cert.get(), ca, NID_key_usage,
                          rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"));
@@ -191,7 +216,27 @@ Result<Issued> Authority::issue(const CertificateRequest& request) const {
   BERTH_TRY(addExtension(cert.get(), ca, NID_subject_key_identifier, "hash"));
   BERTH_TRY(addExtension(cert.get(), ca, NID_authority_key_identifier, "keyid:always"));
   BERTH_TRY(sign(cert.get(), key_));
-  return Issued{Certificate::adopt(cert.release()), std::move(key)};
+  return Certificate::adopt(cert.release());
+}
+
+Result<std::string> certificateSigningRequest(const PrivateKey& key, std::string_view commonName) {
+  BERTH_TRY(checkCommonName(commonName, "client"));
+  std::unique_ptr<X509_REQ, detail::Deleter<X509_REQ_free>> req(X509_REQ_new());
+  if (!req || X509_REQ_set_version(req.get(), 0) != 1) {
+    return fail(ErrorCode::Internal, detail::opensslError("X509_REQ_new"));
+  }
+  const std::string cn(commonName);
+  if (X509_NAME_add_entry_by_NID(X509_REQ_get_subject_name(req.get()), NID_commonName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key.native()) != 1 ||
+      X509_REQ_sign(req.get(), key.native(), EVP_sha256()) <= 0) {
+    return fail(ErrorCode::Internal, detail::opensslError("make a certificate signing request"));
+  }
+  detail::BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
+    return fail(ErrorCode::Internal, detail::opensslError("write the certificate signing request"));
+  }
+  return detail::bioText(bio.get());
 }
 
 }  // namespace berth::pki

@@ -66,12 +66,22 @@ class Authority {
   // empty or odd name, a server certificate without names, an invalid IP address or DNS name,
   // notAfter before notBefore), Internal (OpenSSL).
   Result<Issued> issue(const CertificateRequest& request) const;
+  // The same for a key someone else holds: certifies the public key of a PEM certificate signing
+  // request (whose signature must verify) with `request`'s name, kind, names and validity (the
+  // CSR's own subject and extensions are ignored; request.keyType too). berthd gets its client
+  // certificates for hosts this way, so that its keys never leave its data directory.
+  // Errors: InvalidArgument for a CSR that does not parse or verify, as issue() otherwise.
+  Result<Certificate> issueForCsr(std::string_view csrPem, const CertificateRequest& request) const;
 
  private:
   Authority(Certificate certificate, PrivateKey key)
       : certificate_(std::move(certificate)), key_(std::move(key)) {}
+  Result<Certificate> issueFor(evp_pkey_st* publicKey, const CertificateRequest& request) const;
   Certificate certificate_;
   PrivateKey key_;
 };
+
+// A PEM certificate signing request for `key`, with subject CN=commonName (for issueForCsr).
+Result<std::string> certificateSigningRequest(const PrivateKey& key, std::string_view commonName);
 
 }  // namespace berth::pki

@@ -371,7 +371,58 @@ class Runner {
     return ok();
   }
 
+  // Start-first replacement: the new container runs (and is healthy, when it has a healthcheck)
+  // before the old one stops; if it never gets there, it goes and the old one keeps running.
+  Status replaceStartFirst(const Action& a) {
+    report(a, ProgressState::Working, "Recreate");
+    engine::ContainerCreate create = a.container.create;
+    create.name = a.containerId.substr(0, 12) + "_" + a.target;
+    create.config.labels["com.docker.compose.replace"] = a.containerId;
+    auto created = engine_.createContainer(create);
+    if (!created) return failed(a, created.error());
+    const std::string id = created->id;
+    const auto discard = [&](Error e) {
+      engine::RemoveContainerOptions o;
+      o.force = true;
+      (void)engine_.removeContainer(id, o);
+      return failed(a, std::move(e));
+    };
+    for (const auto& [network, endpoint] : a.container.connect) {
+      if (auto s = engine_.connectNetwork(network, id, endpoint); !s) {
+        return discard(Error(s.error()).withContext("connect " + a.target + " to network " + network));
+      }
+    }
+    if (!a.container.files.empty()) {
+      if (auto s = engine_.putArchive(id, "/", filesArchive(a.container.files), {}); !s) {
+        return discard(Error(s.error()).withContext("copy secrets and configs into " + a.target));
+      }
+    }
+    report(a, ProgressState::Working, "Starting");
+    if (auto s = engine_.startContainer(id); !s) {
+      return discard(Error(s.error().code(), s.error().message() + lastLogs(id, a.target)));
+    }
+    Action gate = a;
+    gate.condition = ServiceCondition::RunningOrHealthy;
+    if (Status up = waitOne(gate, id, a.startFirstTimeout); !up) {
+      if (up.error().code() == ErrorCode::Cancelled) return discard(up.error());
+      return discard(Error(up.error().code(), "the new container of " + a.target + " did not come up: " +
+                                                  up.error().message() + lastLogs(id, a.target)));
+    }
+    if (auto s = engine_.stopContainer(a.containerId, a.timeout); !s && s.error().code() != ErrorCode::NotFound) {
+      return failed(a, s.error());
+    }
+    engine::RemoveContainerOptions o;
+    if (auto s = engine_.removeContainer(a.containerId, o); !s && s.error().code() != ErrorCode::NotFound) {
+      return failed(a, s.error());
+    }
+    if (auto s = engine_.renameContainer(id, a.target); !s) return failed(a, s.error());
+    report(a, ProgressState::Done, "Recreated");
+    report(a, ProgressState::Done, "Started");
+    return ok();
+  }
+
   Status createContainer(const Action& a) {
+    if (a.kind == ActionKind::RecreateContainer && a.startFirst && a.start) return replaceStartFirst(a);
     const bool recreate = a.kind == ActionKind::RecreateContainer;
     report(a, ProgressState::Working, recreate ? "Recreate" : "Creating");
     engine::ContainerCreate create = a.container.create;
@@ -442,10 +493,11 @@ class Runner {
   }
 
   // Polls one container until it meets the condition: ok, or why it never will.
-  Status waitOne(const Action& a, const std::string& container) {
-    const bool bounded = options_.waitTimeout.has_value();
-    const Clock::TimePoint deadline =
-        clock_.now() + options_.waitTimeout.value_or(std::chrono::milliseconds(0));
+  Status waitOne(const Action& a, const std::string& container,
+                 std::optional<std::chrono::milliseconds> bound = std::nullopt) {
+    if (!bound) bound = options_.waitTimeout;
+    const bool bounded = bound.has_value();
+    const Clock::TimePoint deadline = clock_.now() + bound.value_or(std::chrono::milliseconds(0));
     emit(ProgressEvent{"Container", container, ProgressState::Working, "Waiting", ""});
     bool seenRunning = false;
     while (true) {

@@ -123,6 +123,7 @@ class Differ {
     std::set<std::string> volumes;
     for (const std::string& name : scope) {
       const spec::Service& s = project_.services.at(name);
+      if (auto it = options_.slots.find(name); it != options_.slots.end() && it->second.empty()) continue;
       if (s.networkMode.empty()) {
         for (const auto& [key, n] : s.networks) networks.insert(key);
       }
@@ -192,6 +193,7 @@ class Differ {
   }
 
   Status planService(const std::string& name) {
+    if (auto it = options_.slots.find(name); it != options_.slots.end()) return planSlots(name, it->second);
     const spec::Service& s = project_.services.at(name);
     int replicas = s.replicaCount();
     if (auto it = options_.scale.find(name); it != options_.scale.end()) replicas = it->second;
@@ -333,10 +335,17 @@ class Differ {
     containerNames_[name] = finalNames;
 
     for (Action& a : removals) serviceActions_[name].push_back(plan_.add(std::move(a)));
-    if (pending.empty()) return ok();
+    return addPending(name, s, ref, std::move(pending), {});
+  }
 
+  // Adds the service's new, replaced and started containers, each after what it needs: its image,
+  // networks and volumes, the services whose namespaces it shares, its dependencies (and their
+  // conditions), and `extra`.
+  Status addPending(const std::string& name, const spec::Service& s, const std::string& ref,
+                    std::vector<Action> pending, const std::vector<std::size_t>& extra) {
+    if (pending.empty()) return ok();
     // What every new, replaced or started container of the service waits for.
-    std::vector<std::size_t> after;
+    std::vector<std::size_t> after = extra;
     if (auto it = imageAction_.find(ref); it != imageAction_.end()) addUnique(after, it->second);
     if (s.networkMode.empty()) {
       for (const auto& [key, n] : s.networks) {
@@ -352,6 +361,7 @@ class Differ {
       if (auto it = serviceActions_.find(dep); it != serviceActions_.end()) addAll(after, it->second);
     }
     for (const auto& [dep, d] : s.dependsOn) {
+      if (options_.ignoreDependsOn) break;
       if (project_.services.count(dep) == 0) continue;
       if (scope_.count(dep) == 0) continue;  // --no-deps: not ours to wait for
       if (options_.noStart || d.condition == "service_started") {
@@ -370,6 +380,121 @@ class Differ {
       serviceActions_[name].push_back(plan_.add(std::move(a)));
     }
     return ok();
+  }
+
+  // The controller's mode (UpOptions::slots): exactly these numbered containers, identified by
+  // their labels rather than by their configuration.
+  Status planSlots(const std::string& name, const std::vector<Slot>& slots) {
+    const spec::Service& s = project_.services.at(name);
+    const std::string ref = serviceImage(project_, s);
+    const ObservedImage* img = observed_.image(ref);
+    std::map<int, const Slot*> wanted;
+    for (const Slot& slot : slots) {
+      if (slot.number <= 0) {
+        return fail(ErrorCode::InvalidArgument,
+                    fmt::format("service {}: slot {} is not a positive number", name, slot.number));
+      }
+      wanted[slot.number] = &slot;
+    }
+    const auto matches = [](const ObservedContainer& c, const Slot& slot) {
+      for (const auto& [k, v] : slot.labels) {
+        auto it = c.labels.find(k);
+        if (it == c.labels.end() || it->second != v) return false;
+      }
+      return true;
+    };
+    std::map<int, std::vector<const ObservedContainer*>> byNumber;
+    for (const ObservedContainer* c : observed_.serviceContainers(name)) byNumber[c->number].push_back(c);
+
+    std::vector<Action> pending;
+    std::vector<std::size_t> duplicates;  // removals the slot's own container waits for (its name)
+    std::vector<std::string> finalNames;
+    const auto removal = [&](const ObservedContainer& c, const char* reason) {
+      Action a;
+      a.kind = ActionKind::RemoveContainer;
+      a.target = c.name;
+      a.service = name;
+      a.containerId = c.id;
+      a.reason = reason;
+      a.timeout = options_.timeout;
+      return a;
+    };
+    for (const auto& [number, list] : byNumber) {
+      auto w = wanted.find(number);
+      if (w == wanted.end()) {
+        for (const ObservedContainer* c : list) serviceActions_[name].push_back(plan_.add(removal(*c, "not placed here")));
+        continue;
+      }
+      const Slot& slot = *w->second;
+      BERTH_ASSIGN_OR_RETURN(ContainerSpec spec, containerSpec(project_, s, number, translateOptions(img)));
+      const std::string canonical = spec.create.name;
+      // Keep the container that is the slot's (its labels match), preferring the one under its own
+      // name: an interrupted replacement can leave a second one under a temporary name.
+      const ObservedContainer* keep = nullptr;
+      for (const ObservedContainer* c : list) {
+        const bool better = keep == nullptr || (matches(*c, slot) && !matches(*keep, slot)) ||
+                            (matches(*c, slot) == matches(*keep, slot) && c->name == canonical &&
+                             keep->name != canonical);
+        if (better) keep = c;
+      }
+      for (const ObservedContainer* c : list) {
+        if (c != keep) duplicates.push_back(plan_.add(removal(*c, "duplicate number")));
+      }
+      finalNames.push_back(canonical);
+      std::string reason;
+      if (!matches(*keep, slot)) {
+        for (const auto& [k, v] : slot.labels) {
+          auto it = keep->labels.find(k);
+          if (it == keep->labels.end() || it->second != v) {
+            reason = k + " changed";
+            break;
+          }
+        }
+      } else if (keep->name != canonical) {
+        reason = "left under a temporary name";
+      }
+      if (!reason.empty()) {
+        TranslateOptions t = translateOptions(img);
+        t.inheritedVolumes = inheritedVolumes(s, *keep);
+        BERTH_ASSIGN_OR_RETURN(ContainerSpec replacement, containerSpec(project_, s, number, t));
+        for (const auto& [k, v] : slot.labels) replacement.create.config.labels[k] = v;
+        Action a;
+        a.kind = ActionKind::RecreateContainer;
+        a.target = canonical;
+        a.service = name;
+        a.reason = reason;
+        a.containerId = keep->id;
+        a.container = std::move(replacement);
+        a.start = slot.start;
+        a.startFirst = slot.startFirst && keep->running();
+        a.timeout = options_.timeout;
+        pending.push_back(std::move(a));
+        continue;
+      }
+      if (slot.start && !keep->running()) {
+        Action a;
+        a.kind = ActionKind::StartContainer;
+        a.target = keep->name;
+        a.service = name;
+        a.containerId = keep->id;
+        pending.push_back(std::move(a));
+      }
+    }
+    for (const auto& [number, slot] : wanted) {
+      if (byNumber.count(number) != 0) continue;
+      BERTH_ASSIGN_OR_RETURN(ContainerSpec spec, containerSpec(project_, s, number, translateOptions(img)));
+      for (const auto& [k, v] : slot->labels) spec.create.config.labels[k] = v;
+      Action a;
+      a.kind = ActionKind::CreateContainer;
+      a.target = spec.create.name;
+      a.service = name;
+      a.container = std::move(spec);
+      a.start = slot->start;
+      finalNames.push_back(a.target);
+      pending.push_back(std::move(a));
+    }
+    containerNames_[name] = finalNames;
+    return addPending(name, s, ref, std::move(pending), duplicates);
   }
 
   std::size_t waitFor(const std::string& service, ServiceCondition cond, const std::string& waiter) {

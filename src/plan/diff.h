@@ -38,6 +38,18 @@
 namespace berth::plan {
 
 enum class RecreatePolicy { Diverged, Force, Never };  // default, --force-recreate, --no-recreate
+
+// berthd's convergence of one host: exactly these containers of a service, by number, each with
+// labels of its own (the task it belongs to). A container is kept while its labels match, whatever
+// its configuration (a rolling update replaces tasks, and so containers, one by one); a container
+// whose labels differ is replaced, one whose number is not listed is removed.
+struct Slot {
+  int number = 0;
+  engine::Labels labels{};
+  bool start = true;        // start the container when it exists but does not run
+  bool startFirst = false;  // replace with the new container running (healthy) before the old stops
+  friend bool operator==(const Slot&, const Slot&) = default;
+};
 enum class BuildPolicy { Missing, Always, Never };     // default, --build, --no-build
 
 struct UpOptions {
@@ -55,6 +67,13 @@ struct UpOptions {
   bool wait = false;
   std::optional<int> timeout{};  // stop grace (seconds) when recreating
   std::string version{};         // com.docker.compose.version
+  // When a service is listed here, its containers are exactly these slots (see Slot); services not
+  // listed keep compose's numbering 1..replicas. `slots` with an empty list removes the service's
+  // containers from this engine.
+  std::map<std::string, std::vector<Slot>> slots{};
+  // Do not order containers after, or wait for, their depends_on (the controller spreads a stack
+  // over hosts; a dependency may run elsewhere).
+  bool ignoreDependsOn = false;
 };
 
 Result<Plan> diff(const spec::Project& project, const Observed& observed, const UpOptions& options);

@@ -13,6 +13,7 @@
 // Plain values; copy freely.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -79,6 +80,11 @@ struct Action {
   std::string waiter{};
   // A failure is reported but does not fail the plan (pull --ignore-pull-failures).
   bool optional = false;
+  // RecreateContainer: start the new container (under a temporary name) and wait until it runs
+  // (healthy, when it has a healthcheck) before stopping the old one; the old one keeps running if
+  // the new one fails. Bounded by `startFirstTimeout`.
+  bool startFirst = false;
+  std::chrono::milliseconds startFirstTimeout{std::chrono::minutes(5)};
 };
 
 struct Plan {

@@ -208,6 +208,7 @@ class Loader {
 
   Result<Project> run(const ConfigDetails& details) {
     projectDir_ = details.workingDir;
+    contents_ = &details.contents;
     Environment env = details.environment;
 
     // Parse the main files first: the project name comes from them and every later step needs it.
@@ -281,11 +282,19 @@ class Loader {
     return path;
   }
 
+  // A file's text: as given in ConfigDetails::contents, else from disk.
+  Result<std::string> contentOf(const std::string& path) const {
+    if (contents_ != nullptr) {
+      if (auto it = contents_->find(path); it != contents_->end()) return it->second;
+    }
+    return readFile(path);
+  }
+
   // Reads and parses a file once; nullptr (with diagnostics) on failure.
   const ParsedFile* parsed(const std::string& path) {
     if (auto it = files_.find(path); it != files_.end()) return &it->second;
     const int index = sources_.add(display(path));
-    auto text = readFile(path);
+    auto text = contentOf(path);
     if (!text) {
       diag_.error(Mark{index, 0, 0},
                   text.error().code() == ErrorCode::NotFound ? "no such file" : text.error().message());
@@ -689,6 +698,7 @@ class Loader {
   }
 
   const LoadOptions& options_;
+  const std::map<std::string, std::string>* contents_ = nullptr;
   Sources sources_;
   Diagnostics diag_;
   std::string projectDir_;

@@ -51,6 +51,9 @@ struct ConfigDetails {
   std::optional<std::string> projectName;
   // Used when no file has a `name:` (the CLI passes the normalized directory name).
   std::string defaultProjectName;
+  // Files given by content instead of read from disk: absolute path → text (berthd loads the
+  // canonical YAML of a stored stack this way). Paths not listed here are read as usual.
+  std::map<std::string, std::string> contents;
 };
 
 Result<Project> load(const ConfigDetails& details, const LoadOptions& options);

@@ -1,6 +1,10 @@
 // A scripted HTTP/1.1 server on a Unix socket in a temporary directory, for testing the engine
-// client's protocol handling (keep-alive, retries, timeouts, truncation, upgrades) without an engine.
-// Each connection runs on its own thread; the handler decides what bytes to answer each request with.
+// client's protocol handling (keep-alive, retries, timeouts, truncation, upgrades, chunked uploads)
+// without an engine. Each connection runs on its own thread; the handler decides what bytes to
+// answer each request with. Request bodies are read by Content-Length or, for Transfer-Encoding:
+// chunked, chunk by chunk (decoded into `body`, with the bytes as sent in `rawBody`); with
+// answerBeforeBody() the handler answers right after the request's head, reads none of its body,
+// and the connection is closed after the answer, as an engine refusing a request does.
 #pragma once
 
 #include <poll.h>
@@ -25,7 +29,9 @@ struct FakeRequest {
   std::string target;
   std::string head;  // request line and headers
   std::string body;
-  int connection = 0;  // 1-based index of the connection it arrived on
+  std::string rawBody;              // the body's bytes as they came (with chunked framing)
+  std::vector<std::string> chunks;  // a chunked body's chunks, decoded, in order
+  int connection = 0;               // 1-based index of the connection it arrived on
 };
 
 struct FakeReply {
@@ -34,6 +40,9 @@ struct FakeReply {
   bool hang = false;        // then wait (without answering more) until the server stops
   // After writing, echo whatever the client sends back, uppercased, until it half-closes (upgrades).
   bool echoUpper = false;
+  // Then wait until the server stops without reading another byte (the client's writes fill the
+  // socket's buffer and block).
+  bool stall = false;
 };
 
 inline std::string httpReply(int status, std::string_view reason, std::string_view body,
@@ -76,6 +85,9 @@ class FakeHttpServer {
     std::filesystem::remove_all(dir_);
   }
 
+  // From now on, answer each request after its head (see the header comment).
+  void answerBeforeBody() { answerBeforeBody_ = true; }
+
   const std::string& socketPath() const { return path_; }
   std::string url() const { return "unix://" + path_; }
   int connections() const { return accepted_.load(); }
@@ -96,20 +108,14 @@ class FakeHttpServer {
     }
   }
 
-  // Reads one request; false at end of stream.
-  bool readRequest(int fd, std::string& buffer, FakeRequest& req) {
+  // Reads one request's head; false at end of stream.
+  bool readHead(int fd, std::string& buffer, FakeRequest& req) {
+    req = FakeRequest{};
     while (true) {
       const auto end = buffer.find("\r\n\r\n");
       if (end != std::string::npos) {
         req.head = buffer.substr(0, end + 2);
-        std::size_t length = 0;
-        const auto cl = req.head.find("Content-Length: ");
-        if (cl != std::string::npos) length = std::stoul(req.head.substr(cl + 16));
-        while (buffer.size() < end + 4 + length) {
-          if (!readMore(fd, buffer)) return false;
-        }
-        req.body = buffer.substr(end + 4, length);
-        buffer.erase(0, end + 4 + length);
+        buffer.erase(0, end + 4);
         const auto sp1 = req.head.find(' ');
         const auto sp2 = req.head.find(' ', sp1 + 1);
         req.method = req.head.substr(0, sp1);
@@ -117,6 +123,41 @@ class FakeHttpServer {
         return true;
       }
       if (!readMore(fd, buffer)) return false;
+    }
+  }
+
+  // Reads the body of the request whose head was read; false at end of stream or on bad framing.
+  bool readBody(int fd, std::string& buffer, FakeRequest& req) {
+    if (req.head.find("Transfer-Encoding: chunked\r\n") == std::string::npos) {
+      std::size_t length = 0;
+      const auto cl = req.head.find("Content-Length: ");
+      if (cl != std::string::npos) length = std::stoul(req.head.substr(cl + 16));
+      while (buffer.size() < length) {
+        if (!readMore(fd, buffer)) return false;
+      }
+      req.body = req.rawBody = buffer.substr(0, length);
+      buffer.erase(0, length);
+      return true;
+    }
+    while (true) {
+      auto eol = buffer.find("\r\n");
+      while (eol == std::string::npos) {
+        if (!readMore(fd, buffer)) return false;
+        eol = buffer.find("\r\n");
+      }
+      const std::size_t size = std::stoul(buffer.substr(0, eol), nullptr, 16);
+      while (buffer.size() < eol + 2 + size + 2) {
+        if (!readMore(fd, buffer)) return false;
+      }
+      if (buffer.compare(eol + 2 + size, 2, "\r\n") != 0) return false;
+      req.rawBody += buffer.substr(0, eol + 2 + size + 2);
+      if (size == 0) {  // the last chunk; no trailers
+        buffer.erase(0, eol + 4);
+        return true;
+      }
+      req.chunks.push_back(buffer.substr(eol + 2, size));
+      req.body += req.chunks.back();
+      buffer.erase(0, eol + 2 + size + 2);
     }
   }
 
@@ -139,7 +180,9 @@ class FakeHttpServer {
   void serve(int fd, int index) {
     std::string buffer;
     FakeRequest req;
-    while (readRequest(fd, buffer, req)) {
+    while (readHead(fd, buffer, req)) {
+      const bool early = answerBeforeBody_;
+      if (!early && !readBody(fd, buffer, req)) break;
       req.connection = index;
       {
         std::lock_guard lock(mu_);
@@ -170,7 +213,15 @@ class FakeHttpServer {
         }
         break;
       }
-      if (reply.closeAfter) break;
+      if (reply.stall) {
+        while (!stopping_) {
+          pollfd p{fd, 0, 0};
+          ::poll(&p, 1, 50);
+          if ((p.revents & (POLLHUP | POLLERR)) != 0) break;
+        }
+        break;
+      }
+      if (reply.closeAfter || early) break;
     }
     std::lock_guard lock(mu_);
     ::shutdown(fd, SHUT_RDWR);
@@ -181,6 +232,7 @@ class FakeHttpServer {
   std::string path_;
   int listenFd_ = -1;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> answerBeforeBody_{false};
   std::atomic<int> accepted_{0};
   std::thread acceptor_;
   std::mutex mu_;

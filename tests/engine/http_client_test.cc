@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "engine/endpoint.h"
@@ -301,6 +302,221 @@ TEST(HttpClientTest, CancelWakesABlockedRead) {
   canceller.join();
   ASSERT_FALSE(n);
   EXPECT_EQ(n.error().code(), ErrorCode::Cancelled);
+}
+
+// --- Chunked uploads
+
+HttpRequest post(std::string target) {
+  HttpRequest r;
+  r.method = "POST";
+  r.target = std::move(target);
+  r.headers.push_back({"Content-Type", "application/x-tar"});
+  return r;
+}
+
+// Writes `piece` until a write fails (at most `limit` times); returns that failure.
+Status writeUntilItFails(BodyUpload& upload, std::string_view piece, int limit = 100000) {
+  for (int i = 0; i < limit; ++i) {
+    BERTH_TRY(upload.write(piece));
+  }
+  return fail(ErrorCode::Internal, "every write succeeded");
+}
+
+TEST(HttpClientUploadTest, SendsTheBodyInChunksAsWritten) {
+  std::mutex mu;
+  FakeRequest seen;
+  FakeHttpServer server([&](const FakeRequest& req) {
+    std::lock_guard lock(mu);
+    if (req.target == "/load") seen = req;
+    return FakeReply{httpReply(200, "OK", "loaded")};
+  });
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 5s);
+  ASSERT_TRUE(upload) << upload.error().message();
+  const std::string big(100 * 1024, 'x');  // beyond the size that is copied behind its header
+  for (std::string_view piece :
+       {std::string_view("hello "), std::string_view(""), std::string_view("world"), std::string_view(big)}) {
+    auto written = (*upload)->write(piece);
+    ASSERT_TRUE(written) << written.error().message();
+  }
+  auto r = (*upload)->finish();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->head.status, 200);
+  EXPECT_EQ(r->body, "loaded");
+
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(
+        seen.head,
+        "POST /load HTTP/1.1\r\nHost: docker\r\nUser-Agent: berth\r\nContent-Type: application/x-tar\r\n"
+        "Transfer-Encoding: chunked\r\n");
+    // The empty piece sent nothing: an empty chunk would have ended the body.
+    EXPECT_EQ(seen.chunks, (std::vector<std::string>{"hello ", "world", big}));
+    EXPECT_EQ(seen.rawBody, "6\r\nhello \r\n5\r\nworld\r\n19000\r\n" + big + "\r\n0\r\n\r\n");
+  }
+  // A cleanly finished upload's connection is kept.
+  ASSERT_TRUE(client->send(get("/after"), 5s));
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(HttpClientUploadTest, AnEmptyBodyIsJustTheLastChunk) {
+  FakeHttpServer server([](const FakeRequest& req) { return FakeReply{httpReply(200, "OK", req.rawBody)}; });
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 5s);
+  ASSERT_TRUE(upload) << upload.error().message();
+  auto r = (*upload)->finish();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "0\r\n\r\n");
+}
+
+TEST(HttpClientUploadTest, UsesANewConnectionEvenWhenOneIsIdle) {
+  FakeHttpServer server([](const FakeRequest&) { return FakeReply{httpReply(200, "OK", "")}; });
+  auto client = clientFor(server.url());
+  ASSERT_TRUE(client->send(get("/first"), 5s));
+  auto upload = client->beginUpload(post("/load"), 5s);
+  ASSERT_TRUE(upload) << upload.error().message();
+  ASSERT_TRUE((*upload)->write("data"));
+  ASSERT_TRUE((*upload)->finish());
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClientUploadTest, AnEarlyRefusalEndsTheUploadWithTheEnginesAnswer) {
+  FakeHttpServer server([](const FakeRequest& req) {
+    if (req.target != "/load") return FakeReply{httpReply(200, "OK", "")};
+    return FakeReply{httpReply(400, "Bad Request", "{\"message\":\"no such API\"}", "Connection: close\r\n")};
+  });
+  server.answerBeforeBody();
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 5s);
+  ASSERT_TRUE(upload) << upload.error().message();
+  // However the writes and the answer interleave, the upload ends with the answer.
+  auto failed = writeUntilItFails(**upload, std::string(16 * 1024, 'x'));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::Unavailable);
+  EXPECT_EQ(failed.error().message(), "the engine answered before the end of the request body (HTTP 400)");
+  auto again = (*upload)->write("more");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().message(), failed.error().message());
+  auto r = (*upload)->finish();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->head.status, 400);
+  EXPECT_EQ(r->body, "{\"message\":\"no such API\"}");
+}
+
+TEST(HttpClientUploadTest, AServerThatHangsUpMidBodyFailsTheUpload) {
+  FakeHttpServer server([](const FakeRequest&) { return FakeReply{"", true}; });
+  server.answerBeforeBody();
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 5s);
+  ASSERT_TRUE(upload) << upload.error().message();
+  auto failed = writeUntilItFails(**upload, std::string(16 * 1024, 'x'));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::Unavailable);
+  EXPECT_EQ(failed.error().message(), "the engine closed the connection without answering");
+  auto r = (*upload)->finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), failed.error().message());
+}
+
+TEST(HttpClientUploadTest, TimesOutWhenTheServerStopsReading) {
+  FakeHttpServer server([](const FakeRequest&) {
+    FakeReply reply;
+    reply.stall = true;
+    return reply;
+  });
+  server.answerBeforeBody();
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 300ms);
+  ASSERT_TRUE(upload) << upload.error().message();
+  const auto start = std::chrono::steady_clock::now();
+  auto failed = writeUntilItFails(**upload, std::string(64 * 1024, 'x'));
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::DeadlineExceeded);
+  EXPECT_EQ(failed.error().message(), "timed out sending the request (timeout 300ms)");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST(HttpClientUploadTest, TimesOutWaitingForTheAnswer) {
+  FakeHttpServer server([](const FakeRequest&) { return FakeReply{"", false, true}; });
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 300ms);
+  ASSERT_TRUE(upload) << upload.error().message();
+  ASSERT_TRUE((*upload)->write("all of it"));
+  auto r = (*upload)->finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::DeadlineExceeded);
+  EXPECT_EQ(r.error().message(), "no answer within 300ms");
+}
+
+TEST(HttpClientUploadTest, CancelWakesABlockedWriteAndTheConnectionIsNotReused) {
+  FakeHttpServer server([](const FakeRequest& req) {
+    if (req.target != "/load") return FakeReply{httpReply(200, "OK", "")};
+    FakeReply reply;
+    reply.stall = true;
+    return reply;
+  });
+  server.answerBeforeBody();
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), kNoTimeout);
+  ASSERT_TRUE(upload) << upload.error().message();
+  BodyUpload* u = upload->get();
+  // Cancelled while blocked on the full socket, or before the next write: the same outcome.
+  std::thread canceller([u] {
+    std::this_thread::sleep_for(100ms);
+    u->cancel();
+  });
+  auto failed = writeUntilItFails(*u, std::string(64 * 1024, 'x'));
+  canceller.join();
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::Cancelled);
+  auto r = u->finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Cancelled);
+}
+
+TEST(HttpClientUploadTest, ACancelledUploadsConnectionIsNotReused) {
+  FakeHttpServer server([](const FakeRequest&) { return FakeReply{httpReply(200, "OK", "")}; });
+  auto client = clientFor(server.url());
+  auto upload = client->beginUpload(post("/load"), 5s);
+  ASSERT_TRUE(upload) << upload.error().message();
+  ASSERT_TRUE((*upload)->write("part"));
+  (*upload)->cancel();
+  auto r = (*upload)->finish();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Cancelled);
+  upload->reset();
+  ASSERT_TRUE(client->send(get("/after"), 5s));
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClientUploadTest, AnAbandonedUploadIsCutShort) {
+  std::mutex mu;
+  std::vector<std::string> completed;
+  FakeHttpServer server([&](const FakeRequest& req) {
+    std::lock_guard lock(mu);
+    completed.push_back(req.target);
+    return FakeReply{httpReply(200, "OK", "")};
+  });
+  auto client = clientFor(server.url());
+  {
+    auto upload = client->beginUpload(post("/abandoned"), 5s);
+    ASSERT_TRUE(upload) << upload.error().message();
+    ASSERT_TRUE((*upload)->write("half of it"));
+  }  // destroyed unfinished: the connection closes mid-body
+  ASSERT_TRUE(client->send(get("/after"), 5s));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(completed, (std::vector<std::string>{"/after"}));
+}
+
+TEST(HttpClientUploadTest, ConnectErrorsComeFromBeginUpload) {
+  char tmpl[] = "/tmp/berth-noengine-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  auto upload = clientFor("unix://" + dir + "/missing.sock")->beginUpload(post("/load"), 5s);
+  ASSERT_FALSE(upload);
+  EXPECT_EQ(upload.error().code(), ErrorCode::Unavailable);
+  EXPECT_EQ(upload.error().message(),
+            "cannot connect to " + dir + "/missing.sock: no such socket (is dockerd running?)");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -268,5 +268,16 @@ TEST(HttpCodecTest, SerializesBodylessGetWithoutLengthAndPostWithZeroLength) {
             "0\r\n\r\n");
 }
 
+TEST(HttpCodecTest, SerializesAChunkedRequestWithoutContentLength) {
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/v1.41/images/load?quiet=1";
+  req.headers.push_back({"Content-Type", "application/x-tar"});
+  req.chunked = true;
+  EXPECT_EQ(serializeRequest(req, "docker"),
+            "POST /v1.41/images/load?quiet=1 HTTP/1.1\r\nHost: docker\r\nUser-Agent: berth\r\n"
+            "Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace berth::engine::transport

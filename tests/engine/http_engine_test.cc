@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
+
 #include "engine/endpoint.h"
 #include "fake_http_server.h"
 
@@ -277,6 +279,123 @@ TEST(HttpEngineTest, MalformedJsonAnswerIsAnErrorNotACrash) {
                                       0),
             0u)
       << r.error().message();
+}
+
+TEST(HttpEngineTest, StreamedLoadPostsAChunkedTarAndReadsWhatWasLoaded) {
+  std::mutex mu;
+  FakeRequest load;
+  FakeHttpServer server([&](const FakeRequest& req) {
+    std::lock_guard lock(mu);
+    load = req;
+    return FakeReply{httpReply(200, "OK",
+                               "{\"stream\":\"Loaded image: web:1\\n\"}\r\n"
+                               "{\"stream\":\"Loaded image ID: sha256:abc\\n\"}\r\n",
+                               "Content-Type: application/json\r\n")};
+  });
+  auto engine = engineFor(server, ApiVersion{1, 41});
+  auto started = engine->beginImageLoad();
+  ASSERT_TRUE(started) << started.error().message();
+  ImageLoad& loading = **started;
+  ASSERT_TRUE(loading.write("first part "));
+  ASSERT_TRUE(loading.write("second part"));
+  auto loaded = loading.finish();
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ(*loaded, (std::vector<std::string>{"web:1", "sha256:abc"}));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(load.method + " " + load.target, "POST /v1.41/images/load?quiet=1");
+  EXPECT_NE(load.head.find("Content-Type: application/x-tar\r\n"), std::string::npos);
+  EXPECT_EQ(load.chunks, (std::vector<std::string>{"first part ", "second part"}));
+}
+
+TEST(HttpEngineTest, ALoadTheEngineRefusesFailsWithItsAnswer) {
+  FakeHttpServer server([](const FakeRequest&) {
+    return FakeReply{httpReply(500, "Internal Server Error", "{\"message\":\"unexpected EOF\"}")};
+  });
+  auto engine = engineFor(server, ApiVersion{1, 41});
+  auto started = engine->beginImageLoad();
+  ASSERT_TRUE(started) << started.error().message();
+  ASSERT_TRUE((*started)->write("not a tar"));
+  auto loaded = (*started)->finish();
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().code(), ErrorCode::Internal);
+  EXPECT_EQ(loaded.error().message(), "engine " + server.url() + ": load images: unexpected EOF (500)");
+}
+
+TEST(HttpEngineTest, ALoadRefusedBeforeItsEndFailsTheWriteWithTheAnswer) {
+  FakeHttpServer server([](const FakeRequest&) {
+    return FakeReply{httpReply(400, "Bad Request", "{\"message\":\"bad archive\"}", "Connection: close\r\n")};
+  });
+  server.answerBeforeBody();
+  auto engine = engineFor(server, ApiVersion{1, 41});
+  auto started = engine->beginImageLoad();
+  ASSERT_TRUE(started) << started.error().message();
+  const std::string piece(16 * 1024, 'x');
+  Status written;
+  for (int i = 0; i < 100000 && written; ++i) written = (*started)->write(piece);
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(written.error().message(), "engine " + server.url() + ": load images: bad archive (400)");
+  auto loaded = (*started)->finish();
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error().message(), written.error().message());
+}
+
+TEST(HttpEngineTest, LoadImageStreamsTheWholeTarAsOnePiece) {
+  std::mutex mu;
+  FakeRequest load;
+  FakeHttpServer server([&](const FakeRequest& req) {
+    std::lock_guard lock(mu);
+    load = req;
+    return FakeReply{httpReply(200, "OK", "{\"stream\":\"Loaded image: web:1\\n\"}\n")};
+  });
+  auto engine = engineFor(server, ApiVersion{1, 41});
+  const std::string tar(200 * 1024, 't');
+  auto loaded = engine->loadImage(tar);
+  ASSERT_TRUE(loaded) << loaded.error().message();
+  EXPECT_EQ(*loaded, (std::vector<std::string>{"web:1"}));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(load.body, tar);
+}
+
+TEST(HttpEngineTest, SaveStreamsTheTarAndTheSinkCanStopIt) {
+  FakeHttpServer server([](const FakeRequest&) {
+    return FakeReply{
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "4\r\nabcd\r\n4\r\nefgh\r\n0\r\n\r\n"};
+  });
+  auto engine = engineFor(server, ApiVersion{1, 41});
+  std::string got;
+  auto saved = engine->saveImagesTo({"web:1", "db:2"},
+                                    [&](std::string_view piece) {
+                                      got += piece;
+                                      return true;
+                                    },
+                                    {});
+  ASSERT_TRUE(saved) << saved.error().message();
+  EXPECT_EQ(got, "abcdefgh");
+  EXPECT_EQ(server.targets().back(), "GET /v1.41/images/get?names=web%3A1&names=db%3A2");
+  auto whole = engine->saveImages({"web:1"});
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(*whole, "abcdefgh");
+
+  auto stopped = engine->saveImagesTo({"web:1"}, [](std::string_view) { return false; }, {});
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().code(), ErrorCode::Cancelled);
+  EXPECT_EQ(stopped.error().message(), "engine " + server.url() + ": save images web:1: stopped");
+}
+
+TEST(HttpEngineTest, SavingAMissingImageIsNotFound) {
+  FakeHttpServer server([](const FakeRequest&) {
+    return FakeReply{httpReply(404, "Not Found", "{\"message\":\"reference does not exist\"}")};
+  });
+  auto engine = engineFor(server, ApiVersion{1, 41});
+  bool called = false;
+  auto saved = engine->saveImagesTo({"nope:1"}, [&](std::string_view) { return called = true; }, {});
+  ASSERT_FALSE(saved);
+  EXPECT_FALSE(called);
+  EXPECT_EQ(saved.error().code(), ErrorCode::NotFound);
+  EXPECT_EQ(saved.error().message(),
+            "engine " + server.url() + ": save images nope:1: reference does not exist (404)");
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "base/tar_writer.h"
 #include "engine/image_reference.h"
+#include "engine/json_codec.h"
 
 namespace berth::fakes {
 
@@ -23,8 +25,8 @@ namespace {
 
 bool isAnonymous(const std::string& name) { return name.size() == 64 && name.find('_') == std::string::npos; }
 
-Error notFound(const std::string& what) {
-  return Error(ErrorCode::NotFound, "engine fake://engine: " + what);
+Error notFound(const std::string& address, const std::string& what) {
+  return Error(ErrorCode::NotFound, "engine " + address + ": " + what);
 }
 
 // The entries of a ustar archive: name → content (regular files only).
@@ -54,9 +56,109 @@ std::map<std::string, std::string> untar(std::string_view tar) {
   return out;
 }
 
+// --- The save tar: each image's inspect JSON (read back with the real decoder) and filler.
+
+constexpr std::size_t kSavePiece = 8 * 1024;
+constexpr std::size_t kLayerFiller = 40 * 1024;
+
+std::string jsonString(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string jsonList(const std::vector<std::string>& items) {
+  std::vector<std::string> texts;
+  for (const auto& i : items) texts.push_back(jsonString(i));
+  return "[" + join(texts, ",") + "]";
+}
+
+// {"80/tcp": {}, ...}: how the API spells a set.
+std::string jsonSet(const std::vector<std::string>& keys) {
+  std::vector<std::string> entries;
+  for (const auto& k : keys) entries.push_back(jsonString(k) + ":{}");
+  return "{" + join(entries, ",") + "}";
+}
+
+std::string jsonMap(const Labels& map) {
+  std::vector<std::string> entries;
+  for (const auto& [k, v] : map) entries.push_back(jsonString(k) + ":" + jsonString(v));
+  return "{" + join(entries, ",") + "}";
+}
+
+std::string imageJson(const std::string& id, const std::vector<std::string>& tags, const ImageConfig& c) {
+  std::string config = fmt::format(
+      R"({{"User":{},"Env":{},"Cmd":{},"Entrypoint":{},"WorkingDir":{},"Labels":{},"ExposedPorts":{},)"
+      R"("Volumes":{},"StopSignal":{})",
+      jsonString(c.user), jsonList(c.env), jsonList(c.cmd), jsonList(c.entrypoint), jsonString(c.workingDir),
+      jsonMap(c.labels), jsonSet(c.exposedPorts), jsonSet(c.volumes), jsonString(c.stopSignal));
+  if (c.healthcheck) {
+    const HealthConfig& h = *c.healthcheck;
+    config += fmt::format(
+        R"(,"Healthcheck":{{"Test":{},"Interval":{},"Timeout":{},"StartPeriod":{},"Retries":{}}})",
+        jsonList(h.test), h.interval.count(), h.timeout.count(), h.startPeriod.count(), h.retries);
+  }
+  return fmt::format(R"({{"Id":{},"RepoTags":{},"Config":{}}}}})", jsonString(id), jsonList(tags), config);
+}
+
 }  // namespace
 
-FakeEngine::FakeEngine() = default;
+// A streamed load: keeps the pieces and loads them at finish().
+class FakeEngine::Load final : public ImageLoad {
+ public:
+  Load(FakeEngine& engine, std::optional<std::pair<std::size_t, Error>> fault)
+      : engine_(engine), fault_(std::move(fault)) {}
+
+  Status write(std::string_view piece) override {
+    if (failure_) return fail(*failure_);
+    BERTH_CHECK(!finished_);
+    if (cancelled_) return failWith(cancelled());
+    if (piece.empty()) return ok();
+    engine_.observeLoadPiece(piece);
+    if (cancelled_) return failWith(cancelled());
+    if (fault_ && tar_.size() + piece.size() > fault_->first) return failWith(fault_->second);
+    tar_ += piece;
+    return ok();
+  }
+
+  Result<std::vector<std::string>> finish() override {
+    if (failure_) return fail(*failure_);
+    BERTH_CHECK(!finished_);
+    finished_ = true;
+    if (cancelled_) return fail(cancelled());
+    return engine_.finishLoad(tar_);
+  }
+
+  void cancel() override { cancelled_ = true; }
+
+ private:
+  Error cancelled() const {
+    return Error(ErrorCode::Cancelled, "engine " + engine_.address_ + ": load images: cancelled");
+  }
+  Status failWith(Error e) {
+    failure_ = std::move(e);
+    return fail(*failure_);
+  }
+
+  FakeEngine& engine_;
+  std::optional<std::pair<std::size_t, Error>> fault_;
+  std::string tar_;
+  std::optional<Error> failure_;
+  bool finished_ = false;
+  std::atomic<bool> cancelled_{false};
+};
+
+FakeEngine::FakeEngine() : FakeEngine("fake://engine") {}
+FakeEngine::FakeEngine(std::string address) : address_(std::move(address)) {}
 FakeEngine::~FakeEngine() = default;
 
 std::string FakeEngine::newId() {
@@ -123,6 +225,33 @@ std::string FakeEngine::addImage(const std::string& ref, std::string id, const I
 void FakeEngine::addToRegistry(const std::string& ref) {
   std::lock_guard lock(mu_);
   registry_.insert(normalizeImageReference(ref));
+}
+
+void FakeEngine::failStreamAfter(const std::string& method, std::size_t bytes, Error error) {
+  std::lock_guard lock(mu_);
+  failStreamAfter_[method].emplace_back(bytes, std::move(error));
+}
+
+void FakeEngine::onImageLoadPiece(std::function<void(std::string_view piece)> hook) {
+  std::lock_guard lock(mu_);
+  loadPieceHook_ = std::move(hook);
+}
+
+std::optional<std::pair<std::size_t, Error>> FakeEngine::takeStreamFault(const std::string& method) {
+  auto it = failStreamAfter_.find(method);
+  if (it == failStreamAfter_.end() || it->second.empty()) return std::nullopt;
+  auto fault = std::move(it->second.front());
+  it->second.erase(it->second.begin());
+  return fault;
+}
+
+void FakeEngine::observeLoadPiece(std::string_view piece) {
+  std::function<void(std::string_view)> hook;
+  {
+    std::lock_guard lock(mu_);
+    hook = loadPieceHook_;
+  }
+  if (hook) hook(piece);
 }
 
 void FakeEngine::failNext(const std::string& method, Error error) {
@@ -328,7 +457,7 @@ Result<ImageInspect> FakeEngine::inspectImage(const std::string& ref) {
       return i;
     }
   }
-  return fail(notFound("inspect image " + ref + ": No such image: " + ref + " (404)"));
+  return fail(notFound(address_, "inspect image " + ref + ": No such image: " + ref + " (404)"));
 }
 
 Result<BuildResult> FakeEngine::buildImage(std::string_view contextTar, const BuildOptions& options,
@@ -339,7 +468,7 @@ Result<BuildResult> FakeEngine::buildImage(std::string_view contextTar, const Bu
   if (files.count(options.dockerfile) == 0) {
     return fail(
         ErrorCode::InvalidArgument,
-        "engine fake://engine: build image: Cannot locate specified Dockerfile: " + options.dockerfile);
+        "engine " + address_ + ": build image: Cannot locate specified Dockerfile: " + options.dockerfile);
   }
   if (onProgress) onProgress("Step 1/1 : FROM scratch\n");
   const std::string id = "sha256:" + newId();
@@ -357,20 +486,126 @@ Result<std::string> FakeEngine::importImage(std::string_view, const ImportImageO
   return id;
 }
 
-Result<std::vector<std::string>> FakeEngine::loadImage(std::string_view) {
+Result<std::vector<std::string>> FakeEngine::loadImage(std::string_view tar) {
   FAKE_ENTER("loadImage", "", true);
-  return std::vector<std::string>{};
+  return loadTar(tar);
+}
+
+Result<std::unique_ptr<ImageLoad>> FakeEngine::beginImageLoad() {
+  FAKE_ENTER("beginImageLoad", "", false);
+  return std::unique_ptr<ImageLoad>(std::make_unique<Load>(*this, takeStreamFault("loadImage")));
+}
+
+Result<std::vector<std::string>> FakeEngine::finishLoad(std::string_view tar) {
+  FAKE_ENTER("loadImage", "", true);
+  return loadTar(tar);
+}
+
+Result<std::vector<std::string>> FakeEngine::loadTar(std::string_view tar) {
+  // What dockerd says of an archive that is not a tar.
+  const auto broken = [&] {
+    return fail(ErrorCode::Internal, "engine " + address_ + ": load images: unexpected EOF (500)");
+  };
+  if (tar.size() < 1024 || tar.substr(257, 5) != "ustar") return broken();
+  std::vector<std::pair<std::string, Image>> found;  // tag (or the ID, untagged) → image
+  for (const auto& [name, content] : untar(tar)) {
+    if (!endsWith(name, ".json") || name.find('/') != std::string::npos) continue;
+    auto image = json::decodeImageInspect(content);
+    if (!image || image->id.empty()) return broken();
+    if (image->repoTags.empty()) found.emplace_back(image->id, Image{image->id, image->config});
+    for (const auto& tag : image->repoTags) found.emplace_back(tag, Image{image->id, image->config});
+  }
+  if (found.empty()) {
+    return fail(ErrorCode::Internal, "engine " + address_ + ": load images: no image in the archive (500)");
+  }
+  std::vector<std::string> loaded;
+  for (auto& [ref, image] : found) {
+    images_[startsWith(ref, "sha256:") ? ref : normalizeImageReference(ref)] = image;
+    loaded.push_back(ref);
+  }
+  return loaded;
+}
+
+Result<std::string> FakeEngine::saveTar(const std::vector<std::string>& refs) {
+  struct Saved {
+    const Image* image;
+    std::vector<std::string> tags;
+  };
+  std::vector<Saved> saved;
+  for (const auto& ref : refs) {
+    // Like dockerd: a tag travels with the image, an ID alone carries none.
+    const bool byId = startsWith(ref, "sha256:");
+    const Image* image = nullptr;
+    for (const auto& [r, img] : images_) {
+      if (byId ? img.id == ref : r == normalizeImageReference(ref)) {
+        image = &img;
+        break;
+      }
+    }
+    if (image == nullptr) {
+      return fail(
+          notFound(address_, "save images " + join(refs, " ") + ": No such image: " + ref + " (404)"));
+    }
+    auto it =
+        std::find_if(saved.begin(), saved.end(), [&](const Saved& s) { return s.image->id == image->id; });
+    if (it == saved.end()) it = saved.insert(saved.end(), Saved{image, {}});
+    const std::string tag = normalizeImageReference(ref);
+    if (!byId && std::find(it->tags.begin(), it->tags.end(), tag) == it->tags.end()) it->tags.push_back(tag);
+  }
+  TarWriter tar;
+  for (const auto& s : saved) {
+    const std::string hex = s.image->id.substr(s.image->id.find(':') + 1);
+    tar.addFile(hex + ".json", imageJson(s.image->id, s.tags, s.image->config));
+    std::string filler;
+    while (filler.size() < kLayerFiller) filler += s.image->id;
+    filler.resize(kLayerFiller);
+    tar.addFile(hex + "/layer.tar", filler);
+  }
+  return tar.finish();
 }
 
 Result<std::string> FakeEngine::saveImages(const std::vector<std::string>& refs) {
-  FAKE_ENTER("saveImages", join(refs, " "), false);
-  return std::string();
+  std::string tar;
+  BERTH_TRY(saveImagesTo(refs,
+                         [&](std::string_view piece) {
+                           tar += piece;
+                           return true;
+                         },
+                         {}));
+  return tar;
+}
+
+Status FakeEngine::saveImagesTo(const std::vector<std::string>& refs,
+                                const std::function<bool(std::string_view piece)>& sink,
+                                std::stop_token stop) {
+  const std::string what = "save images " + join(refs, " ");
+  // Not FAKE_ENTER: `sink` runs without the lock (it may load into this very engine).
+  auto fault = enter("saveImages", join(refs, " "), false);
+  InFlight inFlightGuard(inFlight_);
+  if (fault) return fail(*fault);
+  std::string tar;
+  std::optional<std::pair<std::size_t, Error>> streamFault;
+  {
+    std::lock_guard lock(mu_);
+    BERTH_ASSIGN_OR_RETURN(tar, saveTar(refs));
+    streamFault = takeStreamFault("saveImages");
+  }
+  const std::size_t end = streamFault ? std::min(streamFault->first, tar.size()) : tar.size();
+  const auto stopped = [&] {
+    return fail(ErrorCode::Cancelled, "engine " + address_ + ": " + what + ": stopped");
+  };
+  for (std::size_t pos = 0; pos < end; pos += kSavePiece) {
+    if (stop.stop_requested()) return stopped();
+    if (!sink(std::string_view(tar).substr(pos, std::min(kSavePiece, end - pos)))) return stopped();
+  }
+  if (streamFault && streamFault->first < tar.size()) return fail(std::move(streamFault->second));
+  return ok();
 }
 
 Status FakeEngine::pullImage(const std::string& ref, const std::string&, const ProgressFn& onProgress) {
   FAKE_ENTER("pullImage", ref, true);
   if (registry_.count(normalizeImageReference(ref)) == 0) {
-    return fail(ErrorCode::Internal, "engine fake://engine: pull image " + ref +
+    return fail(ErrorCode::Internal, "engine " + address_ + ": pull image " + ref +
                                          ": Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup "
                                          "registry-1.docker.io: no such host");
   }
@@ -389,7 +624,7 @@ Status FakeEngine::tagImage(const std::string& source, const std::string& repo, 
       return ok();
     }
   }
-  return fail(notFound("tag image " + source + ": No such image (404)"));
+  return fail(notFound(address_, "tag image " + source + ": No such image (404)"));
 }
 
 Result<std::vector<ImageDeleteItem>> FakeEngine::removeImage(const std::string& ref,
@@ -397,12 +632,12 @@ Result<std::vector<ImageDeleteItem>> FakeEngine::removeImage(const std::string& 
   FAKE_ENTER("removeImage", ref, true);
   auto it = images_.find(normalizeImageReference(ref));
   if (it == images_.end())
-    return fail(notFound("remove image " + ref + ": No such image: " + ref + " (404)"));
+    return fail(notFound(address_, "remove image " + ref + ": No such image: " + ref + " (404)"));
   const std::string id = it->second.id;
   if (!options.force) {
     for (const auto& [cid, c] : containers_) {
       if (c->inspect.image == id) {
-        return fail(ErrorCode::Conflict, "engine fake://engine: remove image " + ref +
+        return fail(ErrorCode::Conflict, "engine " + address_ + ": remove image " + ref +
                                              ": image is being used by container " + cid.substr(0, 12) +
                                              " (409)");
       }
@@ -417,23 +652,24 @@ Result<std::vector<ImageDeleteItem>> FakeEngine::removeImage(const std::string& 
 Result<ContainerCreated> FakeEngine::createContainer(const ContainerCreate& spec) {
   FAKE_ENTER("createContainer", spec.name, true);
   if (!spec.name.empty() && find(spec.name) != nullptr) {
-    return fail(ErrorCode::Conflict, "engine fake://engine: create container " + spec.name +
+    return fail(ErrorCode::Conflict, "engine " + address_ + ": create container " + spec.name +
                                          ": Conflict. The container name \"/" + spec.name +
                                          "\" is already in use (409)");
   }
   auto img = images_.find(normalizeImageReference(spec.config.image));
   if (img == images_.end()) {
-    return fail(
-        notFound("create container " + spec.name + ": No such image: " + spec.config.image + " (404)"));
+    return fail(notFound(
+        address_, "create container " + spec.name + ": No such image: " + spec.config.image + " (404)"));
   }
   const std::string& mode = spec.hostConfig.networkMode;
   if (startsWith(mode, "container:") && find(mode.substr(10)) == nullptr) {
-    return fail(
-        notFound("create container " + spec.name + ": No such container: " + mode.substr(10) + " (404)"));
+    return fail(notFound(
+        address_, "create container " + spec.name + ": No such container: " + mode.substr(10) + " (404)"));
   }
   for (const auto& [net, e] : spec.networks) {
     if (networks_.count(net) == 0 && net != "bridge" && net != "host" && net != "none") {
-      return fail(notFound("create container " + spec.name + ": network " + net + " not found (404)"));
+      return fail(
+          notFound(address_, "create container " + spec.name + ": network " + net + " not found (404)"));
     }
   }
   auto c = std::make_unique<Container>();
@@ -508,19 +744,20 @@ Result<ContainerCreated> FakeEngine::createContainer(const ContainerCreate& spec
 Status FakeEngine::startContainer(const std::string& id) {
   FAKE_ENTER("startContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("start container " + id + ": No such container: " + id + " (404)"));
+  if (c == nullptr)
+    return fail(notFound(address_, "start container " + id + ": No such container: " + id + " (404)"));
   ContainerState& st = c->inspect.state;
   if (st.running) return ok();
   for (const auto& [net, e] : c->inspect.networkSettings.networks) {
     if (networks_.count(net) == 0 && net != "bridge" && net != "host" && net != "none") {
-      return fail(notFound("start container " + id + ": network " + net + " not found (404)"));
+      return fail(notFound(address_, "start container " + id + ": network " + net + " not found (404)"));
     }
   }
   const std::string& mode = c->inspect.hostConfig.networkMode;
   if (startsWith(mode, "container:")) {
     const Container* owner = find(mode.substr(10));
     if (owner == nullptr || !owner->inspect.state.running) {
-      return fail(ErrorCode::Internal, "engine fake://engine: start container " + id +
+      return fail(ErrorCode::Internal, "engine " + address_ + ": start container " + id +
                                            ": cannot join network of a non running container (500)");
     }
   }
@@ -552,7 +789,8 @@ Status FakeEngine::startContainer(const std::string& id) {
 Status FakeEngine::stopContainer(const std::string& id, std::optional<int>) {
   FAKE_ENTER("stopContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("stop container " + id + ": No such container: " + id + " (404)"));
+  if (c == nullptr)
+    return fail(notFound(address_, "stop container " + id + ": No such container: " + id + " (404)"));
   ContainerState& st = c->inspect.state;
   if (st.running) {
     st.status = ContainerStatus::Exited;
@@ -566,11 +804,12 @@ Status FakeEngine::stopContainer(const std::string& id, std::optional<int>) {
 Status FakeEngine::killContainer(const std::string& id, const std::string& signal) {
   FAKE_ENTER("killContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("kill container " + id + ": No such container: " + id + " (404)"));
+  if (c == nullptr)
+    return fail(notFound(address_, "kill container " + id + ": No such container: " + id + " (404)"));
   ContainerState& st = c->inspect.state;
   if (!st.running) {
-    return fail(ErrorCode::Conflict,
-                "engine fake://engine: kill container " + id + ": Container " + id + " is not running (409)");
+    return fail(ErrorCode::Conflict, "engine " + address_ + ": kill container " + id + ": Container " + id +
+                                         " is not running (409)");
   }
   if (signal == "SIGKILL" || signal == "KILL" || signal == "9" || signal == "SIGTERM" || signal == "TERM") {
     st.status = ContainerStatus::Exited;
@@ -584,7 +823,7 @@ Status FakeEngine::restartContainer(const std::string& id, std::optional<int>) {
   FAKE_ENTER("restartContainer", id, true);
   Container* c = find(id);
   if (c == nullptr)
-    return fail(notFound("restart container " + id + ": No such container: " + id + " (404)"));
+    return fail(notFound(address_, "restart container " + id + ": No such container: " + id + " (404)"));
   c->inspect.state.status = ContainerStatus::Running;
   c->inspect.state.running = true;
   c->inspectsSinceStart = 0;
@@ -595,9 +834,10 @@ Status FakeEngine::restartContainer(const std::string& id, std::optional<int>) {
 Status FakeEngine::removeContainer(const std::string& id, const RemoveContainerOptions& options) {
   FAKE_ENTER("removeContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("remove container " + id + ": No such container: " + id + " (404)"));
+  if (c == nullptr)
+    return fail(notFound(address_, "remove container " + id + ": No such container: " + id + " (404)"));
   if (c->inspect.state.running && !options.force) {
-    return fail(ErrorCode::Conflict, "engine fake://engine: remove container " + id +
+    return fail(ErrorCode::Conflict, "engine " + address_ + ": remove container " + id +
                                          ": You cannot remove a running container. Stop the container before "
                                          "attempting removal or force remove (409)");
   }
@@ -620,7 +860,7 @@ Result<ContainerInspect> FakeEngine::inspectContainer(const std::string& id) {
   FAKE_ENTER("inspectContainer", id, false);
   Container* c = find(id);
   if (c == nullptr)
-    return fail(notFound("inspect container " + id + ": No such container: " + id + " (404)"));
+    return fail(notFound(address_, "inspect container " + id + ": No such container: " + id + " (404)"));
   ContainerState& st = c->inspect.state;
   if (st.running && st.health && st.health->status == HealthStatus::Starting) {
     ++c->inspectsSinceStart;
@@ -672,7 +912,7 @@ Status FakeEngine::containerLogs(const std::string& id, const LogsOptions& optio
                                  std::stop_token) {
   FAKE_ENTER("containerLogs", id, false);
   const Container* c = find(id);
-  if (c == nullptr) return fail(notFound("logs " + id + ": No such container (404)"));
+  if (c == nullptr) return fail(notFound(address_, "logs " + id + ": No such container (404)"));
   std::string text = logs_[c->inspect.name];
   if (options.tail != "all" && !options.tail.empty()) {
     const std::size_t n = std::stoul(options.tail);
@@ -690,9 +930,9 @@ Result<WaitResult> FakeEngine::waitContainer(const std::string& id, WaitConditio
                                              std::chrono::milliseconds) {
   FAKE_ENTER("waitContainer", id, false);
   const Container* c = find(id);
-  if (c == nullptr) return fail(notFound("wait " + id + ": No such container (404)"));
+  if (c == nullptr) return fail(notFound(address_, "wait " + id + ": No such container (404)"));
   if (c->inspect.state.running)
-    return fail(ErrorCode::DeadlineExceeded, "engine fake://engine: wait " + id + ": still running");
+    return fail(ErrorCode::DeadlineExceeded, "engine " + address_ + ": wait " + id + ": still running");
   return WaitResult{c->inspect.state.exitCode, {}};
 }
 
@@ -700,7 +940,7 @@ Status FakeEngine::putArchive(const std::string& id, const std::string& path, st
                               const PutArchiveOptions&) {
   FAKE_ENTER("putArchive", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("put archive " + id + ": No such container (404)"));
+  if (c == nullptr) return fail(notFound(address_, "put archive " + id + ": No such container (404)"));
   for (auto& [name, content] : untar(tar)) {
     c->files[(path == "/" ? "/" : path + "/") + name] = content;
   }
@@ -725,7 +965,7 @@ Result<ContainerStats> FakeEngine::containerStats(const std::string& id) {
 Status FakeEngine::pauseContainer(const std::string& id) {
   FAKE_ENTER("pauseContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("pause " + id + ": No such container (404)"));
+  if (c == nullptr) return fail(notFound(address_, "pause " + id + ": No such container (404)"));
   c->inspect.state.status = ContainerStatus::Paused;
   c->inspect.state.paused = true;
   return ok();
@@ -734,7 +974,7 @@ Status FakeEngine::pauseContainer(const std::string& id) {
 Status FakeEngine::unpauseContainer(const std::string& id) {
   FAKE_ENTER("unpauseContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("unpause " + id + ": No such container (404)"));
+  if (c == nullptr) return fail(notFound(address_, "unpause " + id + ": No such container (404)"));
   c->inspect.state.status = ContainerStatus::Running;
   c->inspect.state.paused = false;
   return ok();
@@ -751,10 +991,10 @@ Result<TopResult> FakeEngine::topContainer(const std::string& id, const std::str
 Status FakeEngine::renameContainer(const std::string& id, const std::string& newName) {
   FAKE_ENTER("renameContainer", id, true);
   Container* c = find(id);
-  if (c == nullptr) return fail(notFound("rename " + id + ": No such container (404)"));
+  if (c == nullptr) return fail(notFound(address_, "rename " + id + ": No such container (404)"));
   if (find(newName) != nullptr) {
     return fail(ErrorCode::Conflict,
-                "engine fake://engine: rename container " + id + ": name " + newName + " in use (409)");
+                "engine " + address_ + ": rename container " + id + ": name " + newName + " in use (409)");
   }
   c->inspect.name = newName;
   return ok();
@@ -776,7 +1016,7 @@ Status FakeEngine::resizeContainerTty(const std::string& id, int, int) {
 Result<std::string> FakeEngine::createNetwork(const NetworkCreate& spec) {
   FAKE_ENTER("createNetwork", spec.name, true);
   if (networks_.count(spec.name) != 0) {
-    return fail(ErrorCode::Conflict, "engine fake://engine: create network " + spec.name +
+    return fail(ErrorCode::Conflict, "engine " + address_ + ": create network " + spec.name +
                                          ": network with name " + spec.name + " already exists (409)");
   }
   Network n;
@@ -798,7 +1038,8 @@ Result<Network> FakeEngine::inspectNetwork(const std::string& idOrName) {
   for (const auto& [name, n] : networks_) {
     if (name == idOrName || n.id == idOrName) return n;
   }
-  return fail(notFound("inspect network " + idOrName + ": network " + idOrName + " not found (404)"));
+  return fail(
+      notFound(address_, "inspect network " + idOrName + ": network " + idOrName + " not found (404)"));
 }
 
 Result<std::vector<Network>> FakeEngine::listNetworks(const Filters& filters) {
@@ -820,9 +1061,10 @@ Status FakeEngine::connectNetwork(const std::string& network, const std::string&
                                   const EndpointSettings& endpoint) {
   FAKE_ENTER("connectNetwork", network + " " + container, true);
   Container* c = find(container);
-  if (c == nullptr) return fail(notFound("connect: No such container: " + container + " (404)"));
+  if (c == nullptr) return fail(notFound(address_, "connect: No such container: " + container + " (404)"));
   auto n = networks_.find(network);
-  if (n == networks_.end()) return fail(notFound("connect: network " + network + " not found (404)"));
+  if (n == networks_.end())
+    return fail(notFound(address_, "connect: network " + network + " not found (404)"));
   EndpointState s;
   s.settings = endpoint;
   s.networkId = n->second.id;
@@ -833,7 +1075,7 @@ Status FakeEngine::connectNetwork(const std::string& network, const std::string&
 Status FakeEngine::disconnectNetwork(const std::string& network, const std::string& container, bool) {
   FAKE_ENTER("disconnectNetwork", network + " " + container, true);
   Container* c = find(container);
-  if (c == nullptr) return fail(notFound("disconnect: No such container: " + container + " (404)"));
+  if (c == nullptr) return fail(notFound(address_, "disconnect: No such container: " + container + " (404)"));
   c->inspect.networkSettings.networks.erase(network);
   return ok();
 }
@@ -842,10 +1084,10 @@ Status FakeEngine::removeNetwork(const std::string& idOrName) {
   FAKE_ENTER("removeNetwork", idOrName, true);
   auto it = networks_.find(idOrName);
   if (it == networks_.end())
-    return fail(notFound("remove network " + idOrName + ": network not found (404)"));
+    return fail(notFound(address_, "remove network " + idOrName + ": network not found (404)"));
   for (const auto& [id, c] : containers_) {
     if (c->inspect.state.running && c->inspect.networkSettings.networks.count(idOrName) != 0) {
-      return fail(ErrorCode::Conflict, "engine fake://engine: remove network " + idOrName +
+      return fail(ErrorCode::Conflict, "engine " + address_ + ": remove network " + idOrName +
                                            ": error while removing network: network " + idOrName +
                                            " has active endpoints (409)");
     }
@@ -865,7 +1107,8 @@ Result<Volume> FakeEngine::createVolume(const VolumeCreate& spec) {
 Result<Volume> FakeEngine::inspectVolume(const std::string& name) {
   FAKE_ENTER("inspectVolume", name, false);
   auto it = volumes_.find(name);
-  if (it == volumes_.end()) return fail(notFound("inspect volume " + name + ": no such volume (404)"));
+  if (it == volumes_.end())
+    return fail(notFound(address_, "inspect volume " + name + ": no such volume (404)"));
   return it->second;
 }
 
@@ -881,11 +1124,12 @@ Result<std::vector<Volume>> FakeEngine::listVolumes(const Filters& filters) {
 Status FakeEngine::removeVolume(const std::string& name, bool) {
   FAKE_ENTER("removeVolume", name, true);
   auto it = volumes_.find(name);
-  if (it == volumes_.end()) return fail(notFound("remove volume " + name + ": no such volume (404)"));
+  if (it == volumes_.end())
+    return fail(notFound(address_, "remove volume " + name + ": no such volume (404)"));
   for (const auto& [id, c] : containers_) {
     for (const MountPoint& m : c->inspect.mounts) {
       if (m.name == name) {
-        return fail(ErrorCode::Conflict, "engine fake://engine: remove volume " + name +
+        return fail(ErrorCode::Conflict, "engine " + address_ + ": remove volume " + name +
                                              ": volume is in use - [" + id.substr(0, 12) + "] (409)");
       }
     }

@@ -14,6 +14,15 @@
 // Log entries are "<method> <target>", the target being a container's *name* (IDs are resolved),
 // a network, volume or image name. mutations() leaves out the read-only calls.
 //
+// Images travel between fakes as a real engine's do: saveImages / saveImagesTo make a tar (for each
+// image "<hex>.json", its inspect JSON with the tags asked for and its config, and "<hex>/layer.tar",
+// 40 KiB of filler), streamed in 8 KiB pieces; loadImage / beginImageLoad take such a tar and keep
+// the images with their IDs, tags and configs. A streamed load is logged once, as "loadImage" when
+// it finishes (beginImageLoad itself is logged as a read), and a streamed save as "saveImages
+// <refs>", so failNext("loadImage" | "saveImages", ...) fails either form; failStreamAfter makes a
+// stream break in the middle. The fake's load holds the tar it receives in memory (so does the
+// whole fake); streaming is what the real engine's does.
+//
 // Thread-safety: every method may be called from several threads at once (one mutex); with
 // setLatency the calls sleep outside the lock so that apply's parallelism can be observed
 // (maxInFlight()).
@@ -21,6 +30,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,7 +44,10 @@ namespace berth::fakes {
 
 class FakeEngine final : public engine::Engine {
  public:
+  // `address` names the engine in address() and in every error (default "fake://engine": "engine
+  // fake://engine: ...").
   FakeEngine();
+  explicit FakeEngine(std::string address);
   ~FakeEngine() override;
 
   // --- Setting up
@@ -46,6 +59,13 @@ class FakeEngine final : public engine::Engine {
   void failNext(const std::string& method, Error error);
   // Calls of `method` on `target` (a container, network, volume or image name) always fail.
   void failOn(const std::string& method, const std::string& target, Error error);
+  // The next streamed "saveImages" (saveImagesTo) or "loadImage" (an ImageLoad) fails with `error`
+  // once `bytes` bytes went through: the save delivers what comes before and returns the error, the
+  // load's write that would pass the mark fails (and so does everything after it).
+  void failStreamAfter(const std::string& method, std::size_t bytes, Error error);
+  // Called with each piece an ImageLoad of this engine is given, before it takes it (e.g. to stop a
+  // copy half-way). Runs on the writer's thread, outside the fake's lock.
+  void onImageLoadPiece(std::function<void(std::string_view piece)> hook);
   // When started, the container exits at once with `code`, having printed `output`.
   void exitOnStart(const std::string& name, int code, std::string output = {});
   // A started container with a healthcheck reports healthy from the n-th inspect after its start
@@ -86,8 +106,10 @@ class FakeEngine final : public engine::Engine {
   Result<std::string> importImage(std::string_view rootfsTar,
                                   const engine::ImportImageOptions& options) override;
   Result<std::vector<std::string>> loadImage(std::string_view tar) override;
-  // Not `override`: the interface gains it in the engine work that is in flight.
-  Result<std::string> saveImages(const std::vector<std::string>& refs);  // NOLINT
+  Result<std::unique_ptr<engine::ImageLoad>> beginImageLoad() override;
+  Result<std::string> saveImages(const std::vector<std::string>& refs) override;
+  Status saveImagesTo(const std::vector<std::string>& refs,
+                      const std::function<bool(std::string_view piece)>& sink, std::stop_token stop) override;
   Status pullImage(const std::string& ref, const std::string& platform,
                    const engine::ProgressFn& onProgress) override;
   Status tagImage(const std::string& source, const std::string& repo, const std::string& tag) override;
@@ -140,6 +162,7 @@ class FakeEngine final : public engine::Engine {
 
  private:
   struct Container;
+  class Load;
   struct Image {
     std::string id;
     engine::ImageConfig config;
@@ -153,8 +176,18 @@ class FakeEngine final : public engine::Engine {
   engine::ContainerSummary summary(const Container& c) const;
   engine::Volume& ensureVolume(const std::string& name, const engine::Labels& labels);
   bool matches(const engine::Labels& labels, const engine::Filters& filters) const;
+  // The save tar of `refs` (mu_ held).
+  Result<std::string> saveTar(const std::vector<std::string>& refs);
+  // Loads a save tar (mu_ held); returns "Loaded image" names as the engine does.
+  Result<std::vector<std::string>> loadTar(std::string_view tar);
+  // The next failStreamAfter for `method`, if any (mu_ held).
+  std::optional<std::pair<std::size_t, Error>> takeStreamFault(const std::string& method);
+  // An ImageLoad's piece: the hook, if any (called without mu_).
+  void observeLoadPiece(std::string_view piece);
+  // An ImageLoad's finish(): logged and faulted as loadImage.
+  Result<std::vector<std::string>> finishLoad(std::string_view tar);
 
-  std::string address_ = "fake://engine";
+  std::string address_;
   mutable std::mutex mu_;
   std::map<std::string, Image> images_;  // normalized ref → image
   std::set<std::string> registry_;
@@ -164,6 +197,8 @@ class FakeEngine final : public engine::Engine {
   std::vector<std::pair<std::string, bool>> calls_;               // entry, mutating
   std::map<std::string, std::vector<Error>> failNext_;
   std::map<std::pair<std::string, std::string>, Error> failOn_;
+  std::map<std::string, std::vector<std::pair<std::size_t, Error>>> failStreamAfter_;
+  std::function<void(std::string_view)> loadPieceHook_;
   struct ExitScript {
     int code = 0;
     std::string output;

@@ -153,6 +153,10 @@ TEST(ApplyTest, WaitOptionChecksEveryServiceAndBoundsTheWait) {
   Runner r;
   r.engine.healthyAfter("p-a-1", 1000000);
   r.applyOptions.waitTimeout = std::chrono::seconds(30);
+  // One worker: the two waits share the fake clock, and a's polling (each poll "sleeps" 200 ms of
+  // fake time at once) could otherwise use up b's 30 s before b's thread looked twice — a race that
+  // failed this test one run in a few on a loaded machine.
+  r.applyOptions.parallelism = 1;
   auto s = r.up(
       loadOrDie("services: {a: {image: busybox, healthcheck: {test: [CMD, 'true']}}, b: {image: busybox}}"),
       {.wait = true});

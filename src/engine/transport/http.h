@@ -28,9 +28,12 @@ struct HttpHeader {
 struct HttpRequest {
   std::string method = "GET";
   std::string target;  // "/v1.41/containers/json?all=1"
-  // Besides Host, User-Agent and Content-Length, which serializeRequest adds.
+  // Besides Host, User-Agent and Content-Length or Transfer-Encoding, which serializeRequest adds.
   std::vector<HttpHeader> headers;
   std::string body;
+  // The body follows the head in chunks (HttpClient::beginUpload): serializeRequest then sends
+  // "Transfer-Encoding: chunked" instead of a Content-Length, and `body` must be empty.
+  bool chunked = false;
 };
 
 struct HttpResponseHead {
@@ -49,7 +52,9 @@ struct HttpResponse {
 };
 
 // The bytes of `request` as HTTP/1.1: request line, Host, User-Agent, the request's own headers,
-// Content-Length (whenever there is a body, and for POST and PUT), then the body.
+// Content-Length (whenever there is a body, and for POST and PUT), then the body. A chunked request
+// is only its head, ending with "Transfer-Encoding: chunked" and no Content-Length (a message with
+// both is malformed, RFC 9112 6.3); its chunks are the caller's to write.
 std::string serializeRequest(const HttpRequest& request, std::string_view host);
 
 class ResponseParser {

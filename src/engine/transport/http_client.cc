@@ -11,6 +11,10 @@ namespace berth::engine::transport {
 namespace {
 
 constexpr std::size_t kReadBuffer = 64 * 1024;
+// An upload's piece up to this size is copied behind its chunk header and written at once (one
+// syscall, one TLS record); a larger one is written in place, framing separately.
+constexpr std::size_t kCoalescedPiece = 64 * 1024;
+constexpr std::string_view kLastChunk = "0\r\n\r\n";
 // Of an error answer's body (a message), streaming and upgrading calls keep this much.
 constexpr std::size_t kMaxErrorBody = 1024 * 1024;
 
@@ -76,7 +80,148 @@ Status exchangeWithin(Connection& conn, std::string_view bytes, ResponseParser& 
   return fail(std::move(e));
 }
 
+Error cancelledError() { return Error(ErrorCode::Cancelled, "cancelled"); }
+
 }  // namespace
+
+// --- BodyUpload
+
+BodyUpload::BodyUpload(HttpClient& client, std::unique_ptr<Connection> connection, Deadline deadline,
+                       Timeout timeout)
+    : client_(client), deadline_(deadline), timeout_(timeout), connection_(std::move(connection)) {}
+
+BodyUpload::~BodyUpload() = default;
+
+void BodyUpload::cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  if (connection_) connection_->cancel();
+}
+
+Status BodyUpload::failWith(Error error) {
+  if (!failed_) failed_ = std::move(error);
+  return fail(*failed_);
+}
+
+Status BodyUpload::takeEarlyAnswer() {
+  std::array<char, 4096> buffer;
+  while (!parser_.done()) {
+    // A deadline already passed: reads what is there, never waits.
+    auto n = connection_->readSome(buffer, Deadline{});
+    if (!n) {
+      if (n.error().code() == ErrorCode::DeadlineExceeded) return ok();
+      return fail(std::move(n).error());
+    }
+    if (*n == 0) {
+      BERTH_TRY(parser_.feedEof(answerBody_));
+      break;
+    }
+    BERTH_TRY(parser_.feed(std::string_view(buffer.data(), *n), answerBody_));
+    if (answerBody_.size() > client_.options_.maxBufferedBody) {
+      return fail(ErrorCode::Internal, fmt::format("the engine's answer is larger than {} bytes",
+                                                   client_.options_.maxBufferedBody));
+    }
+  }
+  answered_ = parser_.done();
+  return ok();
+}
+
+Status BodyUpload::write(std::string_view piece) {
+  BERTH_CHECK(!finished_);
+  if (failed_) return fail(*failed_);
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return failWith(cancelledError());
+  }
+  if (piece.empty()) return ok();
+  // An engine that refuses the request answers at once and stops reading; noticing that before each
+  // piece ends the upload with its answer rather than with a broken pipe or a write that waits for
+  // the deadline.
+  if (auto early = takeEarlyAnswer(); !early) {
+    if (early.error().code() == ErrorCode::Cancelled) return failWith(cancelledError());
+    return failWith(std::move(early).error());
+  }
+  const auto answeredEarly = [&] {
+    return failWith(Error(ErrorCode::Unavailable,
+                          fmt::format("the engine answered before the end of the request body (HTTP {})",
+                                      parser_.head().status)));
+  };
+  if (answered_) return answeredEarly();
+  const std::string header = fmt::format("{:x}\r\n", piece.size());
+  Status written;
+  if (piece.size() <= kCoalescedPiece) {
+    frame_.clear();
+    frame_ += header;
+    frame_ += piece;
+    frame_ += "\r\n";
+    written = connection_->writeAll(frame_, deadline_);
+  } else {
+    written = connection_->writeAll(header, deadline_);
+    if (written) written = connection_->writeAll(piece, deadline_);
+    if (written) written = connection_->writeAll("\r\n", deadline_);
+  }
+  if (written) return ok();
+  Error e = std::move(written).error();
+  if (e.code() == ErrorCode::Cancelled) return failWith(cancelledError());
+  if (e.code() == ErrorCode::DeadlineExceeded) return failWith(timeoutError(Phase::Write, timeout_));
+  // The engine may have answered, or hung up, before it closed the connection: either says more
+  // than the broken pipe does.
+  auto early = takeEarlyAnswer();
+  if (early && answered_) return answeredEarly();
+  if (!early && early.error().code() == ErrorCode::Unavailable) return failWith(std::move(early).error());
+  return failWith(std::move(e));
+}
+
+Result<HttpResponse> BodyUpload::finish() {
+  BERTH_CHECK(!finished_);
+  finished_ = true;
+  const auto answer = [&] {
+    HttpResponse response;
+    response.head = parser_.head();
+    response.body = std::move(answerBody_);
+    return response;
+  };
+  if (failed_) {
+    if (answered_) return answer();
+    return fail(*failed_);
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return fail(cancelledError());
+  }
+  const BodySink sink = [&](std::string& body) -> Status {
+    if (answerBody_.size() + body.size() > client_.options_.maxBufferedBody) {
+      return fail(ErrorCode::Internal, fmt::format("the engine's answer is larger than {} bytes",
+                                                   client_.options_.maxBufferedBody));
+    }
+    answerBody_ += body;
+    body.clear();
+    return ok();
+  };
+  if (auto written = connection_->writeAll(kLastChunk, deadline_); !written) {
+    Error e = std::move(written).error();
+    if (e.code() == ErrorCode::Cancelled) return fail(cancelledError());
+    if (e.code() == ErrorCode::DeadlineExceeded) return fail(timeoutError(Phase::Write, timeout_));
+    // The engine answered, or hung up, and closed before the last chunk went out.
+    auto early = takeEarlyAnswer();
+    if (early && answered_) return answer();
+    if (!early && early.error().code() == ErrorCode::Unavailable) return fail(std::move(early).error());
+    return fail(std::move(e));
+  }
+  Status done = exchangeWithin(*connection_, "", parser_, deadline_, timeout_, sink);
+  if (!done) {
+    if (done.error().code() == ErrorCode::Cancelled) return fail(cancelledError());
+    return fail(std::move(done).error());
+  }
+  HttpResponse response = answer();
+  if (response.head.keepAlive && parser_.takeRemaining().empty()) {
+    std::lock_guard lock(mu_);
+    if (!cancelled_) client_.release(std::move(connection_));
+  }
+  return response;
+}
+
+// --- HttpClient
 
 HttpClient::HttpClient(std::unique_ptr<Transport> transport, HttpClientOptions options)
     : transport_(std::move(transport)), options_(std::move(options)) {}
@@ -219,6 +364,21 @@ Result<Upgraded> HttpClient::upgrade(const HttpRequest& request, Timeout timeout
     result.connection = std::move(lease.connection);
   }
   return result;
+}
+
+Result<std::unique_ptr<BodyUpload>> HttpClient::beginUpload(const HttpRequest& head, Timeout timeout) {
+  BERTH_CHECK(head.body.empty());
+  const Deadline deadline = deadlineFor(timeout);
+  HttpRequest req = head;
+  req.chunked = true;
+  const std::string bytes = serializeRequest(req, options_.hostHeader);
+  BERTH_ASSIGN_OR_RETURN(Lease lease, acquire(deadline, true));
+  if (auto written = lease.connection->writeAll(bytes, deadline); !written) {
+    if (written.error().code() == ErrorCode::DeadlineExceeded)
+      return fail(timeoutError(Phase::Write, timeout));
+    return fail(std::move(written).error());
+  }
+  return std::unique_ptr<BodyUpload>(new BodyUpload(*this, std::move(lease.connection), deadline, timeout));
 }
 
 }  // namespace berth::engine::transport

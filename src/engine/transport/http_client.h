@@ -4,7 +4,8 @@
 // exchange within the call's timeout, and a streaming call can be stopped through a stop_token.
 // Idle connections are kept (up to maxIdle, for idleTimeout) and checked before reuse; a request that
 // fails on a reused connection before any byte of the answer arrived is retried once on a fresh one
-// (the engine closed the idle connection before reading it).
+// (the engine closed the idle connection before reading it). A request body can be whole (send) or
+// produced piece by piece and sent chunked (beginUpload, BodyUpload), never retried.
 //
 // Errors: the transport's (Unavailable, DeadlineExceeded with the time budget in the message,
 // PermissionDenied for TLS/SSH trust), Internal for malformed HTTP, Cancelled when stopped. HTTP
@@ -17,8 +18,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -48,6 +51,64 @@ struct Upgraded {
   std::string initial;  // raw-stream bytes that arrived with the header
 };
 
+class HttpClient;
+
+// A request whose body is sent piece by piece as it is produced (Transfer-Encoding: chunked), made
+// by HttpClient::beginUpload: write() each piece, then finish() for the answer. Nothing is buffered
+// beyond the piece being written.
+//
+// One deadline bounds the whole upload, from beginUpload to the end of the answer. The connection
+// goes back to the pool only after an upload that finished cleanly; one that failed, was cancelled,
+// or is destroyed before finish() is closed (the server then sees a truncated body and must discard
+// the request).
+//
+// Thread-safety: write() and finish() from one thread at a time; cancel() from any thread. Must not
+// outlive the HttpClient that made it.
+class BodyUpload {
+ public:
+  ~BodyUpload();
+  BodyUpload(const BodyUpload&) = delete;
+  BodyUpload& operator=(const BodyUpload&) = delete;
+
+  // Sends `piece` as one chunk (an empty piece sends nothing: an empty chunk would end the body).
+  // Blocks until it was handed to the peer, at most until the upload's deadline. Errors: the
+  // transport's, DeadlineExceeded, Cancelled; Unavailable ("the engine answered before the end of
+  // the request body") when the server answered early, typically refusing the request, whose answer
+  // finish() then returns. After a failure every later write fails the same way.
+  Status write(std::string_view piece);
+
+  // Ends the body (the terminating chunk) and reads the whole answer, which is returned whatever its
+  // status (as HttpClient::send does). After a failed write it sends nothing: it returns the answer
+  // the server sent before it stopped reading, if a whole one arrived, else the write's error.
+  // Call once.
+  Result<HttpResponse> finish();
+
+  // Makes a blocked write() or finish() and every later one fail with Cancelled. Never blocks; safe
+  // from any thread, also after finish().
+  void cancel();
+
+ private:
+  friend class HttpClient;
+  BodyUpload(HttpClient& client, std::unique_ptr<Connection> connection, Deadline deadline, Timeout timeout);
+  // Reads, without waiting, whatever answer the server already sent (before a write; after a failed
+  // one). Sets answered_ when a whole answer is in.
+  Status takeEarlyAnswer();
+  Status failWith(Error error);
+
+  HttpClient& client_;
+  Deadline deadline_;
+  Timeout timeout_;
+  ResponseParser parser_;
+  std::string answerBody_;  // decoded body of the answer, as it arrives
+  std::string frame_;       // a small piece with its chunk framing, written at once
+  std::optional<Error> failed_;
+  bool answered_ = false;
+  bool finished_ = false;
+  std::mutex mu_;  // guards connection_ against cancel() while finish() hands it back to the pool
+  std::unique_ptr<Connection> connection_;
+  bool cancelled_ = false;  // guarded by mu_
+};
+
 class HttpClient {
  public:
   // Called with each piece of a streamed body; returns false to stop reading (the connection is
@@ -70,7 +131,14 @@ class HttpClient {
   // Sends a request that hijacks the connection (with Connection: Upgrade / Upgrade: tcp).
   Result<Upgraded> upgrade(const HttpRequest& request, Timeout timeout);
 
+  // Sends the head of `head` (whose body must be empty) with Transfer-Encoding: chunked and returns
+  // the upload that streams its body; `timeout` bounds the whole upload, answer included. Always on
+  // a new connection: a pooled one may have been closed by the engine, and a body already streamed
+  // could not be sent again on a retry. Errors: the transport's (dialling, writing the head).
+  Result<std::unique_ptr<BodyUpload>> beginUpload(const HttpRequest& head, Timeout timeout);
+
  private:
+  friend class BodyUpload;
   struct Lease {
     std::unique_ptr<Connection> connection;
     bool reused = false;

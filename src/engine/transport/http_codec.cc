@@ -52,7 +52,10 @@ std::string serializeRequest(const HttpRequest& request, std::string_view host) 
   req.set(http::field::host, bsv(host));
   req.set(http::field::user_agent, "berth");
   for (const auto& h : request.headers) req.insert(bsv(h.name), bsv(h.value));
-  if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put) {
+  if (request.chunked) {
+    BERTH_CHECK(request.body.empty());
+    req.set(http::field::transfer_encoding, "chunked");
+  } else if (!request.body.empty() || verb == http::verb::post || verb == http::verb::put) {
     req.set(http::field::content_length, std::to_string(request.body.size()));
   }
   std::ostringstream out;

@@ -1,0 +1,1288 @@
+#include "cluster/controller.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "cluster/scheduler.h"
+#include "engine/image_copy.h"
+#include "engine/image_reference.h"
+#include "hosts/inventory.h"
+#include "plan/apply.h"
+#include "plan/diff.h"
+#include "plan/observe.h"
+#include "spec/loader.h"
+
+namespace berth::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+constexpr std::string_view kProjectPath = "/berthd/stack.yaml";
+
+// Reads a stored version of a stack back into the compose model.
+Result<spec::Project> loadVersion(const std::string& stack, const std::string& yaml) {
+  spec::ConfigDetails details;
+  details.files = {std::string(kProjectPath)};
+  details.workingDir = "/berthd";
+  details.projectName = stack;
+  details.contents[std::string(kProjectPath)] = yaml;
+  spec::LoadOptions options;
+  // The canonical text is already interpolated, normalized and resolved: read it as it is.
+  options.interpolate = false;
+  options.resolvePaths = false;
+  options.resolveEnvironment = false;
+  return spec::load(details, options);
+}
+
+ContainerPhase phaseOf(engine::ContainerStatus s) {
+  switch (s) {
+    case engine::ContainerStatus::Created:
+      return ContainerPhase::Created;
+    case engine::ContainerStatus::Running:
+    case engine::ContainerStatus::Paused:
+    case engine::ContainerStatus::Restarting:
+      return ContainerPhase::Running;
+    case engine::ContainerStatus::Removing:
+    case engine::ContainerStatus::Exited:
+    case engine::ContainerStatus::Dead:
+    case engine::ContainerStatus::Unknown:
+      return ContainerPhase::Exited;
+  }
+  return ContainerPhase::Exited;
+}
+
+// berth's containers as the engine lists them (status text carries health and exit code).
+std::vector<ObservedTaskContainer> observedContainers(const std::vector<engine::ContainerSummary>& list) {
+  std::vector<ObservedTaskContainer> out;
+  for (const engine::ContainerSummary& s : list) {
+    auto task = s.labels.find(std::string(labels::kTask));
+    if (task == s.labels.end()) continue;
+    ObservedTaskContainer c;
+    c.id = s.id;
+    c.name = s.names.empty() ? s.id : s.names.front();
+    c.task = task->second;
+    const auto label = [&](std::string_view k) {
+      auto it = s.labels.find(std::string(k));
+      return it == s.labels.end() ? std::string() : it->second;
+    };
+    c.stack = label(labels::kStack);
+    c.service = label(labels::kService);
+    c.slot = std::atoi(label(labels::kSlot).c_str());
+    c.image = s.image;
+    c.phase = phaseOf(s.state);
+    if (s.status.find("(unhealthy)") != std::string::npos) {
+      c.health = HealthStatus::Unhealthy;
+    } else if (s.status.find("(healthy)") != std::string::npos) {
+      c.health = HealthStatus::Healthy;
+    } else if (s.status.find("(health: starting)") != std::string::npos) {
+      c.health = HealthStatus::Starting;
+    }
+    if (c.phase == ContainerPhase::Exited) {
+      const auto open = s.status.find('(');
+      const auto close = s.status.find(')', open == std::string::npos ? 0 : open);
+      if (open != std::string::npos && close != std::string::npos && startsWith(s.status, "Exited")) {
+        c.exitCode = std::atoi(s.status.substr(open + 1, close - open - 1).c_str());
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Result<std::vector<ObservedTaskContainer>> listBerthContainers(engine::Engine& engine) {
+  engine::ListContainersOptions o;
+  o.all = true;
+  o.filters = {{"label", {std::string(labels::kTask)}}};
+  BERTH_ASSIGN_OR_RETURN(auto list, engine.listContainers(o));
+  return observedContainers(list);
+}
+
+EngineFacts factsOf(const engine::EngineInfo& info) {
+  EngineFacts f;
+  f.hostname = info.name;
+  f.engineVersion = info.serverVersion;
+  f.ncpu = info.ncpu;
+  f.memoryBytes = info.memTotal;
+  for (const std::string& l : info.labels) {
+    const auto eq = l.find('=');
+    if (eq == std::string::npos) {
+      f.engineLabels[l] = "";
+    } else {
+      f.engineLabels[l.substr(0, eq)] = l.substr(eq + 1);
+    }
+  }
+  return f;
+}
+
+std::string randomId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:012x}", rng() & 0xffffffffffffULL);
+}
+
+// Collects the containers a plan failed to create or start, for the tasks they belong to.
+class JobProgress final : public plan::Progress {
+ public:
+  void event(const plan::ProgressEvent& e) override {
+    if (e.state == plan::ProgressState::Failed && e.kind == "Container") failures[e.name] = e.detail;
+  }
+  std::map<std::string, std::string> failures;
+};
+
+}  // namespace
+
+// ---- the owner's state and the threads around it
+
+struct JobResult {
+  HostJob job{};
+  bool listed = false;
+  std::vector<ObservedTaskContainer> containers{};
+  SteadyTime listStarted{};
+  std::map<std::string, std::string> taskErrors{};
+  std::string error{};
+};
+
+class Agent;
+
+struct Controller::Impl {
+  Impl(Store& s, EngineProvider& p, Clock& c, ControllerOptions o, EventLog& e)
+      : store(s), provider(p), clock(c), options(std::move(o)), events(e) {}
+
+  Store& store;
+  EngineProvider& provider;
+  Clock& clock;
+  ControllerOptions options;
+  EventLog& events;
+  ReconcileConfig config{};
+
+  // ---- owner thread only
+  ClusterState state{};
+  Observations obs{};
+  DefCatalog defs{};
+  std::map<std::pair<std::string, std::int64_t>, std::shared_ptr<const spec::Project>> projects{};
+  std::map<std::string, SteadyTime> listedAt{};  // the newest listing's start, per host
+  std::set<std::string> busy{};                  // hosts with a job running
+  std::set<HostJob> again{};                     // jobs to run once their host is free
+  std::set<std::string> rebalancing{};           // stacks being re-spread
+  std::optional<WallTime> wakeAt{};
+  bool dirty = true;
+
+  // ---- mailbox
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::function<void()>> mailbox;  // guarded by mu
+  bool stopping = false;                      // guarded by mu
+
+  // ---- agents (read by API threads)
+  mutable std::mutex agentsMu;
+  std::map<std::string, std::unique_ptr<Agent>> agents;  // guarded by agentsMu
+
+  // ---- job pool
+  std::mutex jobMu;
+  std::condition_variable jobCv;
+  std::deque<std::function<void()>> jobQueue;  // guarded by jobMu
+  bool jobsStopping = false;                   // guarded by jobMu
+  std::vector<std::jthread> workers;
+  std::stop_source jobStop;
+
+  // ---- snapshot and stats
+  mutable std::mutex snapMu;
+  std::shared_ptr<const Snapshot> snap = std::make_shared<Snapshot>();
+  mutable std::mutex statsMu;
+  ReconcileStats stats{};
+
+  std::jthread owner;
+
+  void post(std::function<void()> fn) {
+    {
+      std::lock_guard lock(mu);
+      mailbox.push_back(std::move(fn));
+    }
+    cv.notify_one();
+  }
+
+  // Runs `fn` on the owner thread and waits for its result (a Result<T> or Status).
+  template <class R>
+  R call(std::function<R()> fn) {
+    auto promise = std::make_shared<std::promise<R>>();
+    auto future = promise->get_future();
+    {
+      std::lock_guard lock(mu);
+      if (stopping) return fail(ErrorCode::Unavailable, "berthd is stopping");
+      // Readers see the change as soon as the caller has its answer: publish before answering.
+      mailbox.push_back([this, promise, fn = std::move(fn)] {
+        R result = fn();
+        (void)ensureDefs();
+        publish();
+        promise->set_value(std::move(result));
+      });
+    }
+    cv.notify_one();
+    return future.get();
+  }
+
+  void submitJob(std::function<void()> fn) {
+    {
+      std::lock_guard lock(jobMu);
+      jobQueue.push_back(std::move(fn));
+    }
+    jobCv.notify_one();
+  }
+
+  void loop(std::stop_token stop);
+  void pass();
+  void dispatch(const HostJob& job);
+  void jobDone(JobResult result);
+  void noteError(const std::string& host);
+  Status ensureDefs();
+  Result<std::shared_ptr<const spec::Project>> project(const std::string& stack, std::int64_t generation);
+  Result<std::shared_ptr<const spec::Project>> projectFor(const HostWork& work);
+  void startAgent(const Host& host);
+  void stopAgent(const std::string& name);
+  void publish();
+  Status commit(const Change& change);
+  std::string newTaskId();
+  void rebalanceStep();
+};
+
+// One host: probes, listings and the engine's event stream.
+class Agent {
+ public:
+  Agent(Controller::Impl& impl, Host host, std::shared_ptr<engine::Engine> probe,
+        std::shared_ptr<engine::Engine> work)
+      : impl_(impl), host_(std::move(host)), probe_(std::move(probe)), work_(std::move(work)) {
+    control_ = std::jthread([this](std::stop_token st) { controlLoop(st); });
+    events_ = std::jthread([this](std::stop_token st) { eventLoop(st); });
+  }
+  ~Agent() { stop(); }
+
+  void stop() {
+    control_.request_stop();
+    events_.request_stop();
+    wake_.notify_all();
+    if (control_.joinable()) control_.join();
+    if (events_.joinable()) events_.join();
+  }
+
+  std::shared_ptr<engine::Engine> work() const { return work_; }
+
+  void requestList() {
+    {
+      std::lock_guard lock(mu_);
+      listRequested_ = true;
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  void controlLoop(std::stop_token stop) {
+    const std::string name = host_.name;
+    bool wasUp = false;
+    auto nextProbe = std::chrono::steady_clock::now();
+    auto nextList = nextProbe;
+    while (!stop.stop_requested()) {
+      auto now = std::chrono::steady_clock::now();
+      if (now >= nextProbe) {
+        nextProbe = now + impl_.options.probeInterval;
+        auto ping = probe_->ping();
+        const WallTime at = impl_.clock.wallNow();
+        if (ping) {
+          std::optional<EngineFacts> facts;
+          if (!wasUp) {
+            if (auto info = probe_->info()) facts = factsOf(*info);
+            requestList();
+          }
+          wasUp = true;
+          impl_.post([&impl = impl_, name, at, facts] {
+            HostObservation& o = impl.obs[name];
+            if (o.lastSeen == WallTime{} || !o.error.empty()) impl.dirty = true;
+            o.lastSeen = at;
+            o.error.clear();
+            if (facts) {
+              auto h = impl.state.hosts.find(name);
+              if (h != impl.state.hosts.end() && !(h->second.facts == *facts)) {
+                Host updated = h->second;
+                updated.facts = *facts;
+                Change c;
+                c.putHosts.push_back(updated);
+                if (impl.commit(c)) impl.dirty = true;
+              }
+            }
+          });
+        } else {
+          wasUp = false;
+          const std::string why = ping.error().message();
+          impl_.post([&impl = impl_, name, why] {
+            HostObservation& o = impl.obs[name];
+            if (o.error.empty()) impl.noteError(name);
+            o.error = why;
+            o.listed = false;  // when it answers again, a fresh listing comes before any decision
+          });
+        }
+      }
+      bool list = false;
+      {
+        std::lock_guard lock(mu_);
+        list = listRequested_ || now >= nextList;
+        listRequested_ = false;
+      }
+      if (list && wasUp) {
+        nextList = std::chrono::steady_clock::now() + impl_.options.relistInterval;
+        const SteadyTime started = std::chrono::steady_clock::now();
+        auto listed = listBerthContainers(*work_);
+        if (listed) {
+          impl_.post([&impl = impl_, name, started, containers = std::move(*listed)]() mutable {
+            auto& last = impl.listedAt[name];
+            if (started < last) return;  // a newer listing already arrived
+            last = started;
+            HostObservation& o = impl.obs[name];
+            if (!o.listed || o.containers != containers) impl.dirty = true;
+            o.listed = true;
+            o.containers = std::move(containers);
+          });
+        }
+      }
+      std::unique_lock lock(mu_);
+      const auto until = std::min(nextProbe, nextList);
+      wake_.wait_until(lock, stop, until, [&] { return listRequested_; });
+    }
+  }
+
+  void eventLoop(std::stop_token stop) {
+    engine::EventsOptions o;
+    o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
+    while (!stop.stop_requested()) {
+      auto s = work_->events(
+          o,
+          [&](const engine::Event&) {
+            requestList();
+            return !stop.stop_requested();
+          },
+          stop);
+      if (stop.stop_requested()) return;
+      // The stream ended (engine restarted, host unreachable): reconnect shortly; a listing covers
+      // what happened meanwhile.
+      (void)s;
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
+      lock.unlock();
+      requestList();
+    }
+  }
+
+  Controller::Impl& impl_;
+  const Host host_;
+  std::shared_ptr<engine::Engine> probe_;
+  std::shared_ptr<engine::Engine> work_;
+  std::mutex mu_;
+  std::condition_variable_any wake_;
+  bool listRequested_ = true;  // guarded by mu_
+  std::jthread control_;
+  std::jthread events_;
+};
+
+// ---- owner thread
+
+void Controller::Impl::loop(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    std::deque<std::function<void()>> batch;
+    {
+      std::unique_lock lock(mu);
+      const auto tick = std::chrono::steady_clock::now() + 1s;
+      auto until = tick;
+      if (wakeAt) {
+        const auto left = *wakeAt - clock.wallNow();
+        until = std::min(until, std::chrono::steady_clock::now() +
+                                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(left));
+      }
+      cv.wait_until(lock, until, [&] { return !mailbox.empty() || stopping; });
+      if (stopping) return;
+      batch.swap(mailbox);
+    }
+    for (auto& fn : batch) fn();
+    const bool due = !wakeAt || clock.wallNow() >= *wakeAt;
+    if (dirty || due || batch.empty()) pass();
+  }
+}
+
+Status Controller::Impl::commit(const Change& change) {
+  if (change.empty()) return ok();
+  if (Status s = store.commit(change); !s) {
+    log::error("store {}: {}", store.describe(), s.error().message());
+    return s;
+  }
+  applyChange(state, change);
+  return ok();
+}
+
+std::string Controller::Impl::newTaskId() {
+  while (true) {
+    std::string id = randomId();
+    if (state.tasks.count(id) == 0) return id;
+  }
+}
+
+void Controller::Impl::noteError(const std::string& host) {
+  std::lock_guard lock(statsMu);
+  ++stats.engineErrors[host];
+}
+
+Result<std::shared_ptr<const spec::Project>> Controller::Impl::project(const std::string& stack,
+                                                                        std::int64_t generation) {
+  const auto key = std::make_pair(stack, generation);
+  if (auto it = projects.find(key); it != projects.end()) return it->second;
+  auto v = state.versions.find(key);
+  if (v == state.versions.end()) {
+    return fail(ErrorCode::Internal, fmt::format("stack {} version {} is not stored", stack, generation));
+  }
+  auto loaded = loadVersion(stack, v->second.project);
+  if (!loaded) {
+    return fail(ErrorCode::Internal, fmt::format("stack {} version {}: {}", stack, generation,
+                                                 loaded.error().message()));
+  }
+  auto p = std::make_shared<const spec::Project>(std::move(*loaded));
+  projects[key] = p;
+  return p;
+}
+
+Status Controller::Impl::ensureDefs() {
+  std::set<std::pair<std::string, std::int64_t>> needed;
+  for (const auto& [key, r] : state.services) {
+    needed.insert({r.stack, r.specGeneration});
+    if (r.previousGeneration != 0) needed.insert({r.stack, r.previousGeneration});
+  }
+  for (const auto& [id, t] : state.tasks) {
+    (void)id;
+    if (t.specGeneration != 0) needed.insert({t.stack, t.specGeneration});
+  }
+  for (const auto& [stack, generation] : needed) {
+    bool have = false;
+    for (const auto& [key, d] : defs) {
+      (void)d;
+      if (std::get<0>(key) == stack && std::get<2>(key) == generation) {
+        have = true;
+        break;
+      }
+    }
+    if (have || state.versions.count({stack, generation}) == 0) continue;
+    auto p = project(stack, generation);
+    if (!p) {
+      log::error("{}", p.error().message());
+      continue;
+    }
+    for (const auto& [name, service] : (*p)->services) {
+      auto d = serviceDef(**p, service, generation);
+      if (!d) {
+        log::error("stack {} version {}: {}", stack, generation, d.error().message());
+        continue;
+      }
+      defs[DefKey{stack, name, generation}] = std::move(*d);
+    }
+  }
+  // Forget what nothing refers to any more.
+  for (auto it = defs.begin(); it != defs.end();) {
+    if (needed.count({std::get<0>(it->first), std::get<2>(it->first)}) == 0) {
+      it = defs.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = projects.begin(); it != projects.end();) {
+    bool used = needed.count(it->first) != 0;
+    if (auto s = state.stacks.find(it->first.first); s != state.stacks.end() && s->second.generation == it->first.second)
+      used = true;
+    it = used ? std::next(it) : projects.erase(it);
+  }
+  return ok();
+}
+
+Result<std::shared_ptr<const spec::Project>> Controller::Impl::projectFor(const HostWork& work) {
+  if (work.remove) {
+    auto empty = std::make_shared<spec::Project>();
+    empty->name = work.stack;
+    return std::shared_ptr<const spec::Project>(empty);
+  }
+  BERTH_ASSIGN_OR_RETURN(auto base, project(work.stack, work.generation));
+  auto out = std::make_shared<spec::Project>(*base);
+  for (const auto& [service, generation] : work.serviceGenerations) {
+    if (generation == work.generation) continue;
+    BERTH_ASSIGN_OR_RETURN(auto older, project(work.stack, generation));
+    if (auto s = older->services.find(service); s != older->services.end()) out->services[service] = s->second;
+  }
+  // The controller restarts tasks itself (deploy.restart_policy); an engine restart policy would
+  // fight it. depends_on is left to each host's order of nothing: services may be on other hosts.
+  for (auto& [name, s] : out->services) {
+    (void)name;
+    s.restart.clear();
+  }
+  return std::shared_ptr<const spec::Project>(out);
+}
+
+void Controller::Impl::publish() {
+  auto s = std::make_shared<Snapshot>();
+  s->state = state;
+  s->observations = obs;
+  s->defs = defs;
+  s->at = clock.wallNow();
+  std::lock_guard lock(snapMu);
+  snap = std::move(s);
+}
+
+void Controller::Impl::pass() {
+  dirty = false;
+  for (int round = 0; round < 4; ++round) {
+    (void)ensureDefs();
+    const auto started = std::chrono::steady_clock::now();
+    const WallTime now = clock.wallNow();
+    Decisions d = reconcile(state, obs, defs, config, now, [this] { return newTaskId(); });
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    {
+      std::lock_guard lock(statsMu);
+      ++stats.passes;
+      stats.sumSeconds += seconds;
+      for (std::size_t i = 0; i < stats.bucketBounds.size(); ++i) {
+        if (seconds <= stats.bucketBounds[i]) ++stats.bucketCounts[i];
+      }
+      for (const ControllerEvent& e : d.events) {
+        if (e.type == "task" && e.action == "pending") ++stats.placementFailures;
+      }
+    }
+    if (Status s = commit(d.change); !s) {
+      // Nothing of this pass happened; try again shortly.
+      wakeAt = now + 1s;
+      publish();
+      return;
+    }
+    for (const auto& [host, health] : d.health) {
+      obs[host].health = health;
+      if (health == HostHealth::Down) obs[host].downSince = now;
+    }
+    // Errors turned into task failures are consumed.
+    for (auto& [name, o] : obs) {
+      (void)name;
+      o.taskErrors.clear();
+    }
+    for (const ControllerEvent& e : d.events) log::info("{}", describe(e));
+    events.append(std::move(d.events));
+    wakeAt = d.wakeAt;
+    for (const HostJob& job : d.jobs) dispatch(job);
+    if (!rebalancing.empty()) rebalanceStep();
+    if (d.change.empty()) break;
+  }
+  publish();
+}
+
+void Controller::Impl::dispatch(const HostJob& job) {
+  if (busy.count(job.host) != 0) {
+    again.insert(job);
+    return;
+  }
+  std::shared_ptr<engine::Engine> engine;
+  std::map<std::string, std::shared_ptr<engine::Engine>> peers;
+  {
+    std::lock_guard lock(agentsMu);
+    auto it = agents.find(job.host);
+    if (it == agents.end()) return;
+    engine = it->second->work();
+    for (const auto& [name, agent] : agents) {
+      if (name == job.host) continue;
+      auto o = obs.find(name);
+      if (o != obs.end() && o->second.health == HostHealth::Ready) peers[name] = agent->work();
+    }
+  }
+  const HostWork work = hostWork(state, defs, job.host, job.stack, clock.wallNow());
+  auto project = projectFor(work);
+  if (!project) {
+    log::error("host {} stack {}: {}", job.host, job.stack, project.error().message());
+    return;
+  }
+  busy.insert(job.host);
+  const std::string version = options.version;
+  Clock& clk = clock;
+  std::stop_token stop = jobStop.get_token();
+  submitJob([this, job, work, project = *project, engine, peers, version, &clk, stop] {
+    JobResult r;
+    r.job = job;
+    engine::Engine& e = *engine;
+    const auto finish = [&] {
+      r.listStarted = std::chrono::steady_clock::now();
+      if (auto listed = listBerthContainers(e)) {
+        r.listed = true;
+        r.containers = std::move(*listed);
+      }
+      post([this, r = std::move(r)]() mutable { jobDone(std::move(r)); });
+    };
+    if (work.remove) {
+      auto observed = plan::observe(e, job.stack);
+      if (!observed) {
+        r.error = observed.error().message();
+        finish();
+        return;
+      }
+      plan::DownOptions down;
+      down.removeVolumes = work.removeVolumes;
+      plan::Plan p = plan::planDown(*project, *observed, down);
+      plan::NullProgress quiet;
+      if (Status s = plan::apply(p, e, quiet, clk, plan::ApplyOptions{}, stop); !s) r.error = s.error().message();
+      finish();
+      return;
+    }
+    // Images first: what the host lacks comes from a host that has it (the very image the stack
+    // was deployed with), else from its registry.
+    std::map<std::string, std::string> imageErrors;
+    for (const std::string& ref : work.images) {
+      if (e.inspectImage(ref)) continue;
+      bool copied = false;
+      std::string tried;
+      for (const auto& [peerName, peer] : peers) {
+        if (!peer->inspectImage(ref)) continue;
+        std::vector<engine::Engine*> to{&e};
+        if (Status s = engine::copyImages(*peer, {ref}, to, {}, stop); s) {
+          copied = true;
+          break;
+        } else {
+          tried += fmt::format("; copying it from {} failed: {}", peerName, s.error().message());
+        }
+      }
+      if (copied) continue;
+      if (Status pulled = e.pullImage(ref, "", {}); pulled) continue;
+      else tried += "; pulling it failed: " + pulled.error().message();
+      imageErrors[ref] = fmt::format("image {} is on no ready host of the fleet and could not be pulled{} "
+                                     "(send it with `berth image push {}`)",
+                                     ref, tried, ref);
+    }
+    plan::ObserveOptions oo;
+    oo.images = work.images;
+    auto observed = plan::observe(e, job.stack, oo);
+    if (!observed) {
+      r.error = observed.error().message();
+      finish();
+      return;
+    }
+    plan::UpOptions up;
+    for (const auto& [name, s] : project->services) {
+      (void)s;
+      up.services.push_back(name);
+    }
+    up.noDeps = true;
+    up.ignoreDependsOn = true;
+    up.slots = work.slots;
+    up.pull = "never";
+    up.build = plan::BuildPolicy::Never;
+    up.removeOrphans = true;
+    up.version = version;
+    // A slot whose image is missing cannot get a new container: its task fails with the reason.
+    for (auto& [service, slots] : up.slots) {
+      auto s = project->services.find(service);
+      if (s == project->services.end()) continue;
+      auto missing = imageErrors.find(plan::serviceImage(*project, s->second));
+      if (missing == imageErrors.end()) continue;
+      std::vector<plan::Slot> keep;
+      for (plan::Slot& slot : slots) {
+        bool exists = false;
+        for (const plan::ObservedContainer* c : observed->serviceContainers(service)) {
+          if (c->number == slot.number) exists = true;
+        }
+        auto task = slot.labels.find(std::string(labels::kTask));
+        if (!exists && task != slot.labels.end()) {
+          r.taskErrors[task->second] = missing->second;
+        } else {
+          keep.push_back(std::move(slot));
+        }
+      }
+      slots = std::move(keep);
+    }
+    auto p = plan::diff(*project, *observed, up);
+    if (!p) {
+      r.error = p.error().message();
+      for (const auto& [container, task] : work.containerTask) r.taskErrors[task] = p.error().message();
+      finish();
+      return;
+    }
+    JobProgress progress;
+    plan::ApplyOptions ao;
+    ao.parallelism = 4;
+    if (Status s = plan::apply(*p, e, progress, clk, ao, stop); !s) r.error = s.error().message();
+    for (const auto& [container, why] : progress.failures) {
+      auto task = work.containerTask.find(container);
+      if (task != work.containerTask.end()) r.taskErrors[task->second] = why;
+    }
+    finish();
+  });
+}
+
+void Controller::Impl::jobDone(JobResult r) {
+  busy.erase(r.job.host);
+  dirty = true;
+  HostObservation& o = obs[r.job.host];
+  if (!r.error.empty()) {
+    noteError(r.job.host);
+    log::warn("host {} stack {}: {}", r.job.host, r.job.stack, r.error);
+  }
+  for (auto& [task, why] : r.taskErrors) o.taskErrors[task] = why;
+  if (r.listed) {
+    auto& last = listedAt[r.job.host];
+    if (r.listStarted >= last) {
+      last = r.listStarted;
+      o.containers = std::move(r.containers);
+      o.listed = true;
+    }
+  }
+  // Jobs deferred while the host was busy are not re-run as they were: the next pass (dirty) decides
+  // afresh what the host needs.
+  std::erase_if(again, [&](const HostJob& j) { return j.host == r.job.host; });
+}
+
+void Controller::Impl::startAgent(const Host& host) {
+  auto probe = provider.connect(host, EngineProvider::Role::Probe);
+  auto work = provider.connect(host, EngineProvider::Role::Work);
+  if (!probe || !work) {
+    const std::string why = !probe ? probe.error().message() : work.error().message();
+    log::error("host {}: {}", host.name, why);
+    obs[host.name].error = why;
+    return;
+  }
+  auto agent = std::make_unique<Agent>(*this, host, std::move(*probe), std::move(*work));
+  std::lock_guard lock(agentsMu);
+  agents[host.name] = std::move(agent);
+}
+
+void Controller::Impl::stopAgent(const std::string& name) {
+  std::unique_ptr<Agent> agent;
+  {
+    std::lock_guard lock(agentsMu);
+    auto it = agents.find(name);
+    if (it == agents.end()) return;
+    agent = std::move(it->second);
+    agents.erase(it);
+  }
+  // Joined here: the agent's threads only post to the mailbox (never wait for the owner), so this
+  // ends within one probe or listing.
+  agent.reset();
+}
+
+void Controller::Impl::rebalanceStep() {
+  // One move at a time per stack: while a replacement of the stack is in flight, wait.
+  for (auto it = rebalancing.begin(); it != rebalancing.end();) {
+    const std::string stack = *it;
+    bool inflight = false;
+    for (const auto& [id, t] : state.tasks) {
+      (void)id;
+      if (t.stack == stack && t.live() && !t.replaces.empty()) {
+        auto old = state.tasks.find(t.replaces);
+        if (old != state.tasks.end() && old->second.live()) inflight = true;
+      }
+    }
+    if (inflight) {
+      ++it;
+      continue;
+    }
+    // The most loaded host of some service against the least loaded eligible one.
+    std::map<std::string, PlacementSpec> specs;
+    for (const auto& [key, record] : state.services) {
+      if (auto d = defs.find(DefKey{record.stack, record.name, record.specGeneration}); d != defs.end())
+        specs[key.first + "/" + key.second] = d->second.placement;
+    }
+    auto load = candidates(state, obs, specs);
+    std::optional<std::pair<std::string, std::string>> move;  // task ID, target host
+    for (const auto& [key, record] : state.services) {
+      if (record.stack != stack || move) continue;
+      auto d = defs.find(DefKey{record.stack, record.name, record.specGeneration});
+      if (d == defs.end() || d->second.global || d->second.volumeBound) continue;
+      std::map<std::string, std::vector<const Task*>> byHost;
+      for (const auto& [id, t] : state.tasks) {
+        (void)id;
+        if (t.stack == stack && t.service == record.name && t.live() && t.state == TaskState::Running)
+          byHost[t.host].push_back(&t);
+      }
+      const std::string k = stack + "/" + record.name;
+      const HostCandidate* least = nullptr;
+      int leastCount = 0;
+      for (const HostCandidate& c : load) {
+        if (!eligible(d->second.placement, c)) continue;
+        const int n = static_cast<int>(byHost[c.host->name].size());
+        if (least == nullptr || n < leastCount) {
+          least = &c;
+          leastCount = n;
+        }
+      }
+      std::string most;
+      int mostCount = 0;
+      for (const auto& [host, tasks] : byHost) {
+        if (static_cast<int>(tasks.size()) > mostCount) {
+          most = host;
+          mostCount = static_cast<int>(tasks.size());
+        }
+      }
+      if (least == nullptr || mostCount - leastCount <= 1) continue;
+      const Task* victim = byHost[most].back();
+      move = std::make_pair(victim->id, least->host->name);
+    }
+    if (!move) {
+      it = rebalancing.erase(it);
+      ControllerEvent e;
+      e.time = clock.wallNow();
+      e.type = "stack";
+      e.action = "rebalanced";
+      e.stack = stack;
+      e.name = stack;
+      events.append({e});
+      continue;
+    }
+    const Task& old = state.tasks.at(move->first);
+    Task n;
+    n.id = newTaskId();
+    n.stack = old.stack;
+    n.service = old.service;
+    n.slot = old.slot;
+    n.host = move->second;
+    n.desired = DesiredState::Running;
+    n.state = TaskState::Assigned;
+    n.specGeneration = old.specGeneration;
+    n.forceCounter = old.forceCounter;
+    n.replaces = old.id;
+    n.createdAt = clock.wallNow();
+    n.stateSince = n.createdAt;
+    Change c;
+    c.putTasks.push_back(n);
+    if (commit(c)) {
+      ControllerEvent e;
+      e.time = n.createdAt;
+      e.type = "task";
+      e.action = "rebalance";
+      e.stack = n.stack;
+      e.service = n.service;
+      e.task = n.id;
+      e.name = taskName(n);
+      e.host = n.host;
+      e.message = fmt::format("moving {} from {} to {}", taskName(old), old.host, n.host);
+      events.append({e});
+      dispatch({n.host, n.stack});
+    }
+    ++it;
+  }
+}
+
+// ---- Controller
+
+Controller::Controller(Store& store, EngineProvider& engines, Clock& clock, ControllerOptions options)
+    : impl_(std::make_unique<Impl>(store, engines, clock, std::move(options), events_)) {
+  impl_->config.downAfter = impl_->options.downAfter;
+  impl_->config.historyPerSlot = impl_->options.historyPerSlot;
+  impl_->stats.bucketBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+  impl_->stats.bucketCounts.assign(impl_->stats.bucketBounds.size(), 0);
+}
+
+Controller::~Controller() { stop(); }
+
+Status Controller::start() {
+  BERTH_ASSIGN_OR_RETURN(impl_->state, impl_->store.load());
+  impl_->config.startedAt = impl_->clock.wallNow();
+  (void)impl_->ensureDefs();
+  for (const auto& [name, host] : impl_->state.hosts) {
+    (void)name;
+    impl_->startAgent(host);
+  }
+  impl_->publish();
+  for (int i = 0; i < std::max(1, impl_->options.jobThreads); ++i) {
+    impl_->workers.emplace_back([impl = impl_.get()] {
+      while (true) {
+        std::function<void()> job;
+        {
+          std::unique_lock lock(impl->jobMu);
+          impl->jobCv.wait(lock, [&] { return !impl->jobQueue.empty() || impl->jobsStopping; });
+          if (impl->jobQueue.empty()) return;
+          job = std::move(impl->jobQueue.front());
+          impl->jobQueue.pop_front();
+        }
+        job();
+      }
+    });
+  }
+  impl_->owner = std::jthread([impl = impl_.get()](std::stop_token st) { impl->loop(st); });
+  log::info("controller started: {} hosts, {} stacks, {} tasks ({})", impl_->state.hosts.size(),
+            impl_->state.stacks.size(), impl_->state.tasks.size(), impl_->store.describe());
+  return ok();
+}
+
+void Controller::stop() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->stopping) return;
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  if (impl_->owner.joinable()) impl_->owner.join();
+  impl_->jobStop.request_stop();
+  {
+    std::lock_guard lock(impl_->jobMu);
+    impl_->jobsStopping = true;
+  }
+  impl_->jobCv.notify_all();
+  impl_->workers.clear();  // joins
+  std::map<std::string, std::unique_ptr<Agent>> agents;
+  {
+    std::lock_guard lock(impl_->agentsMu);
+    agents.swap(impl_->agents);
+  }
+  agents.clear();  // joins their threads
+  events_.close();
+}
+
+std::shared_ptr<const Snapshot> Controller::snapshot() const {
+  std::lock_guard lock(impl_->snapMu);
+  return impl_->snap;
+}
+
+ReconcileStats Controller::stats() const {
+  std::lock_guard lock(impl_->statsMu);
+  return impl_->stats;
+}
+
+std::map<std::string, std::shared_ptr<engine::Engine>> Controller::engines(
+    const std::vector<std::string>& hosts) const {
+  auto snap = snapshot();
+  std::map<std::string, std::shared_ptr<engine::Engine>> out;
+  std::lock_guard lock(impl_->agentsMu);
+  for (const auto& [name, agent] : impl_->agents) {
+    if (!hosts.empty() && std::find(hosts.begin(), hosts.end(), name) == hosts.end()) continue;
+    auto o = snap->observations.find(name);
+    if (o == snap->observations.end() || o->second.health != HostHealth::Ready) continue;
+    out[name] = agent->work();
+  }
+  return out;
+}
+
+Result<Host> Controller::addHost(const HostRegistration& reg) {
+  BERTH_TRY(hosts::checkHostName(reg.name));
+  Host probeHost;
+  probeHost.name = reg.name;
+  probeHost.url = reg.url;
+  BERTH_ASSIGN_OR_RETURN(auto engine, impl_->provider.connect(probeHost, EngineProvider::Role::Probe));
+  auto info = engine->info();
+  if (!info) {
+    return fail(std::move(info).error().withContext(
+        fmt::format("host {} ({}): berthd could not reach the engine with its client certificate", reg.name,
+                    reg.url)));
+  }
+  const EngineFacts facts = factsOf(*info);
+  return impl_->call<Result<Host>>([this, reg, facts]() -> Result<Host> {
+    Impl& m = *impl_;
+    if (m.state.hosts.count(reg.name) != 0) {
+      return fail(ErrorCode::AlreadyExists, "host " + reg.name + " is already registered with the controller");
+    }
+    for (const auto& [name, h] : m.state.hosts) {
+      if (h.url == reg.url) {
+        return fail(ErrorCode::AlreadyExists,
+                    fmt::format("{} is already registered as host {}", reg.url, name));
+      }
+    }
+    Host h;
+    h.name = reg.name;
+    h.id = randomId();
+    h.index = m.state.nextHostIndex;
+    h.url = reg.url;
+    h.labels = reg.labels;
+    h.facts = facts;
+    h.addedAt = m.clock.wallNow();
+    Change c;
+    c.putHosts.push_back(h);
+    c.nextHostIndex = h.index + 1;
+    BERTH_TRY(m.commit(c));
+    m.startAgent(h);
+    ControllerEvent e;
+    e.time = h.addedAt;
+    e.type = "host";
+    e.action = "added";
+    e.name = h.name;
+    e.host = h.name;
+    e.message = h.url;
+    m.events.append({e});
+    m.dirty = true;
+    return h;
+  });
+}
+
+Status Controller::removeHost(const std::string& name, bool force) {
+  return impl_->call<Status>([this, name, force]() -> Status {
+    Impl& m = *impl_;
+    if (m.state.hosts.count(name) == 0) {
+      return fail(ErrorCode::NotFound, "no host named " + berth::quoted(name) + " is registered with the controller");
+    }
+    int live = 0;
+    for (const auto& [id, t] : m.state.tasks) {
+      (void)id;
+      if (t.live() && t.host == name) ++live;
+    }
+    if (live > 0 && !force) {
+      return fail(ErrorCode::Conflict,
+                  fmt::format("host {} runs {} task{}; drain it first (`berth host drain {}`), or remove it "
+                              "with --force to start them elsewhere",
+                              name, live, live == 1 ? "" : "s", name));
+    }
+    Change c;
+    c.deleteHosts.push_back(name);
+    BERTH_TRY(m.commit(c));
+    m.stopAgent(name);
+    m.obs.erase(name);
+    ControllerEvent e;
+    e.time = m.clock.wallNow();
+    e.type = "host";
+    e.action = "removed";
+    e.name = name;
+    e.host = name;
+    m.events.append({e});
+    m.dirty = true;
+    return ok();
+  });
+}
+
+Status Controller::setHostLabels(const std::string& name, const std::map<std::string, std::string>& set,
+                                 const std::vector<std::string>& remove) {
+  return impl_->call<Status>([this, name, set, remove]() -> Status {
+    Impl& m = *impl_;
+    auto it = m.state.hosts.find(name);
+    if (it == m.state.hosts.end()) {
+      return fail(ErrorCode::NotFound, "no host named " + berth::quoted(name) + " is registered with the controller");
+    }
+    Host h = it->second;
+    for (const auto& [k, v] : set) h.labels[k] = v;
+    for (const std::string& k : remove) h.labels.erase(k);
+    Change c;
+    c.putHosts.push_back(h);
+    BERTH_TRY(m.commit(c));
+    m.dirty = true;
+    return ok();
+  });
+}
+
+Status Controller::setAvailability(const std::string& name, Availability availability) {
+  return impl_->call<Status>([this, name, availability]() -> Status {
+    Impl& m = *impl_;
+    auto it = m.state.hosts.find(name);
+    if (it == m.state.hosts.end()) {
+      return fail(ErrorCode::NotFound, "no host named " + berth::quoted(name) + " is registered with the controller");
+    }
+    if (it->second.availability == availability) return ok();
+    Host h = it->second;
+    h.availability = availability;
+    Change c;
+    c.putHosts.push_back(h);
+    BERTH_TRY(m.commit(c));
+    ControllerEvent e;
+    e.time = m.clock.wallNow();
+    e.type = "host";
+    e.action = availability == Availability::Drain ? "drain" : "activate";
+    e.name = name;
+    e.host = name;
+    m.events.append({e});
+    m.dirty = true;
+    return ok();
+  });
+}
+
+Result<DeployOutcome> Controller::deploy(const std::string& stack, const std::string& projectYaml) {
+  if (!spec::isValidProjectName(stack)) {
+    return fail(ErrorCode::InvalidArgument,
+                "stack name " + berth::quoted(stack) + ": use lower-case letters, digits, '-' and '_', starting with a "
+                                                 "letter or digit");
+  }
+  // Read and check the project outside the owner thread: it is the slow part.
+  BERTH_ASSIGN_OR_RETURN(spec::Project project, loadVersion(stack, projectYaml));
+  std::vector<std::string> problems;
+  std::map<std::string, ServiceDef> defs;
+  for (const auto& [name, service] : project.services) {
+    auto d = serviceDef(project, service, 0);
+    if (!d) {
+      problems.push_back(d.error().message());
+      continue;
+    }
+    defs[name] = std::move(*d);
+  }
+  if (!project.secrets.empty()) {
+    problems.push_back("secrets are not supported by the controller yet (they need encryption at rest); remove "
+                       "them from the stack or deploy it with `berth up`");
+  }
+  if (project.services.empty()) problems.push_back("the stack has no services");
+  if (!problems.empty()) {
+    return fail(ErrorCode::InvalidArgument, "stack " + stack + ": " + join(problems, "; "));
+  }
+  return impl_->call<Result<DeployOutcome>>([this, stack, projectYaml, project, defs]() -> Result<DeployOutcome> {
+    Impl& m = *impl_;
+    DeployOutcome out;
+    Stack s;
+    const WallTime now = m.clock.wallNow();
+    if (auto it = m.state.stacks.find(stack); it != m.state.stacks.end()) {
+      s = it->second;
+      if (s.removing) {
+        return fail(ErrorCode::Conflict,
+                    "stack " + stack + " is being removed; deploy it again once `berth stack ls` no longer lists it");
+      }
+      auto v = m.state.versions.find({stack, s.generation});
+      if (v != m.state.versions.end() && v->second.project == projectYaml) {
+        out.generation = s.generation;
+        return out;
+      }
+    } else {
+      s.name = stack;
+      s.createdAt = now;
+    }
+    s.generation += 1;
+    s.updatedAt = now;
+    Change c;
+    c.putStacks.push_back(s);
+    c.putVersions.push_back(StackVersion{stack, s.generation, projectYaml});
+    for (const auto& [name, d] : defs) {
+      ServiceRecord r;
+      if (auto it = m.state.services.find({stack, name}); it != m.state.services.end()) {
+        r = it->second;
+        auto old = m.defs.find(DefKey{stack, name, r.specGeneration});
+        const bool changed = old == m.defs.end() || old->second.configHash != d.configHash;
+        if (changed) {
+          r.previousGeneration = r.specGeneration;
+          out.updated.push_back(name);
+          // A new definition ends whatever update was paused: it rolls out afresh.
+          if (r.updateState != UpdateState::Updating) r.updateState = UpdateState::None;
+        }
+      } else {
+        r.stack = stack;
+        r.name = name;
+      }
+      r.specGeneration = s.generation;
+      r.replicas.reset();
+      c.putServices.push_back(r);
+    }
+    for (const auto& [key, r] : m.state.services) {
+      if (key.first == stack && defs.count(key.second) == 0) {
+        c.deleteServices.push_back(key);
+        out.removed.push_back(key.second);
+      }
+    }
+    BERTH_TRY(m.commit(c));
+    out.generation = s.generation;
+    out.changed = true;
+    ControllerEvent e;
+    e.time = now;
+    e.type = "stack";
+    e.action = "deploy";
+    e.stack = stack;
+    e.name = stack;
+    e.message = fmt::format("version {}", s.generation);
+    m.events.append({e});
+    m.dirty = true;
+    return out;
+  });
+}
+
+Status Controller::removeStack(const std::string& stack, bool volumes) {
+  return impl_->call<Status>([this, stack, volumes]() -> Status {
+    Impl& m = *impl_;
+    auto it = m.state.stacks.find(stack);
+    if (it == m.state.stacks.end()) return fail(ErrorCode::NotFound, "no stack named " + berth::quoted(stack));
+    Stack s = it->second;
+    s.removing = true;
+    s.removeVolumes = s.removeVolumes || volumes;
+    Change c;
+    c.putStacks.push_back(s);
+    BERTH_TRY(m.commit(c));
+    m.dirty = true;
+    return ok();
+  });
+}
+
+namespace {
+
+Result<ServiceRecord> findService(const ClusterState& state, const std::string& stack, const std::string& service) {
+  auto it = state.services.find({stack, service});
+  if (it == state.services.end()) {
+    return fail(ErrorCode::NotFound, fmt::format("no service {} in stack {}", berth::quoted(service), berth::quoted(stack)));
+  }
+  return it->second;
+}
+
+}  // namespace
+
+Status Controller::scale(const std::string& stack, const std::string& service, int replicas) {
+  return impl_->call<Status>([=, this]() -> Status {
+    Impl& m = *impl_;
+    BERTH_ASSIGN_OR_RETURN(ServiceRecord r, findService(m.state, stack, service));
+    if (replicas < 0) return fail(ErrorCode::InvalidArgument, "replicas must not be negative");
+    auto d = m.defs.find(DefKey{stack, service, r.specGeneration});
+    if (d != m.defs.end() && d->second.global) {
+      return fail(ErrorCode::InvalidArgument,
+                  fmt::format("service {}_{} is global (one task per host): it cannot be scaled", stack, service));
+    }
+    r.replicas = replicas;
+    Change c;
+    c.putServices.push_back(r);
+    BERTH_TRY(m.commit(c));
+    m.dirty = true;
+    return ok();
+  });
+}
+
+Status Controller::forceUpdate(const std::string& stack, const std::string& service, const std::string& host) {
+  return impl_->call<Status>([=, this]() -> Status {
+    Impl& m = *impl_;
+    BERTH_ASSIGN_OR_RETURN(ServiceRecord r, findService(m.state, stack, service));
+    if (!host.empty() && m.state.hosts.count(host) == 0) {
+      return fail(ErrorCode::NotFound, "no host named " + berth::quoted(host) + " is registered with the controller");
+    }
+    r.forceCounter += 1;
+    if (!host.empty()) r.pinnedHost = host;
+    r.updateState = UpdateState::None;
+    Change c;
+    c.putServices.push_back(r);
+    BERTH_TRY(m.commit(c));
+    m.dirty = true;
+    return ok();
+  });
+}
+
+Status Controller::rollback(const std::string& stack, const std::string& service) {
+  return impl_->call<Status>([=, this]() -> Status {
+    Impl& m = *impl_;
+    BERTH_ASSIGN_OR_RETURN(ServiceRecord r, findService(m.state, stack, service));
+    if (r.previousGeneration == 0) {
+      return fail(ErrorCode::Conflict,
+                  fmt::format("service {}_{} has no previous definition to roll back to", stack, service));
+    }
+    std::swap(r.specGeneration, r.previousGeneration);
+    r.updateState = UpdateState::RollingBack;
+    r.updateStartedAt = m.clock.wallNow();
+    r.lastBatchAt = WallTime{};
+    r.updateFailures = 0;
+    r.updateMessage = "manual rollback";
+    Change c;
+    c.putServices.push_back(r);
+    BERTH_TRY(m.commit(c));
+    m.dirty = true;
+    return ok();
+  });
+}
+
+Result<int> Controller::rebalance(const std::string& stack) {
+  return impl_->call<Result<int>>([=, this]() -> Result<int> {
+    Impl& m = *impl_;
+    if (m.state.stacks.count(stack) == 0) return fail(ErrorCode::NotFound, "no stack named " + berth::quoted(stack));
+    m.rebalancing.insert(stack);
+    m.dirty = true;
+    return 1;
+  });
+}
+
+}  // namespace berth::cluster

@@ -1,0 +1,873 @@
+#include "cluster/reconcile.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "base/strings.h"
+
+namespace berth::cluster {
+namespace {
+
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+std::string serviceKey(const std::string& stack, const std::string& service) { return stack + "/" + service; }
+
+std::string humanDuration(milliseconds d) {
+  if (d < seconds(1)) return fmt::format("{}ms", d.count());
+  if (d % seconds(1) == milliseconds(0)) return fmt::format("{}s", duration_cast<seconds>(d).count());
+  return fmt::format("{:.1f}s", static_cast<double>(d.count()) / 1000.0);
+}
+
+// One pass's working set: the tasks as they are after this pass's edits, and what to commit.
+class Pass {
+ public:
+  Pass(const ClusterState& state, const Observations& observations, const DefCatalog& defs,
+       const ReconcileConfig& config, WallTime now, const IdSource& newId)
+      : state_(state), obs_(observations), defs_(defs), config_(config), now_(now), newId_(newId) {
+    for (const auto& [id, t] : state.tasks) tasks_[id] = t;
+  }
+
+  Decisions run() {
+    hosts();
+    for (const auto& [key, def] : defs_) {
+      (void)key;
+      if (def.generation == specGeneration(def.stack, def.name)) specs_[serviceKey(def.stack, def.name)] = def.placement;
+    }
+    load_ = candidates(state_, withHealth(), specs_);
+    observeTasks();
+    lostHosts();
+    startFirstDone();
+    for (const auto& [key, record] : state_.services) {
+      (void)key;
+      auto stack = state_.stacks.find(record.stack);
+      if (stack == state_.stacks.end() || stack->second.removing) continue;
+      service(record);
+    }
+    drain();
+    removeStacks();
+    history();
+    jobs();
+    for (const auto& [id, t] : tasks_) {
+      auto before = state_.tasks.find(id);
+      if (before == state_.tasks.end() || !(before->second == t)) {
+        if (deleted_.count(id) == 0) d_.change.putTasks.push_back(t);
+      }
+    }
+    return std::move(d_);
+  }
+
+ private:
+  // ---- helpers
+
+  std::int64_t specGeneration(const std::string& stack, const std::string& service) const {
+    auto it = state_.services.find({stack, service});
+    return it == state_.services.end() ? 0 : it->second.specGeneration;
+  }
+
+  const ServiceDef* def(const std::string& stack, const std::string& service, std::int64_t generation) const {
+    auto it = defs_.find(DefKey{stack, service, generation});
+    return it == defs_.end() ? nullptr : &it->second;
+  }
+
+  HostHealth healthOf(const std::string& host) const {
+    if (auto it = health_.find(host); it != health_.end()) return it->second;
+    return HostHealth::Unknown;
+  }
+
+  // Whether containers of this host are known (ready, and listed since it came up).
+  bool observable(const std::string& host) const {
+    if (healthOf(host) != HostHealth::Ready) return false;
+    auto it = obs_.find(host);
+    return it != obs_.end() && it->second.listed;
+  }
+
+  const ObservedTaskContainer* containerOf(const Task& t) const {
+    auto it = obs_.find(t.host);
+    if (it == obs_.end()) return nullptr;
+    for (const ObservedTaskContainer& c : it->second.containers) {
+      if (c.task == t.id) return &c;
+    }
+    return nullptr;
+  }
+
+  Observations withHealth() const {
+    Observations o = obs_;
+    for (auto& [name, h] : o) {
+      (void)h;
+      o[name].health = healthOf(name);
+    }
+    for (const auto& [name, host] : state_.hosts) {
+      (void)host;
+      o[name].health = healthOf(name);
+    }
+    return o;
+  }
+
+  void event(std::string type, std::string action, const Task* t, std::string host, std::string message) {
+    ControllerEvent e;
+    e.time = now_;
+    e.type = std::move(type);
+    e.action = std::move(action);
+    if (t != nullptr) {
+      e.stack = t->stack;
+      e.service = t->service;
+      e.task = t->id;
+      e.name = taskName(*t);
+      if (host.empty()) host = t->host;
+    }
+    if (t == nullptr && e.type == "host") e.name = host;
+    e.host = std::move(host);
+    e.message = std::move(message);
+    d_.events.push_back(std::move(e));
+  }
+
+  void setState(Task& t, TaskState s, std::string error = {}) {
+    if (t.state == s && t.error == error) return;
+    t.state = s;
+    t.error = std::move(error);
+    t.stateSince = now_;
+  }
+
+  // Ends a live task: it stops counting for placement and its container is removed (or kept, if it
+  // is the last word of its slot).
+  void end(Task& t, TaskState s, std::string error) {
+    if (t.live() && !t.host.empty()) {
+      if (auto spec = specs_.find(serviceKey(t.stack, t.service)); spec != specs_.end()) {
+        removeLoad(load_, t.host, spec->second);
+      }
+    }
+    t.desired = DesiredState::Shutdown;
+    setState(t, s, std::move(error));
+  }
+
+  std::vector<Task*> slotTasks(const std::string& stack, const std::string& service, int slot) {
+    std::vector<Task*> out;
+    for (auto& [id, t] : tasks_) {
+      if (t.stack == stack && t.service == service && t.slot == slot && deleted_.count(id) == 0) out.push_back(&t);
+    }
+    std::sort(out.begin(), out.end(), [](const Task* a, const Task* b) {
+      return a->createdAt != b->createdAt ? a->createdAt < b->createdAt : a->id < b->id;
+    });
+    return out;
+  }
+
+  Task& newTask(const ServiceRecord& record, int slot) {
+    Task t;
+    t.id = newId_();
+    t.stack = record.stack;
+    t.service = record.name;
+    t.slot = slot;
+    t.desired = DesiredState::Running;
+    t.state = TaskState::Pending;
+    t.specGeneration = record.specGeneration;
+    t.forceCounter = record.forceCounter;
+    t.createdAt = now_;
+    t.stateSince = now_;
+    return tasks_[t.id] = std::move(t);
+  }
+
+  // Places a task (a new one, or a pending one): Assigned on a host, or Pending with the reason.
+  void placeTask(Task& t, const ServiceDef& d, const std::string& preferred, const std::string& avoid,
+                 bool announce) {
+    PlacementSpec spec = d.placement;
+    const ServiceRecord& record = state_.services.at({t.stack, t.service});
+    if (!record.pinnedHost.empty()) {
+      spec.pinnedHost = record.pinnedHost;
+    } else if (d.volumeBound && !preferred.empty()) {
+      spec.pinnedHost = preferred;
+    }
+    Result<std::string> host = fail(ErrorCode::Unavailable, "");
+    if (d.global) {
+      host = preferred;
+      auto h = std::find_if(load_.begin(), load_.end(), [&](const HostCandidate& c) { return c.host->name == preferred; });
+      std::string why;
+      if (h == load_.end()) {
+        host = fail(ErrorCode::Unavailable, "no host fits " + taskName(t) + ": " + preferred + " is not registered");
+      } else if (!eligible(spec, *h, &why)) {
+        host = fail(ErrorCode::Unavailable, "no host fits " + taskName(t) + ": " + why);
+      } else {
+        addLoad(load_, preferred, spec);
+      }
+    } else {
+      // The preferred host (where the slot's last task ran: image and data are there) when it fits.
+      bool placed = false;
+      if (!preferred.empty() && preferred != avoid) {
+        PlacementSpec only = spec;
+        only.pinnedHost = preferred;
+        if (auto h = place(only, taskName(t), load_)) {
+          host = *h;
+          placed = true;
+        }
+      }
+      if (!placed) host = place(spec, taskName(t), load_, avoid);
+    }
+    if (!host) {
+      const bool changed = t.error != host.error().message();
+      t.host.clear();
+      setState(t, TaskState::Pending, host.error().message());
+      if (announce || changed) event("task", "pending", &t, "", host.error().message());
+      return;
+    }
+    t.host = *host;
+    setState(t, TaskState::Assigned);
+    event("task", "placed", &t, t.host, "");
+  }
+
+  // ---- 1. hosts
+
+  void hosts() {
+    for (const auto& [name, host] : state_.hosts) {
+      (void)host;
+      HostObservation o;
+      if (auto it = obs_.find(name); it != obs_.end()) o = it->second;
+      HostHealth h = o.health;
+      const bool fresh = o.lastSeen != WallTime{} && now_ - o.lastSeen <= config_.downAfter;
+      HostHealth next = h;
+      if (fresh) {
+        next = HostHealth::Ready;
+      } else if (h == HostHealth::Ready) {
+        next = HostHealth::Down;
+      } else if (h == HostHealth::Unknown && now_ - config_.startedAt > config_.downAfter) {
+        next = HostHealth::Down;
+      }
+      health_[name] = next;
+      if (next != h) {
+        d_.health[name] = next;
+        const std::string why = o.error.empty() ? "" : ": " + o.error;
+        if (next == HostHealth::Down) {
+          event("host", "down", nullptr, name,
+                fmt::format("no answer for {}{}", humanDuration(config_.downAfter), why));
+        } else if (next == HostHealth::Ready) {
+          event("host", "up", nullptr, name, "");
+        }
+      } else if (next == HostHealth::Ready && o.lastSeen != WallTime{}) {
+        // Due: the moment this host would be declared down if no probe answers before.
+        const WallTime due = o.lastSeen + config_.downAfter + milliseconds(1);
+        wake(due);
+      } else if (next == HostHealth::Unknown) {
+        wake(config_.startedAt + config_.downAfter + milliseconds(1));
+      }
+    }
+  }
+
+  void wake(WallTime at) {
+    if (at <= now_) return;
+    if (!d_.wakeAt || at < *d_.wakeAt) d_.wakeAt = at;
+  }
+
+  // ---- 2. observation
+
+  void observeTasks() {
+    for (auto& [id, t] : tasks_) {
+      (void)id;
+      if (!t.live() || t.host.empty() || !observable(t.host)) continue;
+      if (t.state == TaskState::Waiting) setState(t, TaskState::Assigned);
+      const HostObservation& o = obs_.at(t.host);
+      if (auto err = o.taskErrors.find(t.id); err != o.taskErrors.end()) {
+        end(t, TaskState::Failed, err->second);
+        event("task", "failed", &t, "", err->second);
+        continue;
+      }
+      const ObservedTaskContainer* c = containerOf(t);
+      if (c == nullptr) {
+        if (t.state == TaskState::Running || t.state == TaskState::Starting) {
+          end(t, TaskState::Failed, "its container was removed");
+          event("task", "failed", &t, "", "its container was removed");
+        }
+        continue;
+      }
+      if (!c->id.empty()) t.containerId = c->id;
+      switch (c->phase) {
+        case ContainerPhase::Created:
+          break;
+        case ContainerPhase::Running:
+          if (c->health == HealthStatus::Unhealthy) {
+            end(t, TaskState::Failed, "unhealthy");
+            event("task", "failed", &t, "", "unhealthy");
+          } else if (c->health == HealthStatus::Starting) {
+            if (t.state != TaskState::Starting) setState(t, TaskState::Starting);
+          } else if (t.state != TaskState::Running) {
+            setState(t, TaskState::Running);
+            t.runningSince = now_;
+            event("task", "running", &t, "", "");
+          }
+          break;
+        case ContainerPhase::Exited: {
+          t.exitCode = c->exitCode;
+          if (c->exitCode && *c->exitCode == 0) {
+            end(t, TaskState::Complete, "");
+            event("task", "complete", &t, "", "exited with status 0");
+          } else {
+            const std::string why =
+                c->exitCode ? fmt::format("exited with status {}", *c->exitCode) : std::string("exited");
+            end(t, TaskState::Failed, why);
+            event("task", "failed", &t, "", why);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  // ---- 3. lost hosts
+
+  void lostHosts() {
+    for (auto& [id, t] : tasks_) {
+      (void)id;
+      if (!t.live() || t.host.empty() || healthOf(t.host) != HostHealth::Down) continue;
+      const ServiceDef* d = def(t.stack, t.service, t.specGeneration);
+      const bool global = d != nullptr && d->global;
+      const bool bound = d != nullptr && d->volumeBound;
+      const ServiceRecord* record = nullptr;
+      if (auto r = state_.services.find({t.stack, t.service}); r != state_.services.end()) record = &r->second;
+      const bool movedByUser = record != nullptr && !record->pinnedHost.empty() && record->pinnedHost != t.host;
+      if (global || (bound && !movedByUser)) {
+        const std::string why =
+            global ? fmt::format("host {} is down (a global task runs on its own host)", t.host)
+                   : fmt::format(
+                         "host {} is down; {} keeps its volume's data there, so it waits for the host (or move "
+                         "it: `berth service update --force --host NEW {}_{}`)",
+                         t.host, t.service, t.stack, t.service);
+        if (t.state != TaskState::Waiting) {
+          setState(t, TaskState::Waiting, why);
+          event("task", "waiting", &t, "", why);
+        }
+        continue;
+      }
+      const std::string why = fmt::format("host {} is down", t.host);
+      end(t, TaskState::Orphaned, why);
+      event("task", "orphaned", &t, "", why + "; starting it elsewhere");
+    }
+  }
+
+  // ---- 4. start-first replacements
+
+  void startFirstDone() {
+    for (auto& [id, n] : tasks_) {
+      (void)id;
+      if (!n.live() || n.replaces.empty() || n.state != TaskState::Running) continue;
+      auto old = tasks_.find(n.replaces);
+      if (old == tasks_.end() || !old->second.live()) continue;
+      end(old->second, TaskState::Shutdown, "replaced by " + n.id);
+      event("task", "replaced", &old->second, "", fmt::format("by {} on {}", n.id, n.host));
+    }
+  }
+
+  // ---- 5. services
+
+  // The slots a service should fill, with the host for global services.
+  std::map<int, std::string> wantedSlots(const ServiceRecord& record, const ServiceDef& d) {
+    std::map<int, std::string> slots;
+    if (!d.global) {
+      const int replicas = record.replicas.value_or(d.replicas);
+      for (int i = 1; i <= replicas; ++i) slots[i] = "";
+      return slots;
+    }
+    for (const HostCandidate& c : load_) {
+      HostCandidate asIfReady = c;
+      // A global task stays on a host that is down (it waits); only constraints and draining decide.
+      if (asIfReady.health == HostHealth::Down) asIfReady.health = HostHealth::Ready;
+      if (asIfReady.health != HostHealth::Ready) continue;
+      if (eligible(d.placement, asIfReady)) slots[c.host->index] = c.host->name;
+    }
+    return slots;
+  }
+
+  bool stale(const Task& t, const ServiceRecord& record, const ServiceDef& current) const {
+    if (t.forceCounter != record.forceCounter) return true;
+    if (t.specGeneration == record.specGeneration) return false;
+    const ServiceDef* mine = def(t.stack, t.service, t.specGeneration);
+    return mine == nullptr || mine->configHash != current.configHash;
+  }
+
+  // Whether an ended task's slot should get a new task now, as the restart policy says; sets
+  // `notBefore` for a delayed restart.
+  bool restartDue(const std::vector<Task*>& slot, const ServiceRecord& record, const ServiceDef& d,
+                  WallTime& notBefore) {
+    notBefore = now_;
+    const Task* last = nullptr;
+    for (const Task* t : slot) {
+      if (!t->live()) last = t;
+    }
+    if (last == nullptr) return true;
+    if (last->state != TaskState::Failed && last->state != TaskState::Complete) return true;  // moved, shut down
+    if (d.restart.condition == RestartCondition::None) return false;
+    if (d.restart.condition == RestartCondition::OnFailure && last->state == TaskState::Complete) return false;
+    // Crash loops back off as the engine's own restart policy does: the first restart is at once
+    // (a container that died is replaced within a second), then 200 ms, 400 ms, ... up to 10 s while
+    // the slot's tasks keep ending within 10 s of starting (or never start: a missing image).
+    int shortLived = 0;
+    for (auto it = slot.rbegin(); it != slot.rend(); ++it) {
+      const Task* t = *it;
+      if (t->live()) continue;
+      if (t->state != TaskState::Failed && t->state != TaskState::Complete) break;
+      const bool brief = t->runningSince == WallTime{} || t->stateSince - t->runningSince < seconds(10);
+      if (!brief) break;
+      ++shortLived;
+    }
+    milliseconds backoff{0};
+    if (shortLived >= 2) backoff = std::min<milliseconds>(milliseconds(100L << std::min(shortLived - 1, 7)), seconds(10));
+    if (d.restart.maxAttempts) {
+      int attempts = 0;
+      for (const Task* t : slot) {
+        if (t->live() || (t->state != TaskState::Failed && t->state != TaskState::Complete)) continue;
+        if (t->specGeneration != record.specGeneration || t->forceCounter != record.forceCounter) continue;
+        if (d.restart.window > milliseconds(0) && now_ - t->stateSince > d.restart.window) continue;
+        ++attempts;
+      }
+      if (attempts >= *d.restart.maxAttempts) return false;
+    }
+    notBefore = last->stateSince + std::max(d.restart.delay, backoff);
+    return true;
+  }
+
+  void service(const ServiceRecord& recordIn) {
+    ServiceRecord record = recordIn;
+    const ServiceDef* dp = def(record.stack, record.name, record.specGeneration);
+    if (dp == nullptr) return;
+    const ServiceDef& d = *dp;
+    const std::map<int, std::string> wanted = wantedSlots(record, d);
+
+    // Slots no longer wanted.
+    for (auto& [id, t] : tasks_) {
+      (void)id;
+      if (!t.live() || t.stack != record.stack || t.service != record.name) continue;
+      if (wanted.count(t.slot) != 0) continue;
+      const std::string why = d.global ? "its host no longer runs the service" : "scaled down";
+      end(t, TaskState::Shutdown, why);
+      event("task", "shutdown", &t, "", why);
+    }
+
+    // Every wanted slot has a live task (placing pending ones when a host now fits).
+    for (const auto& [slot, globalHost] : wanted) {
+      std::vector<Task*> tasks = slotTasks(record.stack, record.name, slot);
+      bool live = false;
+      for (Task* t : tasks) {
+        if (!t->live()) continue;
+        live = true;
+        if (t->state == TaskState::Pending) {
+          const ServiceDef* td = def(t->stack, t->service, t->specGeneration);
+          placeTask(*t, td != nullptr ? *td : d, d.global ? globalHost : std::string(), "", false);
+        }
+      }
+      if (live) continue;
+      WallTime notBefore{};
+      if (!restartDue(tasks, record, d, notBefore)) continue;
+      std::string preferred = globalHost;
+      if (preferred.empty()) {
+        for (const Task* t : tasks) {
+          if (!t->host.empty()) preferred = t->host;
+        }
+        // A lost host is no place to restart on.
+        if (!preferred.empty() && healthOf(preferred) != HostHealth::Ready) preferred.clear();
+      }
+      // A slot whose last task's host was lost and whose data lives there stays where it was.
+      Task& t = newTask(record, slot);
+      t.notBefore = notBefore;
+      if (notBefore > now_) wake(notBefore);
+      placeTask(t, d, preferred, "", true);
+    }
+
+    rollOut(record, d, wanted);
+    if (!(record == recordIn)) d_.change.putServices.push_back(record);
+  }
+
+  void rollOut(ServiceRecord& record, const ServiceDef& d, const std::map<int, std::string>& wanted) {
+    const bool rollingBack =
+        record.updateState == UpdateState::RollingBack || record.updateState == UpdateState::RollbackPaused;
+    const RolloutRule& rule = rollingBack ? d.rollback : d.update;
+    std::vector<Task*> staleTasks;
+    std::set<std::string> replaced;
+    for (auto& [id, t] : tasks_) {
+      (void)id;
+      if (t.live() && !t.replaces.empty() && t.stack == record.stack && t.service == record.name)
+        replaced.insert(t.replaces);
+    }
+    for (auto& [id, t] : tasks_) {
+      if (!t.live() || t.stack != record.stack || t.service != record.name || wanted.count(t.slot) == 0) continue;
+      if (replaced.count(id) != 0) continue;
+      if (stale(t, record, d)) staleTasks.push_back(&t);
+    }
+    std::sort(staleTasks.begin(), staleTasks.end(),
+              [](const Task* a, const Task* b) { return a->slot != b->slot ? a->slot < b->slot : a->id < b->id; });
+    const bool updating = record.updateState == UpdateState::Updating || record.updateState == UpdateState::RollingBack;
+    if (staleTasks.empty() && !updating) return;
+    if (record.updateState == UpdateState::Paused || record.updateState == UpdateState::RollbackPaused) return;
+    if (!updating) {
+      record.updateState = UpdateState::Updating;
+      record.updateStartedAt = now_;
+      record.lastBatchAt = WallTime{};
+      record.updateFailures = 0;
+      record.updateMessage.clear();
+      serviceEvent(record, "update_started", "");
+    }
+    // This update's own tasks: in flight until they ran (healthy) for `monitor`; failed ones count.
+    int inflight = 0;
+    int failures = 0;
+    std::string lastFailure;
+    for (auto& [id, t] : tasks_) {
+      (void)id;
+      if (t.stack != record.stack || t.service != record.name || t.createdAt < record.updateStartedAt) continue;
+      if (stale(t, record, d)) continue;
+      if (t.live()) {
+        const bool settled = t.state == TaskState::Running && now_ - t.runningSince >= rule.monitor;
+        if (!settled) {
+          ++inflight;
+          if (t.state == TaskState::Running) wake(t.runningSince + rule.monitor);
+        }
+      } else if (t.state == TaskState::Failed &&
+                 (t.runningSince == WallTime{} || t.stateSince - t.runningSince < rule.monitor)) {
+        ++failures;
+        lastFailure = fmt::format("{} failed: {}", taskName(t), t.error);
+      }
+    }
+    record.updateFailures = failures;
+    const int total = std::max<int>(1, static_cast<int>(wanted.size()));
+    if (failures > 0 && static_cast<double>(failures) / total > rule.maxFailureRatio) {
+      switch (rule.failureAction) {
+        case FailureAction::Pause: {
+          record.updateState = rollingBack ? UpdateState::RollbackPaused : UpdateState::Paused;
+          record.updateMessage = (rollingBack ? "rollback paused: " : "update paused: ") + lastFailure;
+          serviceEvent(record, rollingBack ? "rollback_paused" : "paused", record.updateMessage);
+          return;
+        }
+        case FailureAction::Rollback:
+          if (!rollingBack && record.previousGeneration != 0) {
+            std::swap(record.specGeneration, record.previousGeneration);
+            record.updateState = UpdateState::RollingBack;
+            record.updateStartedAt = now_;
+            record.lastBatchAt = WallTime{};
+            record.updateFailures = 0;
+            record.updateMessage = "update rolled back: " + lastFailure;
+            serviceEvent(record, "rollback", record.updateMessage);
+            return;  // the next pass rolls the previous definition out
+          }
+          record.updateState = rollingBack ? UpdateState::RollbackPaused : UpdateState::Paused;
+          record.updateMessage = (rollingBack ? "rollback paused: " : "update paused: ") + lastFailure;
+          serviceEvent(record, "paused", record.updateMessage);
+          return;
+        case FailureAction::Continue:
+          break;
+      }
+    }
+    if (staleTasks.empty()) {
+      if (inflight == 0) {
+        record.updateState = rollingBack ? UpdateState::RolledBack : UpdateState::Completed;
+        serviceEvent(record, rollingBack ? "rollback_completed" : "update_completed", "");
+      }
+      return;
+    }
+    const int parallelism = rule.parallelism <= 0 ? static_cast<int>(staleTasks.size()) : rule.parallelism;
+    if (inflight >= parallelism) return;
+    if (inflight == 0 && record.lastBatchAt != WallTime{} && now_ < record.lastBatchAt + rule.delay) {
+      wake(record.lastBatchAt + rule.delay);
+      return;
+    }
+    const int room = parallelism - inflight;
+    for (int i = 0; i < room && i < static_cast<int>(staleTasks.size()); ++i) {
+      Task& old = *staleTasks[static_cast<std::size_t>(i)];
+      const std::string oldHost = old.host;
+      const std::string oldId = old.id;
+      if (!rule.startFirst || old.state == TaskState::Pending) {
+        end(old, TaskState::Shutdown, "updated");
+        event("task", "shutdown", &old, "", "replaced by the update");
+      }
+      Task& n = newTask(record, old.slot);
+      if (rule.startFirst && old.state != TaskState::Pending) n.replaces = oldId;
+      placeTask(n, d, d.global ? wanted.at(n.slot) : (healthOf(oldHost) == HostHealth::Ready ? oldHost : ""), "", true);
+    }
+    record.lastBatchAt = now_;
+  }
+
+  void serviceEvent(const ServiceRecord& record, std::string action, std::string message) {
+    event("service", std::move(action), nullptr, "", std::move(message));
+    d_.events.back().stack = record.stack;
+    d_.events.back().service = record.name;
+    d_.events.back().name = record.name;
+  }
+
+  // ---- 6. drained hosts
+
+  void drain() {
+    std::set<std::string> replaced;
+    for (const auto& [id, t] : tasks_) {
+      (void)id;
+      if (t.live() && !t.replaces.empty()) replaced.insert(t.replaces);
+    }
+    std::vector<std::string> moving;
+    for (const auto& [id, t] : tasks_) {
+      if (!t.live() || t.host.empty() || replaced.count(id) != 0) continue;
+      auto h = state_.hosts.find(t.host);
+      if (h == state_.hosts.end() || h->second.availability != Availability::Drain) continue;
+      if (healthOf(t.host) != HostHealth::Ready) continue;
+      moving.push_back(id);
+    }
+    for (const std::string& id : moving) {
+      Task& old = tasks_.at(id);
+      auto record = state_.services.find({old.stack, old.service});
+      const ServiceDef* d = def(old.stack, old.service, old.specGeneration);
+      if (record == state_.services.end() || d == nullptr || d->global) continue;
+      if (d->volumeBound && record->second.pinnedHost.empty()) {
+        // Its data lives in a volume on this host: moving it would start it empty elsewhere.
+        const std::string why = fmt::format(
+            "host {} is draining, but {} keeps its volume's data here; move it with `berth service update "
+            "--force --host NEW {}_{}`",
+            old.host, old.service, old.stack, old.service);
+        if (old.error != why) old.error = why;
+        continue;
+      }
+      ServiceRecord asOld = record->second;
+      asOld.specGeneration = old.specGeneration;
+      asOld.forceCounter = old.forceCounter;
+      Task& n = newTask(asOld, old.slot);
+      n.replaces = old.id;
+      placeTask(n, *d, "", old.host, true);
+      if (n.state == TaskState::Pending) {
+        // Nowhere to go: the old task keeps running on the draining host; the new one waits.
+        event("task", "drain_blocked", &old, "", n.error);
+      }
+    }
+  }
+
+  // ---- 7. removed stacks
+
+  void removeStacks() {
+    for (const auto& [name, stack] : state_.stacks) {
+      if (!stack.removing) continue;
+      for (auto& [id, t] : tasks_) {
+        (void)id;
+        if (t.stack != name || !t.live()) continue;
+        end(t, TaskState::Shutdown, "stack removed");
+      }
+      // Gone once no ready host shows anything of it (a down host is cleaned when it returns).
+      bool remains = false;
+      for (const auto& [hostName, host] : state_.hosts) {
+        (void)host;
+        if (!observable(hostName)) continue;
+        for (const ObservedTaskContainer& c : obs_.at(hostName).containers) {
+          if (c.stack == name) remains = true;
+        }
+      }
+      if (remains) continue;
+      d_.change.deleteStacks.push_back(name);
+      for (const auto& [key, v] : state_.versions) {
+        if (key.first == name) d_.change.deleteVersions.push_back(key);
+      }
+      for (const auto& [key, r] : state_.services) {
+        if (key.first == name) d_.change.deleteServices.push_back(key);
+      }
+      for (const auto& [id, t] : tasks_) {
+        if (t.stack == name) {
+          d_.change.deleteTasks.push_back(id);
+          deleted_.insert(id);
+        }
+      }
+      ControllerEvent e;
+      e.time = now_;
+      e.type = "stack";
+      e.action = "removed";
+      e.stack = name;
+      e.name = name;
+      d_.events.push_back(std::move(e));
+    }
+  }
+
+  // ---- 8. history
+
+  void history() {
+    std::map<std::tuple<std::string, std::string, int>, std::vector<const Task*>> ended;
+    for (const auto& [id, t] : tasks_) {
+      if (t.live() || deleted_.count(id) != 0) continue;
+      ended[{t.stack, t.service, t.slot}].push_back(&t);
+    }
+    for (auto& [slot, list] : ended) {
+      (void)slot;
+      if (static_cast<int>(list.size()) <= config_.historyPerSlot) continue;
+      std::sort(list.begin(), list.end(), [](const Task* a, const Task* b) {
+        return a->createdAt != b->createdAt ? a->createdAt > b->createdAt : a->id > b->id;
+      });
+      for (std::size_t i = static_cast<std::size_t>(config_.historyPerSlot); i < list.size(); ++i) {
+        const Task& t = *list[i];
+        if (!t.host.empty() && containerOf(t) != nullptr) continue;  // its container goes first
+        d_.change.deleteTasks.push_back(t.id);
+        deleted_.insert(t.id);
+      }
+    }
+  }
+
+  // ---- 9. jobs
+
+  // The ended task whose exited container is the final word of a slot (restart policy done): its
+  // container stays for `logs` and `ps`.
+  bool kept(const Task& t) const {
+    if (t.live() || (t.state != TaskState::Complete && t.state != TaskState::Failed)) return false;
+    auto stack = state_.stacks.find(t.stack);
+    if (stack == state_.stacks.end() || stack->second.removing) return false;
+    for (const auto& [id, other] : tasks_) {
+      (void)id;
+      if (other.stack == t.stack && other.service == t.service && other.slot == t.slot &&
+          (other.live() || other.createdAt > t.createdAt))
+        return false;
+    }
+    return true;
+  }
+
+  void jobs() {
+    std::map<std::string, std::map<std::string, const Task*>> byHost;  // host → task ID → task
+    for (const auto& [id, t] : tasks_) {
+      if (deleted_.count(id) != 0 || t.host.empty()) continue;
+      byHost[t.host][id] = &t;
+    }
+    for (const auto& [hostName, host] : state_.hosts) {
+      (void)host;
+      if (!observable(hostName)) continue;
+      const HostObservation& o = obs_.at(hostName);
+      std::set<std::string> seen;
+      for (const ObservedTaskContainer& c : o.containers) {
+        seen.insert(c.task);
+        const Task* t = nullptr;
+        if (auto it = byHost[hostName].find(c.task); it != byHost[hostName].end()) t = it->second;
+        if (t == nullptr) {
+          d_.jobs.insert({hostName, c.stack});  // not ours (any more): removed
+          continue;
+        }
+        if (t->live()) {
+          if (c.phase == ContainerPhase::Created) {
+            if (t->notBefore > now_) {
+              wake(t->notBefore);
+            } else {
+              d_.jobs.insert({hostName, t->stack});
+            }
+          }
+          continue;
+        }
+        if (!kept(*t)) d_.jobs.insert({hostName, t->stack});
+      }
+      for (const auto& [id, t] : byHost[hostName]) {
+        if (!t->live() || t->state == TaskState::Pending || seen.count(id) != 0) continue;
+        if (t->notBefore > now_) {
+          wake(t->notBefore);
+          continue;
+        }
+        d_.jobs.insert({hostName, t->stack});
+      }
+    }
+  }
+
+  const ClusterState& state_;
+  const Observations& obs_;
+  const DefCatalog& defs_;
+  const ReconcileConfig& config_;
+  const WallTime now_;
+  const IdSource& newId_;
+  Decisions d_;
+  std::map<std::string, Task> tasks_;
+  std::set<std::string> deleted_;
+  std::map<std::string, HostHealth> health_;
+  std::map<std::string, PlacementSpec> specs_;
+  std::vector<HostCandidate> load_;
+};
+
+}  // namespace
+
+std::string describe(const ControllerEvent& e) {
+  std::string text = e.type + " ";
+  if (!e.name.empty()) text += e.name + " ";
+  text += e.action;
+  if (e.type == "task" && !e.host.empty()) text += " on " + e.host;
+  if (!e.message.empty()) text += ": " + e.message;
+  return text;
+}
+
+Decisions reconcile(const ClusterState& state, const Observations& observations, const DefCatalog& defs,
+                    const ReconcileConfig& config, WallTime now, const IdSource& newId) {
+  return Pass(state, observations, defs, config, now, newId).run();
+}
+
+engine::Labels taskLabels(const Task& task) {
+  return {{std::string(labels::kStack), task.stack},
+          {std::string(labels::kService), task.service},
+          {std::string(labels::kSlot), std::to_string(task.slot)},
+          {std::string(labels::kTask), task.id},
+          {std::string(labels::kGeneration), std::to_string(task.specGeneration)}};
+}
+
+HostWork hostWork(const ClusterState& state, const DefCatalog& defs, const std::string& host,
+                  const std::string& stack, WallTime now) {
+  HostWork w;
+  w.host = host;
+  w.stack = stack;
+  auto s = state.stacks.find(stack);
+  if (s == state.stacks.end() || s->second.removing) {
+    w.remove = true;
+    w.removeVolumes = s != state.stacks.end() && s->second.removeVolumes;
+    return w;
+  }
+  w.generation = s->second.generation;
+  std::set<std::string> images;
+  for (const auto& [key, record] : state.services) {
+    if (key.first != stack) continue;
+    w.serviceGenerations[record.name] = record.specGeneration;
+    w.slots[record.name];  // every service is listed: one with no slot here has no container here
+    if (auto d = defs.find(DefKey{stack, record.name, record.specGeneration}); d != defs.end()) {
+      (void)d;
+    }
+  }
+  // Live tasks here, by (service, slot); a start-first pair on one slot becomes one replacement.
+  std::map<std::pair<std::string, int>, std::vector<const Task*>> live;
+  std::map<std::pair<std::string, int>, const Task*> lastEnded;
+  for (const auto& [id, t] : state.tasks) {
+    (void)id;
+    if (t.stack != stack) continue;
+    const auto key = std::make_pair(t.service, t.slot);
+    if (t.live()) {
+      if (t.host == host && t.state != TaskState::Pending) live[key].push_back(&t);
+      continue;
+    }
+    const Task*& last = lastEnded[key];
+    if (last == nullptr || t.createdAt > last->createdAt) last = &t;
+  }
+  for (auto& [key, tasks] : live) {
+    std::sort(tasks.begin(), tasks.end(), [](const Task* a, const Task* b) { return a->createdAt < b->createdAt; });
+    const Task& newest = *tasks.back();
+    if (newest.notBefore > now) {
+      // A delayed restart: nothing of the slot here until it is due (the old container goes).
+      if (tasks.size() == 1) continue;
+    }
+    const Task& t = newest.notBefore > now ? *tasks.front() : newest;
+    plan::Slot slot;
+    slot.number = t.slot;
+    slot.labels = taskLabels(t);
+    slot.start = t.state == TaskState::Assigned || t.state == TaskState::Starting;
+    for (const Task* other : tasks) {
+      if (other != &t && t.replaces == other->id) slot.startFirst = true;
+    }
+    w.slots[key.first].push_back(std::move(slot));
+    w.containerTask[containerName(stack, t.service, t.slot)] = t.id;
+    auto d = defs.find(DefKey{stack, t.service, t.specGeneration});
+    if (d != defs.end()) images.insert(d->second.image);
+  }
+  // The final task of a slot whose restart policy ended it keeps its container.
+  for (const auto& [key, t] : lastEnded) {
+    if (t->host != host || live.count(key) != 0) continue;
+    if (t->state != TaskState::Complete && t->state != TaskState::Failed) continue;
+    bool wanted = false;
+    for (const auto& [k2, other] : state.tasks) {
+      (void)k2;
+      if (other.stack == stack && other.service == key.first && other.slot == key.second && other.live()) wanted = true;
+    }
+    if (wanted) continue;
+    plan::Slot slot;
+    slot.number = t->slot;
+    slot.labels = taskLabels(*t);
+    slot.start = false;
+    w.slots[key.first].push_back(std::move(slot));
+  }
+  w.images.assign(images.begin(), images.end());
+  return w;
+}
+
+}  // namespace berth::cluster

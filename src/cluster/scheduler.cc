@@ -1,0 +1,306 @@
+#include "cluster/scheduler.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <tuple>
+
+#include "base/strings.h"
+
+namespace berth::cluster {
+namespace {
+
+std::string serviceKey(const PlacementSpec& spec) { return spec.stack + "/" + spec.service; }
+
+std::string trimmed(std::string_view s) {
+  std::size_t b = 0;
+  std::size_t e = s.size();
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+const std::string* labelOf(const std::map<std::string, std::string>& labels, const std::string& key) {
+  auto it = labels.find(key);
+  return it == labels.end() ? nullptr : &it->second;
+}
+
+// The value a constraint compares on a host; nullopt when a label is absent.
+std::optional<std::string> subject(const Constraint& c, const Host& host) {
+  switch (c.field) {
+    case Constraint::Field::Hostname:
+      return host.facts.hostname.empty() ? host.name : host.facts.hostname;
+    case Constraint::Field::NodeId:
+      return host.id;
+    case Constraint::Field::NodeLabel:
+      if (const std::string* v = labelOf(host.labels, c.key)) return *v;
+      return std::nullopt;
+    case Constraint::Field::EngineLabel:
+      if (const std::string* v = labelOf(host.facts.engineLabels, c.key)) return *v;
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+bool satisfies(const Constraint& c, const Host& host) {
+  const std::optional<std::string> v = subject(c, host);
+  // node.hostname may also be written as the host's name in berth's inventory.
+  bool same = v.has_value() && *v == c.value;
+  if (c.field == Constraint::Field::Hostname && !same) same = host.name == c.value;
+  return c.equal ? same : !same;
+}
+
+}  // namespace
+
+Result<Constraint> parseConstraint(std::string_view text) {
+  const auto bad = [&](const std::string& what) {
+    return fail(ErrorCode::InvalidArgument, "placement constraint " + quoted(std::string(text)) + ": " + what);
+  };
+  Constraint c;
+  std::size_t op = text.find("==");
+  if (op != std::string_view::npos) {
+    c.equal = true;
+  } else {
+    op = text.find("!=");
+    if (op == std::string_view::npos) return bad("expected KEY==VALUE or KEY!=VALUE");
+    c.equal = false;
+  }
+  const std::string key = trimmed(text.substr(0, op));
+  c.value = trimmed(text.substr(op + 2));
+  if (key.empty()) return bad("nothing before " + std::string(c.equal ? "==" : "!="));
+  if (c.value.empty()) return bad("nothing after " + std::string(c.equal ? "==" : "!="));
+  if (key == "node.hostname") {
+    c.field = Constraint::Field::Hostname;
+  } else if (key == "node.id") {
+    c.field = Constraint::Field::NodeId;
+  } else if (startsWith(key, "node.labels.") && key.size() > 12) {
+    c.field = Constraint::Field::NodeLabel;
+    c.key = key.substr(12);
+  } else if (startsWith(key, "engine.labels.") && key.size() > 14) {
+    c.field = Constraint::Field::EngineLabel;
+    c.key = key.substr(14);
+  } else if (key == "node.role") {
+    return bad("node.role does not apply: berth's hosts have no roles (use node.labels.KEY)");
+  } else {
+    return bad("unknown attribute " + quoted(key) +
+               " (node.hostname, node.id, node.labels.KEY, engine.labels.KEY)");
+  }
+  c.text = key + (c.equal ? "==" : "!=") + c.value;
+  return c;
+}
+
+std::string formatCpus(double cpus) {
+  const double r = std::round(cpus * 100) / 100;
+  std::string s = fmt::format("{:.2f}", r);
+  while (!s.empty() && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s.empty() ? "0" : s;
+}
+
+std::string formatBytes(std::int64_t bytes) {
+  constexpr double kKi = 1024;
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (std::fabs(v) >= kKi && u < 4) {
+    v /= kKi;
+    ++u;
+  }
+  std::string s = fmt::format("{:.1f}", v);
+  if (s.size() > 2 && s.substr(s.size() - 2) == ".0") s.resize(s.size() - 2);
+  return s + units[u];
+}
+
+bool eligible(const PlacementSpec& spec, const HostCandidate& h, std::string* why) {
+  const Host& host = *h.host;
+  const auto no = [&](std::string reason) {
+    if (why != nullptr) *why = host.name + " " + reason;
+    return false;
+  };
+  if (!spec.pinnedHost.empty() && host.name != spec.pinnedHost) {
+    return no("does not hold the service's volume (it is on " + spec.pinnedHost + ")");
+  }
+  switch (h.health) {
+    case HostHealth::Down:
+      return no("is down");
+    case HostHealth::Unknown:
+      return no("has not answered yet");
+    case HostHealth::Ready:
+      break;
+  }
+  if (host.availability == Availability::Drain) return no("is draining");
+  for (const Constraint& c : spec.constraints) {
+    if (!satisfies(c, host)) return no("fails " + c.text);
+  }
+  return true;
+}
+
+namespace {
+
+// Whether the host has room for one more task of `spec`; the reason when not.
+bool fits(const PlacementSpec& spec, const HostCandidate& h, std::string* why) {
+  const Host& host = *h.host;
+  if (spec.maxPerHost > 0) {
+    auto it = h.perService.find(serviceKey(spec));
+    const int here = it == h.perService.end() ? 0 : it->second;
+    if (here >= spec.maxPerHost) {
+      if (why != nullptr) {
+        *why = fmt::format("{} already runs {} of {} (max_replicas_per_node {})", host.name, here,
+                           spec.service, spec.maxPerHost);
+      }
+      return false;
+    }
+  }
+  for (const std::string& port : spec.hostPorts) {
+    auto taken = h.ports.find(port);
+    if (taken != h.ports.end()) {
+      if (why != nullptr) {
+        const std::string by = taken->second == serviceKey(spec) ? "another task of " + spec.service
+                                                                  : taken->second.substr(taken->second.find('/') + 1);
+        *why = fmt::format("{} already publishes port {} ({})", host.name, port, by);
+      }
+      return false;
+    }
+  }
+  if (spec.cpus > 0) {
+    const double free = host.facts.ncpu - h.cpusReserved;
+    if (free + 1e-9 < spec.cpus) {
+      if (why != nullptr) {
+        *why = fmt::format("{} has {} of {} CPUs free", host.name, formatCpus(std::max(0.0, free)),
+                           formatCpus(host.facts.ncpu));
+      }
+      return false;
+    }
+  }
+  if (spec.memory > 0) {
+    const std::int64_t free = host.facts.memoryBytes - h.memoryReserved;
+    if (free < spec.memory) {
+      if (why != nullptr) {
+        *why = fmt::format("{} has {} of {} memory free", host.name,
+                           formatBytes(std::max<std::int64_t>(0, free)), formatBytes(host.facts.memoryBytes));
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+HostCandidate* findHost(std::vector<HostCandidate>& hosts, const std::string& name) {
+  for (HostCandidate& h : hosts) {
+    if (h.host->name == name) return &h;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void addLoad(std::vector<HostCandidate>& hosts, const std::string& host, const PlacementSpec& spec) {
+  HostCandidate* h = findHost(hosts, host);
+  if (h == nullptr) return;
+  ++h->tasks;
+  ++h->perService[serviceKey(spec)];
+  h->cpusReserved += spec.cpus;
+  h->memoryReserved += spec.memory;
+  for (const std::string& port : spec.hostPorts) h->ports[port] = serviceKey(spec);
+}
+
+void removeLoad(std::vector<HostCandidate>& hosts, const std::string& host, const PlacementSpec& spec) {
+  HostCandidate* h = findHost(hosts, host);
+  if (h == nullptr) return;
+  h->tasks = std::max(0, h->tasks - 1);
+  int& n = h->perService[serviceKey(spec)];
+  n = std::max(0, n - 1);
+  h->cpusReserved = std::max(0.0, h->cpusReserved - spec.cpus);
+  h->memoryReserved = std::max<std::int64_t>(0, h->memoryReserved - spec.memory);
+  for (const std::string& port : spec.hostPorts) {
+    auto it = h->ports.find(port);
+    if (it != h->ports.end() && it->second == serviceKey(spec)) h->ports.erase(it);
+  }
+}
+
+std::vector<HostCandidate> candidates(const ClusterState& state, const Observations& observations,
+                                      const std::map<std::string, PlacementSpec>& specs) {
+  std::vector<HostCandidate> out;
+  out.reserve(state.hosts.size());
+  std::map<std::string, std::size_t> index;
+  for (const auto& [name, host] : state.hosts) {
+    HostCandidate c;
+    c.host = &host;
+    if (auto it = observations.find(name); it != observations.end()) c.health = it->second.health;
+    index[name] = out.size();
+    out.push_back(std::move(c));
+  }
+  for (const auto& [id, task] : state.tasks) {
+    if (!task.live() || task.host.empty()) continue;
+    auto h = index.find(task.host);
+    if (h == index.end()) continue;
+    HostCandidate& c = out[h->second];
+    const std::string key = task.stack + "/" + task.service;
+    ++c.tasks;
+    ++c.perService[key];
+    if (auto s = specs.find(key); s != specs.end()) {
+      c.cpusReserved += s->second.cpus;
+      c.memoryReserved += s->second.memory;
+      for (const std::string& port : s->second.hostPorts) c.ports[port] = key;
+    }
+  }
+  return out;
+}
+
+Result<std::string> place(const PlacementSpec& spec, const std::string& taskName,
+                          std::vector<HostCandidate>& hosts, const std::string& avoid) {
+  const std::string key = serviceKey(spec);
+  // Replicas of the service per value of each spread label, over the hosts that may run it.
+  std::vector<std::map<std::string, int>> spread(spec.spreadLabels.size());
+  std::vector<HostCandidate*> fitting;
+  std::vector<std::string> reasons;
+  for (HostCandidate& h : hosts) {
+    std::string why;
+    const bool ok = eligible(spec, h, &why) && fits(spec, h, &why);
+    if (!ok) {
+      reasons.push_back(std::move(why));
+    } else {
+      fitting.push_back(&h);
+    }
+    if (!eligible(spec, h, nullptr)) continue;
+    auto n = h.perService.find(key);
+    const int here = n == h.perService.end() ? 0 : n->second;
+    for (std::size_t i = 0; i < spec.spreadLabels.size(); ++i) {
+      const std::string* v = labelOf(h.host->labels, spec.spreadLabels[i]);
+      spread[i][v == nullptr ? std::string() : *v] += here;
+    }
+  }
+  if (fitting.empty()) {
+    if (reasons.empty()) reasons.push_back("no host is registered (`berth host add`)");
+    return fail(ErrorCode::Unavailable, "no host fits " + taskName + ": " + join(reasons, ", "));
+  }
+  if (!avoid.empty() && fitting.size() > 1) {
+    std::erase_if(fitting, [&](const HostCandidate* h) { return h->host->name == avoid; });
+  }
+  const auto rank = [&](const HostCandidate* h) {
+    std::vector<int> r;
+    for (std::size_t i = 0; i < spec.spreadLabels.size(); ++i) {
+      const std::string* v = labelOf(h->host->labels, spec.spreadLabels[i]);
+      r.push_back(spread[i][v == nullptr ? std::string() : *v]);
+    }
+    auto n = h->perService.find(key);
+    r.push_back(n == h->perService.end() ? 0 : n->second);
+    r.push_back(h->tasks);
+    return r;
+  };
+  HostCandidate* best = nullptr;
+  std::vector<int> bestRank;
+  for (HostCandidate* h : fitting) {
+    std::vector<int> r = rank(h);
+    if (best == nullptr || r < bestRank || (r == bestRank && h->host->name < best->host->name)) {
+      best = h;
+      bestRank = std::move(r);
+    }
+  }
+  const std::string chosen = best->host->name;
+  addLoad(hosts, chosen, spec);
+  return chosen;
+}
+
+}  // namespace berth::cluster

@@ -1,0 +1,149 @@
+#include "cluster/service_def.h"
+
+#include <fmt/core.h>
+
+#include "base/strings.h"
+#include "plan/translate.h"
+#include "spec/hash.h"
+#include "spec/render.h"
+
+namespace berth::cluster {
+namespace {
+
+std::chrono::milliseconds ms(const std::optional<spec::Duration>& d, std::chrono::milliseconds fallback) {
+  if (!d) return fallback;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+Result<RolloutRule> rollout(const std::string& service, const char* key,
+                            const std::optional<spec::UpdateConfig>& config) {
+  RolloutRule r;
+  if (!config) return r;
+  const auto bad = [&](const std::string& what) {
+    return fail(ErrorCode::InvalidArgument, fmt::format("service {}: deploy.{}: {}", service, key, what));
+  };
+  if (config->parallelism) r.parallelism = static_cast<int>(*config->parallelism);
+  r.delay = ms(config->delay, r.delay);
+  r.monitor = ms(config->monitor, r.monitor);
+  r.maxFailureRatio = config->maxFailureRatio;
+  if (config->order.empty() || config->order == "stop-first") {
+    r.startFirst = false;
+  } else if (config->order == "start-first") {
+    r.startFirst = true;
+  } else {
+    return bad("order " + quoted(config->order) + " is not stop-first or start-first");
+  }
+  if (config->failureAction.empty() || config->failureAction == "pause") {
+    r.failureAction = FailureAction::Pause;
+  } else if (config->failureAction == "rollback") {
+    r.failureAction = FailureAction::Rollback;
+  } else if (config->failureAction == "continue") {
+    r.failureAction = FailureAction::Continue;
+  } else {
+    return bad("failure_action " + quoted(config->failureAction) + " is not pause, rollback or continue");
+  }
+  return r;
+}
+
+bool mountsNamedLocalVolume(const spec::Project& project, const spec::Service& service) {
+  for (const spec::VolumeMount& m : service.volumes) {
+    if (m.type != "volume" || m.source.empty()) continue;
+    auto it = project.volumes.find(m.source);
+    if (it == project.volumes.end()) continue;
+    if (it->second.driver.empty() || it->second.driver == "local") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service& service,
+                              std::int64_t generation) {
+  ServiceDef d;
+  d.stack = project.name;
+  d.name = service.name;
+  d.generation = generation;
+  d.configHash = spec::serviceConfigHash(project, service);
+  d.image = plan::serviceImage(project, service);
+  d.replicas = service.replicaCount();
+  d.placement.stack = project.name;
+  d.placement.service = service.name;
+  d.healthcheck = service.healthcheck.has_value() && !service.healthcheck->disable &&
+                  !(service.healthcheck->test && !service.healthcheck->test->empty() &&
+                    service.healthcheck->test->front() == "NONE");
+  d.volumeBound = mountsNamedLocalVolume(project, service);
+  for (const spec::Port& port : service.ports) {
+    if (!port.published.empty()) {
+      d.ports.push_back(fmt::format("{}->{}/{}", port.published, port.target, port.protocol));
+      // A fixed host port (not a range) can be published by one container per host.
+      if (port.published.find('-') == std::string::npos) {
+        d.placement.hostPorts.push_back(fmt::format("{}{}/{}", port.hostIp.empty() ? "" : port.hostIp + ":",
+                                                    port.published, port.protocol));
+      }
+    } else {
+      d.ports.push_back(fmt::format("{}/{}", port.target, port.protocol));
+    }
+  }
+  d.definition = spec::writeYaml(spec::renderServiceValue(service));
+  if (service.stopGracePeriod) {
+    d.stopGrace = std::chrono::duration_cast<std::chrono::seconds>(*service.stopGracePeriod);
+  }
+  const auto bad = [&](const std::string& what) {
+    return fail(ErrorCode::InvalidArgument, fmt::format("service {}: {}", service.name, what));
+  };
+  if (service.deploy) {
+    const spec::Deploy& deploy = *service.deploy;
+    if (deploy.mode.empty() || deploy.mode == "replicated") {
+      d.global = false;
+    } else if (deploy.mode == "global") {
+      d.global = true;
+    } else {
+      return bad("deploy.mode " + quoted(deploy.mode) + " is not supported by the controller (replicated or global)");
+    }
+    for (const std::string& text : deploy.placement.constraints) {
+      auto c = parseConstraint(text);
+      if (!c) return bad("deploy.placement.constraints: " + c.error().message());
+      d.placement.constraints.push_back(std::move(*c));
+    }
+    for (const std::string& pref : deploy.placement.preferences) {
+      std::string key = pref;
+      if (startsWith(key, "spread=")) key = key.substr(7);
+      if (startsWith(key, "spread:")) key = key.substr(7);
+      while (!key.empty() && key.front() == ' ') key.erase(0, 1);
+      if (!startsWith(key, "node.labels.") || key.size() <= 12) {
+        return bad("deploy.placement.preferences: " + quoted(pref) + ": expected spread: node.labels.KEY");
+      }
+      d.placement.spreadLabels.push_back(key.substr(12));
+    }
+    d.placement.maxPerHost = static_cast<int>(deploy.placement.maxReplicasPerNode);
+    if (deploy.reservations) {
+      d.placement.cpus = deploy.reservations->cpus;
+      d.placement.memory = deploy.reservations->memory;
+    }
+    if (deploy.restartPolicy) {
+      const spec::RestartPolicy& p = *deploy.restartPolicy;
+      if (p.condition.empty() || p.condition == "any") {
+        d.restart.condition = RestartCondition::Any;
+      } else if (p.condition == "on-failure") {
+        d.restart.condition = RestartCondition::OnFailure;
+      } else if (p.condition == "none") {
+        d.restart.condition = RestartCondition::None;
+      } else {
+        return bad("deploy.restart_policy.condition " + quoted(p.condition) +
+                   " is not any, on-failure or none");
+      }
+      d.restart.delay = ms(p.delay, d.restart.delay);
+      if (p.maxAttempts) d.restart.maxAttempts = static_cast<int>(*p.maxAttempts);
+      d.restart.window = ms(p.window, d.restart.window);
+    }
+    BERTH_ASSIGN_OR_RETURN(d.update, rollout(service.name, "update_config", deploy.updateConfig));
+    BERTH_ASSIGN_OR_RETURN(d.rollback, rollout(service.name, "rollback_config", deploy.rollbackConfig));
+  }
+  if (!service.containerName.empty() && (d.global || d.replicas > 1)) {
+    return bad(fmt::format("container_name {} allows one container; the controller runs several", service.containerName));
+  }
+  if (d.replicas < 0) return bad("replicas must not be negative");
+  return d;
+}
+
+}  // namespace berth::cluster
