@@ -19,7 +19,7 @@ template <class F> void fields(HostView& v, F&& f) {
   f("name", v.name); f("id", v.id); f("url", v.url); f("labels", v.labels); f("availability", v.availability);
   f("state", v.state); f("error", v.error); f("hostname", v.hostname); f("engineVersion", v.engineVersion);
   f("ncpu", v.ncpu); f("memory", v.memory); f("engineLabels", v.engineLabels); f("tasks", v.tasks);
-  f("addedAt", v.addedAt); f("lastSeen", v.lastSeen);
+  f("containers", v.containers); f("addedAt", v.addedAt); f("lastSeen", v.lastSeen);
 }
 template <class F> void fields(TaskView& v, F&& f) {
   f("id", v.id); f("name", v.name); f("stack", v.stack); f("service", v.service); f("slot", v.slot);

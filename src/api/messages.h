@@ -53,7 +53,8 @@ struct HostView {
   int ncpu = 0;
   std::int64_t memory = 0;
   std::map<std::string, std::string> engineLabels{};
-  int tasks = 0;  // live tasks placed there
+  int tasks = 0;       // live tasks placed there
+  int containers = 0;  // berth's containers running there, as last listed
   std::string addedAt{};
   std::string lastSeen{};
 };

@@ -637,12 +637,15 @@ Status availabilityViaController(const GlobalOptions& global, const NameOptions&
   while (true) {
     BERTH_ASSIGN_OR_RETURN(std::string body, client->get("/v1/tasks", "list tasks"));
     BERTH_ASSIGN_OR_RETURN(auto tasks, api::fromJson<std::vector<api::TaskView>>(body));
-    int left = 0;
+    BERTH_ASSIGN_OR_RETURN(std::string hostBody, client->get("/v1/hosts/" + urlEncode(o.name), "host " + o.name));
+    BERTH_ASSIGN_OR_RETURN(api::HostView host, api::fromJson<api::HostView>(hostBody));
+    // Its tasks' replacements run elsewhere and their own containers are gone.
+    int left = host.containers;
     std::string blocked;
     for (const api::TaskView& t : tasks) {
       if (t.desired != "running") continue;
       if (t.host == o.name) {
-        ++left;
+        left = std::max(left, 1);
         if (!t.error.empty()) blocked = t.name + ": " + t.error;
       }
       if (t.state == "pending" && !t.error.empty()) blocked = t.name + ": " + t.error;
@@ -657,7 +660,7 @@ Status availabilityViaController(const GlobalOptions& global, const NameOptions&
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       return fail(ErrorCode::DeadlineExceeded,
-                  fmt::format("host {} still runs {} task{} after {}s{}", o.name, left, left == 1 ? "" : "s",
+                  fmt::format("host {} still runs {} container{} of berth's after {}s{}", o.name, left, left == 1 ? "" : "s",
                               o.timeout, blocked.empty() ? "" : " (" + blocked + ")"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));

@@ -276,7 +276,10 @@ class Agent {
     if (events_.joinable()) events_.join();
   }
 
-  std::shared_ptr<engine::Engine> work() const { return work_; }
+  std::shared_ptr<engine::Engine> work() const {
+    std::lock_guard lock(mu_);
+    return work_;
+  }
 
   void requestList() {
     {
@@ -322,6 +325,11 @@ class Agent {
             }
           });
         } else {
+          if (wasUp) {
+            // Connections kept from before are suspect (a host that dropped packets leaves them
+            // open and silent): the event stream reconnects, and work uses fresh connections.
+            reconnect();
+          }
           wasUp = false;
           const std::string why = ping.error().message();
           impl_.post([&impl = impl_, name, why] {
@@ -341,7 +349,9 @@ class Agent {
       if (list && wasUp) {
         nextList = std::chrono::steady_clock::now() + impl_.options.relistInterval;
         const SteadyTime started = std::chrono::steady_clock::now();
-        auto listed = listBerthContainers(*work_);
+        // Listed with the probe's short deadlines: a host that stops answering must not hold up
+        // the probes behind it.
+        auto listed = listBerthContainers(*probe_);
         if (listed) {
           impl_.post([&impl = impl_, name, started, containers = std::move(*listed)]() mutable {
             auto& last = impl.listedAt[name];
@@ -360,17 +370,34 @@ class Agent {
     }
   }
 
+  // Replaces the work engine (and so its pooled connections) and ends the current event stream,
+  // which the event loop then opens again.
+  void reconnect() {
+    auto fresh = impl_.provider.connect(host_, EngineProvider::Role::Work);
+    std::lock_guard lock(mu_);
+    if (fresh) work_ = std::move(*fresh);
+    streamStop_.request_stop();
+  }
+
   void eventLoop(std::stop_token stop) {
     engine::EventsOptions o;
     o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
     while (!stop.stop_requested()) {
-      auto s = work_->events(
+      std::shared_ptr<engine::Engine> engine;
+      std::stop_source mine;
+      {
+        std::lock_guard lock(mu_);
+        engine = work_;
+        streamStop_ = mine;
+      }
+      std::stop_callback forward(stop, [&mine] { mine.request_stop(); });
+      auto s = engine->events(
           o,
           [&](const engine::Event&) {
             requestList();
             return !stop.stop_requested();
           },
-          stop);
+          mine.get_token());
       if (stop.stop_requested()) return;
       // The stream ended (engine restarted, host unreachable): reconnect shortly; a listing covers
       // what happened meanwhile.
@@ -386,9 +413,10 @@ class Agent {
   const Host host_;
   std::shared_ptr<engine::Engine> probe_;
   std::shared_ptr<engine::Engine> work_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable_any wake_;
   bool listRequested_ = true;  // guarded by mu_
+  std::stop_source streamStop_;  // guarded by mu_: ends the current event stream
   std::jthread control_;
   std::jthread events_;
 };

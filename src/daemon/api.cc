@@ -96,6 +96,9 @@ api::HostView hostView(const Snapshot& s, const cluster::Host& h) {
     v.state = std::string(cluster::hostHealthName(o->second.health));
     if (o->second.health != cluster::HostHealth::Ready) v.error = o->second.error;
     v.lastSeen = timeText(o->second.lastSeen);
+    for (const cluster::ObservedTaskContainer& c : o->second.containers) {
+      if (c.phase == cluster::ContainerPhase::Running) ++v.containers;
+    }
   }
   v.hostname = h.facts.hostname;
   v.engineVersion = h.facts.engineVersion;

@@ -27,9 +27,11 @@
 //   process and the other connections go on).
 //
 // Thread-safety: start(), urls() and stop() may be called from any thread; the Handler is called
-// concurrently from many connection threads. A Request, RequestBody and Responder belong to the one
-// call of the handler they are passed to (except Responder::clientGone()'s token, which may be
-// watched from anywhere until the handler returns).
+// concurrently from many connection threads. A Request, RequestBody and Responder live for the one
+// call of the handler they are passed to. Their methods may also be called from threads the handler
+// starts, one call at a time (the handler serialises them) and only until the handler returns;
+// threads started from the handler inherit its blocked SIGPIPE, which a TLS write needs (see the .cc).
+// Responder::clientGone()'s token may be watched from anywhere until the handler returns.
 #pragma once
 
 #include <chrono>

@@ -83,6 +83,8 @@ class Differ {
   Status planImages(const std::vector<std::string>& order) {
     for (const std::string& name : order) {
       const spec::Service& s = project_.services.at(name);
+      // Placed nowhere on this engine (the controller's slots): its image is not needed here.
+      if (auto it = options_.slots.find(name); it != options_.slots.end() && it->second.empty()) continue;
       const std::string ref = serviceImage(project_, s);
       if (imageAction_.count(ref) != 0) continue;
       const ObservedImage* img = observed_.image(ref);

@@ -17,6 +17,7 @@ services:
   web:
     image: busybox
     command: [sleep, "3600"]
+    stop_signal: SIGKILL
     deploy: {replicas: 3}
 )");
   auto r = fleet.berth({"stack", "deploy", "-c", dir.file(), stack});
@@ -65,6 +66,7 @@ services:
   api:
     image: busybox
     command: [sleep, "3600"]
+    stop_signal: SIGKILL
     deploy:
       replicas: 2
       placement: {constraints: [node.labels.zone == b]}
@@ -81,6 +83,7 @@ services:
   hog:
     image: busybox
     command: [sleep, "3600"]
+    stop_signal: SIGKILL
     deploy:
       resources: {reservations: {cpus: "512"}}
 )");
