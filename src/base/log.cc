@@ -38,6 +38,12 @@ std::optional<Level> parseLevel(std::string_view text) {
 
 void setLevel(Level level) { g_level = level; }
 
+void setDaemonFormat() {
+  // A daemon's log is read later, next to other machines' logs: UTC time to the millisecond, the
+  // level, the message.
+  logger().set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+}
+
 bool enabled(Level level) { return static_cast<int>(level) >= static_cast<int>(g_level.load()); }
 
 void write(Level level, std::string_view message) {

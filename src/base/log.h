@@ -16,6 +16,8 @@ enum class Level { Debug, Info, Warn, Error };
 // Parses "debug", "info", "warn"/"warning", "error" (case-insensitive); nullopt otherwise.
 std::optional<Level> parseLevel(std::string_view text);
 void setLevel(Level level);
+// Lines start with the UTC time ("2026-05-01T10:00:00.123Z info ..."): berthd's format.
+void setDaemonFormat();
 bool enabled(Level level);
 void write(Level level, std::string_view message);
 

@@ -346,6 +346,9 @@ std::string toJson(const Task& task) {
   j["createdAt"] = nanosOf(task.createdAt);
   j["stateSince"] = nanosOf(task.stateSince);
   j["runningSince"] = nanosOf(task.runningSince);
+  j["restarts"] = task.restarts;
+  j["windowStart"] = nanosOf(task.windowStart);
+  j["crashLoop"] = task.crashLoop;
   return dump(j);
 }
 
@@ -442,6 +445,9 @@ Result<Task> taskFromJson(std::string_view text) {
         r.read("createdAt", t.createdAt);
         r.read("stateSince", t.stateSince);
         r.read("runningSince", t.runningSince);
+        r.read("restarts", t.restarts);
+        r.read("windowStart", t.windowStart);
+        r.read("crashLoop", t.crashLoop);
       },
       [](const Task& t) { return t.id; });
 }

@@ -393,7 +393,8 @@ class Agent {
       std::stop_callback forward(stop, [&mine] { mine.request_stop(); });
       auto s = engine->events(
           o,
-          [&](const engine::Event&) {
+          [&](const engine::Event& e) {
+            log::debug("host {}: event {} {}", host_.name, e.action, e.actorId.substr(0, 12));
             requestList();
             return !stop.stop_requested();
           },
@@ -401,7 +402,7 @@ class Agent {
       if (stop.stop_requested()) return;
       // The stream ended (engine restarted, host unreachable): reconnect shortly; a listing covers
       // what happened meanwhile.
-      (void)s;
+      if (!s) log::debug("host {}: event stream ended: {}", host_.name, s.error().message());
       std::unique_lock lock(mu_);
       wake_.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
       lock.unlock();

@@ -162,6 +162,13 @@ struct Task {
   WallTime stateSince{};
   // When it reached Running (and healthy): the update monitor's clock.
   WallTime runningSince{};
+  // Restart bookkeeping, carried from a slot's task to its replacement (history is pruned, so it
+  // cannot be recounted): restarts of the slot under the current definition since windowStart
+  // (deploy.restart_policy.max_attempts / window), and how many tasks before this one ended within
+  // seconds of starting (the crash-loop back-off).
+  int restarts = 0;
+  WallTime windowStart{};
+  int crashLoop = 0;
 
   bool live() const { return desired == DesiredState::Running; }
   friend bool operator==(const Task&, const Task&) = default;

@@ -39,6 +39,7 @@ class Pass {
     load_ = candidates(state_, withHealth(), specs_);
     observeTasks();
     lostHosts();
+    droppedServices();
     startFirstDone();
     for (const auto& [key, record] : state_.services) {
       (void)key;
@@ -273,6 +274,9 @@ class Pass {
       }
       const ObservedTaskContainer* c = containerOf(t);
       if (c == nullptr) {
+        // A start-first replacement on the same host takes the old container's place: the old task
+        // ends as replaced (step 4), not as failed.
+        if (replacedBy(t.id) != nullptr) continue;
         if (t.state == TaskState::Running || t.state == TaskState::Starting) {
           end(t, TaskState::Failed, "its container was removed");
           event("task", "failed", &t, "", "its container was removed");
@@ -312,6 +316,15 @@ class Pass {
     }
   }
 
+  // The live task that replaces `id` start-first, if any.
+  const Task* replacedBy(const std::string& id) const {
+    for (const auto& [other, t] : tasks_) {
+      (void)other;
+      if (t.live() && t.replaces == id) return &t;
+    }
+    return nullptr;
+  }
+
   // ---- 3. lost hosts
 
   void lostHosts() {
@@ -340,6 +353,18 @@ class Pass {
       const std::string why = fmt::format("host {} is down", t.host);
       end(t, TaskState::Orphaned, why);
       event("task", "orphaned", &t, "", why + "; starting it elsewhere");
+    }
+  }
+
+  // Services dropped from their stack's file: their tasks end.
+  void droppedServices() {
+    for (auto& [id, t] : tasks_) {
+      (void)id;
+      if (!t.live() || state_.services.count({t.stack, t.service}) != 0) continue;
+      auto stack = state_.stacks.find(t.stack);
+      if (stack == state_.stacks.end() || stack->second.removing) continue;
+      end(t, TaskState::Shutdown, "removed from the stack");
+      event("task", "shutdown", &t, "", "its service was removed from the stack");
     }
   }
 
@@ -383,45 +408,58 @@ class Pass {
     return mine == nullptr || mine->configHash != current.configHash;
   }
 
-  // Whether an ended task's slot should get a new task now, as the restart policy says; sets
-  // `notBefore` for a delayed restart.
-  bool restartDue(const std::vector<Task*>& slot, const ServiceRecord& record, const ServiceDef& d,
-                  WallTime& notBefore) {
-    notBefore = now_;
+  // Whether an ended task's slot gets a new task, as the restart policy says, and when.
+  struct Restart {
+    bool due = false;
+    WallTime notBefore{};
+    int restarts = 0;  // for the new task (see Task::restarts)
+    WallTime windowStart{};
+    int crashLoop = 0;
+    std::string avoid{};  // the host the last task could not even start on
+  };
+
+  Restart restartDue(const std::vector<Task*>& slot, const ServiceRecord& record, const ServiceDef& d) {
+    Restart r;
+    r.notBefore = now_;
     const Task* last = nullptr;
     for (const Task* t : slot) {
       if (!t->live()) last = t;
     }
-    if (last == nullptr) return true;
-    if (last->state != TaskState::Failed && last->state != TaskState::Complete) return true;  // moved, shut down
-    if (d.restart.condition == RestartCondition::None) return false;
-    if (d.restart.condition == RestartCondition::OnFailure && last->state == TaskState::Complete) return false;
+    r.due = true;
+    if (last == nullptr) return r;
+    // Moved or shut down (a lost host, an update): replaced at once, not a restart.
+    if (last->state != TaskState::Failed && last->state != TaskState::Complete) return r;
+    r.due = false;
+    if (d.restart.condition == RestartCondition::None) return r;
+    if (d.restart.condition == RestartCondition::OnFailure && last->state == TaskState::Complete) return r;
+    // max_attempts counts restarts (not the first run) of this definition, within `window` when
+    // one is set.
+    const bool sameDefinition =
+        last->specGeneration == record.specGeneration && last->forceCounter == record.forceCounter;
+    int prior = sameDefinition ? last->restarts : 0;
+    WallTime windowStart = sameDefinition ? last->windowStart : WallTime{};
+    if (d.restart.window > milliseconds(0) && windowStart != WallTime{} &&
+        last->stateSince - windowStart > d.restart.window) {
+      prior = 0;
+      windowStart = WallTime{};
+    }
+    if (d.restart.maxAttempts && prior >= *d.restart.maxAttempts) return r;
+    r.due = true;
+    r.restarts = prior + 1;
+    r.windowStart = windowStart == WallTime{} ? last->stateSince : windowStart;
     // Crash loops back off as the engine's own restart policy does: the first restart is at once
     // (a container that died is replaced within a second), then 200 ms, 400 ms, ... up to 10 s while
     // the slot's tasks keep ending within 10 s of starting (or never start: a missing image).
-    int shortLived = 0;
-    for (auto it = slot.rbegin(); it != slot.rend(); ++it) {
-      const Task* t = *it;
-      if (t->live()) continue;
-      if (t->state != TaskState::Failed && t->state != TaskState::Complete) break;
-      const bool brief = t->runningSince == WallTime{} || t->stateSince - t->runningSince < seconds(10);
-      if (!brief) break;
-      ++shortLived;
-    }
+    const bool brief = last->runningSince == WallTime{} || last->stateSince - last->runningSince < seconds(10);
+    r.crashLoop = brief ? last->crashLoop + 1 : 0;
     milliseconds backoff{0};
-    if (shortLived >= 2) backoff = std::min<milliseconds>(milliseconds(100L << std::min(shortLived - 1, 7)), seconds(10));
-    if (d.restart.maxAttempts) {
-      int attempts = 0;
-      for (const Task* t : slot) {
-        if (t->live() || (t->state != TaskState::Failed && t->state != TaskState::Complete)) continue;
-        if (t->specGeneration != record.specGeneration || t->forceCounter != record.forceCounter) continue;
-        if (d.restart.window > milliseconds(0) && now_ - t->stateSince > d.restart.window) continue;
-        ++attempts;
-      }
-      if (attempts >= *d.restart.maxAttempts) return false;
+    if (r.crashLoop >= 2) {
+      backoff = std::min<milliseconds>(milliseconds(100L << std::min(r.crashLoop - 1, 8)), seconds(10));
     }
-    notBefore = last->stateSince + std::max(d.restart.delay, backoff);
-    return true;
+    r.notBefore = last->stateSince + std::max(d.restart.delay, backoff);
+    // A task that could not even start (no image, a port taken) tries another host if one fits.
+    if (last->runningSince == WallTime{} && last->state == TaskState::Failed && !last->exitCode) r.avoid = last->host;
+    return r;
   }
 
   void service(const ServiceRecord& recordIn) {
@@ -454,8 +492,8 @@ class Pass {
         }
       }
       if (live) continue;
-      WallTime notBefore{};
-      if (!restartDue(tasks, record, d, notBefore)) continue;
+      const Restart restart = restartDue(tasks, record, d);
+      if (!restart.due) continue;
       std::string preferred = globalHost;
       if (preferred.empty()) {
         for (const Task* t : tasks) {
@@ -463,12 +501,15 @@ class Pass {
         }
         // A lost host is no place to restart on.
         if (!preferred.empty() && healthOf(preferred) != HostHealth::Ready) preferred.clear();
+        if (preferred == restart.avoid && !d.volumeBound) preferred.clear();
       }
-      // A slot whose last task's host was lost and whose data lives there stays where it was.
       Task& t = newTask(record, slot);
-      t.notBefore = notBefore;
-      if (notBefore > now_) wake(notBefore);
-      placeTask(t, d, preferred, "", true);
+      t.notBefore = restart.notBefore;
+      t.restarts = restart.restarts;
+      t.windowStart = restart.windowStart;
+      t.crashLoop = restart.crashLoop;
+      if (restart.notBefore > now_) wake(restart.notBefore);
+      placeTask(t, d, preferred, d.global || d.volumeBound ? "" : restart.avoid, true);
     }
 
     rollOut(record, d, wanted);

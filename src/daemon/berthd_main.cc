@@ -65,6 +65,7 @@ int run(const Flags& flags) {
   auto level = log::parseLevel(flags.logLevel);
   if (!level) return fatal("--log-level " + flags.logLevel + ": expected debug, info, warn or error");
   log::setLevel(*level);
+  log::setDaemonFormat();
   if (flags.listen.empty()) return fatal("give at least one --listen unix:///PATH.sock or tcp://ADDR:PORT");
 
   auto dir = daemon::DataDir::open(flags.dataDir);

@@ -29,7 +29,8 @@
 //         health "starting" when the service has a healthcheck; created otherwise);
 //       * containers of the stack in no listed slot, of a service the stack no longer has, or of
 //         a removed stack (`remove`) are removed.
-//   - Containers change otherwise only when a test says so: kill(), health().
+//   - Containers change otherwise only when a test says so: kill(), health(), or by editing
+//     `obs` (a container removed behind berth's back, a job's task error).
 //   - Task IDs are "t1", "t2", ... in the order the reconciler asks for them.
 //
 // Task names: "web.2" is service web, slot 2 of stack "s" ("other/web.2" for stack "other"); as a
@@ -46,6 +47,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "base/strings.h"
@@ -241,6 +243,23 @@ class Sim {
     s.removing = true;
     s.removeVolumes = s.removeVolumes || volumes;
   }
+  // `service update --force [--host H]`: every task is replaced (on H, for a volume-bound service).
+  void forceUpdate(const std::string& name, const std::string& host = {}, const std::string& stack = "s") {
+    ServiceRecord& r = state.services.at({stack, name});
+    r.forceCounter += 1;
+    if (!host.empty()) r.pinnedHost = host;
+    r.updateState = UpdateState::None;
+  }
+  // `service rollback`.
+  void rollback(const std::string& name, const std::string& stack = "s") {
+    ServiceRecord& r = state.services.at({stack, name});
+    std::swap(r.specGeneration, r.previousGeneration);
+    r.updateState = UpdateState::RollingBack;
+    r.updateStartedAt = now;
+    r.lastBatchAt = WallTime{};
+    r.updateFailures = 0;
+    r.updateMessage = "manual rollback";
+  }
   ServiceRecord& service(const std::string& name, const std::string& stack = "s") {
     return state.services.at({stack, name});
   }
@@ -299,7 +318,8 @@ class Sim {
     }
     std::sort(live.begin(), live.end(), [](const Task* a, const Task* b) {
       return std::tie(a->stack, a->service, a->slot) < std::tie(b->stack, b->service, b->slot) ||
-             (std::tie(a->stack, a->service, a->slot) == std::tie(b->stack, b->service, b->slot) && older(*a, *b));
+             (std::tie(a->stack, a->service, a->slot) == std::tie(b->stack, b->service, b->slot) &&
+              older(*a, *b));
     });
     std::vector<std::string> lines;
     for (const Task* t : live) {
@@ -462,10 +482,11 @@ class Sim {
     const auto listed = [&](const ObservedTaskContainer& c) {
       if (state.services.count({c.stack, c.service}) == 0) return false;
       auto s = w.slots.find(c.service);
-      return s != w.slots.end() &&
-             std::any_of(s->second.begin(), s->second.end(), [&](const plan::Slot& x) { return x.number == c.slot; });
+      return s != w.slots.end() && std::any_of(s->second.begin(), s->second.end(),
+                                               [&](const plan::Slot& x) { return x.number == c.slot; });
     };
-    std::erase_if(cs, [&](const ObservedTaskContainer& c) { return c.stack == job.stack && (w.remove || !listed(c)); });
+    std::erase_if(
+        cs, [&](const ObservedTaskContainer& c) { return c.stack == job.stack && (w.remove || !listed(c)); });
     if (w.remove) return;
     for (const auto& [service, slots] : w.slots) {
       if (state.services.count({job.stack, service}) == 0) continue;

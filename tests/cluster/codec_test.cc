@@ -84,7 +84,10 @@ Task fullTask() {
               .notBefore = at(1714557602000000001),
               .createdAt = at(1714557600000000002),
               .stateSince = at(1714557601000000003),
-              .runningSince = at(-1000000007)};  // before the epoch, too
+              .runningSince = at(-1000000007),  // before the epoch, too
+              .restarts = 2,
+              .windowStart = at(1714557599000000005),
+              .crashLoop = 3};
 }
 
 template <class T, class Decode>
@@ -151,11 +154,11 @@ TEST(CodecTest, StoredFormatIsPinned) {
             R"({"createdAt":1714557600123456789,"generation":3,"name":"web","removeVolumes":true,)"
             R"("removing":true,"updatedAt":1714557700000000001})");
   EXPECT_EQ(toJson(fullTask()),
-            R"({"containerId":"f00dfeed","createdAt":1714557600000000002,"desired":"shutdown",)"
+            R"({"containerId":"f00dfeed","crashLoop":3,"createdAt":1714557600000000002,"desired":"shutdown",)"
             R"("error":"exit 137\n\"OOM\"","exitCode":-1,"forceCounter":4,"host":"h1","id":"abc123def456",)"
-            R"("notBefore":1714557602000000001,"replaces":"0000aaaabbbb","runningSince":-1000000007,)"
+            R"("notBefore":1714557602000000001,"replaces":"0000aaaabbbb","restarts":2,"runningSince":-1000000007,)"
             R"("service":"api","slot":2,"specGeneration":3,"stack":"web","state":"failed",)"
-            R"("stateSince":1714557601000000003})");
+            R"("stateSince":1714557601000000003,"windowStart":1714557599000000005})");
   EXPECT_EQ(toJson(fullHost()),
             R"({"addedAt":1714557600123456789,"availability":"drain","facts":{"engineLabels":)"
             R"({"com.example.rack":"r2"},"engineVersion":"24.0.7","hostname":"node-1",)"

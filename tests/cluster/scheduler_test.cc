@@ -186,9 +186,10 @@ TEST(SchedulerTest, MaxReplicasPerNodeCapsEachHost) {
   sim.addHost("h1");
   sim.addHost("h2");
   sim.deploy("services: {web: {image: nginx, deploy: {replicas: 0, placement: {max_replicas_per_node: 1}}}}");
-  EXPECT_EQ(placements(sim, "web", 3),
-            "h1 h2 no host fits web.3: h1 already runs 1 of web (max_replicas_per_node 1), h2 already runs 1 of "
-            "web (max_replicas_per_node 1)");
+  EXPECT_EQ(
+      placements(sim, "web", 3),
+      "h1 h2 no host fits web.3: h1 already runs 1 of web (max_replicas_per_node 1), h2 already runs 1 of "
+      "web (max_replicas_per_node 1)");
 }
 
 TEST(SchedulerTest, MaxReplicasPerNodeLeavesAReplicaPendingWithTheReason) {
@@ -197,11 +198,12 @@ TEST(SchedulerTest, MaxReplicasPerNodeLeavesAReplicaPendingWithTheReason) {
   sim.addHost("h2");
   sim.deploy("services: {web: {image: nginx, deploy: {replicas: 3, placement: {max_replicas_per_node: 1}}}}");
   sim.settle();
-  EXPECT_EQ(sim.tasks(),
-            "web.1 h1 running\n"
-            "web.2 h2 running\n"
-            "web.3 - pending: no host fits web.3: h1 already runs 1 of web (max_replicas_per_node 1), h2 already "
-            "runs 1 of web (max_replicas_per_node 1)");
+  EXPECT_EQ(
+      sim.tasks(),
+      "web.1 h1 running\n"
+      "web.2 h2 running\n"
+      "web.3 - pending: no host fits web.3: h1 already runs 1 of web (max_replicas_per_node 1), h2 already "
+      "runs 1 of web (max_replicas_per_node 1)");
   // A host that fits takes the pending task.
   sim.addHost("h3");
   sim.pass();
@@ -211,14 +213,16 @@ TEST(SchedulerTest, MaxReplicasPerNodeLeavesAReplicaPendingWithTheReason) {
 TEST(SchedulerTest, CpuReservationsCountAgainstTheHostsCpus) {
   Sim sim;
   sim.addHost("h1", {}, 2);
-  sim.deploy("services: {web: {image: nginx, deploy: {replicas: 0, resources: {reservations: {cpus: '1.5'}}}}}");
+  sim.deploy(
+      "services: {web: {image: nginx, deploy: {replicas: 0, resources: {reservations: {cpus: '1.5'}}}}}");
   EXPECT_EQ(placements(sim, "web", 2), "h1 no host fits web.2: h1 has 0.5 of 2 CPUs free");
 }
 
 TEST(SchedulerTest, MemoryReservationsCountAgainstTheHostsMemory) {
   Sim sim;
   sim.addHost("h1", {}, 4, kGiB);
-  sim.deploy("services: {web: {image: nginx, deploy: {replicas: 0, resources: {reservations: {memory: 768M}}}}}");
+  sim.deploy(
+      "services: {web: {image: nginx, deploy: {replicas: 0, resources: {reservations: {memory: 768M}}}}}");
   EXPECT_EQ(placements(sim, "web", 2), "h1 no host fits web.2: h1 has 256MiB of 1GiB memory free");
 }
 
@@ -233,7 +237,8 @@ services:
 )");
   sim.settle();
   ASSERT_EQ(sim.tasks(), "db.1 h1 running");
-  EXPECT_EQ(placements(sim, "web", 2), "h2 no host fits web.2: h1 has 0.5 of 2 CPUs free, h2 has 0 of 1 CPUs free");
+  EXPECT_EQ(placements(sim, "web", 2),
+            "h2 no host fits web.2: h1 has 0.5 of 2 CPUs free, h2 has 0 of 1 CPUs free");
   // An ended task reserves nothing.
   sim.kill("db.1");
   sim.pass();
@@ -252,14 +257,16 @@ services:
   ranged: {image: nginx, ports: ["9000-9001:80"], deploy: {replicas: 0}}
 )");
   EXPECT_EQ(placements(sim, "web", 3),
-            "h1 h2 no host fits web.3: h1 already publishes port 8080/tcp (another task of web), h2 already publishes "
+            "h1 h2 no host fits web.3: h1 already publishes port 8080/tcp (another task of web), h2 already "
+            "publishes "
             "port 8080/tcp (another task of web)");
   sim.scale("web", 1);
   sim.settle();
   ASSERT_EQ(sim.tasks(), "web.1 h1 running");
-  EXPECT_EQ(placements(sim, "api", 2),
-            "h2 no host fits api.2: h1 already publishes port 8080/tcp (web), h2 already publishes port 8080/tcp "
-            "(another task of api)");
+  EXPECT_EQ(
+      placements(sim, "api", 2),
+      "h2 no host fits api.2: h1 already publishes port 8080/tcp (web), h2 already publishes port 8080/tcp "
+      "(another task of api)");
   // A published range is not a fixed port: the engine picks one of it per container.
   EXPECT_EQ(placements(sim, "ranged", 3), "h2 h1 h2");
 }
@@ -305,7 +312,8 @@ TEST(SchedulerTest, APinnedHostIsTheOnlyCandidate) {
   auto none = place(spec, "db.3", hosts);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().message(),
-            "no host fits db.3: h1 does not hold the service's volume (it is on h2), h2 is draining, h3 does not hold "
+            "no host fits db.3: h1 does not hold the service's volume (it is on h2), h2 is draining, h3 does "
+            "not hold "
             "the service's volume (it is on h2)");
 }
 
@@ -325,21 +333,24 @@ services:
       resources: {reservations: {cpus: '1.5'}}
 )");
   sim.pass();
-  EXPECT_EQ(sim.tasks(),
-            "web.1 h2 assigned\n"
-            "web.2 - pending: no host fits web.2: h1 fails node.labels.zone==eu, h2 has 0.5 of 2 CPUs free, h3 is "
-            "draining");
-  EXPECT_EQ(sim.events(),
-            "task web.1 placed on h2\n"
-            "task web.2 pending: no host fits web.2: h1 fails node.labels.zone==eu, h2 has 0.5 of 2 CPUs free, h3 "
-            "is draining");
+  EXPECT_EQ(
+      sim.tasks(),
+      "web.1 h2 assigned\n"
+      "web.2 - pending: no host fits web.2: h1 fails node.labels.zone==eu, h2 has 0.5 of 2 CPUs free, h3 is "
+      "draining");
+  EXPECT_EQ(
+      sim.events(),
+      "task web.1 placed on h2\n"
+      "task web.2 pending: no host fits web.2: h1 fails node.labels.zone==eu, h2 has 0.5 of 2 CPUs free, h3 "
+      "is draining");
 }
 
 TEST(SchedulerTest, AnAvoidedHostIsUsedOnlyWhenNothingElseFits) {
   Sim sim;
   sim.addHost("h1");
   sim.addHost("h2", {}, 1);
-  sim.deploy("services: {web: {image: nginx, deploy: {replicas: 0, resources: {reservations: {cpus: '1'}}}}}");
+  sim.deploy(
+      "services: {web: {image: nginx, deploy: {replicas: 0, resources: {reservations: {cpus: '1'}}}}}");
   EXPECT_EQ(placements(sim, "web", 1, 1, "h1"), "h2");
   EXPECT_EQ(placements(sim, "web", 3, 1, "h1"), "h2 h1 h1");
 }
@@ -415,25 +426,30 @@ TEST(SchedulerTest, ParseConstraintErrorsNameTheExpressionAndTheProblem) {
   EXPECT_EQ(parseError("node.labels.zone=eu"),
             "placement constraint \"node.labels.zone=eu\": expected KEY==VALUE or KEY!=VALUE");
   EXPECT_EQ(parseError(" == eu"), "placement constraint \" == eu\": nothing before ==");
-  EXPECT_EQ(parseError("node.labels.zone != "), "placement constraint \"node.labels.zone != \": nothing after !=");
-  EXPECT_EQ(parseError("node.role==manager"),
-            "placement constraint \"node.role==manager\": node.role does not apply: berth's hosts have no roles "
-            "(use node.labels.KEY)");
+  EXPECT_EQ(parseError("node.labels.zone != "),
+            "placement constraint \"node.labels.zone != \": nothing after !=");
+  EXPECT_EQ(
+      parseError("node.role==manager"),
+      "placement constraint \"node.role==manager\": node.role does not apply: berth's hosts have no roles "
+      "(use node.labels.KEY)");
   EXPECT_EQ(parseError("node.platform.os==linux"),
             "placement constraint \"node.platform.os==linux\": unknown attribute \"node.platform.os\" "
             "(node.hostname, node.id, node.labels.KEY, engine.labels.KEY)");
-  EXPECT_EQ(parseError("node.labels.==x"),
-            "placement constraint \"node.labels.==x\": unknown attribute \"node.labels.\" (node.hostname, node.id, "
-            "node.labels.KEY, engine.labels.KEY)");
+  EXPECT_EQ(
+      parseError("node.labels.==x"),
+      "placement constraint \"node.labels.==x\": unknown attribute \"node.labels.\" (node.hostname, node.id, "
+      "node.labels.KEY, engine.labels.KEY)");
 }
 
 TEST(SchedulerTest, ABadConstraintInComposeNamesTheService) {
-  const spec::Project p = project("services: {web: {image: nginx, deploy: {placement: {constraints: [zone=eu]}}}}");
+  const spec::Project p =
+      project("services: {web: {image: nginx, deploy: {placement: {constraints: [zone=eu]}}}}");
   auto d = serviceDef(p, p.services.at("web"), 1);
   ASSERT_FALSE(d);
-  EXPECT_EQ(d.error().message(),
-            "service web: deploy.placement.constraints: placement constraint \"zone=eu\": expected KEY==VALUE or "
-            "KEY!=VALUE");
+  EXPECT_EQ(
+      d.error().message(),
+      "service web: deploy.placement.constraints: placement constraint \"zone=eu\": expected KEY==VALUE or "
+      "KEY!=VALUE");
 }
 
 TEST(SchedulerTest, ReasonsPrintCpusAndMemoryShortly) {

@@ -82,8 +82,9 @@ class Fleet {
 
   // Starts berthd (again), waiting until it answers. Its log accumulates in `log_`.
   void startBerthd() {
+    const char* level = std::getenv("BERTH_TEST_BERTHD_LOG");
     auto p = BackgroundProcess::start({BERTHD_BINARY, "--data-dir", data_.string(), "--listen", controllerUrl(),
-                                       "--log-level", "info"},
+                                       "--log-level", level != nullptr ? level : "info"},
                                       {});
     ASSERT_TRUE(p) << p.error().message();
     berthd_ = std::move(*p);
