@@ -31,7 +31,7 @@ template <class F> void fields(ServiceView& v, F&& f) {
   f("stack", v.stack); f("name", v.name); f("fullName", v.fullName); f("mode", v.mode); f("desired", v.desired);
   f("running", v.running); f("image", v.image); f("ports", v.ports); f("generation", v.generation);
   f("previousGeneration", v.previousGeneration); f("updateState", v.updateState);
-  f("updateMessage", v.updateMessage); f("definition", v.definition); f("converged", v.converged);
+  f("updateMessage", v.updateMessage); f("updateStartedMs", v.updateStartedMs); f("definition", v.definition); f("converged", v.converged);
 }
 template <class F> void fields(StackView& v, F&& f) {
   f("name", v.name); f("generation", v.generation); f("services", v.services); f("desired", v.desired);

@@ -90,6 +90,7 @@ struct ServiceView {
   std::int64_t previousGeneration = 0;
   std::string updateState{};
   std::string updateMessage{};
+  std::int64_t updateStartedMs = 0;  // when the update or rollback in updateState began (Unix ms)
   std::string definition{};  // the service's compose definition (YAML), for `service inspect`
   // Every slot has one live task, running (healthy) its current definition, and no update or
   // replacement is in flight: what `stack deploy` and `service scale/update` wait for.

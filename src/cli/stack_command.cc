@@ -141,6 +141,7 @@ struct WaitOptions {
   std::set<std::string> services{};  // empty: every service of the stack
   std::chrono::seconds timeout{300};
   std::string since{};  // RFC 3339: tasks created since then belong to this run
+  std::int64_t sinceMs = 0;  // the same in Unix milliseconds
   bool quiet = false;
 };
 
@@ -155,6 +156,12 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
     BERTH_ASSIGN_OR_RETURN(auto tasks, getJson<std::vector<api::TaskView>>(
                                            client, "/v1/tasks?stack=" + urlEncode(o.stack), "list tasks"));
     const auto mine = [&](const std::string& service) { return o.services.empty() || o.services.count(service) != 0; };
+    // A service being rolled out handles its tasks' failures itself (update_config.failure_action):
+    // the deploy reports the outcome (paused, rolled back), not each failure on the way.
+    std::set<std::string> rolling;
+    for (const api::ServiceView& s : services) {
+      if (s.updateState == "updating" || s.updateState == "rollback_started") rolling.insert(s.name);
+    }
     std::vector<std::string> problems;
     for (const api::TaskView& t : tasks) {
       if (!mine(t.service)) continue;
@@ -173,7 +180,9 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
       if (t.desired == "running" && t.state == "pending") {
         if (++pendingSeen[t.id] >= 4) problems.push_back(t.name + " cannot be placed: " + t.error);
       }
-      if (thisRun && t.state == "failed") problems.push_back(fmt::format("{} failed on {}: {}", t.name, t.host, t.error));
+      if (thisRun && t.state == "failed" && rolling.count(t.service) == 0) {
+        problems.push_back(fmt::format("{} failed on {}: {}", t.name, t.host, t.error));
+      }
     }
     bool all = !services.empty();
     for (const api::ServiceView& s : services) {
@@ -181,11 +190,10 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
       if (s.updateState == "paused" || s.updateState == "rollback_paused") {
         return fail(ErrorCode::Conflict, fmt::format("service {}: {}", s.fullName, s.updateMessage));
       }
-      if ((s.updateState == "rollback_started" || s.updateState == "rollback_completed") &&
-          startsWith(s.updateMessage, "update rolled back")) {
-        if (s.converged || s.updateState == "rollback_completed") {
-          return fail(ErrorCode::Conflict, fmt::format("service {}: {}", s.fullName, s.updateMessage));
-        }
+      // An automatic rollback: wait until the previous definition runs again, then say why.
+      if (s.updateState == "rollback_completed" && startsWith(s.updateMessage, "update rolled back") &&
+          s.converged && s.updateStartedMs >= o.sinceMs) {
+        return fail(ErrorCode::Conflict, fmt::format("service {}: {}", s.fullName, s.updateMessage));
       }
       if (!s.converged) all = false;
     }
@@ -208,6 +216,10 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
 }
 
 std::string nowRfc3339() { return pki::formatTime(std::chrono::system_clock::now()); }
+std::int64_t nowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // ---- images: from the CLI's engine to the hosts that lack them, through the controller
 
@@ -331,6 +343,7 @@ int runDeploy(const GlobalOptions& global, const DeployFlags& f) {
   req.name = f.name;
   req.project = spec::renderYaml(*project);
   const std::string since = nowRfc3339();
+  const std::int64_t sinceMs = nowMs();
   auto body = (*client)->call("POST", "/v1/stacks", api::toJson(req), "deploy stack " + f.name);
   if (!body) return fail1(body.error());
   auto reply = api::fromJson<api::DeployReply>(*body);
@@ -348,6 +361,7 @@ int runDeploy(const GlobalOptions& global, const DeployFlags& f) {
   w.stack = f.name;
   w.timeout = std::chrono::seconds(static_cast<long long>(f.timeout));
   w.since = since;
+  w.sinceMs = sinceMs;
   w.quiet = f.quiet;
   if (Status s = waitConverged(**client, w); !s) return fail1(std::move(s).error().withContext("stack " + f.name));
   std::cerr << fmt::format("Stack {} is running (version {})\n", f.name, reply->generation);
@@ -538,6 +552,7 @@ Status waitService(ControllerClient& client, const std::string& stack, const std
   w.services = {service};
   w.timeout = std::chrono::seconds(static_cast<long long>(f.timeout));
   w.since = since;
+  w.sinceMs = nowMs() - 2000;
   return waitConverged(client, w);
 }
 

@@ -289,6 +289,17 @@ class Agent {
     wake_.notify_all();
   }
 
+  // Also lists a moment later: the engine reports a container's death before its listing shows
+  // the container exited (a listing made right after the "die" event can still say running).
+  void requestListSoon(std::chrono::milliseconds after) {
+    {
+      std::lock_guard lock(mu_);
+      const auto at = std::chrono::steady_clock::now() + after;
+      if (!listSoon_ || at < *listSoon_) listSoon_ = at;
+    }
+    wake_.notify_all();
+  }
+
  private:
   void controlLoop(std::stop_token stop) {
     const std::string name = host_.name;
@@ -343,7 +354,9 @@ class Agent {
       bool list = false;
       {
         std::lock_guard lock(mu_);
-        list = listRequested_ || now >= nextList;
+        const bool soon = listSoon_ && std::chrono::steady_clock::now() >= *listSoon_;
+        if (soon) listSoon_.reset();
+        list = listRequested_ || soon || now >= nextList;
         listRequested_ = false;
       }
       if (list && wasUp) {
@@ -355,18 +368,26 @@ class Agent {
         if (listed) {
           impl_.post([&impl = impl_, name, started, containers = std::move(*listed)]() mutable {
             auto& last = impl.listedAt[name];
-            if (started < last) return;  // a newer listing already arrived
+            if (started < last) {
+              log::debug("host {}: listing dropped (a newer one arrived first)", name);
+              return;
+            }
             last = started;
             HostObservation& o = impl.obs[name];
-            if (!o.listed || o.containers != containers) impl.dirty = true;
+            const bool changed = !o.listed || o.containers != containers;
+            log::debug("host {}: listed {} containers{}", name, containers.size(), changed ? " (changed)" : "");
+            if (changed) impl.dirty = true;
             o.listed = true;
             o.containers = std::move(containers);
           });
         }
       }
       std::unique_lock lock(mu_);
-      const auto until = std::min(nextProbe, nextList);
-      wake_.wait_until(lock, stop, until, [&] { return listRequested_; });
+      auto until = std::min(nextProbe, nextList);
+      if (listSoon_) until = std::min(until, *listSoon_);
+      wake_.wait_until(lock, stop, until, [&] {
+        return listRequested_ || (listSoon_ && std::chrono::steady_clock::now() >= *listSoon_);
+      });
     }
   }
 
@@ -396,6 +417,9 @@ class Agent {
           [&](const engine::Event& e) {
             log::debug("host {}: event {} {}", host_.name, e.action, e.actorId.substr(0, 12));
             requestList();
+            if (e.action == "die" || e.action == "oom" || startsWith(e.action, "health_status")) {
+              requestListSoon(std::chrono::milliseconds(100));
+            }
             return !stop.stop_requested();
           },
           mine.get_token());
@@ -417,6 +441,7 @@ class Agent {
   mutable std::mutex mu_;
   std::condition_variable_any wake_;
   bool listRequested_ = true;  // guarded by mu_
+  std::optional<std::chrono::steady_clock::time_point> listSoon_;  // guarded by mu_
   std::stop_source streamStop_;  // guarded by mu_: ends the current event stream
   std::jthread control_;
   std::jthread events_;

@@ -142,6 +142,10 @@ api::ServiceView serviceView(const Snapshot& s, const cluster::ServiceRecord& r)
   v.previousGeneration = r.previousGeneration;
   v.updateState = std::string(cluster::updateStateName(r.updateState));
   v.updateMessage = r.updateMessage;
+  if (r.updateStartedAt != cluster::WallTime{}) {
+    v.updateStartedMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(r.updateStartedAt.time_since_epoch()).count();
+  }
   const cluster::ServiceDef* d = defOf(s, r.stack, r.name, r.specGeneration);
   if (d != nullptr) {
     v.mode = d->global ? "global" : "replicated";

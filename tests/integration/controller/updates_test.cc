@@ -25,6 +25,7 @@ services:
     deploy:
       replicas: 3
       update_config: {parallelism: 1, monitor: 1s, order: stop-first)" + extra + R"(}
+      rollback_config: {parallelism: 0, monitor: 1s}
 )";
 }
 
@@ -110,7 +111,7 @@ TEST(UpdateTest, AFailingUpdateIsRolledBackAndTheDeploySaysWhy) {
         return ok();
       },
       60s, 200ms);
-  EXPECT_TRUE(back) << back.error().message() << fleet.berth({"stack", "ps", stack}).out;
+  EXPECT_TRUE(back) << back.error().message() << fleet.berth({"stack", "ps", stack}).out << fleet.berthdLog();
   auto ls = fleet.berth({"service", "ls"});
   EXPECT_THAT(ls.out, HasSubstr("rollback_completed"));
   fleet.removeStack(stack);
