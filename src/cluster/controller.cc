@@ -135,10 +135,15 @@ std::string randomId() {
 // Collects the containers a plan failed to create or start, for the tasks they belong to.
 class JobProgress final : public plan::Progress {
  public:
+  explicit JobProgress(const std::function<void(std::string_view)>& crashPoint) : crashPoint_(crashPoint) {}
   void event(const plan::ProgressEvent& e) override {
     if (e.state == plan::ProgressState::Failed && e.kind == "Container") failures[e.name] = e.detail;
+    if (crashPoint_) crashPoint_("step " + e.text + " " + e.name);
   }
   std::map<std::string, std::string> failures;
+
+ private:
+  const std::function<void(std::string_view)>& crashPoint_;
 };
 
 }  // namespace
@@ -477,6 +482,7 @@ Status Controller::Impl::commit(const Change& change) {
     log::error("store {}: {}", store.describe(), s.error().message());
     return s;
   }
+  if (options.crashPoint) options.crashPoint("commit");
   applyChange(state, change);
   return ok();
 }
@@ -689,7 +695,7 @@ void Controller::Impl::dispatch(const HostJob& job) {
       plan::DownOptions down;
       down.removeVolumes = work.removeVolumes;
       plan::Plan p = plan::planDown(*project, *observed, down);
-      plan::NullProgress quiet;
+      JobProgress quiet(options.crashPoint);
       if (Status s = plan::apply(p, e, quiet, clk, plan::ApplyOptions{}, stop); !s) r.error = s.error().message();
       finish();
       return;
@@ -766,7 +772,7 @@ void Controller::Impl::dispatch(const HostJob& job) {
       finish();
       return;
     }
-    JobProgress progress;
+    JobProgress progress(options.crashPoint);
     plan::ApplyOptions ao;
     ao.parallelism = 4;
     if (Status s = plan::apply(*p, e, progress, clk, ao, stop); !s) r.error = s.error().message();

@@ -52,6 +52,9 @@ struct ControllerOptions {
   int jobThreads = 8;
   int historyPerSlot = 5;
   std::string version{};  // berth's version, for com.docker.compose.version on containers
+  // Test seam for crash tests: called after every commit ("commit") and at every step a job takes
+  // on an engine ("step Creating web-1"); berthd's hidden --crash-at N kills the process there.
+  std::function<void(std::string_view what)> crashPoint{};
 };
 
 // Everything a reader needs, as of the last reconcile pass.

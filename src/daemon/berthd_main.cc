@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -35,6 +36,7 @@ struct Flags {
   std::string logLevel = "info";
   double downAfter = 5;
   double probeInterval = 1;
+  int crashAt = 0;  // hidden, for crash tests: SIGKILL itself at the N-th crash point
 };
 
 int fatal(const std::string& message) {
@@ -106,6 +108,16 @@ int run(const Flags& flags) {
   options.downAfter = std::chrono::milliseconds(static_cast<long long>(flags.downAfter * 1000));
   options.probeInterval = std::chrono::milliseconds(static_cast<long long>(flags.probeInterval * 1000));
   options.version = BERTH_VERSION;
+  if (flags.crashAt > 0) {
+    // The crash tests' seam: die at the N-th commit or engine step, as a power cut would.
+    auto seen = std::make_shared<std::atomic<int>>(0);
+    options.crashPoint = [seen, n = flags.crashAt](std::string_view what) {
+      if (++*seen == n) {
+        log::warn("crash point {} ({}): SIGKILL", n, what);
+        ::kill(::getpid(), SIGKILL);
+      }
+    };
+  }
   cluster::Controller controller(**store, *provider, clock, options);
 
   // Signals are taken by a sigwait below, not by handlers: block them before any thread starts.
@@ -164,6 +176,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--probe-interval", flags.probeInterval, "Seconds between probes of each host")
       ->capture_default_str();
+  app.add_option("--crash-at", flags.crashAt, "")->group("");  // tests: SIGKILL at the N-th commit or step
   app.set_version_flag("--version", std::string("berthd ") + BERTH_VERSION);
   try {
     app.parse(argc, argv);

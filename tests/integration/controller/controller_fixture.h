@@ -67,6 +67,7 @@ class Fleet {
       std::cerr << "[berth " << join(args, " ") << "] " << r->exitCode << " in "
                 << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
                 << " ms\n";
+      if (std::getenv("BERTH_TEST_VERBOSE")[0] == '2') std::cerr << r->err;
     }
     return r ? *r : CommandResult{};
   }
@@ -81,11 +82,12 @@ class Fleet {
   engine::Engine& engineOf(int i) const { return *engines_.at(static_cast<std::size_t>(i)); }
 
   // Starts berthd (again), waiting until it answers. Its log accumulates in `log_`.
-  void startBerthd() {
+  void startBerthd(const std::vector<std::string>& extra = {}) {
     const char* level = std::getenv("BERTH_TEST_BERTHD_LOG");
-    auto p = BackgroundProcess::start({BERTHD_BINARY, "--data-dir", data_.string(), "--listen", controllerUrl(),
-                                       "--log-level", level != nullptr ? level : "info"},
-                                      {});
+    std::vector<std::string> argv{BERTHD_BINARY, "--data-dir", data_.string(), "--listen", controllerUrl(),
+                                  "--log-level", level != nullptr ? level : "info"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto p = BackgroundProcess::start(argv, {});
     ASSERT_TRUE(p) << p.error().message();
     berthd_ = std::move(*p);
     ASSERT_TRUE(berthd_->waitForOutput("ready:", 30s)) << berthd_->describe();

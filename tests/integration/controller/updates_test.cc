@@ -207,10 +207,10 @@ TEST(UpdateTest, AStartFirstHealthGatedUpdateBehindAProxyDropsNoRequest) {
   TempDir dir("berth-zero-");
   std::error_code ec;
   std::filesystem::copy(std::string(BERTH_SOURCE_DIR) + "/examples/proxy/app", dir.path() / "app",
-                        std::filesystem::copy_options::recursive, ec);
+                        std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks, ec);
   ASSERT_FALSE(ec) << ec.message();
   std::filesystem::copy(std::string(BERTH_SOURCE_DIR) + "/examples/proxy/proxy", dir.path() / "proxy",
-                        std::filesystem::copy_options::recursive, ec);
+                        std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks, ec);
   ASSERT_FALSE(ec) << ec.message();
   dir.write("proxy/nginx.conf", kResolvingNginx);
   const auto compose = [&](const std::string& version) {
@@ -220,6 +220,7 @@ services:
     build: ./app
     image: berth-test/zero-app:1
     environment: {V: ")" + version + R"("}
+    stop_grace_period: 1s
     healthcheck:
       test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/cgi-bin/hostname"]
       interval: 500ms
