@@ -1302,6 +1302,22 @@ Status Controller::forceUpdate(const std::string& stack, const std::string& serv
     if (!host.empty() && m.state.hosts.count(host) == 0) {
       return fail(ErrorCode::NotFound, "no host named " + berth::quoted(host) + " is registered with the controller");
     }
+    if (!host.empty()) {
+      // Only a host the service may run on at all (its constraints; availability aside).
+      auto d = m.defs.find(DefKey{stack, service, r.specGeneration});
+      if (d != m.defs.end()) {
+        HostCandidate c;
+        c.host = &m.state.hosts.at(host);
+        c.health = HostHealth::Ready;
+        PlacementSpec spec = d->second.placement;
+        std::string why;
+        if (!eligible(spec, c, &why)) {
+          return fail(ErrorCode::InvalidArgument,
+                      fmt::format("service {}_{} cannot run on {}: {} (change the file's placement first)", stack,
+                                  service, host, why));
+        }
+      }
+    }
     r.forceCounter += 1;
     if (!host.empty()) r.pinnedHost = host;
     r.updateState = UpdateState::None;

@@ -193,9 +193,10 @@ class Pass {
         addLoad(load_, preferred, spec);
       }
     } else {
-      // The preferred host (where the slot's last task ran: image and data are there) when it fits.
+      // The preferred host (where the slot's last task ran: image and data are there) when it fits,
+      // unless the user pinned the service elsewhere.
       bool placed = false;
-      if (!preferred.empty() && preferred != avoid) {
+      if (!preferred.empty() && preferred != avoid && (spec.pinnedHost.empty() || spec.pinnedHost == preferred)) {
         PlacementSpec only = spec;
         only.pinnedHost = preferred;
         if (auto h = place(only, taskName(t), load_)) {

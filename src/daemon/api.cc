@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "cluster/reconcile.h"
+#include "cluster/scheduler.h"
 #include "engine/image_copy.h"
 #include "pki/certificate.h"
 
@@ -163,12 +164,12 @@ api::ServiceView serviceView(const Snapshot& s, const cluster::ServiceRecord& r)
     if (t.state == cluster::TaskState::Running) running.insert(t.slot);
   }
   if (d != nullptr && d->global) {
-    std::set<int> slots;
-    for (const auto& [id, t] : s.state.tasks) {
-      (void)id;
-      if (t.stack == r.stack && t.service == r.name && t.live()) slots.insert(t.slot);
+    // One per host that may run it (constraints, not draining), whether or not it answers now.
+    v.desired = 0;
+    for (cluster::HostCandidate c : cluster::candidates(s.state, s.observations, {})) {
+      c.health = cluster::HostHealth::Ready;
+      if (cluster::eligible(d->placement, c)) ++v.desired;
     }
-    v.desired = static_cast<int>(slots.size());
   }
   (void)globalSlots;
   v.running = static_cast<int>(running.size());
