@@ -143,6 +143,26 @@ struct WaitOptions {
   std::string since{};  // RFC 3339: tasks created since then belong to this run
   std::int64_t sinceMs = 0;  // the same in Unix milliseconds
   bool quiet = false;
+  bool tty = false;  // redraw one line per task in place, instead of a line per change
+};
+
+// The progress of a wait on a terminal: one line per task of this run, redrawn in place.
+class TaskBoard {
+ public:
+  void draw(const std::vector<std::string>& rows) {
+    if (rows == last_) return;
+    std::string out;
+    if (!last_.empty()) out += fmt::format("\033[{}F", last_.size());  // back to the block's first line
+    for (const std::string& row : rows) out += "\033[2K" + row + "\n";
+    // Lines of a longer previous block are cleared.
+    for (std::size_t i = rows.size(); i < last_.size(); ++i) out += "\033[2K\n";
+    if (last_.size() > rows.size()) out += fmt::format("\033[{}F", last_.size() - rows.size());
+    std::cerr << out << std::flush;
+    last_ = rows;
+  }
+
+ private:
+  std::vector<std::string> last_;
 };
 
 Status waitConverged(ControllerClient& client, const WaitOptions& o) {
@@ -150,6 +170,7 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
   std::map<std::string, std::string> shown;  // task ID → last printed state
   std::map<std::string, int> pendingSeen;    // task ID → passes seen pending
   const auto startedAt = pki::parseTime(o.since);
+  TaskBoard board;
   while (true) {
     BERTH_ASSIGN_OR_RETURN(auto services, getJson<std::vector<api::ServiceView>>(
                                               client, "/v1/services?stack=" + urlEncode(o.stack), "list services"));
@@ -163,6 +184,7 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
       if (s.updateState == "updating" || s.updateState == "rollback_started") rolling.insert(s.name);
     }
     std::vector<std::string> problems;
+    std::vector<std::string> rows;
     for (const api::TaskView& t : tasks) {
       if (!mine(t.service)) continue;
       const bool thisRun = startedAt && !t.createdAt.empty() && pki::parseTime(t.createdAt) &&
@@ -170,12 +192,12 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
       if (!thisRun && t.desired != "running") continue;
       std::string line = t.state;
       if (!t.error.empty()) line += ": " + t.error;
+      const std::string row = fmt::format("  {:<14} {:<10} {:<9} {}", t.name + " " + t.id.substr(0, 6),
+                                          t.host.empty() ? "-" : t.host, t.state, t.error);
+      if (t.desired == "running") rows.push_back(row);
       if (shown[t.id] != line) {
         shown[t.id] = line;
-        if (!o.quiet) {
-          std::cerr << fmt::format("  {:<14} {:<10} {:<9} {}\n", t.name + " " + t.id.substr(0, 6),
-                                   t.host.empty() ? "-" : t.host, t.state, t.error);
-        }
+        if (!o.quiet && !o.tty) std::cerr << row << "\n";
       }
       if (t.desired == "running" && t.state == "pending") {
         if (++pendingSeen[t.id] >= 4) problems.push_back(t.name + " cannot be placed: " + t.error);
@@ -183,6 +205,10 @@ Status waitConverged(ControllerClient& client, const WaitOptions& o) {
       if (thisRun && t.state == "failed" && rolling.count(t.service) == 0) {
         problems.push_back(fmt::format("{} failed on {}: {}", t.name, t.host, t.error));
       }
+    }
+    if (o.tty && !o.quiet) {
+      std::sort(rows.begin(), rows.end());
+      board.draw(rows);
     }
     bool all = !services.empty();
     for (const api::ServiceView& s : services) {
@@ -363,6 +389,8 @@ int runDeploy(const GlobalOptions& global, const DeployFlags& f) {
   w.since = since;
   w.sinceMs = sinceMs;
   w.quiet = f.quiet;
+  w.tty = (global.progress == "tty" || (global.progress == "auto" && isTerminal(2)));
+  if (global.progress == "quiet") w.quiet = true;
   if (Status s = waitConverged(**client, w); !s) return fail1(std::move(s).error().withContext("stack " + f.name));
   std::cerr << fmt::format("Stack {} is running (version {})\n", f.name, reply->generation);
   return 0;

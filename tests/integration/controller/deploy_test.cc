@@ -71,8 +71,11 @@ services:
       replicas: 2
       placement: {constraints: [node.labels.zone == b]}
 )");
-  auto r = fleet.berth({"stack", "deploy", "-c", dir.file(), stack});
+  // On a terminal, one line per task, redrawn in place.
+  auto r = fleet.berth({"--progress", "tty", "stack", "deploy", "-c", dir.file(), stack});
   ASSERT_EQ(r.exitCode, 0) << r.describe() << fleet.berthdLog();
+  EXPECT_THAT(r.err, HasSubstr("\033[2K  api.1"));
+  EXPECT_THAT(r.err, HasSubstr("running"));
   for (const auto& [name, host] : fleet.running(stack)) EXPECT_NE(host, "h1") << name;
   EXPECT_EQ(fleet.running(stack).size(), 2u);
 
