@@ -181,6 +181,11 @@ struct Controller::Impl {
   std::set<std::string> busy{};                  // hosts with a job running
   std::set<HostJob> again{};                     // jobs to run once their host is free
   std::set<std::string> rebalancing{};           // stacks being re-spread
+  struct JobBackoff {
+    int failures = 0;
+    SteadyTime retryAt{};
+  };
+  std::map<HostJob, JobBackoff> backoff{};  // jobs that failed as a whole, until they succeed
   std::optional<WallTime> wakeAt{};
   bool dirty = true;
 
@@ -650,6 +655,14 @@ void Controller::Impl::dispatch(const HostJob& job) {
     again.insert(job);
     return;
   }
+  // A job that failed as a whole (an engine error no task owns) is retried with back-off, not in a
+  // tight loop: 250 ms, 500 ms, ... up to 10 s.
+  if (auto b = backoff.find(job); b != backoff.end() && std::chrono::steady_clock::now() < b->second.retryAt) {
+    const auto left = b->second.retryAt - std::chrono::steady_clock::now();
+    const WallTime at = clock.wallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(left);
+    if (!wakeAt || at < *wakeAt) wakeAt = at;
+    return;
+  }
   std::shared_ptr<engine::Engine> engine;
   std::map<std::string, std::shared_ptr<engine::Engine>> peers;
   {
@@ -791,6 +804,12 @@ void Controller::Impl::jobDone(JobResult r) {
   if (!r.error.empty()) {
     noteError(r.job.host);
     log::warn("host {} stack {}: {}", r.job.host, r.job.stack, r.error);
+    JobBackoff& b = backoff[r.job];
+    b.failures = std::min(b.failures + 1, 6);
+    b.retryAt = std::chrono::steady_clock::now() +
+                std::min<std::chrono::milliseconds>(std::chrono::milliseconds(250) * (1 << (b.failures - 1)), 10s);
+  } else {
+    backoff.erase(r.job);
   }
   for (auto& [task, why] : r.taskErrors) o.taskErrors[task] = why;
   if (r.listed) {
@@ -888,6 +907,10 @@ void Controller::Impl::rebalanceStep() {
         }
       }
       if (least == nullptr || mostCount - leastCount <= 1) continue;
+      // The target must really fit (reservations, ports): the scheduler decides, pinned to it.
+      PlacementSpec only = d->second.placement;
+      only.pinnedHost = least->host->name;
+      if (!place(only, record.name, load)) continue;
       const Task* victim = byHost[most].back();
       move = std::make_pair(victim->id, least->host->name);
     }
