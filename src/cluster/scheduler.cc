@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <string_view>
 #include <tuple>
 
 #include "base/strings.h"
@@ -114,35 +116,37 @@ std::string formatBytes(std::int64_t bytes) {
 
 bool eligible(const PlacementSpec& spec, const HostCandidate& h, std::string* why) {
   const Host& host = *h.host;
-  const auto no = [&](std::string reason) {
-    if (why != nullptr) *why = host.name + " " + reason;
+  // The reason is only spelled out when asked for: place() checks every host for every task.
+  const auto no = [&](const auto& reason) {
+    if (why != nullptr) *why = host.name + " " + reason();
     return false;
   };
   if (!spec.pinnedHost.empty() && host.name != spec.pinnedHost) {
-    return no("does not hold the service's volume (it is on " + spec.pinnedHost + ")");
+    return no([&] { return "does not hold the service's volume (it is on " + spec.pinnedHost + ")"; });
   }
   switch (h.health) {
     case HostHealth::Down:
-      return no("is down");
+      return no([] { return std::string("is down"); });
     case HostHealth::Unknown:
-      return no("has not answered yet");
+      return no([] { return std::string("has not answered yet"); });
     case HostHealth::Ready:
       break;
   }
-  if (host.availability == Availability::Drain) return no("is draining");
+  if (host.availability == Availability::Drain) return no([] { return std::string("is draining"); });
   for (const Constraint& c : spec.constraints) {
-    if (!satisfies(c, host)) return no("fails " + c.text);
+    if (!satisfies(c, host)) return no([&] { return "fails " + c.text; });
   }
   return true;
 }
 
 namespace {
 
-// Whether the host has room for one more task of `spec`; the reason when not.
-bool fits(const PlacementSpec& spec, const HostCandidate& h, std::string* why) {
+// Whether the host has room for one more task of `spec` (whose "stack/service" is `key`); the reason
+// when not.
+bool fits(const PlacementSpec& spec, const std::string& key, const HostCandidate& h, std::string* why) {
   const Host& host = *h.host;
   if (spec.maxPerHost > 0) {
-    auto it = h.perService.find(serviceKey(spec));
+    auto it = h.perService.find(key);
     const int here = it == h.perService.end() ? 0 : it->second;
     if (here >= spec.maxPerHost) {
       if (why != nullptr) {
@@ -156,8 +160,8 @@ bool fits(const PlacementSpec& spec, const HostCandidate& h, std::string* why) {
     auto taken = h.ports.find(port);
     if (taken != h.ports.end()) {
       if (why != nullptr) {
-        const std::string by = taken->second == serviceKey(spec) ? "another task of " + spec.service
-                                                                  : taken->second.substr(taken->second.find('/') + 1);
+        const std::string by = taken->second == key ? "another task of " + spec.service
+                                                    : taken->second.substr(taken->second.find('/') + 1);
         *why = fmt::format("{} already publishes port {} ({})", host.name, port, by);
       }
       return false;
@@ -186,6 +190,26 @@ bool fits(const PlacementSpec& spec, const HostCandidate& h, std::string* why) {
   return true;
 }
 
+// Live tasks of the service `key` on the host.
+int countOf(const HostCandidate& h, const std::string& key) {
+  auto n = h.perService.find(key);
+  return n == h.perService.end() ? 0 : n->second;
+}
+
+// The value of a spread label on a host ("" when it has none), without copying it.
+std::string_view spreadValue(const HostCandidate& h, const std::string& label) {
+  const std::string* v = labelOf(h.host->labels, label);
+  return v == nullptr ? std::string_view() : std::string_view(*v);
+}
+
+void addLoadTo(HostCandidate& h, const std::string& key, const PlacementSpec& spec) {
+  ++h.tasks;
+  ++h.perService[key];
+  h.cpusReserved += spec.cpus;
+  h.memoryReserved += spec.memory;
+  for (const std::string& port : spec.hostPorts) h.ports[port] = key;
+}
+
 HostCandidate* findHost(std::vector<HostCandidate>& hosts, const std::string& name) {
   for (HostCandidate& h : hosts) {
     if (h.host->name == name) return &h;
@@ -198,24 +222,21 @@ HostCandidate* findHost(std::vector<HostCandidate>& hosts, const std::string& na
 void addLoad(std::vector<HostCandidate>& hosts, const std::string& host, const PlacementSpec& spec) {
   HostCandidate* h = findHost(hosts, host);
   if (h == nullptr) return;
-  ++h->tasks;
-  ++h->perService[serviceKey(spec)];
-  h->cpusReserved += spec.cpus;
-  h->memoryReserved += spec.memory;
-  for (const std::string& port : spec.hostPorts) h->ports[port] = serviceKey(spec);
+  addLoadTo(*h, serviceKey(spec), spec);
 }
 
 void removeLoad(std::vector<HostCandidate>& hosts, const std::string& host, const PlacementSpec& spec) {
   HostCandidate* h = findHost(hosts, host);
   if (h == nullptr) return;
+  const std::string key = serviceKey(spec);
   h->tasks = std::max(0, h->tasks - 1);
-  int& n = h->perService[serviceKey(spec)];
+  int& n = h->perService[key];
   n = std::max(0, n - 1);
   h->cpusReserved = std::max(0.0, h->cpusReserved - spec.cpus);
   h->memoryReserved = std::max<std::int64_t>(0, h->memoryReserved - spec.memory);
   for (const std::string& port : spec.hostPorts) {
     auto it = h->ports.find(port);
-    if (it != h->ports.end() && it->second == serviceKey(spec)) h->ports.erase(it);
+    if (it != h->ports.end() && it->second == key) h->ports.erase(it);
   }
 }
 
@@ -248,59 +269,82 @@ std::vector<HostCandidate> candidates(const ClusterState& state, const Observati
   return out;
 }
 
+// place() runs once per task over every host, so a deploy of T tasks on H hosts costs T x H of its
+// inner loop: that loop allocates nothing and builds no string. Reasons are spelled out only when no
+// host fits (a second walk over the same hosts, which gives the same answers).
 Result<std::string> place(const PlacementSpec& spec, const std::string& taskName,
                           std::vector<HostCandidate>& hosts, const std::string& avoid) {
   const std::string key = serviceKey(spec);
+  const std::size_t labels = spec.spreadLabels.size();
   // Replicas of the service per value of each spread label, over the hosts that may run it.
-  std::vector<std::map<std::string, int>> spread(spec.spreadLabels.size());
-  std::vector<HostCandidate*> fitting;
-  std::vector<std::string> reasons;
-  for (HostCandidate& h : hosts) {
-    std::string why;
-    const bool ok = eligible(spec, h, &why) && fits(spec, h, &why);
-    if (!ok) {
-      reasons.push_back(std::move(why));
-    } else {
-      fitting.push_back(&h);
-    }
-    if (!eligible(spec, h, nullptr)) continue;
-    auto n = h.perService.find(key);
-    const int here = n == h.perService.end() ? 0 : n->second;
-    for (std::size_t i = 0; i < spec.spreadLabels.size(); ++i) {
-      const std::string* v = labelOf(h.host->labels, spec.spreadLabels[i]);
-      spread[i][v == nullptr ? std::string() : *v] += here;
+  std::vector<std::map<std::string, int, std::less<>>> spread(labels);
+  if (labels > 0) {
+    for (const HostCandidate& h : hosts) {
+      if (!eligible(spec, h, nullptr)) continue;
+      const int here = countOf(h, key);
+      for (std::size_t i = 0; i < labels; ++i) {
+        const std::string_view v = spreadValue(h, spec.spreadLabels[i]);
+        auto it = spread[i].find(v);
+        if (it == spread[i].end()) it = spread[i].emplace(std::string(v), 0).first;
+        it->second += here;
+      }
     }
   }
-  if (fitting.empty()) {
+  const auto spreadCount = [&](const HostCandidate& h, std::size_t i) {
+    auto it = spread[i].find(spreadValue(h, spec.spreadLabels[i]));
+    return it == spread[i].end() ? 0 : it->second;
+  };
+  // The rank of a host: (replicas of the service with its value of each spread label..., replicas
+  // of the service on it, tasks on it), lower first; then the name. Compared in place.
+  struct Best {
+    HostCandidate* candidate = nullptr;
+    std::vector<int> spread;
+    int here = 0;
+    int tasks = 0;
+  };
+  std::vector<int> current(labels);
+  const auto consider = [&](Best& best, HostCandidate& h, int here) {
+    if (best.candidate != nullptr) {
+      int order = 0;  // <0: h ranks before best
+      for (std::size_t i = 0; i < labels && order == 0; ++i) {
+        if (current[i] != best.spread[i]) order = current[i] < best.spread[i] ? -1 : 1;
+      }
+      if (order == 0 && here != best.here) order = here < best.here ? -1 : 1;
+      if (order == 0 && h.tasks != best.tasks) order = h.tasks < best.tasks ? -1 : 1;
+      if (order > 0 || (order == 0 && !(h.host->name < best.candidate->host->name))) return;
+    }
+    best.candidate = &h;
+    best.spread.assign(current.begin(), current.end());
+    best.here = here;
+    best.tasks = h.tasks;
+  };
+  // Hosts named `avoid` are left out unless nothing else fits: the best of all, and the best of the
+  // others.
+  Best best;
+  Best bestElsewhere;
+  std::size_t fitting = 0;
+  for (HostCandidate& h : hosts) {
+    if (!eligible(spec, h, nullptr) || !fits(spec, key, h, nullptr)) continue;
+    ++fitting;
+    for (std::size_t i = 0; i < labels; ++i) current[i] = spreadCount(h, i);
+    const int here = countOf(h, key);
+    consider(best, h, here);
+    if (!avoid.empty() && h.host->name != avoid) consider(bestElsewhere, h, here);
+  }
+  if (fitting == 0) {
+    std::vector<std::string> reasons;
+    for (const HostCandidate& h : hosts) {
+      std::string why;
+      if (!eligible(spec, h, &why) || !fits(spec, key, h, &why)) reasons.push_back(std::move(why));
+    }
     if (reasons.empty()) reasons.push_back("no host is registered (`berth host add`)");
     return fail(ErrorCode::Unavailable, "no host fits " + taskName + ": " + join(reasons, ", "));
   }
-  if (!avoid.empty() && fitting.size() > 1) {
-    std::erase_if(fitting, [&](const HostCandidate* h) { return h->host->name == avoid; });
-  }
-  const auto rank = [&](const HostCandidate* h) {
-    std::vector<int> r;
-    for (std::size_t i = 0; i < spec.spreadLabels.size(); ++i) {
-      const std::string* v = labelOf(h->host->labels, spec.spreadLabels[i]);
-      r.push_back(spread[i][v == nullptr ? std::string() : *v]);
-    }
-    auto n = h->perService.find(key);
-    r.push_back(n == h->perService.end() ? 0 : n->second);
-    r.push_back(h->tasks);
-    return r;
-  };
-  HostCandidate* best = nullptr;
-  std::vector<int> bestRank;
-  for (HostCandidate* h : fitting) {
-    std::vector<int> r = rank(h);
-    if (best == nullptr || r < bestRank || (r == bestRank && h->host->name < best->host->name)) {
-      best = h;
-      bestRank = std::move(r);
-    }
-  }
-  const std::string chosen = best->host->name;
-  addLoad(hosts, chosen, spec);
-  return chosen;
+  HostCandidate* chosen = !avoid.empty() && fitting > 1 ? bestElsewhere.candidate : best.candidate;
+  // (Several hosts fit, all named `avoid`: host names are unique, so this cannot happen.)
+  if (chosen == nullptr) chosen = best.candidate;
+  addLoadTo(*chosen, key, spec);
+  return chosen->host->name;
 }
 
 }  // namespace berth::cluster

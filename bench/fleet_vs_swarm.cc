@@ -1,0 +1,972 @@
+// berth_fleet_bench: berth's controller (berthd) against Docker Swarm mode on the same three
+// namespace hosts (the test harness's TestHosts, each with its own dockerd), in one run, with a raw
+// floor: the same container creates and starts issued directly on the three engines through berth's
+// engine client. bench/fleet builds and runs it; it needs root and prints a Markdown report on stdout
+// (progress on stderr).
+//
+//   berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm]
+//                     [--berthd-log PATH]
+//
+// What is measured, per tool, every time on a fresh stack of REPLICAS (60) busybox containers
+// (`sleep 3600`, stop_signal SIGKILL) over the three hosts:
+//   deploy    from the deploy command to REPLICAS containers running, as the three engines list them
+//             (the same observer for every tool; it polls every 50 ms). The floor: create+start on
+//             all three engines at once, REPLICAS/3 per engine, 8 in flight per engine (as
+//             bench/raw_floor.cc), after creating a bridge network per engine as berth does.
+//   no-op     the same deploy command again with nothing changed: its wall time (and a check that no
+//             container was replaced).
+//   kill      SIGKILL of one replica's container through its engine → a replacement running (again
+//             REPLICAS running, the killed one not among them), polled every 20 ms; one victim per
+//             host in turn.
+//   host loss host 3 drops every packet (TestHost::setReachable(false)) → the replicas it ran are
+//             running on hosts 1 and 2 (REPLICAS running there). The host is then restored and the
+//             run waits until REPLICAS run in total again and the tool sees the host ready ("settle").
+//   remove    the remove command → no container of the stack left on any engine.
+//
+// Rounds are interleaved (floor, berth, Swarm; the order reversed every other round) so that the
+// load other work puts on the machine falls on every tool alike; berthd and the swarm stay up (idle)
+// while the other tool is measured. Swarm mode: host 1 is the (only) manager, hosts 2 and 3 join as
+// workers; the stack is deployed with `docker stack deploy --resolve-image never` from a compose file
+// equivalent to berth's, its image named by ID (every host is given the same busybox image first, so
+// no task tries a registry: with a tag, every Swarm task tries to pull first and, with no registry
+// reachable, waits out a DNS timeout), restart delay 0s (Swarm's default 5s is measured separately)
+// and endpoint_mode dnsrr (this kernel has no IPVS, which Swarm's virtual IPs need).
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/core.h>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "engine/endpoint.h"
+#include "engine/engine.h"
+#include "harness/background_process.h"
+#include "harness/subprocess.h"
+#include "harness/temp_dir.h"
+#include "harness/test_host.h"
+#include "harness/wait.h"
+#include "pki/ca_store.h"
+
+#ifndef BERTH_BINARY
+#error "BERTH_BINARY must name the berth binary (bench/CMakeLists.txt sets it)"
+#endif
+#ifndef BERTHD_BINARY
+#error "BERTHD_BINARY must name the berthd binary (bench/CMakeLists.txt sets it)"
+#endif
+
+namespace {
+
+using namespace berth;
+using namespace berth::testing;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kHosts = 3;
+constexpr int kLost = 2;  // the host that is cut off: host 3, a Swarm worker
+constexpr const char* kSwarmPool = "10.250.0.0/16";
+
+struct Flags {
+  int rounds = 3;
+  int kills = 3;
+  int noops = 3;
+  int replicas = 60;
+  bool swarm = true;
+  std::string berthdLog = "/tmp/berth_fleet_bench-berthd.log";
+};
+
+double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+std::string loadAverage() {
+  auto text = readFile("/proc/loadavg");
+  if (!text) return "?";
+  const auto parts = split(*text, ' ');
+  return parts.size() >= 3 ? parts[0] + " " + parts[1] + " " + parts[2] : std::string(trim(*text));
+}
+
+void progress(const std::string& text) {
+  static const auto start = Clock::now();
+  std::cerr << fmt::format("[{:7.1f}s] {}\n", msSince(start) / 1000, text);
+}
+
+// ---- results
+
+class Results {
+ public:
+  void add(const std::string& metric, const std::string& tool, double ms) {
+    std::lock_guard lock(mu_);
+    samples_[{metric, tool}].push_back(ms);
+  }
+  std::vector<double> get(const std::string& metric, const std::string& tool) const {
+    std::lock_guard lock(mu_);
+    auto it = samples_.find({metric, tool});
+    return it == samples_.end() ? std::vector<double>{} : it->second;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> samples_;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string duration(double ms) {
+  if (ms < 1000) return fmt::format("{:.0f} ms", ms);
+  return fmt::format("{:.2f} s", ms / 1000);
+}
+
+// "1.23 s (1.10–1.40, n=3)"
+std::string cell(const std::vector<double>& v) {
+  if (v.empty()) return "—";
+  const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+  if (v.size() == 1) return duration(v[0]) + " (n=1)";
+  return fmt::format("{} ({}–{}, n={})", duration(median(v)), duration(*lo), duration(*hi), v.size());
+}
+
+std::string ratio(const std::vector<double>& num, const std::vector<double>& den) {
+  if (num.empty() || den.empty()) return "—";
+  return fmt::format("{:.2f}", median(num) / std::max(median(den), 1.0));
+}
+
+// ---- the fleet
+
+struct Census {
+  std::array<std::vector<std::string>, kHosts> ids{};  // running, per host
+  int stopped = 0;                                      // listed but not running (all: true only)
+  int everything() const { return total() + stopped; }
+  int total() const {
+    int n = 0;
+    for (const auto& v : ids) n += static_cast<int>(v.size());
+    return n;
+  }
+  int on(int host) const { return static_cast<int>(ids[static_cast<std::size_t>(host)].size()); }
+  bool has(const std::string& id) const {
+    for (const auto& v : ids) {
+      if (std::find(v.begin(), v.end(), id) != v.end()) return true;
+    }
+    return false;
+  }
+  std::string describe() const {
+    std::vector<std::string> parts;
+    for (int i = 0; i < kHosts; ++i) parts.push_back(fmt::format("h{} {}", i + 1, on(i)));
+    return join(parts, ", ");
+  }
+};
+
+class Bench {
+ public:
+  Bench(Flags flags) : flags_(std::move(flags)) {}
+  ~Bench() { cleanUp(); }
+
+  int run();
+
+ private:
+  // Setup.
+  Status startFleet();
+  Status unifyBusybox();
+  Status startBerthd();
+  Status addHosts();
+  Status waitBerthHostsReady(std::chrono::milliseconds timeout);
+  Status swarmInit();
+  Status waitSwarmNodesReady(std::chrono::milliseconds timeout);
+
+  // Commands.
+  Result<CommandResult> berth(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 300s);
+  Result<CommandResult> docker(int host, const std::vector<std::string>& args,
+                               std::chrono::milliseconds timeout = 120s);
+
+  // Observation: the running containers with `label` on each engine (all: any state).
+  Result<Census> census(const std::string& label, bool all = false);
+  Status waitCensus(const std::string& what, const std::string& label, bool all,
+                    const std::function<bool(const Census&)>& done, std::chrono::milliseconds timeout,
+                    std::chrono::milliseconds interval, Census* last = nullptr);
+
+  // One tool's cycle on a fresh stack.
+  Status floorCycle(int round);
+  Status berthCycle(int round);
+  Status swarmCycle(int round);
+  Status swarmDefaultDelay();
+
+  // Shared steps. deployCmd runs while the engines are polled.
+  Status timedDeploy(const std::string& tool, const std::string& label,
+                     const std::function<Result<CommandResult>()>& deployCmd);
+  Status killRounds(const std::string& tool, const std::string& metric, const std::string& label, int kills,
+                    int replicas);
+  Status hostLoss(const std::string& tool, const std::string& label, const std::function<Status()>& ready);
+  Status timedRemove(const std::string& tool, const std::string& label,
+                     const std::function<Result<CommandResult>()>& removeCmd);
+
+  void cleanUp();
+  void report();
+
+  Flags flags_;
+  Results results_;
+  TempDir work_{"berth-fleet-bench-"};
+  fs::path configDir_;
+  std::vector<std::unique_ptr<TestHost>> hosts_;
+  std::vector<std::unique_ptr<engine::Engine>> engines_;
+  TestHost* cli_ = nullptr;  // the CLI's engine (the harness's shared engine)
+  std::unique_ptr<BackgroundProcess> berthd_;
+  std::string busyboxId_;
+  bool swarmUp_ = false;
+  std::string berthError_;
+  std::string swarmError_;
+  std::string floorError_;
+  std::vector<std::string> notes_;
+  std::map<std::string, std::vector<int>> moved_;  // replicas on host 3 when it was lost, per tool
+  std::vector<std::string> loads_;
+  std::set<std::string> berthStacks_;  // deployed and not yet removed
+  std::set<std::string> swarmStacks_;
+  bool cleanedUp_ = false;
+  std::string dockerdVersion_;
+  std::string dockerCliVersion_;
+  std::string berthVersion_;
+};
+
+Result<CommandResult> Bench::berth(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> full{"-H", cli_->unixSocketUrl()};
+  full.insert(full.end(), args.begin(), args.end());
+  return runBinary(BERTH_BINARY, full,
+                   {.env = {"XDG_CONFIG_HOME=" + configDir_.string(),
+                            "BERTH_CONTROLLER=unix://" + (work_.path() / "berthd.sock").string()},
+                    .timeout = timeout,
+                    .workingDirectory = work_.path()});
+}
+
+Result<CommandResult> Bench::docker(int host, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{"docker", "-H", hosts_.at(static_cast<std::size_t>(host))->unixSocketUrl()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv, {.env = {"DOCKER_CONFIG=" + (work_.path() / "docker-cli").string()},
+                           .unsetEnv = {"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT",
+                                        "DOCKER_API_VERSION"},
+                           .timeout = timeout,
+                           .workingDirectory = work_.path()});
+}
+
+// A command that must succeed: its output, or an error with the whole story.
+Result<std::string> succeeded(const Result<CommandResult>& r, const std::string& what) {
+  if (!r) return fail(r.error().withContext(what));
+  if (!r->succeeded()) return fail(ErrorCode::Internal, what + ": " + r->describe());
+  return r->out;
+}
+
+Status Bench::startFleet() {
+  progress("starting the CLI's engine and three hosts");
+  BERTH_ASSIGN_OR_RETURN(cli_, trySharedEngine());
+  configDir_ = work_.path() / "config";
+  BERTH_TRY(succeeded(runBinary(BERTH_BINARY, {"ca", "init"}, {.env = {"XDG_CONFIG_HOME=" + configDir_.string()}}),
+                      "berth ca init"));
+  BERTH_ASSIGN_OR_RETURN(auto ca, pki::CaStore::open(configDir_ / "berth" / "ca"));
+  const pki::Authority authority = ca.authority();
+  // In parallel: each host takes a few hundred milliseconds.
+  std::array<std::optional<Result<std::unique_ptr<TestHost>>>, kHosts> started;
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kHosts; ++i) {
+      threads.emplace_back([&, i] {
+        started[static_cast<std::size_t>(i)] = TestHost::start(HostOptions{
+            .hostname = "node-" + std::to_string(i + 1), .ssh = false, .tls = true, .tlsAuthority = authority});
+      });
+    }
+  }
+  for (auto& s : started) {
+    if (!*s) return fail(s->error().withContext("start a test host"));
+    hosts_.push_back(std::move(**s));
+  }
+  for (const auto& h : hosts_) {
+    BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(h->unixSocketUrl()));
+    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint));
+    engines_.push_back(std::move(e));
+  }
+  return unifyBusybox();
+}
+
+// Every harness host imports busybox from a tar of its own, so each has a different image ID; give
+// the three hosts the CLI engine's image, so that berth sends nothing (every host has the deployed
+// image) and Swarm can name it by ID (no registry lookup).
+Status Bench::unifyBusybox() {
+  BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(cli_->unixSocketUrl()));
+  BERTH_ASSIGN_OR_RETURN(auto cli, engine::makeEngine(endpoint));
+  BERTH_ASSIGN_OR_RETURN(engine::ImageInspect image, cli->inspectImage("busybox:latest"));
+  BERTH_ASSIGN_OR_RETURN(std::string tar, cli->saveImages({"busybox:latest"}));
+  for (int i = 0; i < kHosts; ++i) {
+    engine::Engine& e = *engines_[static_cast<std::size_t>(i)];
+    BERTH_TRY(e.loadImage(tar));
+    BERTH_ASSIGN_OR_RETURN(engine::ImageInspect loaded, e.inspectImage("busybox:latest"));
+    if (loaded.id != image.id) {
+      return fail(ErrorCode::Internal, fmt::format("host {}: busybox:latest is {} after loading {}", i + 1,
+                                                   loaded.id, image.id));
+    }
+  }
+  busyboxId_ = image.id;
+  return ok();
+}
+
+Status Bench::startBerthd() {
+  progress("starting berthd");
+  const fs::path data = work_.path() / "data";
+  BERTH_ASSIGN_OR_RETURN(berthd_, BackgroundProcess::start({BERTHD_BINARY, "--data-dir", data.string(), "--listen",
+                                                            "unix://" + (work_.path() / "berthd.sock").string(),
+                                                            "--log-level", "info"}));
+  if (!berthd_->waitForOutput("ready:", 30s)) return fail(ErrorCode::Unavailable, "berthd: " + berthd_->describe());
+  return ok();
+}
+
+Status Bench::addHosts() {
+  for (int i = 0; i < kHosts; ++i) {
+    BERTH_TRY(succeeded(berth({"host", "add", fmt::format("h{}", i + 1), "--url", hosts_[static_cast<std::size_t>(i)]->tlsUrl()}),
+                        fmt::format("berth host add h{}", i + 1)));
+  }
+  return waitBerthHostsReady(30s);
+}
+
+Status Bench::waitBerthHostsReady(std::chrono::milliseconds timeout) {
+  return waitFor(
+      "every host ready in berth",
+      [&]() -> Status {
+        BERTH_ASSIGN_OR_RETURN(std::string out, succeeded(berth({"host", "ls"}, 30s), "berth host ls"));
+        for (int i = 0; i < kHosts; ++i) {
+          if (out.find(fmt::format("h{} ", i + 1)) == std::string::npos) return fail(ErrorCode::NotFound, out);
+        }
+        if (out.find("down") != std::string::npos || out.find("unknown") != std::string::npos)
+          return fail(ErrorCode::Unavailable, out);
+        return ok();
+      },
+      timeout, 200ms);
+}
+
+Status Bench::swarmInit() {
+  progress("swarm init on host 1, hosts 2 and 3 join");
+  const std::string a0 = hosts_[0]->address();
+  BERTH_TRY(succeeded(docker(0, {"swarm", "init", "--advertise-addr", a0, "--listen-addr", a0 + ":2377",
+                                 "--default-addr-pool", kSwarmPool}),
+                      "docker swarm init (host 1)"));
+  swarmUp_ = true;
+  BERTH_ASSIGN_OR_RETURN(std::string token,
+                         succeeded(docker(0, {"swarm", "join-token", "-q", "worker"}), "docker swarm join-token"));
+  token = std::string(trim(token));
+  for (int i = 1; i < kHosts; ++i) {
+    const std::string a = hosts_[static_cast<std::size_t>(i)]->address();
+    BERTH_TRY(succeeded(docker(i, {"swarm", "join", "--token", token, "--advertise-addr", a, "--listen-addr",
+                                   a + ":2377", a0 + ":2377"}),
+                        fmt::format("docker swarm join (host {})", i + 1)));
+  }
+  return waitSwarmNodesReady(60s);
+}
+
+Status Bench::waitSwarmNodesReady(std::chrono::milliseconds timeout) {
+  return waitFor(
+      "every swarm node ready",
+      [&]() -> Status {
+        BERTH_ASSIGN_OR_RETURN(std::string out,
+                               succeeded(docker(0, {"node", "ls", "--format", "{{.Status}} {{.Availability}}"}, 30s),
+                                         "docker node ls"));
+        int ready = 0;
+        for (const std::string& line : split(out, '\n')) {
+          if (trim(line) == "Ready Active") ++ready;
+        }
+        if (ready != kHosts) return fail(ErrorCode::Unavailable, out);
+        return ok();
+      },
+      timeout, 200ms);
+}
+
+Result<Census> Bench::census(const std::string& label, bool all) {
+  Census c;
+  for (int i = 0; i < kHosts; ++i) {
+    engine::ListContainersOptions o;
+    o.all = all;
+    o.filters = {{"label", {label}}};
+    BERTH_ASSIGN_OR_RETURN(auto list, engines_[static_cast<std::size_t>(i)]->listContainers(o));
+    for (const auto& s : list) {
+      if (s.state == engine::ContainerStatus::Running) {
+        c.ids[static_cast<std::size_t>(i)].push_back(s.id);
+      } else if (all) {
+        ++c.stopped;
+      }
+    }
+    std::sort(c.ids[static_cast<std::size_t>(i)].begin(), c.ids[static_cast<std::size_t>(i)].end());
+  }
+  return c;
+}
+
+Status Bench::waitCensus(const std::string& what, const std::string& label, bool all,
+                         const std::function<bool(const Census&)>& done, std::chrono::milliseconds timeout,
+                         std::chrono::milliseconds interval, Census* last) {
+  Census seen;
+  Status s = waitFor(
+      what,
+      [&]() -> Status {
+        BERTH_ASSIGN_OR_RETURN(seen, census(label, all));
+        if (done(seen)) return ok();
+        return fail(ErrorCode::NotFound, seen.describe());
+      },
+      timeout, interval);
+  if (last != nullptr) *last = seen;
+  return s;
+}
+
+// ---- shared steps
+
+Status Bench::timedDeploy(const std::string& tool, const std::string& label,
+                          const std::function<Result<CommandResult>()>& deployCmd) {
+  const int n = flags_.replicas;
+  std::optional<Result<CommandResult>> cmd;
+  std::atomic<double> cmdMs{0};
+  const auto t0 = Clock::now();
+  double runningMs = 0;
+  Status waited = ok();
+  {
+    std::jthread runner([&] {
+      cmd = deployCmd();
+      cmdMs = msSince(t0);
+    });
+    waited = waitCensus(fmt::format("{} running", n), label, false, [&](const Census& c) { return c.total() >= n; },
+                        300s, 50ms);
+    runningMs = msSince(t0);
+  }
+  if (!*cmd) return fail(cmd->error().withContext(tool + " deploy"));
+  if (!(*cmd)->succeeded()) return fail(ErrorCode::Internal, tool + " deploy: " + (*cmd)->describe());
+  BERTH_TRY(waited);
+  results_.add("deploy", tool, runningMs);
+  results_.add("deploy-cmd", tool, cmdMs);
+  BERTH_ASSIGN_OR_RETURN(Census c, census(label));
+  progress(fmt::format("{}: {} running after {} (command {}); {}", tool, n, duration(runningMs), duration(cmdMs),
+                       c.describe()));
+  return ok();
+}
+
+Status Bench::killRounds(const std::string& tool, const std::string& metric, const std::string& label, int kills,
+                         int replicas) {
+  for (int k = 0; k < kills; ++k) {
+    BERTH_ASSIGN_OR_RETURN(Census before, census(label));
+    // Victims on each host in turn (skipping a host with none).
+    int host = k % kHosts;
+    for (int tries = 0; tries < kHosts && before.on(host) == 0; ++tries) host = (host + 1) % kHosts;
+    if (before.on(host) == 0) return fail(ErrorCode::NotFound, tool + ": no running replica to kill");
+    const std::string victim = before.ids[static_cast<std::size_t>(host)].front();
+    const auto t0 = Clock::now();
+    BERTH_TRY(engines_[static_cast<std::size_t>(host)]->killContainer(victim, "KILL"));
+    Status replaced = waitCensus(
+        "a replacement of " + victim.substr(0, 12) + " running", label, false,
+        [&](const Census& c) { return c.total() >= replicas && !c.has(victim); }, 60s, 20ms);
+    if (!replaced) return fail(replaced.error().withContext(tool + " kill"));
+    const double ms = msSince(t0);
+    results_.add(metric, tool, ms);
+    progress(fmt::format("{}: killed a container on h{}, replacement running after {}", tool, host + 1, duration(ms)));
+  }
+  return ok();
+}
+
+Status Bench::hostLoss(const std::string& tool, const std::string& label, const std::function<Status()>& ready) {
+  const int n = flags_.replicas;
+  BERTH_ASSIGN_OR_RETURN(Census before, census(label));
+  const int moved = before.on(kLost);
+  if (moved == 0) return fail(ErrorCode::NotFound, tool + ": no replica on host 3 to lose: " + before.describe());
+  TestHost& lost = *hosts_[kLost];
+  const auto t0 = Clock::now();
+  BERTH_TRY(lost.setReachable(false));
+  Census after;
+  Status s = waitCensus(
+      "host 3's replicas running on hosts 1 and 2", label, false,
+      [&](const Census& c) { return c.on(0) + c.on(1) >= n; }, 180s, 100ms, &after);
+  const double ms = msSince(t0);
+  // Restore it whatever happened, then wait until things settle.
+  const auto t1 = Clock::now();
+  Status restored = lost.setReachable(true);
+  if (!s) return fail(s.error().withContext(tool + " host loss"));
+  BERTH_TRY(restored);
+  results_.add("hostloss", tool, ms);
+  progress(fmt::format("{}: host 3 lost with {} replicas; running elsewhere after {} ({})", tool, moved, duration(ms),
+                       after.describe()));
+  moved_[tool].push_back(moved);
+  BERTH_TRY(ready());
+  Census settled;
+  Status back = waitCensus(
+      fmt::format("exactly {} running after host 3 returned", n), label, false,
+      [&](const Census& c) { return c.total() == n; }, 180s, 100ms, &settled);
+  if (!back) return fail(back.error().withContext(tool + " after host 3 returned"));
+  const double settle = msSince(t1);
+  results_.add("settle", tool, settle);
+  progress(fmt::format("{}: host 3 back; {} running again after {} ({})", tool, n, duration(settle),
+                       settled.describe()));
+  return ok();
+}
+
+Status Bench::timedRemove(const std::string& tool, const std::string& label,
+                          const std::function<Result<CommandResult>()>& removeCmd) {
+  const auto t0 = Clock::now();
+  std::optional<Result<CommandResult>> cmd;
+  Status gone = ok();
+  double ms = 0;
+  std::optional<double> stoppedMs;
+  {
+    std::jthread runner([&] { cmd = removeCmd(); });
+    gone = waitCensus(
+        "no container left", label, true,
+        [&](const Census& c) {
+          if (c.total() == 0 && !stoppedMs) stoppedMs = msSince(t0);
+          return c.everything() == 0;
+        },
+        180s, 50ms);
+    ms = msSince(t0);
+  }
+  if (!*cmd) return fail(cmd->error().withContext(tool + " remove"));
+  if (!(*cmd)->succeeded()) return fail(ErrorCode::Internal, tool + " remove: " + (*cmd)->describe());
+  BERTH_TRY(gone);
+  results_.add("remove-stopped", tool, stoppedMs.value_or(ms));
+  results_.add("remove", tool, ms);
+  progress(fmt::format("{}: none running after {}, none left after {}", tool, duration(stoppedMs.value_or(ms)),
+                       duration(ms)));
+  return ok();
+}
+
+// ---- the raw floor
+
+// Runs job(i) for i in [0, n) on `parallelism` threads; returns the first error.
+template <class Job>
+Status parallel(int n, int parallelism, Job job) {
+  std::atomic<int> next{0};
+  std::mutex mu;
+  Status first = ok();
+  {
+    std::vector<std::jthread> workers;
+    for (int w = 0; w < std::min(n, parallelism); ++w) {
+      workers.emplace_back([&] {
+        for (int i = next++; i < n; i = next++) {
+          Status s = job(i);
+          if (!s) {
+            std::lock_guard lock(mu);
+            if (first) first = s;
+          }
+        }
+      });
+    }
+  }
+  return first;
+}
+
+Status Bench::floorCycle(int round) {
+  const std::string project = fmt::format("floor{}", round);
+  const std::string label = "bench.floor=" + project;
+  const int perHost = flags_.replicas / kHosts;
+  std::array<Status, kHosts> status{ok(), ok(), ok()};
+  const auto t0 = Clock::now();
+  {
+    std::vector<std::jthread> threads;
+    for (int h = 0; h < kHosts; ++h) {
+      threads.emplace_back([&, h] {
+        engine::Engine& e = *engines_[static_cast<std::size_t>(h)];
+        engine::NetworkCreate net;
+        net.name = project + "_default";
+        net.labels = {{"bench.floor", project}};
+        if (auto r = e.createNetwork(net); !r) {
+          status[static_cast<std::size_t>(h)] = fail(r.error());
+          return;
+        }
+        status[static_cast<std::size_t>(h)] = parallel(perHost, 8, [&](int i) -> Status {
+          engine::ContainerCreate c;
+          c.name = fmt::format("{}-s-{}", project, h * perHost + i + 1);
+          c.config.image = "busybox:latest";
+          c.config.cmd = std::vector<std::string>{"sleep", "3600"};
+          c.config.stopSignal = "SIGKILL";
+          c.config.labels = {{"bench.floor", project}};
+          c.hostConfig.networkMode = net.name;
+          c.networks[net.name].aliases = {c.name, "s"};
+          BERTH_ASSIGN_OR_RETURN(auto created, e.createContainer(c));
+          return e.startContainer(created.id);
+        });
+      });
+    }
+  }
+  const double ms = msSince(t0);
+  for (const Status& s : status) {
+    if (!s) return fail(s.error().withContext("raw floor"));
+  }
+  BERTH_ASSIGN_OR_RETURN(Census c, census(label));
+  if (c.total() != perHost * kHosts) return fail(ErrorCode::Internal, "raw floor: running " + c.describe());
+  const std::string suffix = round == 0 ? "-preswarm" : "";
+  results_.add("deploy" + suffix, "floor", ms);
+  progress(fmt::format("floor: {} running after {} ({})", c.total(), duration(ms), c.describe()));
+  // Teardown (timed too: force-remove, 8 in flight per engine, and the network).
+  const auto t1 = Clock::now();
+  {
+    std::vector<std::jthread> threads;
+    for (int h = 0; h < kHosts; ++h) {
+      threads.emplace_back([&, h] {
+        engine::Engine& e = *engines_[static_cast<std::size_t>(h)];
+        const auto& ids = c.ids[static_cast<std::size_t>(h)];
+        status[static_cast<std::size_t>(h)] =
+            parallel(static_cast<int>(ids.size()), 8, [&](int i) -> Status {
+              return e.removeContainer(ids[static_cast<std::size_t>(i)], {.force = true});
+            });
+        if (status[static_cast<std::size_t>(h)]) status[static_cast<std::size_t>(h)] = e.removeNetwork(project + "_default");
+      });
+    }
+  }
+  const double rm = msSince(t1);
+  for (const Status& s : status) {
+    if (!s) return fail(s.error().withContext("raw floor teardown"));
+  }
+  results_.add("remove" + suffix, "floor", rm);
+  return ok();
+}
+
+// ---- berth
+
+Status Bench::berthCycle(int round) {
+  BERTH_TRY(waitBerthHostsReady(120s));
+  const std::string stack = fmt::format("bench{}", round);
+  const std::string label = "io.berth.stack=" + stack;
+  const fs::path file = work_.path() / "berth.yaml";
+  BERTH_TRY(writeFileAtomic(file, fmt::format("services:\n"
+                                        "  s:\n"
+                                        "    image: busybox\n"
+                                        "    command: [sleep, \"3600\"]\n"
+                                        "    stop_signal: SIGKILL\n"
+                                        "    deploy: {{replicas: {}}}\n",
+                                        flags_.replicas)));
+  const auto deploy = [&] { return berth({"stack", "deploy", "-c", file.string(), stack}); };
+  berthStacks_.insert(stack);
+  BERTH_TRY(timedDeploy("berth", label, deploy));
+  // No-op re-deploys: nothing may be replaced.
+  BERTH_ASSIGN_OR_RETURN(Census before, census(label));
+  for (int i = 0; i < flags_.noops; ++i) {
+    const auto t0 = Clock::now();
+    BERTH_TRY(succeeded(deploy(), "berth no-op deploy"));
+    results_.add("noop", "berth", msSince(t0));
+  }
+  BERTH_ASSIGN_OR_RETURN(Census after, census(label));
+  if (after.ids != before.ids) notes_.push_back("berth: a no-op re-deploy replaced containers (" + after.describe() + ")");
+  BERTH_TRY(killRounds("berth", "kill", label, flags_.kills, flags_.replicas));
+  BERTH_TRY(hostLoss("berth", label, [&] { return waitBerthHostsReady(180s); }));
+  BERTH_TRY(timedRemove("berth", label, [&] { return berth({"stack", "rm", stack, "--timeout", "120"}); }));
+  berthStacks_.erase(stack);
+  return ok();
+}
+
+// ---- Swarm mode
+
+Status Bench::swarmCycle(int round) {
+  BERTH_TRY(waitSwarmNodesReady(120s));
+  const std::string stack = fmt::format("swarm{}", round);
+  const std::string label = "com.docker.stack.namespace=" + stack;
+  const fs::path file = work_.path() / "swarm.yaml";
+  BERTH_TRY(writeFileAtomic(file, fmt::format("version: \"3.8\"\n"
+                                        "services:\n"
+                                        "  s:\n"
+                                        "    image: {}\n"
+                                        "    command: [sleep, \"3600\"]\n"
+                                        "    stop_signal: SIGKILL\n"
+                                        "    deploy:\n"
+                                        "      replicas: {}\n"
+                                        "      endpoint_mode: dnsrr\n"
+                                        "      restart_policy: {{condition: any, delay: 0s}}\n",
+                                        busyboxId_, flags_.replicas)));
+  const auto deploy = [&] {
+    return docker(0, {"stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", file.string(), stack});
+  };
+  swarmStacks_.insert(stack);
+  BERTH_TRY(timedDeploy("swarm", label, deploy));
+  BERTH_ASSIGN_OR_RETURN(Census before, census(label));
+  for (int i = 0; i < flags_.noops; ++i) {
+    const auto t0 = Clock::now();
+    BERTH_TRY(succeeded(deploy(), "docker stack deploy (no-op)"));
+    results_.add("noop", "swarm", msSince(t0));
+  }
+  BERTH_ASSIGN_OR_RETURN(Census after, census(label));
+  if (after.ids != before.ids) notes_.push_back("Swarm: a no-op re-deploy replaced containers (" + after.describe() + ")");
+  BERTH_TRY(killRounds("swarm", "kill", label, flags_.kills, flags_.replicas));
+  BERTH_TRY(hostLoss("swarm", label, [&] { return waitSwarmNodesReady(180s); }));
+  BERTH_TRY(timedRemove("swarm", label, [&] { return docker(0, {"stack", "rm", stack}); }));
+  swarmStacks_.erase(stack);
+  // The stack's overlay network goes a moment after its containers; wait, untimed, so that the next
+  // round starts clean.
+  BERTH_TRY(waitFor(
+      "network " + stack + "_default removed",
+      [&]() -> Status {
+        BERTH_ASSIGN_OR_RETURN(std::string out, succeeded(docker(0, {"network", "ls", "--format", "{{.Name}}"}), "docker network ls"));
+        if (out.find(stack + "_default") != std::string::npos) return fail(ErrorCode::Conflict, out);
+        return ok();
+      },
+      60s, 200ms));
+  return ok();
+}
+
+// Swarm's default restart delay (5 s): a small service with the default restart policy.
+Status Bench::swarmDefaultDelay() {
+  const std::string name = "delay5";
+  const std::string label = "com.docker.swarm.service.name=" + name;
+  BERTH_TRY(succeeded(docker(0, {"service", "create", "--detach", "--name", name, "--replicas", "3",
+                                 "--no-resolve-image", "--endpoint-mode", "dnsrr", "--stop-signal", "SIGKILL",
+                                 busyboxId_, "sleep", "3600"}),
+                      "docker service create (default restart delay)"));
+  swarmStacks_.insert("service:" + name);
+  BERTH_TRY(waitCensus("3 running", label, false, [](const Census& c) { return c.total() >= 3; }, 120s, 50ms));
+  BERTH_TRY(killRounds("swarm", "kill-default", label, flags_.kills, 3));
+  BERTH_TRY(succeeded(docker(0, {"service", "rm", name}), "docker service rm"));
+  swarmStacks_.erase("service:" + name);
+  return waitCensus("no container left", label, true, [](const Census& c) { return c.total() == 0; }, 120s, 100ms);
+}
+
+// ---- clean-up and report
+
+void Bench::cleanUp() {
+  if (cleanedUp_) return;
+  cleanedUp_ = true;
+  // Host 3 may still be cut off after a failure (setReachable(true) fails when it is not).
+  if (hosts_.size() > kLost) (void)hosts_[kLost]->setReachable(true);
+  for (const std::string& stack : berthStacks_) {
+    progress("clean-up: berth stack rm " + stack);
+    (void)berth({"stack", "rm", stack, "--timeout", "60"}, 90s);
+  }
+  if (swarmUp_) {
+    for (const std::string& stack : swarmStacks_) {
+      progress("clean-up: swarm " + stack);
+      if (startsWith(stack, "service:")) {
+        (void)docker(0, {"service", "rm", stack.substr(8)}, 60s);
+      } else {
+        (void)docker(0, {"stack", "rm", stack}, 60s);
+      }
+    }
+    progress("clean-up: docker swarm leave --force on every node");
+    for (int i = kHosts - 1; i >= 0; --i) {
+      auto r = docker(i, {"swarm", "leave", "--force"}, 60s);
+      if (!r || !r->succeeded()) {
+        progress(fmt::format("host {}: docker swarm leave --force: {}", i + 1,
+                             r ? r->describe() : r.error().message()));
+      }
+    }
+    swarmUp_ = false;
+  }
+  if (berthd_) {
+    berthd_->signal(SIGTERM);
+    if (!berthd_->wait(30s)) berthd_->signal(SIGKILL);
+    std::ofstream(flags_.berthdLog) << berthd_->out() << berthd_->err();
+  }
+}
+
+std::string firstLine(const std::string& text) {
+  const auto lines = split(text, '\n');
+  return lines.empty() ? std::string() : std::string(trim(lines.front()));
+}
+
+void Bench::report() {
+  struct utsname u {};
+  ::uname(&u);
+  std::string cpu = "?";
+  if (auto info = readFile("/proc/cpuinfo")) {
+    for (const std::string& line : split(*info, '\n')) {
+      if (startsWith(line, "model name")) {
+        cpu = std::string(trim(line.substr(line.find(':') + 1)));
+        break;
+      }
+    }
+  }
+  std::cout << fmt::format("## berth's controller vs Docker Swarm mode: {} replicas on 3 namespace hosts\n\n",
+                           flags_.replicas);
+  std::cout << fmt::format(
+      "- Machine: {} CPUs ({}), kernel {}; load average (1/5/15 min) {}\n", std::thread::hardware_concurrency(), cpu,
+      u.release, join(loads_, " → "));
+  std::cout << fmt::format("- Engines: dockerd {} on every host (the harness's TestHosts: own namespaces, tmpfs data-root); "
+                           "docker CLI {}; berth {}\n",
+                           dockerdVersion_, dockerCliVersion_, berthVersion_);
+  std::cout << fmt::format(
+      "- {} rounds, interleaved (floor, berth, Swarm; reversed every other round); per round and tool: a fresh "
+      "stack, {} no-op re-deploys, {} kills (one host after another), host 3 lost once, the stack removed\n",
+      flags_.rounds, flags_.noops, flags_.kills);
+  std::cout << "- berthd: default `--down-after 5 --probe-interval 1`; Swarm: defaults (host 1 manager, hosts 2-3 "
+               "workers), `restart_policy.delay: 0s`, `endpoint_mode: dnsrr`, image by ID, "
+               "`docker stack deploy --resolve-image never`\n\n";
+
+  struct Row {
+    std::string metric, label;
+    bool floor;
+  };
+  const std::vector<Row> rows = {
+      {"deploy", fmt::format("deploy {} replicas → all running", flags_.replicas), true},
+      {"deploy-cmd", "… the deploy command's own wall time", false},
+      {"noop", "unchanged re-deploy (command wall time)", false},
+      {"kill", "container SIGKILLed → replacement running", false},
+      {"kill-default", "… Swarm with its default restart delay (5 s)", false},
+      {"hostloss", "host lost → its replicas running elsewhere", false},
+      {"settle", "host back → exactly the replicas running again", false},
+      {"remove-stopped", "stack removed → no container running", false},
+      {"remove", "stack removed → no container left", true},
+  };
+  std::cout << "| metric | raw floor | berth | Swarm mode | berth ÷ floor | Swarm ÷ berth |\n";
+  std::cout << "|---|---:|---:|---:|---:|---:|\n";
+  for (const Row& r : rows) {
+    const auto floor = results_.get(r.metric, "floor");
+    const auto b = results_.get(r.metric, "berth");
+    auto s = results_.get(r.metric, "swarm");
+    std::string swarmRatio = ratio(s, b);
+    if (r.metric == "kill-default") swarmRatio = ratio(s, results_.get("kill", "berth"));
+    if (r.metric == "deploy-cmd") swarmRatio = "";  // not comparable: Swarm's returns at once
+    std::cout << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.label, r.floor ? cell(floor) : "", cell(b),
+                             cell(s), r.floor ? ratio(b, floor) : "", swarmRatio);
+  }
+  std::cout << "\nTimes are median (min–max, n samples). \"Running\" is what the three engines list (polled every "
+               "50 ms; every 20 ms after a kill), the same observer for both tools. The floor creates a bridge "
+               "network and then creates and starts the containers on all three engines at once, "
+               + std::to_string(flags_.replicas / kHosts) +
+               " per engine with 8 in flight per engine (its \"remove\": force-remove, 8 in flight, and the "
+               "network). berth's deploy command waits until the stack has converged; `docker stack deploy "
+               "--detach` returns once the service is stored. Swarm's \"settle\" ends when the stale copies on the "
+               "returned host have been stopped; berth's when they have been removed.\n";
+  for (const auto& [tool, counts] : moved_) {
+    std::vector<std::string> parts;
+    for (int n : counts) parts.push_back(std::to_string(n));
+    notes_.push_back(fmt::format("{}: replicas on host 3 when it was lost: {}", tool, join(parts, ", ")));
+  }
+  if (!notes_.empty()) {
+    std::cout << "\nNotes:\n";
+    for (const std::string& n : notes_) std::cout << "- " << n << "\n";
+  }
+  if (!floorError_.empty()) std::cout << "\n**The raw floor failed**: " << floorError_ << "\n";
+  if (!berthError_.empty()) std::cout << "\n**berth's part failed**: " << berthError_ << "\n";
+  if (!flags_.swarm) {
+    std::cout << "\nSwarm mode was not measured (--no-swarm).\n";
+  } else if (!swarmError_.empty()) {
+    std::cout << "\n**Swarm mode's part failed** (berth's numbers above stand): " << swarmError_ << "\n";
+  }
+  std::cout << "\nberthd's log (--log-level info): `" << flags_.berthdLog << "`\n";
+  std::cout << fmt::format("\nReproduce (as root): `bench/fleet` (ROUNDS={} KILLS={}; builds berth, berthd and "
+                           "berth_fleet_bench into build/)\n",
+                           flags_.rounds, flags_.kills);
+}
+
+int Bench::run() {
+  loads_.push_back(loadAverage());
+  if (Status s = startFleet(); !s) {
+    std::cerr << "berth_fleet_bench: " << s.error().message() << "\n";
+    return 1;
+  }
+  if (auto v = engines_[0]->version()) dockerdVersion_ = v->version + " (API " + v->apiVersion + ")";
+  if (auto r = runCommand({"docker", "version", "--format", "{{.Client.Version}}"}, {.unsetEnv = {"DOCKER_HOST"}}); r)
+    dockerCliVersion_ = firstLine(r->out);
+  if (auto r = runBinary(BERTH_BINARY, {"version"}); r) {
+    for (const std::string& line : split(r->out, '\n')) {
+      if (const auto at = line.find("Version:"); at != std::string::npos && berthVersion_.empty())
+        berthVersion_ = std::string(trim(line.substr(at + 8)));
+    }
+  }
+  if (Status s = startBerthd(); !s) {
+    std::cerr << "berth_fleet_bench: " << s.error().message() << "\n";
+    return 1;
+  }
+  if (Status s = addHosts(); !s) berthError_ = s.error().message() + "\nberthd:\n" + berthd_->err();
+
+  // The floor once before Swarm mode is on (kept out of the table): whether an idle swarm slows the
+  // engines down shows against the floor's numbers of the rounds, taken with the swarm up.
+  if (Status s = floorCycle(0); !s) floorError_ = s.error().message();
+  if (flags_.swarm) {
+    if (Status s = swarmInit(); !s) {
+      swarmError_ = s.error().message();
+      progress("swarm failed: " + swarmError_);
+    }
+  }
+  if (auto pre = results_.get("deploy-preswarm", "floor"); !pre.empty()) {
+    notes_.push_back(fmt::format("raw floor before Swarm mode was switched on (round 0, not in the table): deploy {}, "
+                                 "remove {}",
+                                 duration(pre.front()), duration(results_.get("remove-preswarm", "floor").front())));
+  }
+
+  for (int round = 1; round <= flags_.rounds; ++round) {
+    std::vector<std::string> order{"floor", "berth", "swarm"};
+    if (round % 2 == 0) std::reverse(order.begin(), order.end());
+    for (const std::string& tool : order) {
+      progress(fmt::format("round {}: {}", round, tool));
+      if (tool == "floor" && floorError_.empty()) {
+        if (Status s = floorCycle(round); !s) floorError_ = fmt::format("round {}: {}", round, s.error().message());
+      } else if (tool == "berth" && berthError_.empty()) {
+        if (Status s = berthCycle(round); !s) {
+          berthError_ = fmt::format("round {}: {}", round, s.error().message());
+          progress("berth failed: " + berthError_);
+        }
+      } else if (tool == "swarm" && flags_.swarm && swarmError_.empty()) {
+        if (Status s = swarmCycle(round); !s) {
+          swarmError_ = fmt::format("round {}: {}", round, s.error().message());
+          progress("swarm failed: " + swarmError_);
+        }
+      }
+    }
+    loads_.push_back(loadAverage());
+  }
+  if (flags_.swarm && swarmError_.empty()) {
+    progress("Swarm with its default restart delay");
+    if (Status s = swarmDefaultDelay(); !s) swarmError_ = "default restart delay: " + s.error().message();
+  }
+  cleanUp();
+  report();
+  return berthError_.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "berth_fleet_bench: " << arg << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--rounds") {
+      flags.rounds = std::atoi(value().c_str());
+    } else if (arg == "--kills") {
+      flags.kills = std::atoi(value().c_str());
+    } else if (arg == "--noops") {
+      flags.noops = std::atoi(value().c_str());
+    } else if (arg == "--replicas") {
+      flags.replicas = std::atoi(value().c_str());
+    } else if (arg == "--no-swarm") {
+      flags.swarm = false;
+    } else if (arg == "--berthd-log") {
+      flags.berthdLog = value();
+    } else {
+      std::cerr << "usage: berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm] "
+                   "[--berthd-log PATH]\n";
+      return 2;
+    }
+  }
+  if (flags.rounds < 1 || flags.replicas < kHosts || flags.replicas % kHosts != 0 || flags.kills < 0 || flags.noops < 0) {
+    std::cerr << "berth_fleet_bench: --rounds ≥ 1, --replicas a multiple of 3, --kills and --noops ≥ 0\n";
+    return 2;
+  }
+  if (::geteuid() != 0) {
+    std::cerr << "berth_fleet_bench: needs root (namespace hosts with their own dockerd)\n";
+    return 1;
+  }
+  berth::testing::installTerminationHandlers();
+  Bench bench(std::move(flags));
+  return bench.run();
+}
