@@ -30,6 +30,12 @@
 // chunked, filtered by type, event, label and container). Anything else is answered 404 and logged
 // to stderr, so that a new call of the controller's shows up.
 //
+// Where the memory goes: run one size by hand under heaptrack with FLEET_SIM_EXIT_AT_MEASURE=1 (the
+// controller process exits right after the measurement, so heaptrack's "leaked" is what the steady
+// state holds):
+//   d=$(mktemp -d); build/bin/berth_fleet_sim --serve $d 100 & sleep 1
+//   FLEET_SIM_EXIT_AT_MEASURE=1 heaptrack build/bin/berth_fleet_sim --controller $d 100 5000 10
+//
 // Internal modes, which the benchmark runs as child processes of itself:
 //   berth_fleet_sim --serve DIR N                 fake engines until SIGTERM (prints "ready")
 //   berth_fleet_sim --controller DIR H T SETTLE   one memory run; prints key=value lines
@@ -106,8 +112,9 @@ std::uint64_t splitmix(std::uint64_t x) {
 
 // 64 hex digits that look like an engine's IDs, unique per (a, b).
 std::string hex64(std::uint64_t a, std::uint64_t b) {
-  return fmt::format("{:016x}{:016x}{:016x}{:016x}", splitmix(a * 4 + 1 + (b << 20)), splitmix(a * 4 + 2 + (b << 20)),
-                     splitmix(a * 4 + 3 + (b << 20)), splitmix(a * 4 + 4 + (b << 20)));
+  return fmt::format("{:016x}{:016x}{:016x}{:016x}", splitmix(a * 4 + 1 + (b << 20)),
+                     splitmix(a * 4 + 2 + (b << 20)), splitmix(a * 4 + 3 + (b << 20)),
+                     splitmix(a * 4 + 4 + (b << 20)));
 }
 
 // One service of `replicas` busybox tasks, as a user would write it.
@@ -154,7 +161,8 @@ using Filters = std::map<std::string, std::vector<std::string>>;
 
 const std::string kImageRef = "busybox:latest";
 const std::string kImageId = "sha256:a416a98b71e224a31ee99cff8e16063554498227d2b696152a9c3e0aa65e5824";
-const std::string kImageDigest = "busybox@sha256:3fbc632167424a6d997e74f52b878d7cc478225cffac6bc977eedfe51c7f4e79";
+const std::string kImageDigest =
+    "busybox@sha256:3fbc632167424a6d997e74f52b878d7cc478225cffac6bc977eedfe51c7f4e79";
 const std::string kNoTime = "0001-01-01T00:00:00Z";
 
 // j[key] of a const object, or null.
@@ -172,7 +180,9 @@ struct Reply {
 };
 
 Reply jsonReply(int status, const json& j) { return Reply{status, j.dump(), "application/json"}; }
-Reply errorReply(int status, const std::string& message) { return jsonReply(status, json{{"message", message}}); }
+Reply errorReply(int status, const std::string& message) {
+  return jsonReply(status, json{{"message", message}});
+}
 Reply emptyReply(int status) { return Reply{status, "", ""}; }
 
 std::string_view reasonOf(int status) {
@@ -200,7 +210,9 @@ std::string_view reasonOf(int status) {
 
 std::string serialize(const Reply& r, bool head) {
   std::string out = fmt::format("HTTP/1.1 {} {}\r\n", r.status, reasonOf(r.status));
-  out += "Api-Version: 1.41\r\nDocker-Experimental: false\r\nOstype: linux\r\nServer: Docker/20.10.24 (linux)\r\n";
+  out +=
+      "Api-Version: 1.41\r\nDocker-Experimental: false\r\nOstype: linux\r\nServer: Docker/20.10.24 "
+      "(linux)\r\n";
   const bool bodyless = r.status == 204 || r.status == 304;
   if (!bodyless) {
     if (!r.contentType.empty()) out += "Content-Type: " + r.contentType + "\r\n";
@@ -331,7 +343,8 @@ std::map<std::string, std::string> stringMap(const json& j) {
 }
 
 std::string normalizeRef(std::string ref) {
-  for (const std::string_view prefix : {"docker.io/library/", "index.docker.io/library/", "docker.io/", "library/"}) {
+  for (const std::string_view prefix :
+       {"docker.io/library/", "index.docker.io/library/", "docker.io/", "library/"}) {
     if (startsWith(ref, prefix)) {
       ref = ref.substr(prefix.size());
       break;
@@ -536,8 +549,10 @@ class FakeEngine {
     e.networkId = n.id;
     e.endpointId = nextId();
     e.ip = fmt::format("172.{}.{}.{}", 16 + n.subnet / 256, n.subnet % 256, n.nextIp++ % 250 + 2);
-    e.mac = fmt::format("02:42:ac:{:02x}:{:02x}:{:02x}", n.subnet % 256, (n.nextIp / 256) % 256, n.nextIp % 256);
-    if (endpointConfig.is_object() && endpointConfig.contains("Aliases") && endpointConfig["Aliases"].is_array()) {
+    e.mac =
+        fmt::format("02:42:ac:{:02x}:{:02x}:{:02x}", n.subnet % 256, (n.nextIp / 256) % 256, n.nextIp % 256);
+    if (endpointConfig.is_object() && endpointConfig.contains("Aliases") &&
+        endpointConfig["Aliases"].is_array()) {
       e.aliases = endpointConfig["Aliases"];
     }
     n.containers.insert(c.id);
@@ -601,8 +616,9 @@ class Session : public std::enable_shared_from_this<Session> {
     Outcome o = engine_.handle(method, target, req.body());
     if (o.events) {
       filters_ = std::move(o.filters);
-      queue("HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nServer: Docker/20.10.24 "
-            "(linux)\r\nTransfer-Encoding: chunked\r\n\r\n");
+      queue(
+          "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nServer: Docker/20.10.24 "
+          "(linux)\r\nTransfer-Encoding: chunked\r\n\r\n");
       engine_.subscribe(shared_from_this());
       read();  // the client never sends more; this notices when it goes
       return;
@@ -623,19 +639,20 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void writeNext() {
     writing_ = true;
-    asio::async_write(socket_, asio::buffer(out_.front()), [self = shared_from_this()](error_code ec, std::size_t) {
-      self->out_.pop_front();
-      if (ec) {
-        self->close();
-        return;
-      }
-      if (!self->out_.empty()) {
-        self->writeNext();
-        return;
-      }
-      self->writing_ = false;
-      if (self->closeAfterWrite_) self->close();
-    });
+    asio::async_write(socket_, asio::buffer(out_.front()),
+                      [self = shared_from_this()](error_code ec, std::size_t) {
+                        self->out_.pop_front();
+                        if (ec) {
+                          self->close();
+                          return;
+                        }
+                        if (!self->out_.empty()) {
+                          self->writeNext();
+                          return;
+                        }
+                        self->writing_ = false;
+                        if (self->closeAfterWrite_) self->close();
+                      });
   }
 
   void close() {
@@ -659,7 +676,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // ---- FakeEngine: events and shapes
 
-void FakeEngine::emit(const ContainerRec& c, const std::string& action, std::map<std::string, std::string> extra) {
+void FakeEngine::emit(const ContainerRec& c, const std::string& action,
+                      std::map<std::string, std::string> extra) {
   if (subscribers_.empty()) return;
   std::map<std::string, std::string> attributes = c.labels;
   attributes["image"] = c.image;
@@ -730,19 +748,20 @@ json FakeEngine::containerSummary(const ContainerRec& c) const {
     }
   }
   const json& mode = field(c.hostConfig, "NetworkMode");
-  return json{{"Id", c.id},
-              {"Names", json::array({"/" + c.name})},
-              {"Image", c.image},
-              {"ImageID", kImageId},
-              {"Command", command},
-              {"Created", std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count()},
-              {"Ports", json::array()},
-              {"Labels", c.labels},
-              {"State", c.state},
-              {"Status", statusText(c)},
-              {"HostConfig", {{"NetworkMode", mode.is_string() ? mode.get<std::string>() : "default"}}},
-              {"NetworkSettings", {{"Networks", networks}}},
-              {"Mounts", json::array()}};
+  return json{
+      {"Id", c.id},
+      {"Names", json::array({"/" + c.name})},
+      {"Image", c.image},
+      {"ImageID", kImageId},
+      {"Command", command},
+      {"Created", std::chrono::duration_cast<std::chrono::seconds>(c.created.time_since_epoch()).count()},
+      {"Ports", json::array()},
+      {"Labels", c.labels},
+      {"State", c.state},
+      {"Status", statusText(c)},
+      {"HostConfig", {{"NetworkMode", mode.is_string() ? mode.get<std::string>() : "default"}}},
+      {"NetworkSettings", {{"Networks", networks}}},
+      {"Mounts", json::array()}};
 }
 
 json FakeEngine::containerInspect(const ContainerRec& c) const {
@@ -886,7 +905,8 @@ Reply FakeEngine::listContainers(const Query& q) {
   for (const auto& [id, c] : containers_) {
     if (!all && c.state != "running") continue;
     if (!labelsMatch(*filters, c.labels)) continue;
-    if (!anyOf(*filters, "name", [&](const std::string& v) { return c.name.find(v) != std::string::npos; })) continue;
+    if (!anyOf(*filters, "name", [&](const std::string& v) { return c.name.find(v) != std::string::npos; }))
+      continue;
     if (!anyOf(*filters, "id", [&](const std::string& v) { return startsWith(c.id, v); })) continue;
     if (!anyOf(*filters, "status", [&](const std::string& v) { return v == c.state; })) continue;
     out.push_back(containerSummary(c));
@@ -900,12 +920,14 @@ Reply FakeEngine::createContainer(const Query& q, const std::string& body) {
   const std::string name = q.get("name");
   if (!name.empty()) {
     if (auto it = names_.find(name); it != names_.end()) {
-      return errorReply(409, fmt::format("Conflict. The container name \"/{}\" is already in use by container \"{}\". "
-                                         "You have to remove (or rename) that container to be able to reuse that name.",
-                                         name, it->second));
+      return errorReply(
+          409, fmt::format("Conflict. The container name \"/{}\" is already in use by container \"{}\". "
+                           "You have to remove (or rename) that container to be able to reuse that name.",
+                           name, it->second));
     }
   }
-  const std::string image = spec.contains("Image") && spec["Image"].is_string() ? spec["Image"].get<std::string>() : "";
+  const std::string image =
+      spec.contains("Image") && spec["Image"].is_string() ? spec["Image"].get<std::string>() : "";
   if (image.empty()) return errorReply(400, "No command specified");
   if (!isOurImage(image)) return errorReply(404, "No such image: " + image);
   ContainerRec c;
@@ -913,7 +935,8 @@ Reply FakeEngine::createContainer(const Query& q, const std::string& body) {
   c.name = name.empty() ? fmt::format("sim_{}", c.id.substr(0, 8)) : name;
   c.image = image;
   c.labels = stringMap(spec.contains("Labels") ? spec["Labels"] : json());
-  c.hostConfig = spec.contains("HostConfig") && spec["HostConfig"].is_object() ? spec["HostConfig"] : json::object();
+  c.hostConfig =
+      spec.contains("HostConfig") && spec["HostConfig"].is_object() ? spec["HostConfig"] : json::object();
   c.created = std::chrono::system_clock::now();
   json config = spec;
   config.erase("HostConfig");
@@ -975,9 +998,10 @@ Reply FakeEngine::removeContainer(const std::string& id, const Query& q) {
   ContainerRec& c = containers_.at(id);
   if (c.state == "running") {
     if (!q.flag("force")) {
-      return errorReply(409, fmt::format("You cannot remove a running container {}. Stop the container before "
-                                         "attempting removal or force remove",
-                                         c.id));
+      return errorReply(409,
+                        fmt::format("You cannot remove a running container {}. Stop the container before "
+                                    "attempting removal or force remove",
+                                    c.id));
     }
     (void)stopContainer(c, 137, true);
   }
@@ -993,9 +1017,10 @@ Reply FakeEngine::renameContainer(ContainerRec& c, const Query& q) {
   if (startsWith(to, "/")) to.erase(0, 1);
   if (to.empty()) return errorReply(400, "Neither old nor new names may be empty");
   if (auto it = names_.find(to); it != names_.end() && it->second != c.id) {
-    return errorReply(409, fmt::format("Conflict. The container name \"/{}\" is already in use by container \"{}\". "
-                                       "You have to remove (or rename) that container to be able to reuse that name.",
-                                       to, it->second));
+    return errorReply(
+        409, fmt::format("Conflict. The container name \"/{}\" is already in use by container \"{}\". "
+                         "You have to remove (or rename) that container to be able to reuse that name.",
+                         to, it->second));
   }
   const std::string old = c.name;
   names_.erase(old);
@@ -1009,7 +1034,8 @@ Reply FakeEngine::connect(NetworkRec& n, const std::string& containerRef, const 
   ContainerRec* c = container(containerRef);
   if (c == nullptr) return errorReply(404, "No such container: " + containerRef);
   if (c->networks.count(n.name) != 0) {
-    return errorReply(403, fmt::format("endpoint with name {} already exists in network {}", c->name, n.name));
+    return errorReply(403,
+                      fmt::format("endpoint with name {} already exists in network {}", c->name, n.name));
   }
   attach(*c, n, endpointConfig);
   return Reply{200, "", ""};
@@ -1028,7 +1054,8 @@ Reply FakeEngine::disconnect(NetworkRec& n, const std::string& containerRef) {
 Reply FakeEngine::createNetwork(const std::string& body) {
   json spec = json::parse(body, nullptr, false);
   if (spec.is_discarded() || !spec.is_object()) return errorReply(400, "invalid JSON in the request body");
-  const std::string name = spec.contains("Name") && spec["Name"].is_string() ? spec["Name"].get<std::string>() : "";
+  const std::string name =
+      spec.contains("Name") && spec["Name"].is_string() ? spec["Name"].get<std::string>() : "";
   if (name.empty()) return errorReply(400, "network name is required");
   for (const auto& [id, n] : networks_) {
     if (n.name == name) return errorReply(409, fmt::format("network with name {} already exists", name));
@@ -1055,7 +1082,8 @@ Reply FakeEngine::listNetworks(const Query& q) {
   json out = json::array();
   for (const auto& [id, n] : networks_) {
     if (!labelsMatch(*filters, n.labels)) continue;
-    if (!anyOf(*filters, "name", [&](const std::string& v) { return n.name.find(v) != std::string::npos; })) continue;
+    if (!anyOf(*filters, "name", [&](const std::string& v) { return n.name.find(v) != std::string::npos; }))
+      continue;
     if (!anyOf(*filters, "id", [&](const std::string& v) { return startsWith(n.id, v); })) continue;
     if (!anyOf(*filters, "driver", [&](const std::string& v) { return v == n.driver; })) continue;
     out.push_back(networkJson(n));
@@ -1066,10 +1094,11 @@ Reply FakeEngine::listNetworks(const Query& q) {
 Reply FakeEngine::removeNetwork(const std::string& ref) {
   NetworkRec* n = network(ref);
   if (n == nullptr) return errorReply(404, fmt::format("network {} not found", ref));
-  if (n->builtin) return errorReply(403, fmt::format("{} is a pre-defined network and cannot be removed", n->name));
+  if (n->builtin)
+    return errorReply(403, fmt::format("{} is a pre-defined network and cannot be removed", n->name));
   if (!n->containers.empty()) {
-    return errorReply(403, fmt::format("error while removing network: network {} id {} has active endpoints", n->name,
-                                       n->id));
+    return errorReply(403, fmt::format("error while removing network: network {} id {} has active endpoints",
+                                       n->name, n->id));
   }
   networks_.erase(n->id);
   return emptyReply(204);
@@ -1100,7 +1129,8 @@ Reply FakeEngine::listVolumes(const Query& q) {
   json list = json::array();
   for (const auto& [name, v] : volumes_) {
     if (!labelsMatch(*filters, v.labels)) continue;
-    if (!anyOf(*filters, "name", [&](const std::string& f) { return v.name.find(f) != std::string::npos; })) continue;
+    if (!anyOf(*filters, "name", [&](const std::string& f) { return v.name.find(f) != std::string::npos; }))
+      continue;
     list.push_back(volumeJson(v));
   }
   return jsonReply(200, json{{"Volumes", list}, {"Warnings", json::array()}});
@@ -1110,14 +1140,17 @@ Outcome FakeEngine::handle(const std::string& method, const std::string& target,
   ++requests_;
   const auto qmark = target.find('?');
   std::string path = target.substr(0, qmark);
-  const Query q = parseQuery(qmark == std::string::npos ? std::string_view() : std::string_view(target).substr(qmark + 1));
+  const Query q = parseQuery(qmark == std::string::npos ? std::string_view()
+                                                        : std::string_view(target).substr(qmark + 1));
   // "/v1.41/containers/json" → "/containers/json"
-  if (path.size() > 2 && path[0] == '/' && path[1] == 'v' && std::isdigit(static_cast<unsigned char>(path[2])) != 0) {
+  if (path.size() > 2 && path[0] == '/' && path[1] == 'v' &&
+      std::isdigit(static_cast<unsigned char>(path[2])) != 0) {
     const auto slash = path.find('/', 1);
     path = slash == std::string::npos ? "/" : path.substr(slash);
   }
   std::vector<std::string> seg;
-  for (const std::string& s : split(std::string_view(path).substr(1), '/')) seg.push_back(percentDecode(s, false));
+  for (const std::string& s : split(std::string_view(path).substr(1), '/'))
+    seg.push_back(percentDecode(s, false));
   while (!seg.empty() && seg.back().empty()) seg.pop_back();
   const auto is = [&](std::initializer_list<std::string_view> want) {
     if (seg.size() != want.size()) return false;
@@ -1199,8 +1232,9 @@ Outcome FakeEngine::handle(const std::string& method, const std::string& target,
   } else if (seg.size() >= 2 && seg[0] == "networks") {
     NetworkRec* n = network(seg[1]);
     const json spec = post ? json::parse(body, nullptr, false) : json();
-    const std::string who =
-        spec.is_object() && spec.contains("Container") && spec["Container"].is_string() ? spec["Container"].get<std::string>() : "";
+    const std::string who = spec.is_object() && spec.contains("Container") && spec["Container"].is_string()
+                                ? spec["Container"].get<std::string>()
+                                : "";
     if (n == nullptr) {
       r = errorReply(404, fmt::format("network {} not found", seg[1]));
     } else if (get && seg.size() == 2) {
@@ -1231,7 +1265,8 @@ Outcome FakeEngine::handle(const std::string& method, const std::string& target,
     }
   } else if (get && is({"images", "json"})) {
     const auto filters = parseFilters(q.get("filters"));
-    const bool match = filters && anyOf(*filters, "reference", [](const std::string& v) { return isOurImage(v); });
+    const bool match =
+        filters && anyOf(*filters, "reference", [](const std::string& v) { return isOurImage(v); });
     r = jsonReply(200, match ? json::array({imageSummary()}) : json::array());
   } else if (get && seg.size() >= 3 && seg[0] == "images" && seg.back() == "json") {
     std::string ref;
@@ -1412,7 +1447,8 @@ void runEverything(Fleet& f) {
   }
   for (auto& [name, o] : f.obs) {
     (void)name;
-    std::sort(o.containers.begin(), o.containers.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    std::sort(o.containers.begin(), o.containers.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
   }
   f.tick();
   Decisions d = f.pass();
@@ -1456,10 +1492,36 @@ Timing placement(int hosts, int tasks, int runs) {
       }
     }
     check = fmt::format("{} assigned on {} hosts", assigned, used.size());
-    if (assigned != tasks) std::cerr << "berth_fleet_sim: placement pass assigned " << assigned << " of " << tasks << "\n";
+    if (assigned != tasks)
+      std::cerr << "berth_fleet_sim: placement pass assigned " << assigned << " of " << tasks << "\n";
   }
   Timing t = summarize(std::move(ms));
   t.check = check;
+  return t;
+}
+
+// The scheduler's share of that pass: the same T placements, cluster::candidates then T calls of
+// cluster::place (what Pass::placeTask calls), without the reconciler around them.
+Timing schedulerOnly(int hosts, int tasks, int runs) {
+  Fleet f = makeFleet(hosts, tasks);
+  std::map<std::string, cluster::PlacementSpec> specs;
+  for (const auto& [key, d] : f.defs) specs[std::get<0>(key) + "/" + std::get<1>(key)] = d.placement;
+  const cluster::PlacementSpec spec = specs.begin()->second;
+  Observations withHealth = f.obs;
+  std::vector<double> ms;
+  int placed = 0;
+  for (int r = 0; r < runs; ++r) {
+    placed = 0;
+    const auto t0 = SteadyClock::now();
+    std::vector<cluster::HostCandidate> load = cluster::candidates(f.state, withHealth, specs);
+    for (int i = 1; i <= tasks; ++i) {
+      if (cluster::place(spec, "app." + std::to_string(i), load)) ++placed;
+    }
+    const auto t1 = SteadyClock::now();
+    ms.push_back(millis(t1 - t0));
+  }
+  Timing t = summarize(std::move(ms));
+  t.check = fmt::format("{} placed", placed);
   return t;
 }
 
@@ -1483,8 +1545,8 @@ Timing steady(int hosts, int perHost, int runs) {
       if (t.state == cluster::TaskState::Running) ++running;
     }
     check = d.empty() ? fmt::format("nothing decided; {} tasks running", running)
-                      : fmt::format("DECIDED SOMETHING: {} task changes, {} events, {} jobs", d.change.putTasks.size(),
-                                    d.events.size(), d.jobs.size());
+                      : fmt::format("DECIDED SOMETHING: {} task changes, {} events, {} jobs",
+                                    d.change.putTasks.size(), d.events.size(), d.jobs.size());
   }
   Timing t = summarize(std::move(ms));
   t.check = check;
@@ -1536,6 +1598,80 @@ std::map<std::string, long> procStatus() {
   return out;
 }
 
+// Where the resident memory is, by kind of mapping (/proc/self/smaps), in kB: thread stacks (an
+// anonymous rw mapping right after its 4 kB guard page), glibc's per-thread malloc arenas (anonymous rw
+// mappings at 64 MiB boundaries), the main heap ([heap]), files (the binary and shared libraries),
+// and other anonymous memory (large malloc blocks, the main stack, ...).
+struct ResidentBreakdown {
+  long stacks = 0;
+  long stackCount = 0;
+  long arenas = 0;
+  long arenaCount = 0;
+  long heap = 0;
+  long files = 0;
+  long otherAnon = 0;
+};
+
+ResidentBreakdown residentBreakdown() {
+  ResidentBreakdown b;
+  std::ifstream in("/proc/self/smaps");
+  std::string line;
+  enum class Kind { Stack, Arena, Heap, File, Other } kind = Kind::Other;
+  unsigned long prevEnd = 0;
+  bool prevGuard = false;
+  while (std::getline(in, line)) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) != 0 &&
+        line.find('-') != std::string::npos && line.find(':') > line.find(' ')) {
+      std::istringstream head(line);
+      std::string range, perms, offset, dev, inode, path;
+      head >> range >> perms >> offset >> dev >> inode;
+      std::getline(head, path);
+      path = std::string(trim(path));
+      const auto dash = range.find('-');
+      const unsigned long start = std::stoul(range.substr(0, dash), nullptr, 16);
+      const unsigned long end = std::stoul(range.substr(dash + 1), nullptr, 16);
+      const bool anon = path.empty();
+      if (path == "[heap]") {
+        kind = Kind::Heap;
+      } else if (!anon && path[0] != '[') {
+        kind = Kind::File;
+      } else if (anon && perms == "rw-p" && prevGuard && prevEnd == start) {
+        kind = Kind::Stack;
+        ++b.stackCount;
+      } else if (anon && perms == "rw-p" && start % (64UL << 20) == 0) {
+        kind = Kind::Arena;
+        ++b.arenaCount;
+      } else {
+        kind = Kind::Other;
+      }
+      prevGuard = anon && perms == "---p" && end - start == 4096;
+      prevEnd = end;
+      continue;
+    }
+    if (startsWith(line, "Rss:")) {
+      const long kb = std::atol(line.c_str() + 4);
+      switch (kind) {
+        case Kind::Stack:
+          b.stacks += kb;
+          break;
+        case Kind::Arena:
+          b.arenas += kb;
+          break;
+        case Kind::Heap:
+          b.heap += kb;
+          break;
+        case Kind::File:
+          b.files += kb;
+          break;
+        case Kind::Other:
+          b.otherAnon += kb;
+          break;
+      }
+    }
+  }
+  return b;
+}
+
 int fail(const std::string& what) {
   std::cerr << "berth_fleet_sim --controller: " << what << "\n";
   return 1;
@@ -1576,7 +1712,8 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
         if (o.health == cluster::HostHealth::Ready && o.listed) ++ready;
       }
       if (ready == hosts) break;
-      if (SteadyClock::now() - tHosts > 120s) return fail(fmt::format("only {} of {} hosts ready after 120s", ready, hosts));
+      if (SteadyClock::now() - tHosts > 120s)
+        return fail(fmt::format("only {} of {} hosts ready after 120s", ready, hosts));
       std::this_thread::sleep_for(20ms);
     }
     const double hostsSeconds = std::chrono::duration<double>(SteadyClock::now() - tHosts).count();
@@ -1604,7 +1741,8 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
         firstPlacedSeconds = std::chrono::duration<double>(SteadyClock::now() - tDeploy).count();
       }
       if (running == tasks) break;
-      if (SteadyClock::now() - tDeploy > 600s) return fail(fmt::format("only {} of {} tasks running after 600s", running, tasks));
+      if (SteadyClock::now() - tDeploy > 600s)
+        return fail(fmt::format("only {} of {} tasks running after 600s", running, tasks));
       std::this_thread::sleep_for(20ms);
     }
     const double deploySeconds = std::chrono::duration<double>(SteadyClock::now() - tDeploy).count();
@@ -1653,9 +1791,11 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
               << "steady_pass_sum_s=" << after.sumSeconds - before.sumSeconds << "\n"
               << "placement_failures=" << after.placementFailures << "\n";
     std::cout << "bounds=";
-    for (std::size_t i = 0; i < after.bucketBounds.size(); ++i) std::cout << (i ? "," : "") << after.bucketBounds[i];
+    for (std::size_t i = 0; i < after.bucketBounds.size(); ++i)
+      std::cout << (i ? "," : "") << after.bucketBounds[i];
     std::cout << "\nbuckets=";
-    for (std::size_t i = 0; i < after.bucketCounts.size(); ++i) std::cout << (i ? "," : "") << after.bucketCounts[i];
+    for (std::size_t i = 0; i < after.bucketCounts.size(); ++i)
+      std::cout << (i ? "," : "") << after.bucketCounts[i];
     std::cout << "\nsteady_buckets=";
     for (std::size_t i = 0; i < after.bucketCounts.size(); ++i) {
       std::cout << (i ? "," : "") << after.bucketCounts[i] - before.bucketCounts[i];
@@ -1666,7 +1806,25 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
       (void)host;
       errors += n;
     }
-    std::cout << "engine_errors=" << errors << std::endl;
+    std::cout << "engine_errors=" << errors << "\n";
+    const ResidentBreakdown rb = residentBreakdown();
+    std::cout << "smaps_stacks_kb=" << rb.stacks << "\n"
+              << "smaps_stacks_n=" << rb.stackCount << "\n"
+              << "smaps_arenas_kb=" << rb.arenas << "\n"
+              << "smaps_arenas_n=" << rb.arenaCount << "\n"
+              << "smaps_heap_kb=" << rb.heap << "\n"
+              << "smaps_files_kb=" << rb.files << "\n"
+              << "smaps_other_anon_kb=" << rb.otherAnon << "\n";
+    // What returning the allocator's free memory to the system would leave (measured last: it
+    // changes the process).
+    ::malloc_trim(0);
+    std::cout << "rss_kb_after_trim=" << procStatus().at("VmRSS") << std::endl;
+    if (std::getenv("FLEET_SIM_EXIT_AT_MEASURE") != nullptr) {
+      // For heap profilers: what is allocated now is what the steady state holds ("leaked" to a
+      // profiler that reads the process to its end).
+      std::this_thread::sleep_for(200ms);
+      std::_Exit(0);
+    }
     controller.stop();
     result = stillRunning == tasks ? 0 : 1;
   }
@@ -1793,7 +1951,8 @@ std::string mib(double kb) { return fmt::format("{:.1f}", kb / 1024); }
 double exponent(double x1, double y1, double x2, double y2) { return std::log(y2 / y1) / std::log(x2 / x1); }
 
 int usage() {
-  std::cerr << "usage: berth_fleet_sim [--runs N] [--settle SECONDS] [--size HOSTS,TASKS] [placement] [steady] [memory]\n"
+  std::cerr << "usage: berth_fleet_sim [--runs N] [--settle SECONDS] [--size HOSTS,TASKS] [placement] "
+               "[steady] [memory]\n"
                "       berth_fleet_sim --serve DIR N\n"
                "       berth_fleet_sim --controller DIR HOSTS TASKS SETTLE_SECONDS\n";
   return 2;
@@ -1826,36 +1985,51 @@ int benchmark(int argc, char** argv) {
   const int bigRuns = std::max(1, std::min(runs, 3));
 
   std::cout << "## Controller at scale (bench/fleet_sim.cc)\n\n";
-  std::cout << fmt::format("{} CPUs; load average before: {}\n\n", std::thread::hardware_concurrency(), loadAverage());
+  std::cout << fmt::format("{} CPUs; load average before: {}\n\n", std::thread::hardware_concurrency(),
+                           loadAverage());
 
   if (parts.count("placement") != 0) {
     struct Size {
       int hosts, tasks;
     };
-    std::vector<Size> sizes = {{100, 1000}, {1000, 10000}, {3000, 30000}, {1000, 1000}, {100, 10000}, {3000, 10000}};
+    std::vector<Size> sizes = {{100, 1000},  {1000, 10000}, {3000, 30000},
+                               {1000, 1000}, {100, 10000},  {3000, 10000}};
     if (onlyHosts > 0) sizes = {{onlyHosts, onlyTasks}};
     std::cout << "### Placement: the reconcile pass that places a deploy of one service of T replicas\n\n";
-    std::cout << "| hosts | tasks | min ms | median ms | runs | target | the pass |\n|---:|---:|---:|---:|---:|---|---|\n";
+    std::cout << "| hosts | tasks | min ms | median ms | runs | target | of which cluster::place (median ms) "
+                 "| the pass "
+                 "|\n|---:|---:|---:|---:|---:|---|---:|---|\n";
     std::map<std::pair<int, int>, double> med;
+    std::map<std::pair<int, int>, double> sched;
     for (const Size& s : sizes) {
       const int n = s.tasks >= 30000 ? bigRuns : runs;
       const pure::Timing t = pure::placement(s.hosts, s.tasks, n);
+      const pure::Timing p = pure::schedulerOnly(s.hosts, s.tasks, n);
       med[{s.hosts, s.tasks}] = t.medianMs;
-      const std::string target =
-          s.hosts == 1000 && s.tasks == 10000 ? (t.medianMs <= 100 ? "≤ 100 ms: met" : "≤ 100 ms: **missed**") : "";
-      std::cout << fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", s.hosts, s.tasks, fmtMs(t.minMs),
-                               fmtMs(t.medianMs), t.runs, target, t.check)
+      sched[{s.hosts, s.tasks}] = p.medianMs;
+      const std::string target = s.hosts == 1000 && s.tasks == 10000
+                                     ? (t.medianMs <= 100 ? "≤ 100 ms: met" : "≤ 100 ms: **missed**")
+                                     : "";
+      std::cout << fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", s.hosts, s.tasks,
+                               fmtMs(t.minMs), fmtMs(t.medianMs), t.runs, target, fmtMs(p.medianMs), t.check)
                 << std::flush;
     }
-    std::cout << fmt::format(
-        "\nGrowth (median): ×10 hosts and tasks (100/1,000 → 1,000/10,000): ×{:.1f}, exponent {:.2f}; "
-        "×3 (→ 3,000/30,000): ×{:.1f}, exponent {:.2f}. Tasks alone ×10 at 1,000 hosts: exponent {:.2f}; "
-        "hosts alone ×10 at 10,000 tasks (100 → 1,000): exponent {:.2f}, ×3 (→ 3,000): exponent {:.2f}.\n\n",
-        med[{1000, 10000}] / med[{100, 1000}], exponent(1000, med[{100, 1000}], 10000, med[{1000, 10000}]),
-        med[{3000, 30000}] / med[{1000, 10000}], exponent(10000, med[{1000, 10000}], 30000, med[{3000, 30000}]),
-        exponent(1000, med[{1000, 1000}], 10000, med[{1000, 10000}]),
-        exponent(100, med[{100, 10000}], 1000, med[{1000, 10000}]),
-        exponent(1000, med[{1000, 10000}], 3000, med[{3000, 10000}]));
+    if (onlyHosts == 0) {
+      const auto growth = [](std::map<std::pair<int, int>, double>& m) {
+        return fmt::format(
+            "×{:.1f} from 100/1,000 to 1,000/10,000 (exponent {:.2f} in the size), ×{:.1f} to 3,000/30,000 "
+            "(exponent {:.2f}); tasks alone (1,000 hosts, 1,000 → 10,000 tasks): exponent {:.2f}; hosts "
+            "alone "
+            "(10,000 tasks, 100 → 1,000 → 3,000 hosts): exponents {:.2f}, {:.2f}",
+            m[{1000, 10000}] / m[{100, 1000}], exponent(1000, m[{100, 1000}], 10000, m[{1000, 10000}]),
+            m[{3000, 30000}] / m[{1000, 10000}], exponent(10000, m[{1000, 10000}], 30000, m[{3000, 30000}]),
+            exponent(1000, m[{1000, 1000}], 10000, m[{1000, 10000}]),
+            exponent(100, m[{100, 10000}], 1000, m[{1000, 10000}]),
+            exponent(1000, m[{1000, 10000}], 3000, m[{3000, 10000}]));
+      };
+      std::cout << "\nGrowth of the pass (medians): " << growth(med) << ".\n";
+      std::cout << "Growth of cluster::place alone: " << growth(sched) << ".\n\n";
+    }
   }
 
   if (parts.count("steady") != 0) {
@@ -1865,27 +2039,33 @@ int benchmark(int argc, char** argv) {
     std::vector<Size> sizes = {{100, 10}, {1000, 10}, {3000, 10}, {1000, 1}, {100, 100}};
     if (onlyHosts > 0) sizes = {{onlyHosts, std::max(1, onlyTasks / onlyHosts)}};
     std::cout << "### Steady state: one reconcile pass over H hosts, every task placed and running\n\n";
-    std::cout << "| hosts | tasks | min ms | median ms | runs | target | the pass |\n|---:|---:|---:|---:|---:|---|---|\n";
+    std::cout << "| hosts | tasks | min ms | median ms | runs | target | the pass "
+                 "|\n|---:|---:|---:|---:|---:|---|---|\n";
     std::map<std::pair<int, int>, double> med;
     for (const Size& s : sizes) {
       const int tasks = s.hosts * s.perHost;
       const int n = tasks >= 30000 ? bigRuns : runs;
       const pure::Timing t = pure::steady(s.hosts, s.perHost, n);
       med[{s.hosts, tasks}] = t.medianMs;
-      const std::string target =
-          s.hosts == 1000 && tasks == 10000 ? (t.medianMs <= 50 ? "≤ 50 ms: met" : "≤ 50 ms: **missed**") : "";
+      const std::string target = s.hosts == 1000 && tasks == 10000
+                                     ? (t.medianMs <= 50 ? "≤ 50 ms: met" : "≤ 50 ms: **missed**")
+                                     : "";
       std::cout << fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", s.hosts, tasks, fmtMs(t.minMs),
                                fmtMs(t.medianMs), t.runs, target, t.check)
                 << std::flush;
     }
-    std::cout << fmt::format(
-        "\nGrowth (median): 100 → 1,000 hosts (10 tasks each): ×{:.1f}, exponent {:.2f}; 1,000 → 3,000: ×{:.1f}, "
-        "exponent {:.2f}. Tasks alone (1,000 hosts, 1,000 → 10,000 tasks): exponent {:.2f}; hosts alone (10,000 "
-        "tasks, 100 → 1,000 hosts): exponent {:.2f}.\n\n",
-        med[{1000, 10000}] / med[{100, 1000}], exponent(100, med[{100, 1000}], 1000, med[{1000, 10000}]),
-        med[{3000, 30000}] / med[{1000, 10000}], exponent(1000, med[{1000, 10000}], 3000, med[{3000, 30000}]),
-        exponent(1000, med[{1000, 1000}], 10000, med[{1000, 10000}]),
-        exponent(100, med[{100, 10000}], 1000, med[{1000, 10000}]));
+    if (onlyHosts == 0)
+      std::cout << fmt::format(
+          "\nGrowth (median): 100 → 1,000 hosts (10 tasks each): ×{:.1f}, exponent {:.2f}; 1,000 → 3,000: "
+          "×{:.1f}, "
+          "exponent {:.2f}. Tasks alone (1,000 hosts, 1,000 → 10,000 tasks): exponent {:.2f}; hosts alone "
+          "(10,000 "
+          "tasks, 100 → 1,000 hosts): exponent {:.2f}.\n\n",
+          med[{1000, 10000}] / med[{100, 1000}], exponent(100, med[{100, 1000}], 1000, med[{1000, 10000}]),
+          med[{3000, 30000}] / med[{1000, 10000}],
+          exponent(1000, med[{1000, 10000}], 3000, med[{3000, 30000}]),
+          exponent(1000, med[{1000, 1000}], 10000, med[{1000, 10000}]),
+          exponent(100, med[{100, 10000}], 1000, med[{1000, 10000}]));
   }
 
   if (parts.count("memory") != 0) {
@@ -1897,50 +2077,77 @@ int benchmark(int argc, char** argv) {
     std::vector<MemoryResult> results;
     for (const Size& s : sizes) results.push_back(memoryRun(s.hosts, s.tasks, settle));
     std::cout << fmt::format(
-        "### berthd's controller on a simulated fleet (real HTTP to fake engines, SQLite store, {} s of steady state)\n\n",
+        "### berthd's controller on a simulated fleet (real HTTP to fake engines, SQLite store, {} s of "
+        "steady "
+        "state)\n\n",
         settle);
-    std::cout << "| hosts | tasks | VmRSS MiB | VmHWM MiB | target | heap in use MiB | heap arenas MiB | threads | "
-                 "deploy → all running s | passes (steady) | mean pass ms (steady) | engine errors |\n"
-                 "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    std::cout << "| hosts | tasks | VmRSS MiB | VmHWM MiB | target | deploy → all placed s | deploy → all "
+                 "running s | "
+                 "steady passes | mean steady pass ms | engine errors |\n"
+                 "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|\n";
     for (const MemoryResult& m : results) {
       if (!m.ok) {
-        std::cout << fmt::format("| {} | {} | run failed (see stderr) | | | | | | | | | |\n", m.hosts, m.tasks);
+        std::cout << fmt::format("| {} | {} | run failed (see stderr) | | | | | | | |\n", m.hosts, m.tasks);
         continue;
       }
       const double steadyPasses = m.num("steady_passes");
       const std::string target = m.hosts == 100 && m.tasks == 5000
                                      ? (m.num("rss_kb") <= 30 * 1024 ? "≤ 30 MB: met" : "≤ 30 MB: **missed**")
                                      : "";
-      std::cout << fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {:.1f} | {} | {} | {} |\n", m.hosts, m.tasks,
-                               mib(m.num("rss_kb")), mib(m.num("hwm_kb")), target, mib(m.num("heap_in_use") / 1024),
-                               mib(m.num("heap_arena") / 1024), m.values.at("threads"), m.num("deploy_s"),
-                               m.values.at("steady_passes"),
-                               steadyPasses > 0 ? fmtMs(1000 * m.num("steady_pass_sum_s") / steadyPasses) : "-",
-                               m.values.at("engine_errors"));
+      std::cout << fmt::format(
+          "| {} | {} | {} | {} | {} | {:.1f} | {:.1f} | {} | {} | {} |\n", m.hosts, m.tasks,
+          mib(m.num("rss_kb")), mib(m.num("hwm_kb")), target, m.num("placed_s"), m.num("deploy_s"),
+          m.values.at("steady_passes"),
+          steadyPasses > 0 ? fmtMs(1000 * m.num("steady_pass_sum_s") / steadyPasses) : "-",
+          m.values.at("engine_errors"));
     }
-    std::cout << "\nReconcile pass durations (Controller::stats(), the whole run: deploy and steady state):\n\n";
-    std::cout << "| hosts | tasks | passes | ";
+    std::cout
+        << "\nWhere the resident memory is (/proc/self/smaps and mallinfo2 at the end of the steady "
+           "state):\n\n"
+           "| hosts | tasks | threads | thread stacks MiB | malloc heap MiB (arenas) | of it allocated MiB | "
+           "files MiB (binary, libraries) | VmRSS after malloc_trim MiB |\n"
+           "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const MemoryResult& m : results) {
+      if (!m.ok) continue;
+      std::cout << fmt::format(
+          "| {} | {} | {} | {} | {} ({}) | {} | {} | {} |\n", m.hosts, m.tasks, m.values.at("threads"),
+          mib(m.num("smaps_stacks_kb")), mib(m.num("smaps_arenas_kb") + m.num("smaps_heap_kb")),
+          static_cast<int>(m.num("smaps_arenas_n")) + 1, mib(m.num("heap_in_use") / 1024),
+          mib(m.num("smaps_files_kb")), mib(m.num("rss_kb_after_trim")));
+    }
+    std::cout << "\nReconcile pass durations (Controller::stats(), the whole run: deploy and steady state; "
+                 "cumulative buckets, as Prometheus counts them):\n\n";
+    std::cout << "| hosts | tasks | passes | total s | ";
     std::vector<std::string> bounds;
-    if (!results.empty() && results.front().ok) bounds = split(results.front().values.at("bounds"), ',');
+    for (const MemoryResult& m : results) {
+      if (m.ok) {
+        bounds = split(m.values.at("bounds"), ',');
+        break;
+      }
+    }
     for (const std::string& b : bounds) std::cout << "≤ " << std::atof(b.c_str()) * 1000 << " ms | ";
-    std::cout << "\n|---:|---:|---:|";
+    std::cout << "\n|---:|---:|---:|---:|";
     for (std::size_t i = 0; i < bounds.size(); ++i) std::cout << "---:|";
     std::cout << "\n";
     for (const MemoryResult& m : results) {
       if (!m.ok) continue;
-      std::cout << fmt::format("| {} | {} | {} | ", m.hosts, m.tasks, m.values.at("passes"));
+      std::cout << fmt::format("| {} | {} | {} | {:.2f} | ", m.hosts, m.tasks, m.values.at("passes"),
+                               m.num("pass_sum_s"));
       for (const std::string& c : split(m.values.at("buckets"), ',')) std::cout << c << " | ";
       std::cout << "\n";
     }
-    std::cout << "\n(cumulative buckets, as Prometheus counts them)\n\n";
-    if (results.size() == 3 && results[0].ok && results[2].ok) {
+    std::cout << "\n";
+    if (results.size() == 3 && results[0].ok && results[1].ok && results[2].ok) {
       const double r0 = results[0].num("rss_kb");
+      const double r1 = results[1].num("rss_kb");
       const double r2 = results[2].num("rss_kb");
-      const double s0 = results[0].num("rss_kb_start");
       std::cout << fmt::format(
-          "Growth: RSS {} MiB at 10/500 → {} MiB at 100/5,000 (×{:.1f} for ×10 hosts and tasks; process start "
-          "{} MiB); about {:.1f} KiB per host+50 tasks beyond the first size.\n\n",
-          mib(r0), mib(r2), r2 / r0, mib(s0), (r2 - r0) / 90);
+          "Growth: VmRSS {} → {} → {} MiB for 10/500 → 50/2,500 → 100/5,000 (process start: {} MiB): about "
+          "{:.0f} KiB per host with its 50 tasks ({:.0f} KiB between the first two sizes, {:.0f} KiB between "
+          "the "
+          "last two).\n\n",
+          mib(r0), mib(r1), mib(r2), mib(results[2].num("rss_kb_start")), (r2 - r0) / 90, (r1 - r0) / 40,
+          (r2 - r1) / 50);
     }
   }
   std::cout << fmt::format("Load average after: {}\n", loadAverage());

@@ -7,6 +7,9 @@
 //   berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm]
 //                     [--berthd-log PATH]
 //
+// A part that fails (the floor, berth, Swarm) is reported with its error and skipped from then on;
+// the others go on, and the report is printed either way. Exit status 0 when nothing failed, else 1.
+//
 // What is measured, per tool, every time on a fresh stack of REPLICAS (60) busybox containers
 // (`sleep 3600`, stop_signal SIGKILL) over the three hosts:
 //   deploy    from the deploy command to REPLICAS containers running, as the three engines list them
@@ -21,7 +24,10 @@
 //   host loss host 3 drops every packet (TestHost::setReachable(false)) → the replicas it ran are
 //             running on hosts 1 and 2 (REPLICAS running there). The host is then restored and the
 //             run waits until REPLICAS run in total again and the tool sees the host ready ("settle").
-//   remove    the remove command → no container of the stack left on any engine.
+//   remove    the remove command → no container of the stack running, and none left at all, on any
+//             engine.
+// For Swarm, each round also deploys the same replicas with `docker service create` (no network), to
+// show what the stack's overlay network costs its deploy.
 //
 // Rounds are interleaved (floor, berth, Swarm; the order reversed every other round) so that the
 // load other work puts on the machine falls on every tool alike; berthd and the swarm stay up (idle)
@@ -31,16 +37,18 @@
 // no task tries a registry: with a tag, every Swarm task tries to pull first and, with no registry
 // reachable, waits out a DNS timeout), restart delay 0s (Swarm's default 5s is measured separately)
 // and endpoint_mode dnsrr (this kernel has no IPVS, which Swarm's virtual IPs need).
+#include <fmt/core.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
-#include <cstdio>
+#include <csignal>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -50,12 +58,9 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/core.h>
 
 #include "base/files.h"
 #include "base/strings.h"
@@ -65,7 +70,6 @@
 #include "harness/subprocess.h"
 #include "harness/temp_dir.h"
 #include "harness/test_host.h"
-#include "harness/wait.h"
 #include "pki/ca_store.h"
 
 #ifndef BERTH_BINARY
@@ -96,7 +100,38 @@ struct Flags {
   std::string berthdLog = "/tmp/berth_fleet_bench-berthd.log";
 };
 
-double msSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+// Set by SIGINT, SIGTERM or SIGHUP: every wait stops, the run cleans up (stacks removed, swarm left,
+// hosts torn down) and prints what it measured. A second signal kills at once (the hosts' holders
+// then clean up on their own, see harness/test_host.h).
+std::atomic<bool> gInterrupted{false};
+
+extern "C" void onSignal(int sig) {
+  if (gInterrupted.exchange(true)) {
+    ::signal(sig, SIG_DFL);
+    ::raise(sig);
+  }
+}
+
+// Like harness/wait.h's waitFor (ok as soon as `check` is, else the last error at the deadline), but
+// it gives up at once when the run is interrupted.
+Status poll(std::string_view what, const std::function<Status()>& check, std::chrono::milliseconds timeout,
+            std::chrono::milliseconds interval) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    if (gInterrupted) return fail(ErrorCode::Cancelled, "interrupted while waiting for " + std::string(what));
+    Status s = check();
+    if (s) return s;
+    if (Clock::now() >= deadline) {
+      return fail(ErrorCode::DeadlineExceeded,
+                  "waiting for " + std::string(what) + ": " + s.error().message());
+    }
+    std::this_thread::sleep_for(interval);
+  }
+}
+
+double msSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 std::string loadAverage() {
   auto text = readFile("/proc/loadavg");
@@ -105,9 +140,82 @@ std::string loadAverage() {
   return parts.size() >= 3 ? parts[0] + " " + parts[1] + " " + parts[2] : std::string(trim(*text));
 }
 
+// "17:46:45.567Z": the clock berthd's log uses, to line the two up.
+std::string utcNow() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{:02}:{:02}:{:02}.{:03}Z", tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
 void progress(const std::string& text) {
   static const auto start = Clock::now();
-  std::cerr << fmt::format("[{:7.1f}s] {}\n", msSince(start) / 1000, text);
+  std::cerr << fmt::format("[{:7.1f}s {}] {}\n", msSince(start) / 1000, utcNow(), text);
+}
+
+// CPU time of every process on the machine, to tell how much of the two cores other work took while
+// a tool was measured: processes that descend from this one (the hosts, their dockerds and
+// containers, berthd, the commands it runs) are ours, everything else is other work. A process that
+// starts and ends between two snapshots is not seen (a short compiler run), so this is a lower bound.
+struct ProcessCpu {
+  std::string name;
+  pid_t parent = 0;
+  double seconds = 0;
+};
+using CpuSnapshot = std::map<pid_t, ProcessCpu>;
+
+CpuSnapshot cpuSnapshot() {
+  CpuSnapshot out;
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    auto stat = readFile(entry.path() / "stat");
+    if (!stat) continue;
+    // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses; the fields after the last
+    // ')' are fixed: state, ppid, ... utime (14th of the line) and stime (15th).
+    const auto open = stat->find('(');
+    const auto close = stat->rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    const auto fields = split(std::string_view(*stat).substr(close + 2), ' ');
+    if (fields.size() < 13) continue;
+    ProcessCpu p;
+    p.name = stat->substr(open + 1, close - open - 1);
+    p.parent = static_cast<pid_t>(std::atol(fields[1].c_str()));
+    p.seconds = (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / tick;
+    out[static_cast<pid_t>(std::atol(pid.c_str()))] = std::move(p);
+  }
+  return out;
+}
+
+// CPU seconds that other work used between the snapshots, by process name.
+std::map<std::string, double> otherCpu(const CpuSnapshot& before, const CpuSnapshot& after) {
+  const pid_t self = ::getpid();
+  std::map<std::string, double> out;
+  for (const auto& [pid, p] : after) {
+    if (pid == 2 || p.parent == 2) continue;  // kernel threads: their work is anyone's (softirqs, I/O)
+    bool ours = false;
+    pid_t at = pid;
+    for (int depth = 0; depth < 64 && at > 1; ++depth) {
+      if (at == self) {
+        ours = true;
+        break;
+      }
+      auto it = after.find(at);
+      if (it == after.end()) break;
+      at = it->second.parent;
+    }
+    if (ours) continue;
+    auto was = before.find(pid);
+    const double used =
+        was != before.end() && was->second.name == p.name ? p.seconds - was->second.seconds : p.seconds;
+    if (used > 0) out[p.name] += used;
+  }
+  return out;
 }
 
 // ---- results
@@ -157,7 +265,7 @@ std::string ratio(const std::vector<double>& num, const std::vector<double>& den
 
 struct Census {
   std::array<std::vector<std::string>, kHosts> ids{};  // running, per host
-  int stopped = 0;                                      // listed but not running (all: true only)
+  int stopped = 0;                                     // listed but not running (all: true only)
   int everything() const { return total() + stopped; }
   int total() const {
     int n = 0;
@@ -180,7 +288,7 @@ struct Census {
 
 class Bench {
  public:
-  Bench(Flags flags) : flags_(std::move(flags)) {}
+  explicit Bench(Flags flags) : flags_(std::move(flags)) {}
   ~Bench() { cleanUp(); }
 
   int run();
@@ -211,6 +319,7 @@ class Bench {
   Status berthCycle(int round);
   Status swarmCycle(int round);
   Status swarmDefaultDelay();
+  void purgeFloor(const std::string& project);
 
   // Shared steps. deployCmd runs while the engines are polled.
   Status timedDeploy(const std::string& tool, const std::string& label,
@@ -221,6 +330,8 @@ class Bench {
   Status timedRemove(const std::string& tool, const std::string& label,
                      const std::function<Result<CommandResult>()>& removeCmd);
 
+  void cleanUpBerth();
+  void cleanUpSwarm();
   void cleanUp();
   void report();
 
@@ -240,6 +351,12 @@ class Bench {
   std::vector<std::string> notes_;
   std::map<std::string, std::vector<int>> moved_;  // replicas on host 3 when it was lost, per tool
   std::vector<std::string> loads_;
+  struct Busy {
+    double wallSeconds = 0;
+    double cpuSeconds = 0;  // used by other work meanwhile
+    std::map<std::string, double> byName;
+  };
+  std::map<std::string, Busy> busy_;   // per tool, over its cycles
   std::set<std::string> berthStacks_;  // deployed and not yet removed
   std::set<std::string> swarmStacks_;
   bool cleanedUp_ = false;
@@ -258,12 +375,13 @@ Result<CommandResult> Bench::berth(const std::vector<std::string>& args, std::ch
                     .workingDirectory = work_.path()});
 }
 
-Result<CommandResult> Bench::docker(int host, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+Result<CommandResult> Bench::docker(int host, const std::vector<std::string>& args,
+                                    std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{"docker", "-H", hosts_.at(static_cast<std::size_t>(host))->unixSocketUrl()};
   argv.insert(argv.end(), args.begin(), args.end());
   return runCommand(argv, {.env = {"DOCKER_CONFIG=" + (work_.path() / "docker-cli").string()},
-                           .unsetEnv = {"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT",
-                                        "DOCKER_API_VERSION"},
+                           .unsetEnv = {"DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH",
+                                        "DOCKER_CONTEXT", "DOCKER_API_VERSION"},
                            .timeout = timeout,
                            .workingDirectory = work_.path()});
 }
@@ -279,8 +397,9 @@ Status Bench::startFleet() {
   progress("starting the CLI's engine and three hosts");
   BERTH_ASSIGN_OR_RETURN(cli_, trySharedEngine());
   configDir_ = work_.path() / "config";
-  BERTH_TRY(succeeded(runBinary(BERTH_BINARY, {"ca", "init"}, {.env = {"XDG_CONFIG_HOME=" + configDir_.string()}}),
-                      "berth ca init"));
+  BERTH_TRY(
+      succeeded(runBinary(BERTH_BINARY, {"ca", "init"}, {.env = {"XDG_CONFIG_HOME=" + configDir_.string()}}),
+                "berth ca init"));
   BERTH_ASSIGN_OR_RETURN(auto ca, pki::CaStore::open(configDir_ / "berth" / "ca"));
   const pki::Authority authority = ca.authority();
   // In parallel: each host takes a few hundred milliseconds.
@@ -289,8 +408,11 @@ Status Bench::startFleet() {
     std::vector<std::jthread> threads;
     for (int i = 0; i < kHosts; ++i) {
       threads.emplace_back([&, i] {
-        started[static_cast<std::size_t>(i)] = TestHost::start(HostOptions{
-            .hostname = "node-" + std::to_string(i + 1), .ssh = false, .tls = true, .tlsAuthority = authority});
+        started[static_cast<std::size_t>(i)] =
+            TestHost::start(HostOptions{.hostname = "node-" + std::to_string(i + 1),
+                                        .ssh = false,
+                                        .tls = true,
+                                        .tlsAuthority = authority});
       });
     }
   }
@@ -319,8 +441,8 @@ Status Bench::unifyBusybox() {
     BERTH_TRY(e.loadImage(tar));
     BERTH_ASSIGN_OR_RETURN(engine::ImageInspect loaded, e.inspectImage("busybox:latest"));
     if (loaded.id != image.id) {
-      return fail(ErrorCode::Internal, fmt::format("host {}: busybox:latest is {} after loading {}", i + 1,
-                                                   loaded.id, image.id));
+      return fail(ErrorCode::Internal,
+                  fmt::format("host {}: busybox:latest is {} after loading {}", i + 1, loaded.id, image.id));
     }
   }
   busyboxId_ = image.id;
@@ -330,28 +452,32 @@ Status Bench::unifyBusybox() {
 Status Bench::startBerthd() {
   progress("starting berthd");
   const fs::path data = work_.path() / "data";
-  BERTH_ASSIGN_OR_RETURN(berthd_, BackgroundProcess::start({BERTHD_BINARY, "--data-dir", data.string(), "--listen",
-                                                            "unix://" + (work_.path() / "berthd.sock").string(),
-                                                            "--log-level", "info"}));
-  if (!berthd_->waitForOutput("ready:", 30s)) return fail(ErrorCode::Unavailable, "berthd: " + berthd_->describe());
+  BERTH_ASSIGN_OR_RETURN(
+      berthd_,
+      BackgroundProcess::start({BERTHD_BINARY, "--data-dir", data.string(), "--listen",
+                                "unix://" + (work_.path() / "berthd.sock").string(), "--log-level", "info"}));
+  if (!berthd_->waitForOutput("ready:", 30s))
+    return fail(ErrorCode::Unavailable, "berthd: " + berthd_->describe());
   return ok();
 }
 
 Status Bench::addHosts() {
   for (int i = 0; i < kHosts; ++i) {
-    BERTH_TRY(succeeded(berth({"host", "add", fmt::format("h{}", i + 1), "--url", hosts_[static_cast<std::size_t>(i)]->tlsUrl()}),
+    BERTH_TRY(succeeded(berth({"host", "add", fmt::format("h{}", i + 1), "--url",
+                               hosts_[static_cast<std::size_t>(i)]->tlsUrl()}),
                         fmt::format("berth host add h{}", i + 1)));
   }
   return waitBerthHostsReady(30s);
 }
 
 Status Bench::waitBerthHostsReady(std::chrono::milliseconds timeout) {
-  return waitFor(
+  return poll(
       "every host ready in berth",
       [&]() -> Status {
         BERTH_ASSIGN_OR_RETURN(std::string out, succeeded(berth({"host", "ls"}, 30s), "berth host ls"));
         for (int i = 0; i < kHosts; ++i) {
-          if (out.find(fmt::format("h{} ", i + 1)) == std::string::npos) return fail(ErrorCode::NotFound, out);
+          if (out.find(fmt::format("h{} ", i + 1)) == std::string::npos)
+            return fail(ErrorCode::NotFound, out);
         }
         if (out.find("down") != std::string::npos || out.find("unknown") != std::string::npos)
           return fail(ErrorCode::Unavailable, out);
@@ -367,8 +493,8 @@ Status Bench::swarmInit() {
                                  "--default-addr-pool", kSwarmPool}),
                       "docker swarm init (host 1)"));
   swarmUp_ = true;
-  BERTH_ASSIGN_OR_RETURN(std::string token,
-                         succeeded(docker(0, {"swarm", "join-token", "-q", "worker"}), "docker swarm join-token"));
+  BERTH_ASSIGN_OR_RETURN(std::string token, succeeded(docker(0, {"swarm", "join-token", "-q", "worker"}),
+                                                      "docker swarm join-token"));
   token = std::string(trim(token));
   for (int i = 1; i < kHosts; ++i) {
     const std::string a = hosts_[static_cast<std::size_t>(i)]->address();
@@ -380,12 +506,13 @@ Status Bench::swarmInit() {
 }
 
 Status Bench::waitSwarmNodesReady(std::chrono::milliseconds timeout) {
-  return waitFor(
+  return poll(
       "every swarm node ready",
       [&]() -> Status {
-        BERTH_ASSIGN_OR_RETURN(std::string out,
-                               succeeded(docker(0, {"node", "ls", "--format", "{{.Status}} {{.Availability}}"}, 30s),
-                                         "docker node ls"));
+        BERTH_ASSIGN_OR_RETURN(
+            std::string out,
+            succeeded(docker(0, {"node", "ls", "--format", "{{.Status}} {{.Availability}}"}, 30s),
+                      "docker node ls"));
         int ready = 0;
         for (const std::string& line : split(out, '\n')) {
           if (trim(line) == "Ready Active") ++ready;
@@ -419,7 +546,7 @@ Status Bench::waitCensus(const std::string& what, const std::string& label, bool
                          const std::function<bool(const Census&)>& done, std::chrono::milliseconds timeout,
                          std::chrono::milliseconds interval, Census* last) {
   Census seen;
-  Status s = waitFor(
+  Status s = poll(
       what,
       [&]() -> Status {
         BERTH_ASSIGN_OR_RETURN(seen, census(label, all));
@@ -438,6 +565,7 @@ Status Bench::timedDeploy(const std::string& tool, const std::string& label,
   const int n = flags_.replicas;
   std::optional<Result<CommandResult>> cmd;
   std::atomic<double> cmdMs{0};
+  std::atomic<bool> cmdFailed{false};  // stop polling: the command has already failed
   const auto t0 = Clock::now();
   double runningMs = 0;
   Status waited = ok();
@@ -445,9 +573,11 @@ Status Bench::timedDeploy(const std::string& tool, const std::string& label,
     std::jthread runner([&] {
       cmd = deployCmd();
       cmdMs = msSince(t0);
+      cmdFailed = !*cmd || !(*cmd)->succeeded();
     });
-    waited = waitCensus(fmt::format("{} running", n), label, false, [&](const Census& c) { return c.total() >= n; },
-                        300s, 50ms);
+    waited = waitCensus(
+        fmt::format("{} running", n), label, false,
+        [&](const Census& c) { return cmdFailed || c.total() >= n; }, 300s, 50ms);
     runningMs = msSince(t0);
   }
   if (!*cmd) return fail(cmd->error().withContext(tool + " deploy"));
@@ -456,13 +586,13 @@ Status Bench::timedDeploy(const std::string& tool, const std::string& label,
   results_.add("deploy", tool, runningMs);
   results_.add("deploy-cmd", tool, cmdMs);
   BERTH_ASSIGN_OR_RETURN(Census c, census(label));
-  progress(fmt::format("{}: {} running after {} (command {}); {}", tool, n, duration(runningMs), duration(cmdMs),
-                       c.describe()));
+  progress(fmt::format("{}: {} running after {} (command {}); {}", tool, n, duration(runningMs),
+                       duration(cmdMs), c.describe()));
   return ok();
 }
 
-Status Bench::killRounds(const std::string& tool, const std::string& metric, const std::string& label, int kills,
-                         int replicas) {
+Status Bench::killRounds(const std::string& tool, const std::string& metric, const std::string& label,
+                         int kills, int replicas) {
   for (int k = 0; k < kills; ++k) {
     BERTH_ASSIGN_OR_RETURN(Census before, census(label));
     // Victims on each host in turn (skipping a host with none).
@@ -478,16 +608,19 @@ Status Bench::killRounds(const std::string& tool, const std::string& metric, con
     if (!replaced) return fail(replaced.error().withContext(tool + " kill"));
     const double ms = msSince(t0);
     results_.add(metric, tool, ms);
-    progress(fmt::format("{}: killed a container on h{}, replacement running after {}", tool, host + 1, duration(ms)));
+    progress(fmt::format("{}: killed a container on h{}, replacement running after {}", tool, host + 1,
+                         duration(ms)));
   }
   return ok();
 }
 
-Status Bench::hostLoss(const std::string& tool, const std::string& label, const std::function<Status()>& ready) {
+Status Bench::hostLoss(const std::string& tool, const std::string& label,
+                       const std::function<Status()>& ready) {
   const int n = flags_.replicas;
   BERTH_ASSIGN_OR_RETURN(Census before, census(label));
   const int moved = before.on(kLost);
-  if (moved == 0) return fail(ErrorCode::NotFound, tool + ": no replica on host 3 to lose: " + before.describe());
+  if (moved == 0)
+    return fail(ErrorCode::NotFound, tool + ": no replica on host 3 to lose: " + before.describe());
   TestHost& lost = *hosts_[kLost];
   const auto t0 = Clock::now();
   BERTH_TRY(lost.setReachable(false));
@@ -502,8 +635,8 @@ Status Bench::hostLoss(const std::string& tool, const std::string& label, const 
   if (!s) return fail(s.error().withContext(tool + " host loss"));
   BERTH_TRY(restored);
   results_.add("hostloss", tool, ms);
-  progress(fmt::format("{}: host 3 lost with {} replicas; running elsewhere after {} ({})", tool, moved, duration(ms),
-                       after.describe()));
+  progress(fmt::format("{}: host 3 lost with {} replicas; running elsewhere after {} ({})", tool, moved,
+                       duration(ms), after.describe()));
   moved_[tool].push_back(moved);
   BERTH_TRY(ready());
   Census settled;
@@ -525,13 +658,17 @@ Status Bench::timedRemove(const std::string& tool, const std::string& label,
   Status gone = ok();
   double ms = 0;
   std::optional<double> stoppedMs;
+  std::atomic<bool> cmdFailed{false};
   {
-    std::jthread runner([&] { cmd = removeCmd(); });
+    std::jthread runner([&] {
+      cmd = removeCmd();
+      cmdFailed = !*cmd || !(*cmd)->succeeded();
+    });
     gone = waitCensus(
         "no container left", label, true,
         [&](const Census& c) {
           if (c.total() == 0 && !stoppedMs) stoppedMs = msSince(t0);
-          return c.everything() == 0;
+          return cmdFailed || c.everything() == 0;
         },
         180s, 50ms);
     ms = msSince(t0);
@@ -541,8 +678,8 @@ Status Bench::timedRemove(const std::string& tool, const std::string& label,
   BERTH_TRY(gone);
   results_.add("remove-stopped", tool, stoppedMs.value_or(ms));
   results_.add("remove", tool, ms);
-  progress(fmt::format("{}: none running after {}, none left after {}", tool, duration(stoppedMs.value_or(ms)),
-                       duration(ms)));
+  progress(fmt::format("{}: none running after {}, none left after {}", tool,
+                       duration(stoppedMs.value_or(ms)), duration(ms)));
   return ok();
 }
 
@@ -606,10 +743,16 @@ Status Bench::floorCycle(int round) {
   }
   const double ms = msSince(t0);
   for (const Status& s : status) {
-    if (!s) return fail(s.error().withContext("raw floor"));
+    if (!s) {
+      purgeFloor(project);
+      return fail(s.error().withContext("raw floor"));
+    }
   }
   BERTH_ASSIGN_OR_RETURN(Census c, census(label));
-  if (c.total() != perHost * kHosts) return fail(ErrorCode::Internal, "raw floor: running " + c.describe());
+  if (c.total() != perHost * kHosts) {
+    purgeFloor(project);
+    return fail(ErrorCode::Internal, "raw floor: running " + c.describe());
+  }
   const std::string suffix = round == 0 ? "-preswarm" : "";
   results_.add("deploy" + suffix, "floor", ms);
   progress(fmt::format("floor: {} running after {} ({})", c.total(), duration(ms), c.describe()));
@@ -621,20 +764,36 @@ Status Bench::floorCycle(int round) {
       threads.emplace_back([&, h] {
         engine::Engine& e = *engines_[static_cast<std::size_t>(h)];
         const auto& ids = c.ids[static_cast<std::size_t>(h)];
-        status[static_cast<std::size_t>(h)] =
-            parallel(static_cast<int>(ids.size()), 8, [&](int i) -> Status {
-              return e.removeContainer(ids[static_cast<std::size_t>(i)], {.force = true});
-            });
-        if (status[static_cast<std::size_t>(h)]) status[static_cast<std::size_t>(h)] = e.removeNetwork(project + "_default");
+        status[static_cast<std::size_t>(h)] = parallel(static_cast<int>(ids.size()), 8, [&](int i) -> Status {
+          return e.removeContainer(ids[static_cast<std::size_t>(i)], {.force = true});
+        });
+        if (status[static_cast<std::size_t>(h)])
+          status[static_cast<std::size_t>(h)] = e.removeNetwork(project + "_default");
       });
     }
   }
   const double rm = msSince(t1);
   for (const Status& s : status) {
-    if (!s) return fail(s.error().withContext("raw floor teardown"));
+    if (!s) {
+      purgeFloor(project);
+      return fail(s.error().withContext("raw floor teardown"));
+    }
   }
   results_.add("remove" + suffix, "floor", rm);
   return ok();
+}
+
+// After a failure: whatever the floor left, so that it does not weigh on the other tools' rounds.
+void Bench::purgeFloor(const std::string& project) {
+  for (auto& e : engines_) {
+    engine::ListContainersOptions o;
+    o.all = true;
+    o.filters = {{"label", {"bench.floor=" + project}}};
+    if (auto list = e->listContainers(o)) {
+      for (const auto& c : *list) (void)e->removeContainer(c.id, {.force = true});
+    }
+    (void)e->removeNetwork(project + "_default");
+  }
 }
 
 // ---- berth
@@ -645,12 +804,12 @@ Status Bench::berthCycle(int round) {
   const std::string label = "io.berth.stack=" + stack;
   const fs::path file = work_.path() / "berth.yaml";
   BERTH_TRY(writeFileAtomic(file, fmt::format("services:\n"
-                                        "  s:\n"
-                                        "    image: busybox\n"
-                                        "    command: [sleep, \"3600\"]\n"
-                                        "    stop_signal: SIGKILL\n"
-                                        "    deploy: {{replicas: {}}}\n",
-                                        flags_.replicas)));
+                                              "  s:\n"
+                                              "    image: busybox\n"
+                                              "    command: [sleep, \"3600\"]\n"
+                                              "    stop_signal: SIGKILL\n"
+                                              "    deploy: {{replicas: {}}}\n",
+                                              flags_.replicas)));
   const auto deploy = [&] { return berth({"stack", "deploy", "-c", file.string(), stack}); };
   berthStacks_.insert(stack);
   BERTH_TRY(timedDeploy("berth", label, deploy));
@@ -662,7 +821,8 @@ Status Bench::berthCycle(int round) {
     results_.add("noop", "berth", msSince(t0));
   }
   BERTH_ASSIGN_OR_RETURN(Census after, census(label));
-  if (after.ids != before.ids) notes_.push_back("berth: a no-op re-deploy replaced containers (" + after.describe() + ")");
+  if (after.ids != before.ids)
+    notes_.push_back("berth: a no-op re-deploy replaced containers (" + after.describe() + ")");
   BERTH_TRY(killRounds("berth", "kill", label, flags_.kills, flags_.replicas));
   BERTH_TRY(hostLoss("berth", label, [&] { return waitBerthHostsReady(180s); }));
   BERTH_TRY(timedRemove("berth", label, [&] { return berth({"stack", "rm", stack, "--timeout", "120"}); }));
@@ -678,18 +838,19 @@ Status Bench::swarmCycle(int round) {
   const std::string label = "com.docker.stack.namespace=" + stack;
   const fs::path file = work_.path() / "swarm.yaml";
   BERTH_TRY(writeFileAtomic(file, fmt::format("version: \"3.8\"\n"
-                                        "services:\n"
-                                        "  s:\n"
-                                        "    image: {}\n"
-                                        "    command: [sleep, \"3600\"]\n"
-                                        "    stop_signal: SIGKILL\n"
-                                        "    deploy:\n"
-                                        "      replicas: {}\n"
-                                        "      endpoint_mode: dnsrr\n"
-                                        "      restart_policy: {{condition: any, delay: 0s}}\n",
-                                        busyboxId_, flags_.replicas)));
+                                              "services:\n"
+                                              "  s:\n"
+                                              "    image: {}\n"
+                                              "    command: [sleep, \"3600\"]\n"
+                                              "    stop_signal: SIGKILL\n"
+                                              "    deploy:\n"
+                                              "      replicas: {}\n"
+                                              "      endpoint_mode: dnsrr\n"
+                                              "      restart_policy: {{condition: any, delay: 0s}}\n",
+                                              busyboxId_, flags_.replicas)));
   const auto deploy = [&] {
-    return docker(0, {"stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", file.string(), stack});
+    return docker(
+        0, {"stack", "deploy", "--detach=true", "--resolve-image", "never", "-c", file.string(), stack});
   };
   swarmStacks_.insert(stack);
   BERTH_TRY(timedDeploy("swarm", label, deploy));
@@ -700,21 +861,38 @@ Status Bench::swarmCycle(int round) {
     results_.add("noop", "swarm", msSince(t0));
   }
   BERTH_ASSIGN_OR_RETURN(Census after, census(label));
-  if (after.ids != before.ids) notes_.push_back("Swarm: a no-op re-deploy replaced containers (" + after.describe() + ")");
+  if (after.ids != before.ids)
+    notes_.push_back("Swarm: a no-op re-deploy replaced containers (" + after.describe() + ")");
   BERTH_TRY(killRounds("swarm", "kill", label, flags_.kills, flags_.replicas));
   BERTH_TRY(hostLoss("swarm", label, [&] { return waitSwarmNodesReady(180s); }));
   BERTH_TRY(timedRemove("swarm", label, [&] { return docker(0, {"stack", "rm", stack}); }));
   swarmStacks_.erase(stack);
   // The stack's overlay network goes a moment after its containers; wait, untimed, so that the next
   // round starts clean.
-  BERTH_TRY(waitFor(
+  BERTH_TRY(poll(
       "network " + stack + "_default removed",
       [&]() -> Status {
-        BERTH_ASSIGN_OR_RETURN(std::string out, succeeded(docker(0, {"network", "ls", "--format", "{{.Name}}"}), "docker network ls"));
+        BERTH_ASSIGN_OR_RETURN(
+            std::string out,
+            succeeded(docker(0, {"network", "ls", "--format", "{{.Name}}"}), "docker network ls"));
         if (out.find(stack + "_default") != std::string::npos) return fail(ErrorCode::Conflict, out);
         return ok();
       },
       60s, 200ms));
+
+  // The same replicas as a plain service on no network (`docker service create`): what the stack's
+  // overlay network costs Swarm's deploy.
+  const std::string svc = fmt::format("service{}", round);
+  swarmStacks_.insert("service:" + svc);
+  BERTH_TRY(timedDeploy("swarm-service", "com.docker.swarm.service.name=" + svc, [&] {
+    return docker(0, {"service", "create", "--detach", "--name", svc, "--replicas",
+                      std::to_string(flags_.replicas), "--no-resolve-image", "--restart-delay", "0s",
+                      "--endpoint-mode", "dnsrr", "--stop-signal", "SIGKILL", busyboxId_, "sleep", "3600"});
+  }));
+  BERTH_TRY(timedRemove("swarm-service", "com.docker.swarm.service.name=" + svc, [&] {
+    return docker(0, {"service", "rm", svc});
+  }));
+  swarmStacks_.erase("service:" + svc);
   return ok();
 }
 
@@ -722,29 +900,39 @@ Status Bench::swarmCycle(int round) {
 Status Bench::swarmDefaultDelay() {
   const std::string name = "delay5";
   const std::string label = "com.docker.swarm.service.name=" + name;
-  BERTH_TRY(succeeded(docker(0, {"service", "create", "--detach", "--name", name, "--replicas", "3",
-                                 "--no-resolve-image", "--endpoint-mode", "dnsrr", "--stop-signal", "SIGKILL",
-                                 busyboxId_, "sleep", "3600"}),
-                      "docker service create (default restart delay)"));
+  BERTH_TRY(succeeded(
+      docker(0, {"service", "create", "--detach", "--name", name, "--replicas", "3", "--no-resolve-image",
+                 "--endpoint-mode", "dnsrr", "--stop-signal", "SIGKILL", busyboxId_, "sleep", "3600"}),
+      "docker service create (default restart delay)"));
   swarmStacks_.insert("service:" + name);
-  BERTH_TRY(waitCensus("3 running", label, false, [](const Census& c) { return c.total() >= 3; }, 120s, 50ms));
+  BERTH_TRY(waitCensus(
+      "3 running", label, false, [](const Census& c) { return c.total() >= 3; }, 120s, 50ms));
   BERTH_TRY(killRounds("swarm", "kill-default", label, flags_.kills, 3));
   BERTH_TRY(succeeded(docker(0, {"service", "rm", name}), "docker service rm"));
   swarmStacks_.erase("service:" + name);
-  return waitCensus("no container left", label, true, [](const Census& c) { return c.total() == 0; }, 120s, 100ms);
+  return waitCensus(
+      "no container left", label, true, [](const Census& c) { return c.total() == 0; }, 120s, 100ms);
 }
 
 // ---- clean-up and report
 
-void Bench::cleanUp() {
-  if (cleanedUp_) return;
-  cleanedUp_ = true;
-  // Host 3 may still be cut off after a failure (setReachable(true) fails when it is not).
+// After a failure of berth's part, and at the end: its stacks go, so that they do not weigh on the
+// rounds that follow. Host 3 may still be cut off (setReachable(true) fails when it is not).
+void Bench::cleanUpBerth() {
   if (hosts_.size() > kLost) (void)hosts_[kLost]->setReachable(true);
   for (const std::string& stack : berthStacks_) {
     progress("clean-up: berth stack rm " + stack);
-    (void)berth({"stack", "rm", stack, "--timeout", "60"}, 90s);
+    auto r = berth({"stack", "rm", stack, "--timeout", "60"}, 90s);
+    if (!r || !r->succeeded())
+      progress("berth stack rm " + stack + ": " + (r ? r->describe() : r.error().message()));
   }
+  berthStacks_.clear();
+}
+
+// After a failure of Swarm's part, and at the end: its stacks and services go, and every node leaves
+// the swarm.
+void Bench::cleanUpSwarm() {
+  if (hosts_.size() > kLost) (void)hosts_[kLost]->setReachable(true);
   if (swarmUp_) {
     for (const std::string& stack : swarmStacks_) {
       progress("clean-up: swarm " + stack);
@@ -764,6 +952,14 @@ void Bench::cleanUp() {
     }
     swarmUp_ = false;
   }
+  swarmStacks_.clear();
+}
+
+void Bench::cleanUp() {
+  if (cleanedUp_) return;
+  cleanedUp_ = true;
+  cleanUpBerth();
+  cleanUpSwarm();
   if (berthd_) {
     berthd_->signal(SIGTERM);
     if (!berthd_->wait(30s)) berthd_->signal(SIGKILL);
@@ -791,25 +987,32 @@ void Bench::report() {
   std::cout << fmt::format("## berth's controller vs Docker Swarm mode: {} replicas on 3 namespace hosts\n\n",
                            flags_.replicas);
   std::cout << fmt::format(
-      "- Machine: {} CPUs ({}), kernel {}; load average (1/5/15 min) {}\n", std::thread::hardware_concurrency(), cpu,
-      u.release, join(loads_, " → "));
-  std::cout << fmt::format("- Engines: dockerd {} on every host (the harness's TestHosts: own namespaces, tmpfs data-root); "
-                           "docker CLI {}; berth {}\n",
-                           dockerdVersion_, dockerCliVersion_, berthVersion_);
+      "- Machine: {} CPUs ({}), kernel {}; load average (1/5/15 min) at the start and after each round: {} "
+      "(mostly this benchmark's own container starts: dozens of runnable runc and dockerd threads while "
+      "24 starts are in flight; what other work took is in the notes)\n",
+      std::thread::hardware_concurrency(), cpu, u.release, join(loads_, " → "));
   std::cout << fmt::format(
-      "- {} rounds, interleaved (floor, berth, Swarm; reversed every other round); per round and tool: a fresh "
-      "stack, {} no-op re-deploys, {} kills (one host after another), host 3 lost once, the stack removed\n",
+      "- Engines: dockerd {} on every host (the harness's TestHosts: own namespaces, tmpfs data-root); "
+      "docker CLI {}; berth {}\n",
+      dockerdVersion_, dockerCliVersion_, berthVersion_);
+  std::cout << fmt::format(
+      "- {} rounds, interleaved (floor, berth, Swarm; reversed every other round); per round and tool: "
+      "a fresh stack, {} no-op re-deploys, {} kills (one host after another), host 3 lost once, the "
+      "stack removed\n",
       flags_.rounds, flags_.noops, flags_.kills);
-  std::cout << "- berthd: default `--down-after 5 --probe-interval 1`; Swarm: defaults (host 1 manager, hosts 2-3 "
-               "workers), `restart_policy.delay: 0s`, `endpoint_mode: dnsrr`, image by ID, "
-               "`docker stack deploy --resolve-image never`\n\n";
+  std::cout
+      << "- berthd: default `--down-after 5 --probe-interval 1`; Swarm: defaults (host 1 manager, hosts 2-3 "
+         "workers), `restart_policy.delay: 0s`, `endpoint_mode: dnsrr`, image by ID, "
+         "`docker stack deploy --resolve-image never`\n\n";
 
   struct Row {
     std::string metric, label;
     bool floor;
+    std::string swarmTool = "swarm";
   };
   const std::vector<Row> rows = {
       {"deploy", fmt::format("deploy {} replicas → all running", flags_.replicas), true},
+      {"deploy", "… Swarm: `docker service create`, no network", false, "swarm-service"},
       {"deploy-cmd", "… the deploy command's own wall time", false},
       {"noop", "unchanged re-deploy (command wall time)", false},
       {"kill", "container SIGKILLed → replacement running", false},
@@ -824,41 +1027,73 @@ void Bench::report() {
   for (const Row& r : rows) {
     const auto floor = results_.get(r.metric, "floor");
     const auto b = results_.get(r.metric, "berth");
-    auto s = results_.get(r.metric, "swarm");
+    auto s = results_.get(r.metric, r.swarmTool);
     std::string swarmRatio = ratio(s, b);
     if (r.metric == "kill-default") swarmRatio = ratio(s, results_.get("kill", "berth"));
     if (r.metric == "deploy-cmd") swarmRatio = "";  // not comparable: Swarm's returns at once
-    std::cout << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.label, r.floor ? cell(floor) : "", cell(b),
-                             cell(s), r.floor ? ratio(b, floor) : "", swarmRatio);
+    const bool swarmOnly = r.swarmTool != "swarm" || r.metric == "kill-default";
+    std::cout << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.label, r.floor ? cell(floor) : "",
+                             swarmOnly ? "" : cell(b), cell(s), r.floor ? ratio(b, floor) : "", swarmRatio);
   }
-  std::cout << "\nTimes are median (min–max, n samples). \"Running\" is what the three engines list (polled every "
-               "50 ms; every 20 ms after a kill), the same observer for both tools. The floor creates a bridge "
-               "network and then creates and starts the containers on all three engines at once, "
-               + std::to_string(flags_.replicas / kHosts) +
-               " per engine with 8 in flight per engine (its \"remove\": force-remove, 8 in flight, and the "
-               "network). berth's deploy command waits until the stack has converged; `docker stack deploy "
-               "--detach` returns once the service is stored. Swarm's \"settle\" ends when the stale copies on the "
-               "returned host have been stopped; berth's when they have been removed.\n";
+  std::cout
+      << "\nTimes are median (min–max, n samples). \"Running\" is what the three engines list (polled every "
+         "50 ms; every 20 ms after a kill), the same observer for both tools. The floor creates a bridge "
+         "network and then creates and starts the containers on all three engines at once, " +
+             std::to_string(flags_.replicas / kHosts) +
+             " per engine with 8 in flight per engine (its \"remove\": force-remove, 8 in flight, and the "
+             "network). berth's deploy command waits until the stack has converged; `docker stack deploy "
+             "--detach` returns once the service is stored. Swarm's \"settle\" ends when the stale copies "
+             "on the returned host have been stopped; berth's when they have been removed. Swarm's "
+             "`service create` row is not like for like: its containers join the engine's default bridge (no "
+             "stack network, no aliases, no discovery), which costs the engine less per container than the "
+             "stack network with aliases that the floor, berth and `docker stack deploy` attach each one "
+             "to.\n";
   for (const auto& [tool, counts] : moved_) {
     std::vector<std::string> parts;
     for (int n : counts) parts.push_back(std::to_string(n));
     notes_.push_back(fmt::format("{}: replicas on host 3 when it was lost: {}", tool, join(parts, ", ")));
   }
+  {
+    // Other work's share of the 2 cores while each tool was measured, and its biggest users.
+    std::vector<std::string> parts;
+    std::map<std::string, double> names;
+    for (const auto& [tool, busy] : busy_) {
+      if (busy.wallSeconds <= 0) continue;
+      parts.push_back(fmt::format("{} {:.2f}", tool, busy.cpuSeconds / busy.wallSeconds));
+      for (const auto& [name, seconds] : busy.byName) names[name] += seconds;
+    }
+    std::vector<std::pair<double, std::string>> top;
+    for (const auto& [name, seconds] : names) top.emplace_back(seconds, name);
+    std::sort(top.rbegin(), top.rend());
+    std::vector<std::string> topNames;
+    for (std::size_t i = 0; i < top.size() && i < 4 && top[i].first >= 1; ++i)
+      topNames.push_back(fmt::format("{} {:.0f} s", top[i].second, top[i].first));
+    notes_.push_back(fmt::format(
+        "CPU that other work on the machine used while each tool was measured (cores, averaged over its "
+        "cycles; processes that live between two samples are missed): {}{}",
+        join(parts, ", "), topNames.empty() ? "" : "; most of it: " + join(topNames, ", ")));
+  }
   if (!notes_.empty()) {
     std::cout << "\nNotes:\n";
     for (const std::string& n : notes_) std::cout << "- " << n << "\n";
   }
-  if (!floorError_.empty()) std::cout << "\n**The raw floor failed**: " << floorError_ << "\n";
-  if (!berthError_.empty()) std::cout << "\n**berth's part failed**: " << berthError_ << "\n";
+  const auto failure = [](const std::string& what, const std::string& error) {
+    std::cout << "\n**" << what << "**:\n\n```\n" << trim(error) << "\n```\n";
+  };
+  if (gInterrupted)
+    std::cout << "\n**The run was interrupted**: the numbers cover what was measured before.\n";
+  if (!floorError_.empty()) failure("The raw floor failed", floorError_);
+  if (!berthError_.empty()) failure("berth's part failed", berthError_);
   if (!flags_.swarm) {
     std::cout << "\nSwarm mode was not measured (--no-swarm).\n";
   } else if (!swarmError_.empty()) {
-    std::cout << "\n**Swarm mode's part failed** (berth's numbers above stand): " << swarmError_ << "\n";
+    failure("Swarm mode's part failed (the numbers above stand; Swarm's stop where it failed)", swarmError_);
   }
   std::cout << "\nberthd's log (--log-level info): `" << flags_.berthdLog << "`\n";
-  std::cout << fmt::format("\nReproduce (as root): `bench/fleet` (ROUNDS={} KILLS={}; builds berth, berthd and "
-                           "berth_fleet_bench into build/)\n",
-                           flags_.rounds, flags_.kills);
+  std::cout << fmt::format(
+      "\nReproduce (as root): `bench/fleet` (ROUNDS={} KILLS={}; builds berth, berthd and "
+      "berth_fleet_bench into build/)\n",
+      flags_.rounds, flags_.kills);
 }
 
 int Bench::run() {
@@ -868,7 +1103,9 @@ int Bench::run() {
     return 1;
   }
   if (auto v = engines_[0]->version()) dockerdVersion_ = v->version + " (API " + v->apiVersion + ")";
-  if (auto r = runCommand({"docker", "version", "--format", "{{.Client.Version}}"}, {.unsetEnv = {"DOCKER_HOST"}}); r)
+  if (auto r =
+          runCommand({"docker", "version", "--format", "{{.Client.Version}}"}, {.unsetEnv = {"DOCKER_HOST"}});
+      r)
     dockerCliVersion_ = firstLine(r->out);
   if (auto r = runBinary(BERTH_BINARY, {"version"}); r) {
     for (const std::string& line : split(r->out, '\n')) {
@@ -889,42 +1126,59 @@ int Bench::run() {
     if (Status s = swarmInit(); !s) {
       swarmError_ = s.error().message();
       progress("swarm failed: " + swarmError_);
+      cleanUpSwarm();
     }
   }
   if (auto pre = results_.get("deploy-preswarm", "floor"); !pre.empty()) {
-    notes_.push_back(fmt::format("raw floor before Swarm mode was switched on (round 0, not in the table): deploy {}, "
-                                 "remove {}",
-                                 duration(pre.front()), duration(results_.get("remove-preswarm", "floor").front())));
+    notes_.push_back(
+        fmt::format("raw floor before Swarm mode was switched on (round 0, not in the table): deploy {}, "
+                    "remove {}",
+                    duration(pre.front()), duration(results_.get("remove-preswarm", "floor").front())));
   }
 
   for (int round = 1; round <= flags_.rounds; ++round) {
     std::vector<std::string> order{"floor", "berth", "swarm"};
     if (round % 2 == 0) std::reverse(order.begin(), order.end());
     for (const std::string& tool : order) {
-      progress(fmt::format("round {}: {}", round, tool));
+      if (gInterrupted) break;
+      progress(fmt::format("round {}: {} (load average {})", round, tool, loadAverage()));
+      const CpuSnapshot before = cpuSnapshot();
+      const auto cycleStart = Clock::now();
       if (tool == "floor" && floorError_.empty()) {
-        if (Status s = floorCycle(round); !s) floorError_ = fmt::format("round {}: {}", round, s.error().message());
+        if (Status s = floorCycle(round); !s)
+          floorError_ = fmt::format("round {}: {}", round, s.error().message());
       } else if (tool == "berth" && berthError_.empty()) {
         if (Status s = berthCycle(round); !s) {
           berthError_ = fmt::format("round {}: {}", round, s.error().message());
           progress("berth failed: " + berthError_);
+          cleanUpBerth();
         }
       } else if (tool == "swarm" && flags_.swarm && swarmError_.empty()) {
         if (Status s = swarmCycle(round); !s) {
           swarmError_ = fmt::format("round {}: {}", round, s.error().message());
           progress("swarm failed: " + swarmError_);
+          cleanUpSwarm();
         }
+      }
+      Busy& busy = busy_[tool];
+      busy.wallSeconds += msSince(cycleStart) / 1000;
+      for (const auto& [name, seconds] : otherCpu(before, cpuSnapshot())) {
+        busy.cpuSeconds += seconds;
+        busy.byName[name] += seconds;
       }
     }
     loads_.push_back(loadAverage());
   }
-  if (flags_.swarm && swarmError_.empty()) {
+  if (flags_.swarm && swarmError_.empty() && !gInterrupted) {
     progress("Swarm with its default restart delay");
-    if (Status s = swarmDefaultDelay(); !s) swarmError_ = "default restart delay: " + s.error().message();
+    if (Status s = swarmDefaultDelay(); !s) {
+      swarmError_ = "default restart delay: " + s.error().message();
+      cleanUpSwarm();
+    }
   }
   cleanUp();
   report();
-  return berthError_.empty() ? 0 : 1;
+  return berthError_.empty() && floorError_.empty() && (swarmError_.empty() || !flags_.swarm) ? 0 : 1;
 }
 
 }  // namespace
@@ -953,12 +1207,14 @@ int main(int argc, char** argv) {
     } else if (arg == "--berthd-log") {
       flags.berthdLog = value();
     } else {
-      std::cerr << "usage: berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm] "
-                   "[--berthd-log PATH]\n";
+      std::cerr
+          << "usage: berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm] "
+             "[--berthd-log PATH]\n";
       return 2;
     }
   }
-  if (flags.rounds < 1 || flags.replicas < kHosts || flags.replicas % kHosts != 0 || flags.kills < 0 || flags.noops < 0) {
+  if (flags.rounds < 1 || flags.replicas < kHosts || flags.replicas % kHosts != 0 || flags.kills < 0 ||
+      flags.noops < 0) {
     std::cerr << "berth_fleet_bench: --rounds ≥ 1, --replicas a multiple of 3, --kills and --noops ≥ 0\n";
     return 2;
   }
@@ -966,7 +1222,12 @@ int main(int argc, char** argv) {
     std::cerr << "berth_fleet_bench: needs root (namespace hosts with their own dockerd)\n";
     return 1;
   }
-  berth::testing::installTerminationHandlers();
+  // Our own handlers (the harness then leaves these signals alone): an interrupted run still cleans
+  // up and reports.
+  struct sigaction act {};
+  act.sa_handler = onSignal;
+  sigemptyset(&act.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &act, nullptr);
   Bench bench(std::move(flags));
   return bench.run();
 }

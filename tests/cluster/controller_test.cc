@@ -49,7 +49,9 @@ bool eventually(const std::function<bool()>& check) {
 
 int running(const Controller& c, const std::string& stack) {
   int n = 0;
-  for (const auto& [id, t] : c.snapshot()->state.tasks) {
+  // The snapshot is held while it is read (a range-for over a temporary's member would dangle).
+  const auto snap = c.snapshot();
+  for (const auto& [id, t] : snap->state.tasks) {
     (void)id;
     if (t.stack == stack && t.live() && t.state == TaskState::Running) ++n;
   }
@@ -132,14 +134,16 @@ TEST_F(ControllerTest, AControllerStartedAgainAdoptsWhatRuns) {
     addHosts(*c);
     ASSERT_TRUE(c->deploy("s", kStack));
     ASSERT_TRUE(eventually([&] { return running(*c, "s") == 3; }));
-    for (const auto& [id, t] : c->snapshot()->state.tasks) ids.insert(id);
+    const auto snap = c->snapshot();
+    for (const auto& [id, t] : snap->state.tasks) ids.insert(id);
     c->stop();
   }
   for (const auto& e : engines_) e->clearCalls();
   auto c = start();
   ASSERT_TRUE(eventually([&] { return running(*c, "s") == 3; }));
   std::set<std::string> after;
-  for (const auto& [id, t] : c->snapshot()->state.tasks) after.insert(id);
+  const auto snap = c->snapshot();
+  for (const auto& [id, t] : snap->state.tasks) after.insert(id);
   EXPECT_EQ(after, ids) << "the same tasks, adopted";
   for (const auto& e : engines_) {
     for (const std::string& m : e->mutations()) {
