@@ -4,8 +4,8 @@
 // engine client. bench/fleet builds and runs it; it needs root and prints a Markdown report on stdout
 // (progress on stderr).
 //
-//   berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm]
-//                     [--berthd-log PATH]
+//   berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--floor-in-flight N]
+//                     [--no-swarm] [--berthd-log PATH]
 //
 // A part that fails (the floor, berth, Swarm) is reported with its error and skipped from then on;
 // the others go on, and the report is printed either way. Exit status 0 when nothing failed, else 1.
@@ -14,8 +14,8 @@
 // (`sleep 3600`, stop_signal SIGKILL) over the three hosts:
 //   deploy    from the deploy command to REPLICAS containers running, as the three engines list them
 //             (the same observer for every tool; it polls every 50 ms). The floor: create+start on
-//             all three engines at once, REPLICAS/3 per engine, 8 in flight per engine (as
-//             bench/raw_floor.cc), after creating a bridge network per engine as berth does.
+//             all three engines at once, REPLICAS/3 per engine, 8 (--floor-in-flight) in flight per engine
+//             (as bench/raw_floor.cc), after creating a bridge network per engine as berth does.
 //   no-op     the same deploy command again with nothing changed: its wall time (and a check that no
 //             container was replaced).
 //   kill      SIGKILL of one replica's container through its engine → a replacement running (again
@@ -64,6 +64,7 @@
 
 #include "base/files.h"
 #include "base/strings.h"
+#include "base/time.h"
 #include "engine/endpoint.h"
 #include "engine/engine.h"
 #include "harness/background_process.h"
@@ -96,6 +97,7 @@ struct Flags {
   int kills = 3;
   int noops = 3;
   int replicas = 60;
+  int floorInFlight = 8;  // the floor's engine calls in flight per engine (bench/raw_floor.cc's 8)
   bool swarm = true;
   std::string berthdLog = "/tmp/berth_fleet_bench-berthd.log";
 };
@@ -186,34 +188,53 @@ CpuSnapshot cpuSnapshot() {
     ProcessCpu p;
     p.name = stat->substr(open + 1, close - open - 1);
     p.parent = static_cast<pid_t>(std::atol(fields[1].c_str()));
-    p.seconds = (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str())) / tick;
+    // utime + stime, and cutime + cstime: the children it has reaped (runc under containerd, a
+    // compiler under ninja), which are gone by the next snapshot.
+    p.seconds = (std::atof(fields[11].c_str()) + std::atof(fields[12].c_str()) +
+                 std::atof(fields[13].c_str()) + std::atof(fields[14].c_str())) /
+                tick;
     out[static_cast<pid_t>(std::atol(pid.c_str()))] = std::move(p);
   }
   return out;
 }
 
-// CPU seconds that other work used between the snapshots, by process name.
+// Whether `pid` is one of `roots` or descends from one, by the parents in `snap`.
+bool descends(const CpuSnapshot& snap, pid_t pid, const std::set<pid_t>& roots) {
+  pid_t at = pid;
+  for (int depth = 0; depth < 64 && at > 1; ++depth) {
+    if (roots.count(at) != 0) return true;
+    auto it = snap.find(at);
+    if (it == snap.end()) return false;
+    at = it->second.parent;
+  }
+  return false;
+}
+
+// CPU seconds a process used between the snapshots.
+double used(const CpuSnapshot& before, pid_t pid, const ProcessCpu& now) {
+  auto was = before.find(pid);
+  const double d =
+      was != before.end() && was->second.name == now.name ? now.seconds - was->second.seconds : now.seconds;
+  return std::max(d, 0.0);
+}
+
+// CPU seconds that the processes under `roots` used between the snapshots.
+double cpuUnder(const CpuSnapshot& before, const CpuSnapshot& after, const std::set<pid_t>& roots) {
+  double total = 0;
+  for (const auto& [pid, p] : after) {
+    if (descends(after, pid, roots)) total += used(before, pid, p);
+  }
+  return total;
+}
+
+// CPU seconds that other work used between the snapshots, by process name: everything that does not
+// descend from this process, kernel threads aside (their work is anyone's: softirqs, I/O).
 std::map<std::string, double> otherCpu(const CpuSnapshot& before, const CpuSnapshot& after) {
-  const pid_t self = ::getpid();
+  const std::set<pid_t> self{::getpid()};
   std::map<std::string, double> out;
   for (const auto& [pid, p] : after) {
-    if (pid == 2 || p.parent == 2) continue;  // kernel threads: their work is anyone's (softirqs, I/O)
-    bool ours = false;
-    pid_t at = pid;
-    for (int depth = 0; depth < 64 && at > 1; ++depth) {
-      if (at == self) {
-        ours = true;
-        break;
-      }
-      auto it = after.find(at);
-      if (it == after.end()) break;
-      at = it->second.parent;
-    }
-    if (ours) continue;
-    auto was = before.find(pid);
-    const double used =
-        was != before.end() && was->second.name == p.name ? p.seconds - was->second.seconds : p.seconds;
-    if (used > 0) out[p.name] += used;
+    if (pid == 2 || p.parent == 2 || descends(after, pid, self)) continue;
+    if (const double d = used(before, pid, p); d > 0) out[p.name] += d;
   }
   return out;
 }
@@ -320,6 +341,9 @@ class Bench {
   Status swarmCycle(int round);
   Status swarmDefaultDelay();
   void purgeFloor(const std::string& project);
+  void noteDeployCpu(const std::string& tool, const CpuSnapshot& before);
+  Result<std::pair<double, double>> startSpread(const std::string& tool, const Census& c,
+                                                std::chrono::system_clock::time_point wall0);
 
   // Shared steps. deployCmd runs while the engines are polled.
   Status timedDeploy(const std::string& tool, const std::string& label,
@@ -349,7 +373,9 @@ class Bench {
   std::string swarmError_;
   std::string floorError_;
   std::vector<std::string> notes_;
-  std::map<std::string, std::vector<int>> moved_;  // replicas on host 3 when it was lost, per tool
+  std::map<std::string, std::vector<int>> moved_;
+  std::atomic<int> stackRmRefused_{0};  // `docker stack rm` refused to remove the network
+  int stackRms_ = 0;                    // replicas on host 3 when it was lost, per tool
   std::vector<std::string> loads_;
   struct Busy {
     double wallSeconds = 0;
@@ -560,12 +586,51 @@ Status Bench::waitCensus(const std::string& what, const std::string& label, bool
 
 // ---- shared steps
 
+// The CPU that the three hosts (dockerd, containerd, shims, runc; Swarm's manager and agents) and
+// berthd used from `before` until now, recorded (in CPU milliseconds) as "cpu-engines" and
+// "cpu-berthd".
+void Bench::noteDeployCpu(const std::string& tool, const CpuSnapshot& before) {
+  const CpuSnapshot after = cpuSnapshot();
+  std::set<pid_t> holders;
+  for (const auto& h : hosts_) holders.insert(h->holderPid());
+  results_.add("cpu-engines", tool, 1000 * cpuUnder(before, after, holders));
+  if (tool == "berth" && berthd_)
+    results_.add("cpu-berthd", tool, 1000 * cpuUnder(before, after, {berthd_->pid()}));
+}
+
+// When the containers of a deploy started, as their engines recorded it (State.StartedAt), from the
+// deploy's start: the first and the last, recorded as "first-start" and "last-start". Untimed.
+Result<std::pair<double, double>> Bench::startSpread(const std::string& tool, const Census& c,
+                                                     std::chrono::system_clock::time_point wall0) {
+  std::optional<double> first;
+  std::optional<double> last;
+  for (int i = 0; i < kHosts; ++i) {
+    for (const std::string& id : c.ids[static_cast<std::size_t>(i)]) {
+      BERTH_ASSIGN_OR_RETURN(engine::ContainerInspect inspect,
+                             engines_[static_cast<std::size_t>(i)]->inspectContainer(id));
+      const auto started = parseRfc3339(inspect.state.startedAt);
+      if (!started) {
+        return fail(ErrorCode::Internal, "container " + id + ": StartedAt " + inspect.state.startedAt);
+      }
+      const double ms = std::chrono::duration<double, std::milli>(*started - wall0).count();
+      first = std::min(first.value_or(ms), ms);
+      last = std::max(last.value_or(ms), ms);
+    }
+  }
+  if (!first || !last) return fail(ErrorCode::NotFound, tool + ": no container to inspect");
+  results_.add("first-start", tool, *first);
+  results_.add("last-start", tool, *last);
+  return std::make_pair(*first, *last);
+}
+
 Status Bench::timedDeploy(const std::string& tool, const std::string& label,
                           const std::function<Result<CommandResult>()>& deployCmd) {
   const int n = flags_.replicas;
   std::optional<Result<CommandResult>> cmd;
   std::atomic<double> cmdMs{0};
   std::atomic<bool> cmdFailed{false};  // stop polling: the command has already failed
+  const CpuSnapshot cpu0 = cpuSnapshot();
+  const auto wall0 = std::chrono::system_clock::now();
   const auto t0 = Clock::now();
   double runningMs = 0;
   Status waited = ok();
@@ -585,9 +650,12 @@ Status Bench::timedDeploy(const std::string& tool, const std::string& label,
   BERTH_TRY(waited);
   results_.add("deploy", tool, runningMs);
   results_.add("deploy-cmd", tool, cmdMs);
+  noteDeployCpu(tool, cpu0);
   BERTH_ASSIGN_OR_RETURN(Census c, census(label));
-  progress(fmt::format("{}: {} running after {} (command {}); {}", tool, n, duration(runningMs),
-                       duration(cmdMs), c.describe()));
+  BERTH_ASSIGN_OR_RETURN(auto spread, startSpread(tool, c, wall0));
+  progress(fmt::format("{}: {} running after {} (command {}); {}; started from {} to {}", tool, n,
+                       duration(runningMs), duration(cmdMs), c.describe(), duration(spread.first),
+                       duration(spread.second)));
   return ok();
 }
 
@@ -713,6 +781,8 @@ Status Bench::floorCycle(int round) {
   const std::string label = "bench.floor=" + project;
   const int perHost = flags_.replicas / kHosts;
   std::array<Status, kHosts> status{ok(), ok(), ok()};
+  const CpuSnapshot cpu0 = cpuSnapshot();
+  const auto wall0 = std::chrono::system_clock::now();
   const auto t0 = Clock::now();
   {
     std::vector<std::jthread> threads;
@@ -726,7 +796,7 @@ Status Bench::floorCycle(int round) {
           status[static_cast<std::size_t>(h)] = fail(r.error());
           return;
         }
-        status[static_cast<std::size_t>(h)] = parallel(perHost, 8, [&](int i) -> Status {
+        status[static_cast<std::size_t>(h)] = parallel(perHost, flags_.floorInFlight, [&](int i) -> Status {
           engine::ContainerCreate c;
           c.name = fmt::format("{}-s-{}", project, h * perHost + i + 1);
           c.config.image = "busybox:latest";
@@ -755,7 +825,10 @@ Status Bench::floorCycle(int round) {
   }
   const std::string suffix = round == 0 ? "-preswarm" : "";
   results_.add("deploy" + suffix, "floor", ms);
-  progress(fmt::format("floor: {} running after {} ({})", c.total(), duration(ms), c.describe()));
+  noteDeployCpu("floor" + suffix, cpu0);
+  BERTH_ASSIGN_OR_RETURN(auto spread, startSpread("floor" + suffix, c, wall0));
+  progress(fmt::format("floor: {} running after {} ({}); started from {} to {}", c.total(), duration(ms),
+                       c.describe(), duration(spread.first), duration(spread.second)));
   // Teardown (timed too: force-remove, 8 in flight per engine, and the network).
   const auto t1 = Clock::now();
   {
@@ -865,18 +938,31 @@ Status Bench::swarmCycle(int round) {
     notes_.push_back("Swarm: a no-op re-deploy replaced containers (" + after.describe() + ")");
   BERTH_TRY(killRounds("swarm", "kill", label, flags_.kills, flags_.replicas));
   BERTH_TRY(hostLoss("swarm", label, [&] { return waitSwarmNodesReady(180s); }));
-  BERTH_TRY(timedRemove("swarm", label, [&] { return docker(0, {"stack", "rm", stack}); }));
+  // `docker stack rm` removes the services, then at once the network, which Swarm refuses while the
+  // services' tasks are still attached ("network ... is in use by task ..."; exit 1): the services go
+  // all the same, so time them, and remove the network afterwards.
+  BERTH_TRY(timedRemove("swarm", label, [&]() -> Result<CommandResult> {
+    auto r = docker(0, {"stack", "rm", stack});
+    if (r && !r->succeeded() && r->err.find("is in use by task") != std::string::npos) {
+      ++stackRmRefused_;
+      r->exitCode = 0;
+    }
+    return r;
+  }));
+  ++stackRms_;
   swarmStacks_.erase(stack);
   // The stack's overlay network goes a moment after its containers; wait, untimed, so that the next
   // round starts clean.
+  const std::string network = stack + "_default";
   BERTH_TRY(poll(
-      "network " + stack + "_default removed",
+      "network " + network + " removed",
       [&]() -> Status {
         BERTH_ASSIGN_OR_RETURN(
             std::string out,
             succeeded(docker(0, {"network", "ls", "--format", "{{.Name}}"}), "docker network ls"));
-        if (out.find(stack + "_default") != std::string::npos) return fail(ErrorCode::Conflict, out);
-        return ok();
+        if (out.find(network) == std::string::npos) return ok();
+        auto rm = docker(0, {"network", "rm", network});
+        return fail(ErrorCode::Conflict, rm ? rm->describe() : rm.error().message());
       },
       60s, 200ms));
 
@@ -1012,7 +1098,13 @@ void Bench::report() {
   };
   const std::vector<Row> rows = {
       {"deploy", fmt::format("deploy {} replicas → all running", flags_.replicas), true},
-      {"deploy", "… Swarm: `docker service create`, no network", false, "swarm-service"},
+      {"first-start", "… its first container started (the engines' StartedAt)", true},
+      {"last-start", "… its last container started", true},
+      {"cpu-engines",
+       "… CPU the three hosts' engines used meanwhile (dockerd, containerd, shims, runc; Swarm's manager)",
+       true},
+      {"cpu-berthd", "… CPU berthd used meanwhile", false},
+      {"deploy", "… Swarm: `docker service create` on no network (default bridge)", false, "swarm-service"},
       {"deploy-cmd", "… the deploy command's own wall time", false},
       {"noop", "unchanged re-deploy (command wall time)", false},
       {"kill", "container SIGKILLed → replacement running", false},
@@ -1032,15 +1124,19 @@ void Bench::report() {
     if (r.metric == "kill-default") swarmRatio = ratio(s, results_.get("kill", "berth"));
     if (r.metric == "deploy-cmd") swarmRatio = "";  // not comparable: Swarm's returns at once
     const bool swarmOnly = r.swarmTool != "swarm" || r.metric == "kill-default";
+    const bool berthOnly = r.metric == "cpu-berthd";
+    if (berthOnly) swarmRatio = "";
     std::cout << fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.label, r.floor ? cell(floor) : "",
-                             swarmOnly ? "" : cell(b), cell(s), r.floor ? ratio(b, floor) : "", swarmRatio);
+                             swarmOnly ? "" : cell(b), berthOnly ? "" : cell(s),
+                             r.floor ? ratio(b, floor) : "", swarmRatio);
   }
   std::cout
       << "\nTimes are median (min–max, n samples). \"Running\" is what the three engines list (polled every "
          "50 ms; every 20 ms after a kill), the same observer for both tools. The floor creates a bridge "
          "network and then creates and starts the containers on all three engines at once, " +
-             std::to_string(flags_.replicas / kHosts) +
-             " per engine with 8 in flight per engine (its \"remove\": force-remove, 8 in flight, and the "
+             std::to_string(flags_.replicas / kHosts) + " per engine with " +
+             std::to_string(flags_.floorInFlight) +
+             " in flight per engine (its \"remove\": force-remove, 8 in flight, and the "
              "network). berth's deploy command waits until the stack has converged; `docker stack deploy "
              "--detach` returns once the service is stored. Swarm's \"settle\" ends when the stale copies "
              "on the returned host have been stopped; berth's when they have been removed. Swarm's "
@@ -1048,6 +1144,14 @@ void Bench::report() {
              "stack network, no aliases, no discovery), which costs the engine less per container than the "
              "stack network with aliases that the floor, berth and `docker stack deploy` attach each one "
              "to.\n";
+  if (stackRmRefused_ > 0) {
+    notes_.push_back(fmt::format(
+        "Swarm: `docker stack rm` exited 1 in {} of {} removals, refusing to remove the stack's network "
+        "while "
+        "the service's tasks were still attached (\"network ... is in use by task ...\"); the services went "
+        "all the same, and the run removed the network afterwards",
+        stackRmRefused_.load(), stackRms_));
+  }
   for (const auto& [tool, counts] : moved_) {
     std::vector<std::string> parts;
     for (int n : counts) parts.push_back(std::to_string(n));
@@ -1090,10 +1194,15 @@ void Bench::report() {
     failure("Swarm mode's part failed (the numbers above stand; Swarm's stop where it failed)", swarmError_);
   }
   std::cout << "\nberthd's log (--log-level info): `" << flags_.berthdLog << "`\n";
+  std::vector<std::string> extra;
+  if (flags_.noops != 3) extra.push_back(fmt::format("--noops {}", flags_.noops));
+  if (flags_.replicas != 60) extra.push_back(fmt::format("--replicas {}", flags_.replicas));
+  if (flags_.floorInFlight != 8) extra.push_back(fmt::format("--floor-in-flight {}", flags_.floorInFlight));
+  if (!flags_.swarm) extra.push_back("--no-swarm");
   std::cout << fmt::format(
-      "\nReproduce (as root): `bench/fleet` (ROUNDS={} KILLS={}; builds berth, berthd and "
-      "berth_fleet_bench into build/)\n",
-      flags_.rounds, flags_.kills);
+      "\nReproduce (as root): `ROUNDS={} KILLS={} bench/fleet{}` (builds berth, berthd and "
+      "berth_fleet_bench into build/, runs the benchmark, prints this report)\n",
+      flags_.rounds, flags_.kills, extra.empty() ? "" : " " + join(extra, " "));
 }
 
 int Bench::run() {
@@ -1202,19 +1311,20 @@ int main(int argc, char** argv) {
       flags.noops = std::atoi(value().c_str());
     } else if (arg == "--replicas") {
       flags.replicas = std::atoi(value().c_str());
+    } else if (arg == "--floor-in-flight") {
+      flags.floorInFlight = std::atoi(value().c_str());
     } else if (arg == "--no-swarm") {
       flags.swarm = false;
     } else if (arg == "--berthd-log") {
       flags.berthdLog = value();
     } else {
-      std::cerr
-          << "usage: berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] [--no-swarm] "
-             "[--berthd-log PATH]\n";
+      std::cerr << "usage: berth_fleet_bench [--rounds N] [--kills N] [--noops N] [--replicas N] "
+                   "[--floor-in-flight N] [--no-swarm] [--berthd-log PATH]\n";
       return 2;
     }
   }
-  if (flags.rounds < 1 || flags.replicas < kHosts || flags.replicas % kHosts != 0 || flags.kills < 0 ||
-      flags.noops < 0) {
+  if (flags.floorInFlight < 1 || flags.rounds < 1 || flags.replicas < kHosts ||
+      flags.replicas % kHosts != 0 || flags.kills < 0 || flags.noops < 0) {
     std::cerr << "berth_fleet_bench: --rounds ≥ 1, --replicas a multiple of 3, --kills and --noops ≥ 0\n";
     return 2;
   }
