@@ -1532,7 +1532,7 @@ Timing placement(int hosts, int tasks, int runs) {
 }
 
 // The scheduler's share of that pass: the same T placements, cluster::candidates then T calls of
-// cluster::place (what Pass::placeTask calls), without the reconciler around them.
+// cluster::Placer::place (what Pass::placeTask calls), without the reconciler around them.
 Timing schedulerOnly(int hosts, int tasks, int runs) {
   Fleet f = makeFleet(hosts, tasks);
   std::map<std::string, cluster::PlacementSpec> specs;
@@ -1544,9 +1544,9 @@ Timing schedulerOnly(int hosts, int tasks, int runs) {
   for (int r = 0; r < runs; ++r) {
     placed = 0;
     const Stopwatch watch;
-    std::vector<cluster::HostCandidate> load = cluster::candidates(f.state, withHealth, specs);
+    cluster::Placer load(cluster::candidates(f.state, withHealth, specs));
     for (int i = 1; i <= tasks; ++i) {
-      if (cluster::place(spec, "app." + std::to_string(i), load)) ++placed;
+      if (load.place(spec, "app." + std::to_string(i))) ++placed;
     }
     ms.push_back(watch.read());
   }

@@ -3,6 +3,10 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <vector>
 
 #include "base/strings.h"
 
@@ -27,7 +31,12 @@ class Pass {
   Pass(const ClusterState& state, const Observations& observations, const DefCatalog& defs,
        const ReconcileConfig& config, WallTime now, const IdSource& newId)
       : state_(state), obs_(observations), defs_(defs), config_(config), now_(now), newId_(newId) {
-    for (const auto& [id, t] : state.tasks) tasks_[id] = t;
+    for (const auto& [id, t] : state.tasks) index(tasks_.emplace_hint(tasks_.end(), id, t)->second);
+    for (const auto& [name, o] : observations) {
+      observed_[name] = &o;
+      auto& byTask = containers_[name];
+      for (const ObservedTaskContainer& c : o.containers) byTask.emplace(c.task, &c);
+    }
   }
 
   Decisions run() {
@@ -36,7 +45,7 @@ class Pass {
       (void)key;
       if (def.generation == specGeneration(def.stack, def.name)) specs_[serviceKey(def.stack, def.name)] = def.placement;
     }
-    load_ = candidates(state_, withHealth(), specs_);
+    placer_ = Placer(candidates(state_, healthOnly(), specs_));
     observeTasks();
     lostHosts();
     droppedServices();
@@ -51,11 +60,12 @@ class Pass {
     removeStacks();
     history();
     jobs();
+    // tasks_ holds every task of the state (and the new ones): one walk over both, in ID order.
+    auto before = state_.tasks.begin();
     for (const auto& [id, t] : tasks_) {
-      auto before = state_.tasks.find(id);
-      if (before == state_.tasks.end() || !(before->second == t)) {
-        if (deleted_.count(id) == 0) d_.change.putTasks.push_back(t);
-      }
+      while (before != state_.tasks.end() && before->first < id) ++before;
+      const bool same = before != state_.tasks.end() && before->first == id && before->second == t;
+      if (!same && deleted_.count(id) == 0) d_.change.putTasks.push_back(t);
     }
     return std::move(d_);
   }
@@ -81,22 +91,22 @@ class Pass {
   // Whether containers of this host are known (ready, and listed since it came up).
   bool observable(const std::string& host) const {
     if (healthOf(host) != HostHealth::Ready) return false;
-    auto it = obs_.find(host);
-    return it != obs_.end() && it->second.listed;
+    auto it = observed_.find(host);
+    return it != observed_.end() && it->second->listed;
   }
 
+  // The first container observed on the task's host that carries its ID.
   const ObservedTaskContainer* containerOf(const Task& t) const {
-    auto it = obs_.find(t.host);
-    if (it == obs_.end()) return nullptr;
-    for (const ObservedTaskContainer& c : it->second.containers) {
-      if (c.task == t.id) return &c;
-    }
-    return nullptr;
+    auto host = containers_.find(t.host);
+    if (host == containers_.end()) return nullptr;
+    auto c = host->second.find(t.id);
+    return c == host->second.end() ? nullptr : c->second;
   }
 
-  Observations withHealth() const {
-    Observations o = obs_;
-    for (auto& [name, h] : o) {
+  // What the scheduler needs of the observations: each host's health as this pass decided it.
+  Observations healthOnly() const {
+    Observations o;
+    for (const auto& [name, h] : obs_) {
       (void)h;
       o[name].health = healthOf(name);
     }
@@ -105,6 +115,46 @@ class Pass {
       o[name].health = healthOf(name);
     }
     return o;
+  }
+
+  // Every task is indexed by its service and slot, and by the task it replaces, so that the passes
+  // over a service's slots cost what the service has, not what the cluster has.
+  void index(Task& t) {
+    byService_[{t.stack, t.service}][t.slot].push_back(&t);
+    if (!t.replaces.empty()) replacers_[t.replaces].push_back(&t);
+  }
+
+  void setReplaces(Task& t, const std::string& id) {
+    t.replaces = id;
+    replacers_[id].push_back(&t);
+  }
+
+  // The tasks of one slot (not deleted by this pass), oldest first.
+  std::vector<Task*> slotTasks(const std::string& stack, const std::string& service, int slot) {
+    std::vector<Task*> out;
+    auto svc = byService_.find({stack, service});
+    if (svc == byService_.end()) return out;
+    auto it = svc->second.find(slot);
+    if (it == svc->second.end()) return out;
+    for (Task* t : it->second) {
+      if (deleted_.count(t->id) == 0) out.push_back(t);
+    }
+    std::sort(out.begin(), out.end(), [](const Task* a, const Task* b) {
+      return a->createdAt != b->createdAt ? a->createdAt < b->createdAt : a->id < b->id;
+    });
+    return out;
+  }
+
+  // Every task of a service, by slot.
+  std::vector<Task*> serviceTasks(const std::string& stack, const std::string& service) {
+    std::vector<Task*> out;
+    auto svc = byService_.find({stack, service});
+    if (svc == byService_.end()) return out;
+    for (const auto& [slot, tasks] : svc->second) {
+      (void)slot;
+      out.insert(out.end(), tasks.begin(), tasks.end());
+    }
+    return out;
   }
 
   void event(std::string type, std::string action, const Task* t, std::string host, std::string message) {
@@ -137,22 +187,11 @@ class Pass {
   void end(Task& t, TaskState s, std::string error) {
     if (t.live() && !t.host.empty()) {
       if (auto spec = specs_.find(serviceKey(t.stack, t.service)); spec != specs_.end()) {
-        removeLoad(load_, t.host, spec->second);
+        placer_.remove(t.host, spec->second);
       }
     }
     t.desired = DesiredState::Shutdown;
     setState(t, s, std::move(error));
-  }
-
-  std::vector<Task*> slotTasks(const std::string& stack, const std::string& service, int slot) {
-    std::vector<Task*> out;
-    for (auto& [id, t] : tasks_) {
-      if (t.stack == stack && t.service == service && t.slot == slot && deleted_.count(id) == 0) out.push_back(&t);
-    }
-    std::sort(out.begin(), out.end(), [](const Task* a, const Task* b) {
-      return a->createdAt != b->createdAt ? a->createdAt < b->createdAt : a->id < b->id;
-    });
-    return out;
   }
 
   Task& newTask(const ServiceRecord& record, int slot) {
@@ -167,7 +206,9 @@ class Pass {
     t.forceCounter = record.forceCounter;
     t.createdAt = now_;
     t.stateSince = now_;
-    return tasks_[t.id] = std::move(t);
+    Task& added = tasks_[t.id] = std::move(t);
+    index(added);
+    return added;
   }
 
   // Places a task (a new one, or a pending one): Assigned on a host, or Pending with the reason.
@@ -183,14 +224,14 @@ class Pass {
     Result<std::string> host = fail(ErrorCode::Unavailable, "");
     if (d.global) {
       host = preferred;
-      auto h = std::find_if(load_.begin(), load_.end(), [&](const HostCandidate& c) { return c.host->name == preferred; });
+      const HostCandidate* h = placer_.find(preferred);
       std::string why;
-      if (h == load_.end()) {
+      if (h == nullptr) {
         host = fail(ErrorCode::Unavailable, "no host fits " + taskName(t) + ": " + preferred + " is not registered");
       } else if (!eligible(spec, *h, &why)) {
         host = fail(ErrorCode::Unavailable, "no host fits " + taskName(t) + ": " + why);
       } else {
-        addLoad(load_, preferred, spec);
+        placer_.add(preferred, spec);
       }
     } else {
       // The preferred host (where the slot's last task ran: image and data are there) when it fits,
@@ -199,12 +240,12 @@ class Pass {
       if (!preferred.empty() && preferred != avoid && (spec.pinnedHost.empty() || spec.pinnedHost == preferred)) {
         PlacementSpec only = spec;
         only.pinnedHost = preferred;
-        if (auto h = place(only, taskName(t), load_)) {
+        if (auto h = placer_.place(only, taskName(t))) {
           host = *h;
           placed = true;
         }
       }
-      if (!placed) host = place(spec, taskName(t), load_, avoid);
+      if (!placed) host = placer_.place(spec, taskName(t), avoid);
     }
     if (!host) {
       const bool changed = t.error != host.error().message();
@@ -223,8 +264,9 @@ class Pass {
   void hosts() {
     for (const auto& [name, host] : state_.hosts) {
       (void)host;
-      HostObservation o;
-      if (auto it = obs_.find(name); it != obs_.end()) o = it->second;
+      static const HostObservation kNever;
+      auto it = observed_.find(name);
+      const HostObservation& o = it != observed_.end() ? *it->second : kNever;
       HostHealth h = o.health;
       const bool fresh = o.lastSeen != WallTime{} && now_ - o.lastSeen <= config_.downAfter;
       HostHealth next = h;
@@ -267,7 +309,7 @@ class Pass {
       (void)id;
       if (!t.live() || t.host.empty() || !observable(t.host)) continue;
       if (t.state == TaskState::Waiting) setState(t, TaskState::Assigned);
-      const HostObservation& o = obs_.at(t.host);
+      const HostObservation& o = *observed_.at(t.host);
       if (auto err = o.taskErrors.find(t.id); err != o.taskErrors.end()) {
         end(t, TaskState::Failed, err->second);
         event("task", "failed", &t, "", err->second);
@@ -319,9 +361,10 @@ class Pass {
 
   // The live task that replaces `id` start-first, if any.
   const Task* replacedBy(const std::string& id) const {
-    for (const auto& [other, t] : tasks_) {
-      (void)other;
-      if (t.live() && t.replaces == id) return &t;
+    auto it = replacers_.find(id);
+    if (it == replacers_.end()) return nullptr;
+    for (const Task* t : it->second) {
+      if (t->live() && t->replaces == id) return t;
     }
     return nullptr;
   }
@@ -329,6 +372,7 @@ class Pass {
   // ---- 3. lost hosts
 
   void lostHosts() {
+    if (std::none_of(health_.begin(), health_.end(), [](const auto& h) { return h.second == HostHealth::Down; })) return;
     for (auto& [id, t] : tasks_) {
       (void)id;
       if (!t.live() || t.host.empty() || healthOf(t.host) != HostHealth::Down) continue;
@@ -392,7 +436,7 @@ class Pass {
       for (int i = 1; i <= replicas; ++i) slots[i] = "";
       return slots;
     }
-    for (const HostCandidate& c : load_) {
+    for (const HostCandidate& c : placer_.hosts()) {
       HostCandidate asIfReady = c;
       // A global task stays on a host that is down (it waits); only constraints and draining decide.
       if (asIfReady.health == HostHealth::Down) asIfReady.health = HostHealth::Ready;
@@ -400,6 +444,13 @@ class Pass {
       if (eligible(d.placement, asIfReady)) slots[c.host->index] = c.host->name;
     }
     return slots;
+  }
+
+  // Whether `slot` is one of `wanted` (replicated services want 1..replicas: no search).
+  static bool isWanted(const std::map<int, std::string>& wanted, const ServiceDef& d, const ServiceRecord& record,
+                       int slot) {
+    if (d.global) return wanted.count(slot) != 0;
+    return slot >= 1 && slot <= record.replicas.value_or(d.replicas);
   }
 
   bool stale(const Task& t, const ServiceRecord& record, const ServiceDef& current) const {
@@ -470,11 +521,14 @@ class Pass {
     const ServiceDef& d = *dp;
     const std::map<int, std::string> wanted = wantedSlots(record, d);
 
-    // Slots no longer wanted.
-    for (auto& [id, t] : tasks_) {
-      (void)id;
-      if (!t.live() || t.stack != record.stack || t.service != record.name) continue;
-      if (wanted.count(t.slot) != 0) continue;
+    // Slots no longer wanted (in ID order, as events report them).
+    std::vector<Task*> unwanted;
+    for (Task* t : serviceTasks(record.stack, record.name)) {
+      if (t->live() && !isWanted(wanted, d, record, t->slot)) unwanted.push_back(t);
+    }
+    std::sort(unwanted.begin(), unwanted.end(), [](const Task* a, const Task* b) { return a->id < b->id; });
+    for (Task* task : unwanted) {
+      Task& t = *task;
       const std::string why = d.global ? "its host no longer runs the service" : "scaled down";
       end(t, TaskState::Shutdown, why);
       event("task", "shutdown", &t, "", why);
@@ -523,15 +577,14 @@ class Pass {
     const RolloutRule& rule = rollingBack ? d.rollback : d.update;
     std::vector<Task*> staleTasks;
     std::set<std::string> replaced;
-    for (auto& [id, t] : tasks_) {
-      (void)id;
-      if (t.live() && !t.replaces.empty() && t.stack == record.stack && t.service == record.name)
-        replaced.insert(t.replaces);
+    const std::vector<Task*> mine = serviceTasks(record.stack, record.name);
+    for (const Task* t : mine) {
+      if (t->live() && !t->replaces.empty()) replaced.insert(t->replaces);
     }
-    for (auto& [id, t] : tasks_) {
-      if (!t.live() || t.stack != record.stack || t.service != record.name || wanted.count(t.slot) == 0) continue;
-      if (replaced.count(id) != 0) continue;
-      if (stale(t, record, d)) staleTasks.push_back(&t);
+    for (Task* t : mine) {
+      if (!t->live() || !isWanted(wanted, d, record, t->slot)) continue;
+      if (replaced.count(t->id) != 0) continue;
+      if (stale(*t, record, d)) staleTasks.push_back(t);
     }
     std::sort(staleTasks.begin(), staleTasks.end(),
               [](const Task* a, const Task* b) { return a->slot != b->slot ? a->slot < b->slot : a->id < b->id; });
@@ -549,10 +602,10 @@ class Pass {
     // This update's own tasks: in flight until they ran (healthy) for `monitor`; failed ones count.
     int inflight = 0;
     int failures = 0;
-    std::string lastFailure;
-    for (auto& [id, t] : tasks_) {
-      (void)id;
-      if (t.stack != record.stack || t.service != record.name || t.createdAt < record.updateStartedAt) continue;
+    const Task* lastFailed = nullptr;  // the last in ID order
+    for (const Task* task : mine) {
+      const Task& t = *task;
+      if (t.createdAt < record.updateStartedAt) continue;
       if (stale(t, record, d)) continue;
       if (t.live()) {
         const bool settled = t.state == TaskState::Running && now_ - t.runningSince >= rule.monitor;
@@ -563,10 +616,12 @@ class Pass {
       } else if (t.state == TaskState::Failed &&
                  (t.runningSince == WallTime{} || t.stateSince - t.runningSince < rule.monitor)) {
         ++failures;
-        lastFailure = fmt::format("{} failed: {}", taskName(t), t.error);
+        if (lastFailed == nullptr || lastFailed->id < t.id) lastFailed = &t;
       }
     }
     record.updateFailures = failures;
+    const std::string lastFailure =
+        lastFailed == nullptr ? "" : fmt::format("{} failed: {}", taskName(*lastFailed), lastFailed->error);
     const int total = std::max<int>(1, static_cast<int>(wanted.size()));
     if (failures > 0 && static_cast<double>(failures) / total > rule.maxFailureRatio) {
       switch (rule.failureAction) {
@@ -618,7 +673,7 @@ class Pass {
         event("task", "shutdown", &old, "", "replaced by the update");
       }
       Task& n = newTask(record, old.slot);
-      if (rule.startFirst && old.state != TaskState::Pending) n.replaces = oldId;
+      if (rule.startFirst && old.state != TaskState::Pending) setReplaces(n, oldId);
       placeTask(n, d, d.global ? wanted.at(n.slot) : (healthOf(oldHost) == HostHealth::Ready ? oldHost : ""), "", true);
     }
     record.lastBatchAt = now_;
@@ -634,6 +689,10 @@ class Pass {
   // ---- 6. drained hosts
 
   void drain() {
+    if (std::none_of(state_.hosts.begin(), state_.hosts.end(),
+                     [](const auto& h) { return h.second.availability == Availability::Drain; })) {
+      return;
+    }
     std::set<std::string> replaced;
     for (const auto& [id, t] : tasks_) {
       (void)id;
@@ -665,7 +724,7 @@ class Pass {
       asOld.specGeneration = old.specGeneration;
       asOld.forceCounter = old.forceCounter;
       Task& n = newTask(asOld, old.slot);
-      n.replaces = old.id;
+      setReplaces(n, old.id);
       placeTask(n, *d, "", old.host, true);
       if (n.state == TaskState::Pending) {
         // Nowhere to go: the old task keeps running on the draining host; the new one waits.
@@ -748,30 +807,27 @@ class Pass {
     if (t.live() || (t.state != TaskState::Complete && t.state != TaskState::Failed)) return false;
     auto stack = state_.stacks.find(t.stack);
     if (stack == state_.stacks.end() || stack->second.removing) return false;
-    for (const auto& [id, other] : tasks_) {
-      (void)id;
-      if (other.stack == t.stack && other.service == t.service && other.slot == t.slot &&
-          (other.live() || other.createdAt > t.createdAt))
-        return false;
+    auto svc = byService_.find({t.stack, t.service});
+    if (svc == byService_.end()) return true;
+    auto slot = svc->second.find(t.slot);
+    if (slot == svc->second.end()) return true;
+    for (const Task* other : slot->second) {
+      if (other->live() || other->createdAt > t.createdAt) return false;
     }
     return true;
   }
 
   void jobs() {
-    std::map<std::string, std::map<std::string, const Task*>> byHost;  // host → task ID → task
-    for (const auto& [id, t] : tasks_) {
-      if (deleted_.count(id) != 0 || t.host.empty()) continue;
-      byHost[t.host][id] = &t;
-    }
     for (const auto& [hostName, host] : state_.hosts) {
       (void)host;
       if (!observable(hostName)) continue;
       const HostObservation& o = obs_.at(hostName);
-      std::set<std::string> seen;
       for (const ObservedTaskContainer& c : o.containers) {
-        seen.insert(c.task);
         const Task* t = nullptr;
-        if (auto it = byHost[hostName].find(c.task); it != byHost[hostName].end()) t = it->second;
+        if (auto it = tasks_.find(c.task);
+            it != tasks_.end() && it->second.host == hostName && deleted_.count(c.task) == 0) {
+          t = &it->second;
+        }
         if (t == nullptr) {
           d_.jobs.insert({hostName, c.stack});  // not ours (any more): removed
           continue;
@@ -788,14 +844,16 @@ class Pass {
         }
         if (!kept(*t)) d_.jobs.insert({hostName, t->stack});
       }
-      for (const auto& [id, t] : byHost[hostName]) {
-        if (!t->live() || t->state == TaskState::Pending || seen.count(id) != 0) continue;
-        if (t->notBefore > now_) {
-          wake(t->notBefore);
-          continue;
-        }
-        d_.jobs.insert({hostName, t->stack});
+    }
+    // Live tasks with no container on their (observable) host yet.
+    for (const auto& [id, t] : tasks_) {
+      if (!t.live() || t.host.empty() || t.state == TaskState::Pending || deleted_.count(id) != 0) continue;
+      if (containerOf(t) != nullptr || !observable(t.host)) continue;
+      if (t.notBefore > now_) {
+        wake(t.notBefore);
+        continue;
       }
+      d_.jobs.insert({t.host, t.stack});
     }
   }
 
@@ -807,10 +865,15 @@ class Pass {
   const IdSource& newId_;
   Decisions d_;
   std::map<std::string, Task> tasks_;
+  std::map<std::pair<std::string, std::string>, std::map<int, std::vector<Task*>>> byService_;
+  std::map<std::string, std::vector<Task*>> replacers_;  // task ID → tasks that replace it
+  std::unordered_map<std::string, std::unordered_map<std::string, const ObservedTaskContainer*>> containers_;
   std::set<std::string> deleted_;
-  std::map<std::string, HostHealth> health_;
+  // By host name; hashed, as they are looked up for every task.
+  std::unordered_map<std::string, HostHealth> health_;
+  std::unordered_map<std::string, const HostObservation*> observed_;
   std::map<std::string, PlacementSpec> specs_;
-  std::vector<HostCandidate> load_;
+  Placer placer_;
 };
 
 }  // namespace
@@ -861,11 +924,13 @@ HostWork hostWork(const ClusterState& state, const DefCatalog& defs, const std::
   // Live tasks here, by (service, slot); a start-first pair on one slot becomes one replacement.
   std::map<std::pair<std::string, int>, std::vector<const Task*>> live;
   std::map<std::pair<std::string, int>, const Task*> lastEnded;
+  std::set<std::pair<std::string, int>> liveAnywhere;
   for (const auto& [id, t] : state.tasks) {
     (void)id;
     if (t.stack != stack) continue;
     const auto key = std::make_pair(t.service, t.slot);
     if (t.live()) {
+      liveAnywhere.insert(key);
       if (t.host == host && t.state != TaskState::Pending) live[key].push_back(&t);
       continue;
     }
@@ -896,12 +961,7 @@ HostWork hostWork(const ClusterState& state, const DefCatalog& defs, const std::
   for (const auto& [key, t] : lastEnded) {
     if (t->host != host || live.count(key) != 0) continue;
     if (t->state != TaskState::Complete && t->state != TaskState::Failed) continue;
-    bool wanted = false;
-    for (const auto& [k2, other] : state.tasks) {
-      (void)k2;
-      if (other.stack == stack && other.service == key.first && other.slot == key.second && other.live()) wanted = true;
-    }
-    if (wanted) continue;
+    if (liveAnywhere.count(key) != 0) continue;  // the slot runs again (elsewhere)
     plan::Slot slot;
     slot.number = t->slot;
     slot.labels = taskLabels(*t);

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
+#include <memory>
+#include <set>
 #include <string_view>
 #include <tuple>
 
@@ -237,6 +240,18 @@ void addLoadTo(HostCandidate& h, const std::string& key, const PlacementSpec& sp
   for (const std::string& port : spec.hostPorts) h.ports[port] = key;
 }
 
+void removeLoadFrom(HostCandidate& h, const std::string& key, const PlacementSpec& spec) {
+  h.tasks = std::max(0, h.tasks - 1);
+  int& n = h.perService[key];
+  n = std::max(0, n - 1);
+  h.cpusReserved = std::max(0.0, h.cpusReserved - spec.cpus);
+  h.memoryReserved = std::max<std::int64_t>(0, h.memoryReserved - spec.memory);
+  for (const std::string& port : spec.hostPorts) {
+    auto it = h.ports.find(port);
+    if (it != h.ports.end() && it->second == key) h.ports.erase(it);
+  }
+}
+
 HostCandidate* findHost(std::vector<HostCandidate>& hosts, const std::string& name) {
   for (HostCandidate& h : hosts) {
     if (h.host->name == name) return &h;
@@ -255,16 +270,7 @@ void addLoad(std::vector<HostCandidate>& hosts, const std::string& host, const P
 void removeLoad(std::vector<HostCandidate>& hosts, const std::string& host, const PlacementSpec& spec) {
   HostCandidate* h = findHost(hosts, host);
   if (h == nullptr) return;
-  const std::string key = serviceKey(spec);
-  h->tasks = std::max(0, h->tasks - 1);
-  int& n = h->perService[key];
-  n = std::max(0, n - 1);
-  h->cpusReserved = std::max(0.0, h->cpusReserved - spec.cpus);
-  h->memoryReserved = std::max<std::int64_t>(0, h->memoryReserved - spec.memory);
-  for (const std::string& port : spec.hostPorts) {
-    auto it = h->ports.find(port);
-    if (it != h->ports.end() && it->second == key) h->ports.erase(it);
-  }
+  removeLoadFrom(*h, serviceKey(spec), spec);
 }
 
 std::vector<HostCandidate> candidates(const ClusterState& state, const Observations& observations,
@@ -372,6 +378,164 @@ Result<std::string> place(const PlacementSpec& spec, const std::string& taskName
   if (chosen == nullptr) chosen = best.candidate;
   addLoadTo(*chosen, key, spec);
   return chosen->host->name;
+}
+
+// ---- Placer
+
+// One placement spec's hosts. A member is an eligible host; it is in its cell's `fitting` set, keyed
+// by its rank, while it has room for one more task.
+struct Placer::View {
+  using Rank = std::tuple<int, int, std::size_t>;  // (replicas of the service, tasks, host index)
+  struct Member {
+    std::size_t cell = 0;
+    int here = 0;
+    bool fitting = false;
+    Rank rank{};
+  };
+  struct Cell {
+    std::vector<std::string> values{};  // of each spread label
+    std::set<Rank> fitting{};
+  };
+
+  PlacementSpec spec{};
+  std::string key{};
+  std::vector<int> memberOf{};  // host index → member index, -1 when not eligible
+  std::vector<Member> members{};
+  std::vector<Cell> cells{};
+  std::vector<std::map<std::string, int, std::less<>>> spread{};  // per label: value → replicas
+
+  void refresh(const std::vector<HostCandidate>& hosts, std::size_t host) {
+    const int m = memberOf[host];
+    if (m < 0) return;
+    Member& member = members[static_cast<std::size_t>(m)];
+    Cell& cell = cells[member.cell];
+    if (member.fitting) cell.fitting.erase(member.rank);
+    const HostCandidate& h = hosts[host];
+    const int here = countOf(h, key);
+    for (std::size_t i = 0; i < spread.size(); ++i) spread[i][cell.values[i]] += here - member.here;
+    member.here = here;
+    member.rank = Rank{here, h.tasks, host};
+    member.fitting = fits(spec, key, h, nullptr);
+    if (member.fitting) cell.fitting.insert(member.rank);
+  }
+
+  // The cell's best fitting host other than `avoid` (host indexes); `none` when there is none.
+  static std::size_t best(const Cell& cell, std::size_t avoid, std::size_t none) {
+    for (const Rank& r : cell.fitting) {
+      if (std::get<2>(r) != avoid) return std::get<2>(r);
+    }
+    return none;
+  }
+};
+
+Placer::Placer(std::vector<HostCandidate> hosts) : hosts_(std::move(hosts)) {
+  std::sort(hosts_.begin(), hosts_.end(),
+            [](const HostCandidate& a, const HostCandidate& b) { return a.host->name < b.host->name; });
+}
+Placer::~Placer() = default;
+Placer::Placer(Placer&&) noexcept = default;
+Placer& Placer::operator=(Placer&&) noexcept = default;
+
+std::size_t Placer::indexOf(const std::string& host) const {
+  auto it = std::lower_bound(hosts_.begin(), hosts_.end(), host,
+                             [](const HostCandidate& h, const std::string& name) { return h.host->name < name; });
+  if (it == hosts_.end() || it->host->name != host) return hosts_.size();
+  return static_cast<std::size_t>(it - hosts_.begin());
+}
+
+const HostCandidate* Placer::find(const std::string& host) const {
+  const std::size_t i = indexOf(host);
+  return i == hosts_.size() ? nullptr : &hosts_[i];
+}
+
+Placer::View& Placer::viewFor(const PlacementSpec& spec) {
+  for (const auto& v : views_) {
+    if (v->spec == spec) return *v;
+  }
+  auto v = std::make_unique<View>();
+  v->spec = spec;
+  v->key = serviceKey(spec);
+  v->memberOf.assign(hosts_.size(), -1);
+  v->spread.resize(spec.spreadLabels.size());
+  std::map<std::vector<std::string>, std::size_t> cellOf;
+  for (std::size_t i = 0; i < hosts_.size(); ++i) {
+    if (!eligible(spec, hosts_[i], nullptr)) continue;
+    std::vector<std::string> values;
+    values.reserve(spec.spreadLabels.size());
+    for (const std::string& label : spec.spreadLabels) values.emplace_back(spreadValue(hosts_[i], label));
+    auto [cell, added] = cellOf.emplace(values, v->cells.size());
+    if (added) v->cells.push_back(View::Cell{std::move(values), {}});
+    for (std::size_t l = 0; l < v->spread.size(); ++l) v->spread[l].emplace(v->cells[cell->second].values[l], 0);
+    v->memberOf[i] = static_cast<int>(v->members.size());
+    View::Member m;
+    m.cell = cell->second;
+    v->members.push_back(m);
+    v->refresh(hosts_, i);
+  }
+  views_.push_back(std::move(v));
+  return *views_.back();
+}
+
+void Placer::changed(std::size_t host) {
+  for (const auto& v : views_) v->refresh(hosts_, host);
+}
+
+Result<std::string> Placer::place(const PlacementSpec& spec, const std::string& taskName, const std::string& avoid) {
+  if (!spec.pinnedHost.empty()) {
+    // Only the pinned host is eligible: it is the answer when it fits (`avoid` matters only when
+    // several fit).
+    const std::size_t i = indexOf(spec.pinnedHost);
+    if (i < hosts_.size() && eligible(spec, hosts_[i], nullptr) && fits(spec, serviceKey(spec), hosts_[i], nullptr)) {
+      add(spec.pinnedHost, spec);
+      return spec.pinnedHost;
+    }
+  } else {
+    const View& v = viewFor(spec);
+    const std::size_t none = hosts_.size();
+    const std::size_t avoided = avoid.empty() ? none : indexOf(avoid);
+    // The best cell: the lowest spread counts, then its best host's rank.
+    std::size_t chosen = none;
+    std::vector<int> chosenSpread;
+    std::vector<int> spread(v.spread.size());
+    for (const View::Cell& cell : v.cells) {
+      const std::size_t h = View::best(cell, avoided, none);
+      if (h == none) continue;
+      for (std::size_t l = 0; l < spread.size(); ++l) spread[l] = v.spread[l].find(cell.values[l])->second;
+      if (chosen != none) {
+        if (spread != chosenSpread) {
+          if (spread > chosenSpread) continue;
+        } else if (!(v.members[static_cast<std::size_t>(v.memberOf[h])].rank <
+                     v.members[static_cast<std::size_t>(v.memberOf[chosen])].rank)) {
+          continue;
+        }
+      }
+      chosen = h;
+      chosenSpread = spread;
+    }
+    if (chosen != none) {
+      const std::string name = hosts_[chosen].host->name;
+      add(name, spec);
+      return name;
+    }
+  }
+  // Nothing fits (or only through the pinned host, which did not): the walk names every reason.
+  Result<std::string> host = cluster::place(spec, taskName, hosts_, avoid);
+  if (host) changed(indexOf(*host));
+  return host;
+}
+
+void Placer::add(const std::string& host, const PlacementSpec& spec) {
+  const std::size_t i = indexOf(host);
+  if (i == hosts_.size()) return;
+  addLoadTo(hosts_[i], serviceKey(spec), spec);
+  changed(i);
+}
+
+void Placer::remove(const std::string& host, const PlacementSpec& spec) {
+  const std::size_t i = indexOf(host);
+  if (i == hosts_.size()) return;
+  removeLoadFrom(hosts_[i], serviceKey(spec), spec);
+  changed(i);
 }
 
 }  // namespace berth::cluster

@@ -2,7 +2,12 @@
 // scheduler.h is pinned here, and the reasons it gives when nothing fits are compared whole.
 #include "cluster/scheduler.h"
 
+#include <fmt/core.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <random>
 
 #include "cluster/cluster_test_util.h"
 
@@ -20,10 +25,15 @@ std::string placements(const Sim& sim, const std::string& service, int count = 1
     specs[key.first + "/" + key.second] = sim.def(key.second, key.first).placement;
   }
   std::vector<HostCandidate> hosts = candidates(sim.state, sim.obs, specs);
+  Placer placer(hosts);
   const PlacementSpec& spec = specs.at("s/" + service);
   std::vector<std::string> out;
   for (int i = 0; i < count; ++i) {
-    auto host = place(spec, service + "." + std::to_string(first + i), hosts, avoid);
+    const std::string name = service + "." + std::to_string(first + i);
+    auto host = place(spec, name, hosts, avoid);
+    // The Placer (what a reconcile pass uses) decides exactly as the walk over every host does.
+    auto fast = placer.place(spec, name, avoid);
+    EXPECT_EQ(fast ? *fast : fast.error().message(), host ? *host : host.error().message()) << name;
     if (!host) {
       out.push_back(host.error().message());
       break;
@@ -460,6 +470,82 @@ TEST(SchedulerTest, ReasonsPrintCpusAndMemoryShortly) {
   EXPECT_EQ(formatBytes(512 * kMiB), "512MiB");
   EXPECT_EQ(formatBytes(kGiB + kGiB / 2), "1.5GiB");
   EXPECT_EQ(formatBytes(100), "100B");
+}
+
+// The Placer against the walk over every host, on random fleets and random sequences of placements
+// (with and without a host to avoid, pinned or not) and load changes: the same host or the same
+// reason every time, and the same load at the end.
+TEST(SchedulerTest, PlacerDecidesAsTheWalkOverEveryHostDoes) {
+  std::mt19937 random(20261206);
+  const auto pick = [&](int n) { return static_cast<int>(random() % static_cast<unsigned>(n)); };
+  for (int round = 0; round < 500; ++round) {
+    std::vector<std::unique_ptr<Host>> owned;
+    std::vector<HostCandidate> hosts;
+    const int hostCount = 1 + pick(12);
+    for (int i = 0; i < hostCount; ++i) {
+      auto h = std::make_unique<Host>();
+      h->name = "h" + std::to_string(pick(40));  // names repeat: skip the duplicates
+      bool duplicate = false;
+      for (const auto& o : owned) duplicate = duplicate || o->name == h->name;
+      if (duplicate) continue;
+      h->index = i + 1;
+      h->facts.ncpu = 1 + pick(4);
+      h->facts.memoryBytes = (1 + pick(4)) * kGiB;
+      if (pick(4) != 0) h->labels["zone"] = std::string(1, static_cast<char>('a' + pick(3)));
+      if (pick(2) == 0) h->labels["rack"] = std::to_string(pick(2));
+      if (pick(8) == 0) h->availability = Availability::Drain;
+      HostCandidate c;
+      c.host = h.get();
+      c.health = pick(10) == 0 ? HostHealth::Down : HostHealth::Ready;
+      hosts.push_back(c);
+      owned.push_back(std::move(h));
+    }
+    // As candidates() gives them: by name (the order reasons are listed in).
+    std::sort(hosts.begin(), hosts.end(),
+              [](const HostCandidate& a, const HostCandidate& b) { return a.host->name < b.host->name; });
+    std::vector<PlacementSpec> specs;
+    for (int i = 0; i < 3; ++i) {
+      PlacementSpec spec;
+      spec.stack = "s";
+      spec.service = "svc" + std::to_string(i);
+      if (pick(3) == 0) spec.constraints.push_back(*parseConstraint(pick(2) == 0 ? "node.labels.zone!=c" : "node.labels.rack==0"));
+      const int labels = pick(3);
+      if (labels >= 1) spec.spreadLabels.push_back("zone");
+      if (labels >= 2) spec.spreadLabels.push_back("rack");
+      if (pick(3) == 0) spec.maxPerHost = 1 + pick(3);
+      if (pick(3) == 0) spec.cpus = 0.5 * (1 + pick(3));
+      if (pick(4) == 0) spec.memory = (1 + pick(2)) * kGiB / 2;
+      if (pick(5) == 0) spec.hostPorts.push_back("8080/tcp");
+      specs.push_back(spec);
+    }
+    std::vector<HostCandidate> walked = hosts;
+    Placer placer(hosts);
+    std::vector<std::pair<std::string, PlacementSpec>> placed;
+    for (int step = 0; step < 60; ++step) {
+      PlacementSpec spec = specs[static_cast<std::size_t>(pick(3))];
+      const std::string where = fmt::format("round {} step {}", round, step);
+      if (!placed.empty() && pick(5) == 0) {
+        const std::size_t i = static_cast<std::size_t>(pick(static_cast<int>(placed.size())));
+        removeLoad(walked, placed[i].first, placed[i].second);
+        placer.remove(placed[i].first, placed[i].second);
+        placed.erase(placed.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      if (pick(6) == 0) spec.pinnedHost = owned[static_cast<std::size_t>(pick(static_cast<int>(owned.size())))]->name;
+      const std::string avoid = pick(4) == 0 ? owned[static_cast<std::size_t>(pick(static_cast<int>(owned.size())))]->name : "";
+      auto expected = place(spec, "t", walked, avoid);
+      auto got = placer.place(spec, "t", avoid);
+      ASSERT_EQ(got ? *got : got.error().message(), expected ? *expected : expected.error().message()) << where;
+      if (expected) placed.emplace_back(*expected, spec);
+    }
+    for (const HostCandidate& w : walked) {
+      const HostCandidate* p = placer.find(w.host->name);
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(p->tasks, w.tasks) << w.host->name;
+      EXPECT_EQ(p->ports, w.ports) << w.host->name;
+      EXPECT_DOUBLE_EQ(p->cpusReserved, w.cpusReserved) << w.host->name;
+    }
+  }
 }
 
 }  // namespace
