@@ -83,6 +83,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/memory.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "cluster/controller.h"
@@ -1587,7 +1588,7 @@ Timing steady(int hosts, int perHost, int runs) {
 // ======================================================================================
 // The memory run: a real Controller against the fake engines (child process)
 // ======================================================================================
-namespace memory {
+namespace rss {
 
 class SimEngines final : public cluster::EngineProvider {
  public:
@@ -1862,7 +1863,7 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
   return static_cast<int>(result);
 }
 
-}  // namespace memory
+}  // namespace rss
 
 // ======================================================================================
 // The driver
@@ -2200,7 +2201,8 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::string(argv[1]) == "--controller") {
     if (argc < 6) return usage();
-    return memory::run(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
+    berth::memory::tuneForManyThreads(argv);  // as berthd's main does, first thing
+    return rss::run(argv[2], std::atoi(argv[3]), std::atoi(argv[4]), std::atoi(argv[5]));
   }
   return benchmark(argc, argv);
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/memory.h"
 #include "base/strings.h"
 #include "cluster/scheduler.h"
 #include "engine/image_copy.h"
@@ -188,6 +189,8 @@ struct Controller::Impl {
   std::map<HostJob, JobBackoff> backoff{};  // jobs that failed as a whole, until they succeed
   std::optional<WallTime> wakeAt{};
   bool dirty = true;
+  bool busySince = false;  // a change was committed since the heap last gave memory back
+  SteadyTime lastChange{};
 
   // ---- mailbox
   std::mutex mu;
@@ -207,9 +210,17 @@ struct Controller::Impl {
   std::vector<std::jthread> workers;
   std::stop_source jobStop;
 
-  // ---- snapshot and stats
+  // ---- snapshot: a copy of the state, made on the owner thread when a reader asks for one and
+  // something changed since the last; it lives as long as readers hold it (a copy kept at every
+  // pass would double berthd's memory, and cost a copy per probe answer).
   mutable std::mutex snapMu;
-  std::shared_ptr<const Snapshot> snap = std::make_shared<Snapshot>();
+  std::uint64_t stateVersion = 1;               // guarded by snapMu; publish() bumps it
+  std::weak_ptr<const Snapshot> snapCache{};    // guarded by snapMu
+  std::uint64_t snapCacheVersion = 0;           // guarded by snapMu
+  std::shared_ptr<const Snapshot> finalSnap{};  // guarded by snapMu; the state as stop() left it
+  std::thread::id ownerId{};
+
+  // ---- stats
   mutable std::mutex statsMu;
   ReconcileStats stats{};
 
@@ -261,7 +272,8 @@ struct Controller::Impl {
   Result<std::shared_ptr<const spec::Project>> projectFor(const HostWork& work);
   void startAgent(const Host& host);
   void stopAgent(const std::string& name);
-  void publish();
+  void publish();  // readers' next snapshot is made afresh
+  std::shared_ptr<const Snapshot> buildSnapshot();  // owner thread (or no owner running)
   Status commit(const Change& change);
   std::string newTaskId();
   void rebalanceStep();
@@ -478,6 +490,13 @@ void Controller::Impl::loop(std::stop_token stop) {
     for (auto& fn : batch) fn();
     const bool due = !wakeAt || clock.wallNow() >= *wakeAt;
     if (dirty || due || batch.empty()) pass();
+    // After a burst of changes (a deploy, a host lost), once things have been quiet for a moment,
+    // the heap gives back what the burst freed: berthd's size is its steady state's, not its
+    // busiest moment's.
+    if (busySince && std::chrono::steady_clock::now() - lastChange >= 2s) {
+      busySince = false;
+      memory::releaseFree();
+    }
   }
 }
 
@@ -489,6 +508,8 @@ Status Controller::Impl::commit(const Change& change) {
   }
   if (options.crashPoint) options.crashPoint("commit");
   applyChange(state, change);
+  busySince = true;
+  lastChange = std::chrono::steady_clock::now();
   return ok();
 }
 
@@ -596,13 +617,20 @@ Result<std::shared_ptr<const spec::Project>> Controller::Impl::projectFor(const 
 }
 
 void Controller::Impl::publish() {
+  std::lock_guard lock(snapMu);
+  ++stateVersion;
+}
+
+std::shared_ptr<const Snapshot> Controller::Impl::buildSnapshot() {
   auto s = std::make_shared<Snapshot>();
   s->state = state;
   s->observations = obs;
   s->defs = defs;
   s->at = clock.wallNow();
   std::lock_guard lock(snapMu);
-  snap = std::move(s);
+  snapCache = s;
+  snapCacheVersion = stateVersion;
+  return s;
 }
 
 void Controller::Impl::pass() {
@@ -996,6 +1024,7 @@ Status Controller::start() {
     });
   }
   impl_->owner = std::jthread([impl = impl_.get()](std::stop_token st) { impl->loop(st); });
+  impl_->ownerId = impl_->owner.get_id();
   log::info("controller started: {} hosts, {} stacks, {} tasks ({})", impl_->state.hosts.size(),
             impl_->state.stacks.size(), impl_->state.tasks.size(), impl_->store.describe());
   return ok();
@@ -1010,6 +1039,18 @@ void Controller::stop() {
   }
   impl_->cv.notify_all();
   if (impl_->owner.joinable()) impl_->owner.join();
+  {
+    // Readers after the stop see the state as it was left; readers that were waiting for the
+    // owner's copy are answered with it too (their requests are dropped with the mailbox).
+    auto last = impl_->buildSnapshot();
+    std::lock_guard lock(impl_->snapMu);
+    impl_->finalSnap = std::move(last);
+  }
+  {
+    std::deque<std::function<void()>> dropped;
+    std::lock_guard lock(impl_->mu);
+    dropped.swap(impl_->mailbox);
+  }
   impl_->jobStop.request_stop();
   {
     std::lock_guard lock(impl_->jobMu);
@@ -1027,8 +1068,35 @@ void Controller::stop() {
 }
 
 std::shared_ptr<const Snapshot> Controller::snapshot() const {
-  std::lock_guard lock(impl_->snapMu);
-  return impl_->snap;
+  Impl& impl = *impl_;
+  {
+    std::lock_guard lock(impl.snapMu);
+    if (impl.finalSnap) return impl.finalSnap;
+    if (auto s = impl.snapCache.lock(); s && impl.snapCacheVersion == impl.stateVersion) return s;
+  }
+  // Before start() nothing else touches the state; on the owner thread it is ours to read.
+  if (!impl.owner.joinable() || std::this_thread::get_id() == impl.ownerId) return impl.buildSnapshot();
+  auto promise = std::make_shared<std::promise<std::shared_ptr<const Snapshot>>>();
+  auto future = promise->get_future();
+  bool posted = false;
+  {
+    std::lock_guard lock(impl.mu);
+    if (!impl.stopping) {
+      impl.mailbox.push_back([&impl, promise] { promise->set_value(impl.buildSnapshot()); });
+      posted = true;
+    }
+  }
+  if (posted) {
+    impl.cv.notify_one();
+    promise.reset();  // the mailbox's copy is the one that answers (or, dropped by stop(), breaks)
+    try {
+      return future.get();
+    } catch (const std::future_error&) {
+      // Stopped before the owner got to it: the state stop() left.
+    }
+  }
+  std::lock_guard lock(impl.snapMu);
+  return impl.finalSnap != nullptr ? impl.finalSnap : std::make_shared<const Snapshot>();
 }
 
 ReconcileStats Controller::stats() const {

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "base/log.h"
+#include "base/memory.h"
 #include "base/strings.h"
 #include "cluster/controller.h"
 #include "cluster/sqlite_store.h"
@@ -162,6 +163,7 @@ int run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  berth::memory::tuneForManyThreads(argv);  // first: it may re-execute berthd (see memory.h)
   Flags flags;
   CLI::App app{"berthd: the berth controller — one desired state for a fleet of Docker hosts"};
   app.add_option("--data-dir", flags.dataDir, "Where berthd keeps its state and credentials")

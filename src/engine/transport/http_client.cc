@@ -4,13 +4,18 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "base/log.h"
 
 namespace berth::engine::transport {
 namespace {
 
-constexpr std::size_t kReadBuffer = 64 * 1024;
+// The read buffer starts small and grows while reads fill it, up to a TLS record's size: an event
+// stream, which berthd keeps open to every host and which brings an event of a kilobyte now and
+// then, holds 4 KiB; an image or a log in bulk reads 16 KiB at a time.
+constexpr std::size_t kFirstReadBuffer = 4 * 1024;
+constexpr std::size_t kReadBuffer = 16 * 1024;
 // An upload's piece up to this size is copied behind its chunk header and written at once (one
 // syscall, one TLS record); a larger one is written in place, framing separately.
 constexpr std::size_t kCoalescedPiece = 64 * 1024;
@@ -50,19 +55,26 @@ Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& 
                       const bool& stopped, Phase& phase) {
   phase = Phase::Write;
   BERTH_TRY(conn.writeAll(bytes, std::min(headerDeadline, bodyDeadline)));
-  auto buffer = std::make_unique<std::array<char, kReadBuffer>>();
+  std::vector<char> buffer(kFirstReadBuffer);
   std::string body;
   while (!parser.done() && !stopped) {
     phase = parser.headerDone() ? Phase::Body : Phase::Header;
     const Deadline d = parser.headerDone() ? bodyDeadline : std::min(headerDeadline, bodyDeadline);
-    BERTH_ASSIGN_OR_RETURN(const std::size_t n, conn.readSome(*buffer, d));
+    BERTH_ASSIGN_OR_RETURN(const std::size_t n, conn.readSome(buffer, d));
     if (n == 0) {
       BERTH_TRY(parser.feedEof(body));
       if (!body.empty()) BERTH_TRY(sink(body));
       return true;
     }
-    BERTH_TRY(parser.feed(std::string_view(buffer->data(), n), body));
+    BERTH_TRY(parser.feed(std::string_view(buffer.data(), n), body));
     if (!body.empty()) BERTH_TRY(sink(body));
+    if (n == buffer.size() && buffer.size() < kReadBuffer) {
+      buffer.resize(std::min(kReadBuffer, 2 * buffer.size()));
+    } else if (n < kFirstReadBuffer && buffer.size() > kFirstReadBuffer) {
+      std::vector<char>(kFirstReadBuffer).swap(buffer);  // the burst is over
+    }
+    // The sink has taken the body: a burst's worth of capacity is not kept for the quiet after it.
+    if (body.capacity() > kFirstReadBuffer) std::string().swap(body);
   }
   return !stopped;
 }

@@ -25,7 +25,9 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::uint32_t kMaxHeaderBytes = 64 * 1024;
-constexpr std::size_t kBodyChunk = 64 * 1024;
+// Body bytes are decoded in pieces of at most this size (on the stack of every thread that reads a
+// body, berthd's per-host event streams among them).
+constexpr std::size_t kBodyChunk = 8 * 1024;
 
 // Beast 1.74 speaks boost::string_view.
 boost::beast::string_view bsv(std::string_view s) { return {s.data(), s.size()}; }
@@ -87,7 +89,12 @@ struct ResponseParser::Impl {
   void consume(std::size_t n) {
     offset += n;
     if (offset == pending.size()) {
-      pending.clear();
+      // A long-lived stream (events, logs) sits idle most of its life: it keeps no burst's buffer.
+      if (pending.capacity() > 4 * 1024) {
+        std::string().swap(pending);
+      } else {
+        pending.clear();
+      }
       offset = 0;
     } else if (offset > 64 * 1024 && offset > pending.size() / 2) {
       pending.erase(0, offset);
