@@ -70,8 +70,8 @@ Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& 
     if (!body.empty()) BERTH_TRY(sink(body));
     if (n == buffer.size() && buffer.size() < kReadBuffer) {
       buffer.resize(std::min(kReadBuffer, 2 * buffer.size()));
-    } else if (n < kFirstReadBuffer && buffer.size() > kFirstReadBuffer) {
-      std::vector<char>(kFirstReadBuffer).swap(buffer);  // the burst is over
+    } else if (n < buffer.size() && buffer.size() > kFirstReadBuffer) {
+      std::vector<char>(kFirstReadBuffer).swap(buffer);  // caught up: the burst is over
     }
     // The sink has taken the body: a burst's worth of capacity is not kept for the quiet after it.
     if (body.capacity() > kFirstReadBuffer) std::string().swap(body);
