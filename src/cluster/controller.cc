@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
+#include <atomic>
 #include <future>
 #include <mutex>
 #include <random>
@@ -218,7 +219,8 @@ struct Controller::Impl {
   std::weak_ptr<const Snapshot> snapCache{};    // guarded by snapMu
   std::uint64_t snapCacheVersion = 0;           // guarded by snapMu
   std::shared_ptr<const Snapshot> finalSnap{};  // guarded by snapMu; the state as stop() left it
-  std::thread::id ownerId{};
+  std::atomic<bool> ownerStarted{false};
+  std::atomic<std::thread::id> ownerId{};  // set by the owner thread itself, first thing
 
   // ---- stats
   mutable std::mutex statsMu;
@@ -893,6 +895,17 @@ void Controller::Impl::rebalanceStep() {
         if (old != state.tasks.end() && old->second.live()) inflight = true;
       }
     }
+    // ... and until no host runs a container of a task a move replaced: "rebalanced" means the
+    // stack's containers are where its tasks are.
+    for (const auto& [host, o] : obs) {
+      (void)host;
+      if (o.health != HostHealth::Ready || !o.listed) continue;  // a lost host's are removed on its return
+      for (const ObservedTaskContainer& c : o.containers) {
+        if (inflight || c.stack != stack) continue;
+        auto t = state.tasks.find(c.task);
+        if (t != state.tasks.end() && !t->second.live() && t->second.state == TaskState::Shutdown) inflight = true;
+      }
+    }
     if (inflight) {
       ++it;
       continue;
@@ -1023,8 +1036,11 @@ Status Controller::start() {
       }
     });
   }
-  impl_->owner = std::jthread([impl = impl_.get()](std::stop_token st) { impl->loop(st); });
-  impl_->ownerId = impl_->owner.get_id();
+  impl_->owner = std::jthread([impl = impl_.get()](std::stop_token st) {
+    impl->ownerId = std::this_thread::get_id();
+    impl->loop(st);
+  });
+  impl_->ownerStarted = true;
   log::info("controller started: {} hosts, {} stacks, {} tasks ({})", impl_->state.hosts.size(),
             impl_->state.stacks.size(), impl_->state.tasks.size(), impl_->store.describe());
   return ok();
@@ -1075,7 +1091,7 @@ std::shared_ptr<const Snapshot> Controller::snapshot() const {
     if (auto s = impl.snapCache.lock(); s && impl.snapCacheVersion == impl.stateVersion) return s;
   }
   // Before start() nothing else touches the state; on the owner thread it is ours to read.
-  if (!impl.owner.joinable() || std::this_thread::get_id() == impl.ownerId) return impl.buildSnapshot();
+  if (!impl.ownerStarted || std::this_thread::get_id() == impl.ownerId.load()) return impl.buildSnapshot();
   auto promise = std::make_shared<std::promise<std::shared_ptr<const Snapshot>>>();
   auto future = promise->get_future();
   bool posted = false;

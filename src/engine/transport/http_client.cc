@@ -74,7 +74,7 @@ Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& 
       std::vector<char>(kFirstReadBuffer).swap(buffer);  // caught up: the burst is over
     }
     // The sink has taken the body: a burst's worth of capacity is not kept for the quiet after it.
-    if (body.capacity() > kFirstReadBuffer) std::string().swap(body);
+    if (body.empty() && body.capacity() > kFirstReadBuffer) std::string().swap(body);
   }
   return !stopped;
 }
