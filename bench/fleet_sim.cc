@@ -89,6 +89,7 @@
 #include "cluster/controller.h"
 #include "cluster/reconcile.h"
 #include "cluster/sqlite_store.h"
+#include "engine/image_reference.h"
 #include "engine/endpoint.h"
 #include "engine/engine.h"
 #include "spec/loader.h"
@@ -343,29 +344,13 @@ std::map<std::string, std::string> stringMap(const json& j) {
   return out;
 }
 
-std::string normalizeRef(std::string ref) {
-  for (const std::string_view prefix :
-       {"docker.io/library/", "index.docker.io/library/", "docker.io/", "library/"}) {
-    if (startsWith(ref, prefix)) {
-      ref = ref.substr(prefix.size());
-      break;
-    }
-  }
-  const std::size_t slash = ref.rfind('/');
-  const std::size_t colon = ref.rfind(':');
-  if (ref.find('@') == std::string::npos &&
-      (colon == std::string::npos || (slash != std::string::npos && colon < slash))) {
-    ref += ":latest";
-  }
-  return ref;
-}
 
 bool isOurImage(const std::string& ref) {
   if (ref == kImageId || (ref.size() >= 12 && startsWith(std::string_view(kImageId).substr(7), ref)) ||
       (startsWith(ref, "sha256:") && startsWith(kImageId, ref) && ref.size() > 12)) {
     return true;
   }
-  return normalizeRef(ref) == kImageRef || ref == kImageDigest;
+  return engine::normalizeImageReference(ref) == kImageRef || ref == kImageDigest;
 }
 
 json imageSummary() {
@@ -422,6 +407,23 @@ struct ContainerRec {
   bool everStarted = false;
   std::map<std::string, EndpointRec> networks{};  // by network name
 };
+
+// A container's endpoint on one network, as the engine lists (no aliases) or inspects it.
+json endpointJson(const ContainerRec& c, const EndpointRec& e, bool withAliases) {
+  return {{"IPAMConfig", nullptr},
+          {"Links", nullptr},
+          {"Aliases", withAliases ? e.aliases : json(nullptr)},
+          {"NetworkID", e.networkId},
+          {"EndpointID", e.endpointId},
+          {"Gateway", ""},
+          {"IPAddress", c.state == "running" ? e.ip : ""},
+          {"IPPrefixLen", 24},
+          {"IPv6Gateway", ""},
+          {"GlobalIPv6Address", ""},
+          {"GlobalIPv6PrefixLen", 0},
+          {"MacAddress", e.mac},
+          {"DriverOpts", nullptr}};
+}
 
 struct NetworkRec {
   std::string id{};
@@ -725,19 +727,7 @@ std::string FakeEngine::statusText(const ContainerRec& c) const {
 json FakeEngine::containerSummary(const ContainerRec& c) const {
   json networks = json::object();
   for (const auto& [netName, e] : c.networks) {
-    networks[netName] = {{"IPAMConfig", nullptr},
-                         {"Links", nullptr},
-                         {"Aliases", nullptr},
-                         {"NetworkID", e.networkId},
-                         {"EndpointID", e.endpointId},
-                         {"Gateway", ""},
-                         {"IPAddress", c.state == "running" ? e.ip : ""},
-                         {"IPPrefixLen", 24},
-                         {"IPv6Gateway", ""},
-                         {"GlobalIPv6Address", ""},
-                         {"GlobalIPv6PrefixLen", 0},
-                         {"MacAddress", e.mac},
-                         {"DriverOpts", nullptr}};
+    networks[netName] = endpointJson(c, e, /*withAliases=*/false);
   }
   std::string command;
   for (const json* part : {&field(c.config, "Entrypoint"), &field(c.config, "Cmd")}) {
@@ -768,19 +758,7 @@ json FakeEngine::containerSummary(const ContainerRec& c) const {
 json FakeEngine::containerInspect(const ContainerRec& c) const {
   json networks = json::object();
   for (const auto& [netName, e] : c.networks) {
-    networks[netName] = {{"IPAMConfig", nullptr},
-                         {"Links", nullptr},
-                         {"Aliases", e.aliases},
-                         {"NetworkID", e.networkId},
-                         {"EndpointID", e.endpointId},
-                         {"Gateway", ""},
-                         {"IPAddress", c.state == "running" ? e.ip : ""},
-                         {"IPPrefixLen", 24},
-                         {"IPv6Gateway", ""},
-                         {"GlobalIPv6Address", ""},
-                         {"GlobalIPv6PrefixLen", 0},
-                         {"MacAddress", e.mac},
-                         {"DriverOpts", nullptr}};
+    networks[netName] = endpointJson(c, e, /*withAliases=*/true);
   }
   json config = c.config;
   config["Labels"] = c.labels;
@@ -1594,19 +1572,8 @@ class SimEngines final : public cluster::EngineProvider {
  public:
   Result<std::shared_ptr<engine::Engine>> connect(const cluster::Host& host, Role role) override {
     BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(host.url));
-    // As berthd's provider (daemon/data_dir.cc): probes must answer within the probe interval.
-    engine::EngineOptions options;
-    switch (role) {
-      case Role::Probe:
-        options.connectTimeout = 1s;
-        options.requestTimeout = 2s;
-        break;
-      case Role::Work:
-        options.connectTimeout = 3s;
-        options.requestTimeout = 60s;
-        break;
-    }
-    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, options));
+    // berthd's deadlines (as daemon/data_dir.cc's provider).
+    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, optionsFor(role)));
     return std::shared_ptr<engine::Engine>(std::move(e));
   }
 };

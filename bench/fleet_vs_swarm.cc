@@ -62,6 +62,7 @@
 #include <thread>
 #include <vector>
 
+#include "parallel.h"
 #include "base/files.h"
 #include "base/strings.h"
 #include "base/time.h"
@@ -348,6 +349,9 @@ class Bench {
   // Shared steps. deployCmd runs while the engines are polled.
   Status timedDeploy(const std::string& tool, const std::string& label,
                      const std::function<Result<CommandResult>()>& deployCmd);
+  // The same deploy command again, --noops times: timed, and no container may be replaced.
+  Status noopDeploys(const std::string& tool, const std::string& what, const std::string& label,
+                     const std::function<Result<CommandResult>()>& deployCmd);
   Status killRounds(const std::string& tool, const std::string& metric, const std::string& label, int kills,
                     int replicas);
   Status hostLoss(const std::string& tool, const std::string& label, const std::function<Status()>& ready);
@@ -623,6 +627,22 @@ Result<std::pair<double, double>> Bench::startSpread(const std::string& tool, co
   return std::make_pair(*first, *last);
 }
 
+Status Bench::noopDeploys(const std::string& tool, const std::string& what, const std::string& label,
+                          const std::function<Result<CommandResult>()>& deployCmd) {
+  BERTH_ASSIGN_OR_RETURN(Census before, census(label));
+  for (int i = 0; i < flags_.noops; ++i) {
+    const auto t0 = Clock::now();
+    BERTH_TRY(succeeded(deployCmd(), what));
+    results_.add("noop", tool, msSince(t0));
+  }
+  BERTH_ASSIGN_OR_RETURN(Census after, census(label));
+  if (after.ids != before.ids) {
+    notes_.push_back(fmt::format("{}: a no-op re-deploy replaced containers ({})", tool == "swarm" ? "Swarm" : tool,
+                                 after.describe()));
+  }
+  return ok();
+}
+
 Status Bench::timedDeploy(const std::string& tool, const std::string& label,
                           const std::function<Result<CommandResult>()>& deployCmd) {
   const int n = flags_.replicas;
@@ -753,29 +773,6 @@ Status Bench::timedRemove(const std::string& tool, const std::string& label,
 
 // ---- the raw floor
 
-// Runs job(i) for i in [0, n) on `parallelism` threads; returns the first error.
-template <class Job>
-Status parallel(int n, int parallelism, Job job) {
-  std::atomic<int> next{0};
-  std::mutex mu;
-  Status first = ok();
-  {
-    std::vector<std::jthread> workers;
-    for (int w = 0; w < std::min(n, parallelism); ++w) {
-      workers.emplace_back([&] {
-        for (int i = next++; i < n; i = next++) {
-          Status s = job(i);
-          if (!s) {
-            std::lock_guard lock(mu);
-            if (first) first = s;
-          }
-        }
-      });
-    }
-  }
-  return first;
-}
-
 Status Bench::floorCycle(int round) {
   const std::string project = fmt::format("floor{}", round);
   const std::string label = "bench.floor=" + project;
@@ -796,18 +793,19 @@ Status Bench::floorCycle(int round) {
           status[static_cast<std::size_t>(h)] = fail(r.error());
           return;
         }
-        status[static_cast<std::size_t>(h)] = parallel(perHost, flags_.floorInFlight, [&](int i) -> Status {
-          engine::ContainerCreate c;
-          c.name = fmt::format("{}-s-{}", project, h * perHost + i + 1);
-          c.config.image = "busybox:latest";
-          c.config.cmd = std::vector<std::string>{"sleep", "3600"};
-          c.config.stopSignal = "SIGKILL";
-          c.config.labels = {{"bench.floor", project}};
-          c.hostConfig.networkMode = net.name;
-          c.networks[net.name].aliases = {c.name, "s"};
-          BERTH_ASSIGN_OR_RETURN(auto created, e.createContainer(c));
-          return e.startContainer(created.id);
-        });
+        status[static_cast<std::size_t>(h)] =
+            bench::parallel(perHost, flags_.floorInFlight, [&](int i) -> Status {
+              engine::ContainerCreate c;
+              c.name = fmt::format("{}-s-{}", project, h * perHost + i + 1);
+              c.config.image = "busybox:latest";
+              c.config.cmd = std::vector<std::string>{"sleep", "3600"};
+              c.config.stopSignal = "SIGKILL";
+              c.config.labels = {{"bench.floor", project}};
+              c.hostConfig.networkMode = net.name;
+              c.networks[net.name].aliases = {c.name, "s"};
+              BERTH_ASSIGN_OR_RETURN(auto created, e.createContainer(c));
+              return e.startContainer(created.id);
+            });
       });
     }
   }
@@ -837,9 +835,10 @@ Status Bench::floorCycle(int round) {
       threads.emplace_back([&, h] {
         engine::Engine& e = *engines_[static_cast<std::size_t>(h)];
         const auto& ids = c.ids[static_cast<std::size_t>(h)];
-        status[static_cast<std::size_t>(h)] = parallel(static_cast<int>(ids.size()), 8, [&](int i) -> Status {
-          return e.removeContainer(ids[static_cast<std::size_t>(i)], {.force = true});
-        });
+        status[static_cast<std::size_t>(h)] =
+            bench::parallel(static_cast<int>(ids.size()), 8, [&](int i) -> Status {
+              return e.removeContainer(ids[static_cast<std::size_t>(i)], {.force = true});
+            });
         if (status[static_cast<std::size_t>(h)])
           status[static_cast<std::size_t>(h)] = e.removeNetwork(project + "_default");
       });
@@ -886,16 +885,7 @@ Status Bench::berthCycle(int round) {
   const auto deploy = [&] { return berth({"stack", "deploy", "-c", file.string(), stack}); };
   berthStacks_.insert(stack);
   BERTH_TRY(timedDeploy("berth", label, deploy));
-  // No-op re-deploys: nothing may be replaced.
-  BERTH_ASSIGN_OR_RETURN(Census before, census(label));
-  for (int i = 0; i < flags_.noops; ++i) {
-    const auto t0 = Clock::now();
-    BERTH_TRY(succeeded(deploy(), "berth no-op deploy"));
-    results_.add("noop", "berth", msSince(t0));
-  }
-  BERTH_ASSIGN_OR_RETURN(Census after, census(label));
-  if (after.ids != before.ids)
-    notes_.push_back("berth: a no-op re-deploy replaced containers (" + after.describe() + ")");
+  BERTH_TRY(noopDeploys("berth", "berth no-op deploy", label, deploy));
   BERTH_TRY(killRounds("berth", "kill", label, flags_.kills, flags_.replicas));
   BERTH_TRY(hostLoss("berth", label, [&] { return waitBerthHostsReady(180s); }));
   BERTH_TRY(timedRemove("berth", label, [&] { return berth({"stack", "rm", stack, "--timeout", "120"}); }));
@@ -927,15 +917,7 @@ Status Bench::swarmCycle(int round) {
   };
   swarmStacks_.insert(stack);
   BERTH_TRY(timedDeploy("swarm", label, deploy));
-  BERTH_ASSIGN_OR_RETURN(Census before, census(label));
-  for (int i = 0; i < flags_.noops; ++i) {
-    const auto t0 = Clock::now();
-    BERTH_TRY(succeeded(deploy(), "docker stack deploy (no-op)"));
-    results_.add("noop", "swarm", msSince(t0));
-  }
-  BERTH_ASSIGN_OR_RETURN(Census after, census(label));
-  if (after.ids != before.ids)
-    notes_.push_back("Swarm: a no-op re-deploy replaced containers (" + after.describe() + ")");
+  BERTH_TRY(noopDeploys("swarm", "docker stack deploy (no-op)", label, deploy));
   BERTH_TRY(killRounds("swarm", "kill", label, flags_.kills, flags_.replicas));
   BERTH_TRY(hostLoss("swarm", label, [&] { return waitSwarmNodesReady(180s); }));
   // `docker stack rm` removes the services, then at once the network, which Swarm refuses while the

@@ -18,35 +18,13 @@
 #include <thread>
 #include <vector>
 
+#include "parallel.h"
 #include "engine/endpoint.h"
 #include "engine/engine.h"
 
 namespace {
 
 using namespace berth;
-
-// Runs job(i) for i in [0, n) on `parallelism` threads; returns the first error.
-template <class Job>
-Status parallel(int n, int parallelism, Job job) {
-  std::atomic<int> next{0};
-  std::mutex mu;
-  Status first = ok();
-  {
-    std::vector<std::jthread> workers;
-    for (int w = 0; w < std::min(n, parallelism); ++w) {
-      workers.emplace_back([&] {
-        for (int i = next++; i < n; i = next++) {
-          Status s = job(i);
-          if (!s) {
-            std::lock_guard lock(mu);
-            if (first) first = s;
-          }
-        }
-      });
-    }
-  }
-  return first;
-}
 
 engine::Filters projectFilter(const std::string& project) {
   return {{"label", {"com.docker.compose.project=" + project}}};
@@ -84,7 +62,7 @@ int main(int argc, char** argv) {
     n.labels = {{"com.docker.compose.project", project}, {"com.docker.compose.network", "default"}};
     if (auto r = e.createNetwork(n); !r) return die(r.error());
     const int total = services * replicas;
-    Status s = parallel(total, parallelism, [&](int i) -> Status {
+    Status s = bench::parallel(total, parallelism, [&](int i) -> Status {
       const std::string service = "s" + std::to_string(i / replicas);
       const std::string number = std::to_string(i % replicas + 1);
       engine::ContainerCreate c;
@@ -143,7 +121,7 @@ int main(int argc, char** argv) {
     o.filters = projectFilter(project);
     auto list = e.listContainers(o);
     if (!list) return die(list.error());
-    Status s = parallel(static_cast<int>(list->size()), parallelism, [&](int i) -> Status {
+    Status s = bench::parallel(static_cast<int>(list->size()), parallelism, [&](int i) -> Status {
       const std::string& id = (*list)[static_cast<std::size_t>(i)].id;
       BERTH_TRY(e.stopContainer(id, std::nullopt));
       return e.removeContainer(id, {});

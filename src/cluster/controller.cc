@@ -502,6 +502,21 @@ void Controller::Impl::loop(std::stop_token stop) {
   }
 }
 
+engine::EngineOptions EngineProvider::optionsFor(Role role) {
+  engine::EngineOptions options;
+  switch (role) {
+    case Role::Probe:
+      options.connectTimeout = 1s;
+      options.requestTimeout = 2s;
+      break;
+    case Role::Work:
+      options.connectTimeout = 3s;
+      options.requestTimeout = 60s;
+      break;
+  }
+  return options;
+}
+
 Status Controller::Impl::commit(const Change& change) {
   if (change.empty()) return ok();
   if (Status s = store.commit(change); !s) {

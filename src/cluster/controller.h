@@ -43,6 +43,10 @@ class EngineProvider {
   enum class Role { Probe, Work };  // probes need short deadlines; work (apply, images) long ones
   virtual ~EngineProvider() = default;
   virtual Result<std::shared_ptr<engine::Engine>> connect(const Host& host, Role role) = 0;
+
+  // The engine client's deadlines for a role, for providers that make real engines: a probe must
+  // answer within the probe interval, or the host is not answering; work may take a minute.
+  static engine::EngineOptions optionsFor(Role role);
 };
 
 struct ControllerOptions {

@@ -11,7 +11,6 @@ namespace berth::daemon {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
 
 class TlsEngineProvider final : public cluster::EngineProvider {
  public:
@@ -19,19 +18,7 @@ class TlsEngineProvider final : public cluster::EngineProvider {
 
   Result<std::shared_ptr<engine::Engine>> connect(const cluster::Host& host, Role role) override {
     BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, dir_.hostEndpoint(host.name, host.url));
-    engine::EngineOptions options;
-    switch (role) {
-      case Role::Probe:
-        // A probe must answer within the probe interval, or the host is not answering.
-        options.connectTimeout = 1s;
-        options.requestTimeout = 2s;
-        break;
-      case Role::Work:
-        options.connectTimeout = 3s;
-        options.requestTimeout = 60s;
-        break;
-    }
-    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, options));
+    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, optionsFor(role)));
     return std::shared_ptr<engine::Engine>(std::move(e));
   }
 
