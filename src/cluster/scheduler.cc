@@ -144,36 +144,8 @@ bool eligible(const PlacementSpec& spec, const HostCandidate& h, std::string* wh
 
 namespace {
 
-// std::string's == and < (bytes compared as unsigned char, then lengths), inline: place() compares a
-// host's name and service key for every host and every task, and short names make libc's memcmp
-// call the larger part of each comparison.
-bool sameText(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
-}
-
-bool lessText(std::string_view a, std::string_view b) {
-  const std::size_t n = std::min(a.size(), b.size());
-  for (std::size_t i = 0; i < n; ++i) {
-    const auto x = static_cast<unsigned char>(a[i]);
-    const auto y = static_cast<unsigned char>(b[i]);
-    if (x != y) return x < y;
-  }
-  return a.size() < b.size();
-}
-
-// Live tasks of the service `key` on the host. A host runs a few services: a walk with inline
-// comparisons beats the map's search for them.
+// Live tasks of the service `key` on the host.
 int countOf(const HostCandidate& h, const std::string& key) {
-  if (h.perService.size() <= 8) {
-    for (const auto& [service, n] : h.perService) {
-      if (sameText(service, key)) return n;
-    }
-    return 0;
-  }
   auto n = h.perService.find(key);
   return n == h.perService.end() ? 0 : n->second;
 }
@@ -302,9 +274,8 @@ std::vector<HostCandidate> candidates(const ClusterState& state, const Observati
   return out;
 }
 
-// place() runs once per task over every host, so a deploy of T tasks on H hosts costs T x H of its
-// inner loop: that loop allocates nothing and builds no string. Reasons are spelled out only when no
-// host fits (a second walk over the same hosts, which gives the same answers).
+// The walk over every host: the reference the Placer is held to, and what spells out the reasons
+// when nothing fits (a second walk over the same hosts, which gives the same answers).
 Result<std::string> place(const PlacementSpec& spec, const std::string& taskName,
                           std::vector<HostCandidate>& hosts, const std::string& avoid) {
   const std::string key = serviceKey(spec);
@@ -344,7 +315,7 @@ Result<std::string> place(const PlacementSpec& spec, const std::string& taskName
       }
       if (order == 0 && here != best.here) order = here < best.here ? -1 : 1;
       if (order == 0 && h.tasks != best.tasks) order = h.tasks < best.tasks ? -1 : 1;
-      if (order > 0 || (order == 0 && !lessText(h.host->name, best.candidate->host->name))) return;
+      if (order > 0 || (order == 0 && !(h.host->name < best.candidate->host->name))) return;
     }
     best.candidate = &h;
     if (labels > 0) best.spread.assign(current.begin(), current.end());
@@ -362,7 +333,7 @@ Result<std::string> place(const PlacementSpec& spec, const std::string& taskName
     for (std::size_t i = 0; i < labels; ++i) current[i] = spreadCount(h, i);
     const int here = countOf(h, key);
     consider(best, h, here);
-    if (!avoid.empty() && !sameText(h.host->name, avoid)) consider(bestElsewhere, h, here);
+    if (!avoid.empty() && h.host->name != avoid) consider(bestElsewhere, h, here);
   }
   if (fitting == 0) {
     std::vector<std::string> reasons;
