@@ -190,7 +190,7 @@ struct Controller::Impl {
   std::map<HostJob, JobBackoff> backoff{};  // jobs that failed as a whole, until they succeed
   std::optional<WallTime> wakeAt{};
   bool dirty = true;
-  bool busySince = false;  // a change was committed since the heap last gave memory back
+  bool changedSinceRelease = false;  // a change was committed since the heap last gave memory back
   SteadyTime lastChange{};
 
   // ---- mailbox
@@ -495,8 +495,8 @@ void Controller::Impl::loop(std::stop_token stop) {
     // After a burst of changes (a deploy, a host lost), once things have been quiet for a moment,
     // the heap gives back what the burst freed: berthd's size is its steady state's, not its
     // busiest moment's.
-    if (busySince && std::chrono::steady_clock::now() - lastChange >= 2s) {
-      busySince = false;
+    if (changedSinceRelease && std::chrono::steady_clock::now() - lastChange >= 2s) {
+      changedSinceRelease = false;
       memory::releaseFree();
     }
   }
@@ -525,7 +525,7 @@ Status Controller::Impl::commit(const Change& change) {
   }
   if (options.crashPoint) options.crashPoint("commit");
   applyChange(state, change);
-  busySince = true;
+  changedSinceRelease = true;
   lastChange = std::chrono::steady_clock::now();
   return ok();
 }
