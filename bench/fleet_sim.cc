@@ -22,7 +22,9 @@
 //              run in another (so that theirs is not either).
 //
 // The fake engine server (--serve DIR N) is an asynchronous Boost.Asio server (two threads) with N
-// in-memory engines, one per unix socket DIR/h0001.sock ... DIR/hNNNN.sock, each speaking the part of
+// in-memory engines, each on its own port of 127.0.0.1 with mutual TLS, as berthd reaches engines
+// (berthd's credentials per host in DIR/hNNNN/, the URL in DIR/hNNNN/url; with --plain on unix
+// sockets DIR/h0001.sock ... DIR/hNNNN.sock instead, plain HTTP), each speaking the part of
 // the Engine API v1.41 the controller uses (the JSON shapes of engine/json_codec.cc): _ping, version,
 // info, containers (list with filters, create, start, stop, kill, restart, remove, inspect, rename),
 // networks (list, create, inspect, remove, connect, disconnect), volumes (list, create, inspect,
@@ -37,7 +39,7 @@
 //   FLEET_SIM_EXIT_AT_MEASURE=1 heaptrack build/bin/berth_fleet_sim --controller $d 100 5000 10
 //
 // Internal modes, which the benchmark runs as child processes of itself:
-//   berth_fleet_sim --serve DIR N                 fake engines until SIGTERM (prints "ready")
+//   berth_fleet_sim --serve DIR N [--plain]       fake engines until SIGTERM (prints "ready")
 //   berth_fleet_sim --controller DIR H T SETTLE   one memory run; prints key=value lines
 #define BOOST_DISABLE_ASSERTS  // Beast 1.74's chunk parser asserts on input it handles (see http_codec.cc)
 #include <fmt/core.h>
@@ -51,9 +53,11 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -83,6 +87,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/memory.h"
 #include "base/log.h"
 #include "base/strings.h"
@@ -92,6 +97,7 @@
 #include "engine/image_reference.h"
 #include "engine/endpoint.h"
 #include "engine/engine.h"
+#include "pki/authority.h"
 #include "spec/loader.h"
 #include "spec/render.h"
 
@@ -159,6 +165,7 @@ namespace http = boost::beast::http;
 using boost::system::error_code;
 using nlohmann::json;
 using Socket = asio::local::stream_protocol::socket;
+using TlsSocket = asio::ssl::stream<asio::ip::tcp::socket>;
 using Filters = std::map<std::string, std::vector<std::string>>;
 
 const std::string kImageRef = "busybox:latest";
@@ -449,7 +456,15 @@ struct VolumeRec {
   std::string created{};
 };
 
-class Session;
+// A connection that streams events (the FakeEngine's view of a Session).
+class Subscriber {
+ public:
+  virtual ~Subscriber() = default;
+  // From any thread: queues bytes for the connection (an event of a stream).
+  virtual void send(std::string bytes) = 0;
+  // Set before subscribe(), read-only after.
+  virtual const Filters& eventFilters() const = 0;
+};
 
 // What a request came to: an answer, or the start of an event stream.
 struct Outcome {
@@ -475,9 +490,9 @@ class FakeEngine {
 
   Outcome handle(const std::string& method, const std::string& target, const std::string& body);
 
-  void subscribe(const std::shared_ptr<Session>& s) {
+  void subscribe(const std::shared_ptr<Subscriber>& s) {
     std::lock_guard lock(mu_);
-    std::erase_if(subscribers_, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+    std::erase_if(subscribers_, [](const std::weak_ptr<Subscriber>& w) { return w.expired(); });
     subscribers_.push_back(s);
   }
 
@@ -579,25 +594,40 @@ class FakeEngine {
   std::map<std::string, std::string> names_;        // name → ID
   std::map<std::string, NetworkRec> networks_;      // by ID
   std::map<std::string, VolumeRec> volumes_;        // by name
-  std::vector<std::weak_ptr<Session>> subscribers_;
+  std::vector<std::weak_ptr<Subscriber>> subscribers_;
 };
 
-// One connection: requests answered in order (keep-alive); an event stream keeps it open.
-class Session : public std::enable_shared_from_this<Session> {
+Socket::lowest_layer_type& lowestLayer(Socket& s) { return s.lowest_layer(); }
+asio::ip::tcp::socket::lowest_layer_type& lowestLayer(TlsSocket& s) { return s.lowest_layer(); }
+
+// One connection (a unix socket, or TCP with mutual TLS as berthd reaches engines): requests
+// answered in order (keep-alive); an event stream keeps it open.
+template <class Stream>
+class Session final : public Subscriber, public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Socket socket, FakeEngine& engine) : socket_(std::move(socket)), engine_(engine) {}
+  Session(Stream socket, FakeEngine& engine) : socket_(std::move(socket)), engine_(engine) {}
 
-  void start() { read(); }
+  void start() {
+    if constexpr (std::is_same_v<Stream, TlsSocket>) {
+      socket_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](error_code ec) {
+        if (ec) {
+          self->close();
+          return;
+        }
+        self->read();
+      });
+    } else {
+      read();
+    }
+  }
 
-  // From any thread: queues bytes for the connection (an event of a stream).
-  void send(std::string bytes) {
-    asio::post(socket_.get_executor(), [self = shared_from_this(), bytes = std::move(bytes)]() mutable {
+  void send(std::string bytes) override {
+    asio::post(socket_.get_executor(), [self = this->shared_from_this(), bytes = std::move(bytes)]() mutable {
       self->queue(std::move(bytes));
     });
   }
 
-  // Set before subscribe(), read-only after.
-  const Filters& eventFilters() const { return filters_; }
+  const Filters& eventFilters() const override { return filters_; }
 
  private:
   void read() {
@@ -605,7 +635,7 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(64 * 1024);
     parser_->body_limit(256 * 1024 * 1024);
     http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
+                     [self = this->shared_from_this()](error_code ec, std::size_t) { self->onRead(ec); });
   }
 
   void onRead(error_code ec) {
@@ -622,7 +652,7 @@ class Session : public std::enable_shared_from_this<Session> {
       queue(
           "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nServer: Docker/20.10.24 "
           "(linux)\r\nTransfer-Encoding: chunked\r\n\r\n");
-      engine_.subscribe(shared_from_this());
+      engine_.subscribe(this->shared_from_this());
       read();  // the client never sends more; this notices when it goes
       return;
     }
@@ -643,7 +673,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void writeNext() {
     writing_ = true;
     asio::async_write(socket_, asio::buffer(out_.front()),
-                      [self = shared_from_this()](error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](error_code ec, std::size_t) {
                         self->out_.pop_front();
                         if (ec) {
                           self->close();
@@ -662,11 +692,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (closed_) return;
     closed_ = true;
     error_code ignored;
-    socket_.shutdown(Socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    lowestLayer(socket_).shutdown(asio::socket_base::shutdown_both, ignored);
+    lowestLayer(socket_).close(ignored);
   }
 
-  Socket socket_;
+  Stream socket_;
   FakeEngine& engine_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -698,7 +728,7 @@ void FakeEngine::emit(const ContainerRec& c, const std::string& action,
                {"timeNano", std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()}};
   const std::string line = e.dump() + "\n";
   const std::string chunk = fmt::format("{:x}\r\n{}\r\n", line.size(), line);
-  for (const std::weak_ptr<Session>& w : subscribers_) {
+  for (const std::weak_ptr<Subscriber>& w : subscribers_) {
     auto s = w.lock();
     if (!s) continue;
     const Filters& f = s->eventFilters();
@@ -1258,24 +1288,22 @@ Outcome FakeEngine::handle(const std::string& method, const std::string& target,
   return out;
 }
 
-// Accepts connections on one socket for one engine.
+// Accepts connections for one engine: on a unix socket, or on 127.0.0.1 with mutual TLS.
+template <class Acceptor, class Stream>
 class Listener {
  public:
-  Listener(asio::io_context& io, const std::string& path, FakeEngine& engine)
-      : io_(io), acceptor_(io), engine_(engine) {
-    std::filesystem::remove(path);
-    asio::local::stream_protocol::endpoint ep(path);
-    acceptor_.open(ep.protocol());
-    acceptor_.bind(ep);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
-  }
+  Listener(asio::io_context& io, Acceptor acceptor, FakeEngine& engine, asio::ssl::context* tls)
+      : io_(io), acceptor_(std::move(acceptor)), engine_(engine), tls_(tls) {}
+
   void start() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](error_code ec, Socket socket) {
+    acceptor_.async_accept(asio::make_strand(io_), [this](error_code ec, typename Acceptor::protocol_type::socket socket) {
       if (ec) {
         if (ec == asio::error::operation_aborted) return;
         std::cerr << "fake engine: accept: " << ec.message() << "\n";
+      } else if constexpr (std::is_same_v<Stream, TlsSocket>) {
+        std::make_shared<Session<Stream>>(Stream(std::move(socket), *tls_), engine_)->start();
       } else {
-        std::make_shared<Session>(std::move(socket), engine_)->start();
+        std::make_shared<Session<Stream>>(std::move(socket), engine_)->start();
       }
       start();
     });
@@ -1283,25 +1311,92 @@ class Listener {
 
  private:
   asio::io_context& io_;
-  asio::local::stream_protocol::acceptor acceptor_;
+  Acceptor acceptor_;
   FakeEngine& engine_;
+  asio::ssl::context* tls_;
 };
 
-int serve(const std::string& dir, int count, int threads) {
+using UnixListener = Listener<asio::local::stream_protocol::acceptor, Socket>;
+using TlsListener = Listener<asio::ip::tcp::acceptor, TlsSocket>;
+
+// berthd's side of mutual TLS, as `berth host add` leaves it in its data directory: per host a
+// client key and certificate of its own (DIR/hNNNN/{ca,cert,key}.pem) and the engine's URL
+// (DIR/hNNNN/url). The fake engines all serve one certificate for 127.0.0.1 from the same CA.
+Result<asio::ssl::context> makeCredentials(const std::string& dir, int count) {
+  const auto validity = pki::validFor(std::chrono::system_clock::now(), std::chrono::hours(24));
+  pki::CaRequest caRequest;
+  caRequest.commonName = "fleet-sim CA";
+  caRequest.validity = validity;
+  BERTH_ASSIGN_OR_RETURN(pki::Authority ca, pki::Authority::create(caRequest));
+  pki::CertificateRequest serverRequest;
+  serverRequest.kind = pki::CertificateKind::Server;
+  serverRequest.commonName = "fake-engines";
+  serverRequest.ipAddresses = {"127.0.0.1"};
+  serverRequest.validity = validity;
+  BERTH_ASSIGN_OR_RETURN(pki::Issued server, ca.issue(serverRequest));
+  const std::string caPem = ca.certificate().toPem();
+  for (int i = 1; i <= count; ++i) {
+    pki::CertificateRequest clientRequest;
+    clientRequest.commonName = "berthd@" + hostName(i);
+    clientRequest.validity = validity;
+    BERTH_ASSIGN_OR_RETURN(pki::Issued client, ca.issue(clientRequest));
+    const std::filesystem::path hostDir = std::filesystem::path(dir) / hostName(i);
+    std::filesystem::create_directories(hostDir);
+    BERTH_TRY(writeFileAtomic(hostDir / "ca.pem", caPem, std::filesystem::perms(0644)));
+    BERTH_TRY(writeFileAtomic(hostDir / "cert.pem", client.certificate.toPem(), std::filesystem::perms(0644)));
+    BERTH_TRY(writeFileAtomic(hostDir / "key.pem", client.key.toPem(), std::filesystem::perms(0600)));
+  }
+  asio::ssl::context tls(asio::ssl::context::tls_server);
+  const std::string certPem = server.certificate.toPem();
+  const std::string keyPem = server.key.toPem();
+  tls.use_certificate_chain(asio::buffer(certPem));
+  tls.use_private_key(asio::buffer(keyPem), asio::ssl::context::pem);
+  tls.add_certificate_authority(asio::buffer(caPem));
+  tls.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  return tls;
+}
+
+int serve(const std::string& dir, int count, int threads, bool tls) {
   ::signal(SIGPIPE, SIG_IGN);
   raiseFileLimit();
   asio::io_context io(threads);
+  std::optional<asio::ssl::context> credentials;
+  if (tls) {
+    auto made = makeCredentials(dir, count);
+    if (!made) {
+      std::cerr << "fake engines: credentials: " << made.error().message() << "\n";
+      return 1;
+    }
+    credentials.emplace(std::move(*made));
+  }
   std::vector<std::unique_ptr<FakeEngine>> engines;
-  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::unique_ptr<UnixListener>> unixListeners;
+  std::vector<std::unique_ptr<TlsListener>> tlsListeners;
   for (int i = 1; i <= count; ++i) {
     engines.push_back(std::make_unique<FakeEngine>(hostName(i), i));
     try {
-      listeners.push_back(std::make_unique<Listener>(io, dir + "/" + hostName(i) + ".sock", *engines.back()));
+      if (tls) {
+        asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+        const std::string url = fmt::format("tcp://127.0.0.1:{}", acceptor.local_endpoint().port());
+        if (auto s = writeFileAtomic(std::filesystem::path(dir) / hostName(i) / "url", url,
+                                     std::filesystem::perms(0644));
+            !s) {
+          throw std::runtime_error(s.error().message());
+        }
+        tlsListeners.push_back(
+            std::make_unique<TlsListener>(io, std::move(acceptor), *engines.back(), &*credentials));
+        tlsListeners.back()->start();
+      } else {
+        const std::string path = dir + "/" + hostName(i) + ".sock";
+        std::filesystem::remove(path);
+        asio::local::stream_protocol::acceptor acceptor(io, asio::local::stream_protocol::endpoint(path));
+        unixListeners.push_back(std::make_unique<UnixListener>(io, std::move(acceptor), *engines.back(), nullptr));
+        unixListeners.back()->start();
+      }
     } catch (const std::exception& e) {
-      std::cerr << "fake engines: listen on " << dir << "/" << hostName(i) << ".sock: " << e.what() << "\n";
+      std::cerr << "fake engines: listen for " << hostName(i) << " in " << dir << ": " << e.what() << "\n";
       return 1;
     }
-    listeners.back()->start();
   }
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](error_code, int) { io.stop(); });
@@ -1570,12 +1665,28 @@ namespace rss {
 
 class SimEngines final : public cluster::EngineProvider {
  public:
+  explicit SimEngines(std::string dir) : dir_(std::move(dir)) {}
+
   Result<std::shared_ptr<engine::Engine>> connect(const cluster::Host& host, Role role) override {
-    BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(host.url));
+    BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, engine::parseEndpoint(host.url, true));
+    if (endpoint.scheme == engine::Scheme::Tcp) {
+      // As berthd's provider (daemon/data_dir.cc): the host's own client credentials.
+      const std::filesystem::path hostDir = std::filesystem::path(dir_) / host.name;
+      engine::TlsMaterial tls;
+      BERTH_ASSIGN_OR_RETURN(tls.caPem, readFile(hostDir / "ca.pem"));
+      BERTH_ASSIGN_OR_RETURN(tls.certPem, readFile(hostDir / "cert.pem"));
+      BERTH_ASSIGN_OR_RETURN(tls.keyPem, readFile(hostDir / "key.pem"));
+      tls.origin = hostDir.string();
+      endpoint.tls = std::move(tls);
+      endpoint.hostName = host.name;
+    }
     // berthd's deadlines (as daemon/data_dir.cc's provider).
     BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, optionsFor(role)));
     return std::shared_ptr<engine::Engine>(std::move(e));
   }
+
+ private:
+  std::string dir_;
 };
 
 std::map<std::string, long> procStatus() {
@@ -1686,7 +1797,7 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
   {
     auto store = cluster::SqliteStore::open(stateDir / "state.db");
     if (!store) return fail(store.error().message());
-    SimEngines provider;
+    SimEngines provider(dir);
     SystemClock clock;
     cluster::ControllerOptions options;
     options.version = "0.1.0";
@@ -1697,7 +1808,9 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
     for (int i = 1; i <= hosts; ++i) {
       cluster::HostRegistration reg;
       reg.name = hostName(i);
-      reg.url = "unix://" + dir + "/" + hostName(i) + ".sock";
+      // The fake engines' URL: tcp:// with mutual TLS when they serve it, else their unix socket.
+      auto url = readFile(std::filesystem::path(dir) / hostName(i) / "url");
+      reg.url = url ? *url : "unix://" + dir + "/" + hostName(i) + ".sock";
       if (auto h = controller.addHost(reg); !h) return fail(h.error().message());
     }
     // Every host ready (probed) before the deploy.
@@ -1950,7 +2063,7 @@ double exponent(double x1, double y1, double x2, double y2) { return std::log(y2
 int usage() {
   std::cerr << "usage: berth_fleet_sim [--runs N] [--settle SECONDS] [--size HOSTS,TASKS] [placement] "
                "[steady] [memory]\n"
-               "       berth_fleet_sim --serve DIR N\n"
+               "       berth_fleet_sim --serve DIR N [--plain]\n"
                "       berth_fleet_sim --controller DIR HOSTS TASKS SETTLE_SECONDS\n";
   return 2;
 }
@@ -2164,7 +2277,8 @@ int benchmark(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "--serve") {
     if (argc < 4) return usage();
-    return fake::serve(argv[2], std::atoi(argv[3]), argc > 4 ? std::atoi(argv[4]) : 2);
+    const bool plain = argc > 4 && std::string(argv[4]) == "--plain";
+    return fake::serve(argv[2], std::atoi(argv[3]), 2, !plain);
   }
   if (argc >= 2 && std::string(argv[1]) == "--controller") {
     if (argc < 6) return usage();

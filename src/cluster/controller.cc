@@ -493,10 +493,16 @@ void Controller::Impl::loop(std::stop_token stop) {
     const bool due = !wakeAt || clock.wallNow() >= *wakeAt;
     if (dirty || due || batch.empty()) pass();
     // After a burst of changes (a deploy, a host lost), once things have been quiet for a moment,
-    // the heap gives back what the burst freed: berthd's size is its steady state's, not its
-    // busiest moment's.
+    // the connections the burst opened to hosts close and the heap gives back what the burst
+    // freed: berthd's size is its steady state's, not its busiest moment's.
     if (changedSinceRelease && std::chrono::steady_clock::now() - lastChange >= 2s) {
       changedSinceRelease = false;
+      {
+        std::lock_guard lock(agentsMu);
+        for (const auto& [name, agent] : agents) {
+          if (!busy.contains(name)) agent->work()->closeIdleConnections();
+        }
+      }
       memory::releaseFree();
     }
   }

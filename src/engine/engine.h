@@ -93,6 +93,11 @@ class Engine {
   // /_ping on first use (or DOCKER_API_VERSION).
   virtual Result<ApiVersion> apiVersion() = 0;
 
+  // Closes the connections kept open for reuse (the next call opens one). For a client that will
+  // be quiet for a while, such as berthd's to a host between deploys. Engines without a connection
+  // pool have nothing to do.
+  virtual void closeIdleConnections() {}
+
   // --- System
   virtual Result<PingResult> ping() = 0;
   virtual Result<EngineVersion> version() = 0;

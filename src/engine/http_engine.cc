@@ -272,6 +272,8 @@ HttpEngine::HttpEngine(const Endpoint& endpoint, std::unique_ptr<transport::Http
 
 HttpEngine::~HttpEngine() = default;
 
+void HttpEngine::closeIdleConnections() { client_->closeIdle(); }
+
 Result<ApiVersion> HttpEngine::negotiate() {
   std::lock_guard lock(versionMu_);
   if (version_) return *version_;

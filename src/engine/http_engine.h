@@ -37,6 +37,7 @@ class HttpEngine final : public Engine {
   const std::string& address() const override { return address_; }
   Result<ApiVersion> apiVersion() override;
 
+  void closeIdleConnections() override;
   Result<PingResult> ping() override;
   Result<EngineVersion> version() override;
   Result<EngineInfo> info() override;

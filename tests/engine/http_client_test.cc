@@ -46,6 +46,33 @@ TEST(HttpClientTest, ReusesAKeptAliveConnection) {
   EXPECT_EQ(server.connections(), 1);
 }
 
+TEST(HttpClientTest, ClosedIdleConnectionsAreNotReused) {
+  FakeHttpServer server([](const FakeRequest& req) { return FakeReply{httpReply(200, "OK", req.target)}; });
+  auto client = clientFor(server.url());
+  ASSERT_TRUE(client->send(get("/a"), 5s));
+  client->closeIdle();
+  client->closeIdle();  // nothing left to close
+  auto r = client->send(get("/b"), 5s);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->body, "/b");
+  EXPECT_EQ(server.connections(), 2);
+}
+
+TEST(HttpClientTest, AnIdleConnectionPastItsTimeoutIsNotReused) {
+  FakeHttpServer server([](const FakeRequest& req) { return FakeReply{httpReply(200, "OK", req.target)}; });
+  auto endpoint = parseEndpoint(server.url());
+  ASSERT_TRUE(endpoint);
+  auto transport = makeTransport(*endpoint);
+  ASSERT_TRUE(transport);
+  HttpClientOptions options;
+  options.idleTimeout = 50ms;
+  HttpClient client(std::move(transport).value(), options);
+  ASSERT_TRUE(client.send(get("/a"), 5s));
+  std::this_thread::sleep_for(100ms);  // the pooled connection's age passes the idle timeout
+  ASSERT_TRUE(client.send(get("/b"), 5s));
+  EXPECT_EQ(server.connections(), 2);
+}
+
 TEST(HttpClientTest, DoesNotReuseAConnectionTheServerClosed) {
   FakeHttpServer server([](const FakeRequest&) {
     return FakeReply{httpReply(200, "OK", "x", "Connection: close\r\n"), true};

@@ -240,16 +240,33 @@ HttpClient::HttpClient(std::unique_ptr<Transport> transport, HttpClientOptions o
 
 HttpClient::~HttpClient() = default;
 
+std::vector<std::unique_ptr<Connection>> HttpClient::takeExpired(std::chrono::steady_clock::time_point now) {
+  std::vector<std::unique_ptr<Connection>> expired;
+  std::erase_if(idle_, [&](Idle& idle) {
+    if (now - idle.since < options_.idleTimeout) return false;
+    expired.push_back(std::move(idle.connection));
+    return true;
+  });
+  return expired;
+}
+
+void HttpClient::closeIdle() {
+  std::vector<Idle> idle;
+  std::lock_guard lock(mu_);
+  idle.swap(idle_);
+}
+
 Result<HttpClient::Lease> HttpClient::acquire(Deadline requestDeadline, bool fresh) {
   if (!fresh) {
-    std::lock_guard lock(mu_);
     const auto now = std::chrono::steady_clock::now();
+    std::vector<std::unique_ptr<Connection>> expired;
+    std::lock_guard lock(mu_);
+    // The older ones too, not only those popped: a pool that grew in a burst shrinks after it.
+    expired = takeExpired(now);
     while (!idle_.empty()) {
       Idle idle = std::move(idle_.back());
       idle_.pop_back();
-      if (now - idle.since < options_.idleTimeout && idle.connection->reusable()) {
-        return Lease{std::move(idle.connection), true};
-      }
+      if (idle.connection->reusable()) return Lease{std::move(idle.connection), true};
     }
   }
   const Deadline connectDeadline = std::min(requestDeadline, deadlineFor(options_.connectTimeout));

@@ -29,7 +29,11 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "engine/endpoint.h"
 #include "engine/transport/internal.h"
@@ -262,15 +266,20 @@ std::string hostPort(const std::string& host, std::uint16_t port) {
                                              : fmt::format("{}:{}", host, port);
 }
 
-// Connects a TCP socket to host:port before the deadline.
-Result<std::unique_ptr<TcpConnection>> dialTcp(const std::string& host, std::uint16_t port,
-                                               Deadline deadline) {
-  const std::string address = hostPort(host, port);
-  auto conn = std::make_unique<TcpConnection>(address);
-  if (!conn->valid()) return fail(ErrorCode::Internal, "eventfd: " + std::string(std::strerror(errno)));
-  asio::ip::tcp::resolver resolver(conn->ioc());
-  bool done = false;
+// host:port's addresses. An IP address needs no lookup. A name is looked up on an io_context of its
+// own: Asio's resolver runs getaddrinfo on a thread that lives as long as its io_context, and the
+// connection's lives as long as the connection (berthd keeps hundreds open: one idle thread each).
+Result<asio::ip::tcp::resolver::results_type> resolveTcp(const std::string& host, std::uint16_t port,
+                                                         Deadline deadline) {
   error_code result;
+  const asio::ip::address ip = asio::ip::make_address(host, result);
+  if (!result) {
+    return asio::ip::tcp::resolver::results_type::create(asio::ip::tcp::endpoint(ip, port), host,
+                                                         std::to_string(port));
+  }
+  asio::io_context lookup;
+  asio::ip::tcp::resolver resolver(lookup);
+  bool done = false;
   asio::ip::tcp::resolver::results_type endpoints;
   resolver.async_resolve(host, std::to_string(port), asio::ip::resolver_base::numeric_service,
                          [&](const error_code& ec, asio::ip::tcp::resolver::results_type r) {
@@ -278,13 +287,24 @@ Result<std::unique_ptr<TcpConnection>> dialTcp(const std::string& host, std::uin
                            endpoints = std::move(r);
                            done = true;
                          });
-  if (!runUntil(conn->ioc(), done, deadline, [&] { resolver.cancel(); })) {
+  if (!runUntil(lookup, done, deadline, [&] { resolver.cancel(); })) {
     return fail(ErrorCode::DeadlineExceeded, fmt::format("timed out resolving {}", host));
   }
   if (result) {
     return fail(ErrorCode::Unavailable, fmt::format("cannot resolve {}: {}", host, result.message()));
   }
-  done = false;
+  return endpoints;
+}
+
+// Connects a TCP socket to host:port before the deadline.
+Result<std::unique_ptr<TcpConnection>> dialTcp(const std::string& host, std::uint16_t port,
+                                               Deadline deadline) {
+  const std::string address = hostPort(host, port);
+  auto conn = std::make_unique<TcpConnection>(address);
+  if (!conn->valid()) return fail(ErrorCode::Internal, "eventfd: " + std::string(std::strerror(errno)));
+  BERTH_ASSIGN_OR_RETURN(const auto endpoints, resolveTcp(host, port, deadline));
+  bool done = false;
+  error_code result;
   asio::async_connect(conn->socket(), endpoints, [&](const error_code& ec, const asio::ip::tcp::endpoint&) {
     result = ec;
     done = true;
@@ -384,43 +404,109 @@ int rememberLeaf(int preverifyOk, X509_STORE_CTX* store) {
   return preverifyOk;
 }
 
-Result<SslCtxPtr> makeClientContext(const TlsMaterial& tls) {
+// The trust half of a client's TLS setup: the CAs it accepts engines from. An SSL_CTX costs
+// OpenSSL 3 about 250 KiB, so connections that trust the same CAs share one (berthd talks to every
+// host through the same CA with a client certificate per host: one context, not two per host).
+Result<std::shared_ptr<SSL_CTX>> makeTrustContext(const std::vector<X509Ptr>& cas) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return fail(ErrorCode::Internal, "SSL_CTX_new: " + opensslErrors());
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  // Idle connections (a pool's, an event stream between events) give their record buffers back:
+  // 34 KiB per connection otherwise, and berthd keeps three per host.
+  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                                  SSL_MODE_RELEASE_BUFFERS);
+  X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+  for (const auto& ca : cas) {
+    if (X509_STORE_add_cert(store, ca.get()) != 1) {
+      return fail(ErrorCode::InvalidArgument, "a CA certificate: " + opensslErrors());
+    }
+  }
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, rememberLeaf);
+  return std::shared_ptr<SSL_CTX>(ctx.release(), SslCtxFree{});
+}
+
+Result<std::shared_ptr<SSL_CTX>> sharedTrustContext(const std::string& caPem, const std::vector<X509Ptr>& cas) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<SSL_CTX>> contexts;  // by the CAs' PEM; guarded by mu
+  std::lock_guard lock(mu);
+  std::erase_if(contexts, [](const auto& entry) { return entry.second.expired(); });
+  if (auto it = contexts.find(caPem); it != contexts.end()) {
+    if (auto ctx = it->second.lock()) return ctx;
+  }
+  BERTH_ASSIGN_OR_RETURN(std::shared_ptr<SSL_CTX> ctx, makeTrustContext(cas));
+  contexts[caPem] = ctx;
+  return ctx;
+}
+
+// A client certificate (with the chain above it) and its key, set on each connection.
+struct ClientIdentity {
+  std::vector<X509Ptr> chain;  // leaf first
+  PkeyPtr key;
+};
+
+struct ClientTls {
+  std::shared_ptr<SSL_CTX> ctx;
+  std::optional<ClientIdentity> identity;
+};
+
+Result<ClientTls> parseClientTls(const TlsMaterial& tls) {
   const auto bad = [&](std::string_view what) {
     ERR_clear_error();
     return fail(ErrorCode::InvalidArgument,
                 fmt::format("TLS material from {}: {}", tls.origin.empty() ? "memory" : tls.origin, what));
   };
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) return fail(ErrorCode::Internal, "SSL_CTX_new: " + opensslErrors());
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-
   auto cas = readCertificates(tls.caPem);
   if (cas.empty()) return bad("ca.pem holds no PEM certificate");
-  X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
-  for (const auto& ca : cas) {
-    if (X509_STORE_add_cert(store, ca.get()) != 1) return bad("ca.pem: " + opensslErrors());
-  }
-
-  if (tls.certPem.empty() && tls.keyPem.empty()) {
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, rememberLeaf);
-    return ctx;  // no client certificate
-  }
-  auto chain = readCertificates(tls.certPem);
-  if (chain.empty()) return bad("cert.pem holds no PEM certificate");
-  if (SSL_CTX_use_certificate(ctx.get(), chain.front().get()) != 1) {
-    return bad("cert.pem: " + opensslErrors());
-  }
-  for (std::size_t i = 1; i < chain.size(); ++i) {
-    if (SSL_CTX_add1_chain_cert(ctx.get(), chain[i].get()) != 1) return bad("cert.pem: " + opensslErrors());
-  }
+  ClientTls out;
+  BERTH_ASSIGN_OR_RETURN(out.ctx, sharedTrustContext(tls.caPem, cas));
+  if (tls.certPem.empty() && tls.keyPem.empty()) return out;  // no client certificate
+  ClientIdentity identity;
+  identity.chain = readCertificates(tls.certPem);
+  if (identity.chain.empty()) return bad("cert.pem holds no PEM certificate");
   BioPtr keyBio = memBio(tls.keyPem);
-  PkeyPtr key(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key) return bad("key.pem holds no PEM private key");
-  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) return bad("key.pem: " + opensslErrors());
-  if (SSL_CTX_check_private_key(ctx.get()) != 1) return bad("key.pem does not belong to cert.pem");
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, rememberLeaf);
-  return ctx;
+  identity.key.reset(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!identity.key) return bad("key.pem holds no PEM private key");
+  if (X509_check_private_key(identity.chain.front().get(), identity.key.get()) != 1) {
+    return bad("key.pem does not belong to cert.pem");
+  }
+  out.identity = std::move(identity);
+  return out;
+}
+
+// The parsed material, shared by every transport made from the same PEM texts (berthd makes two
+// engine clients per host from one set of files).
+Result<std::shared_ptr<const ClientTls>> loadClientTls(const TlsMaterial& tls) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<const ClientTls>> loaded;  // guarded by mu
+  const std::string key = tls.caPem + '\0' + tls.certPem + '\0' + tls.keyPem;
+  {
+    std::lock_guard lock(mu);
+    std::erase_if(loaded, [](const auto& entry) { return entry.second.expired(); });
+    if (auto it = loaded.find(key); it != loaded.end()) {
+      if (auto shared = it->second.lock()) return shared;
+    }
+  }
+  BERTH_ASSIGN_OR_RETURN(ClientTls parsed, parseClientTls(tls));
+  auto shared = std::make_shared<const ClientTls>(std::move(parsed));
+  std::lock_guard lock(mu);
+  loaded[key] = shared;
+  return shared;
+}
+
+// Puts the client certificate on one connection (the shared context carries none).
+Status useIdentity(SSL* ssl, const ClientIdentity& identity) {
+  if (SSL_use_certificate(ssl, identity.chain.front().get()) != 1) {
+    return fail(ErrorCode::Internal, "SSL_use_certificate: " + opensslErrors());
+  }
+  for (std::size_t i = 1; i < identity.chain.size(); ++i) {
+    if (SSL_add1_chain_cert(ssl, identity.chain[i].get()) != 1) {
+      return fail(ErrorCode::Internal, "SSL_add1_chain_cert: " + opensslErrors());
+    }
+  }
+  if (SSL_use_PrivateKey(ssl, identity.key.get()) != 1) {
+    return fail(ErrorCode::Internal, "SSL_use_PrivateKey: " + opensslErrors());
+  }
+  return ok();
 }
 
 std::string asn1Time(const ASN1_TIME* t) {
@@ -746,17 +832,14 @@ bool isIpLiteral(const std::string& host) {
 
 class TlsTransport final : public Transport {
  public:
-  TlsTransport(std::string host, std::uint16_t port, SslCtxPtr ctx, std::string caOrigin, bool clientCert)
-      : host_(std::move(host)),
-        port_(port),
-        ctx_(std::move(ctx)),
-        caOrigin_(std::move(caOrigin)),
-        clientCert_(clientCert) {}
+  TlsTransport(std::string host, std::uint16_t port, std::shared_ptr<const ClientTls> tls, std::string caOrigin)
+      : host_(std::move(host)), port_(port), tls_(std::move(tls)), caOrigin_(std::move(caOrigin)) {}
 
   Result<std::unique_ptr<Connection>> dial(Deadline deadline) override {
     BERTH_ASSIGN_OR_RETURN(auto tcp, dialTcp(host_, port_, deadline));
-    SslPtr ssl(SSL_new(ctx_.get()));
+    SslPtr ssl(SSL_new(tls_->ctx.get()));
     if (!ssl) return fail(ErrorCode::Internal, "SSL_new: " + opensslErrors());
+    if (tls_->identity) BERTH_TRY(useIdentity(ssl.get(), *tls_->identity));
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (isIpLiteral(host_)) {
@@ -774,7 +857,7 @@ class TlsTransport final : public Transport {
       return fail(ErrorCode::Internal, "SSL_set_fd: " + opensslErrors());
     }
     const std::string address = hostPort(host_, port_);
-    auto conn = std::make_unique<TlsConnection>(std::move(tcp), std::move(ssl), address, clientCert_);
+    auto conn = std::make_unique<TlsConnection>(std::move(tcp), std::move(ssl), address, tls_->identity.has_value());
     if (!conn->valid()) return fail(ErrorCode::Internal, "eventfd: " + std::string(std::strerror(errno)));
     BERTH_TRY(conn->handshake(deadline, host_, caOrigin_));
     return std::unique_ptr<Connection>(std::move(conn));
@@ -783,9 +866,8 @@ class TlsTransport final : public Transport {
  private:
   std::string host_;
   std::uint16_t port_;
-  SslCtxPtr ctx_;
+  std::shared_ptr<const ClientTls> tls_;
   std::string caOrigin_;
-  bool clientCert_;
 };
 
 }  // namespace
@@ -798,9 +880,9 @@ Result<std::unique_ptr<Transport>> makeTcpTransport(const Endpoint& endpoint) {
   if (!endpoint.tls) {
     return std::unique_ptr<Transport>(std::make_unique<TcpTransport>(endpoint.host, endpoint.port));
   }
-  BERTH_ASSIGN_OR_RETURN(SslCtxPtr ctx, makeClientContext(*endpoint.tls));
-  return std::unique_ptr<Transport>(std::make_unique<TlsTransport>(
-      endpoint.host, endpoint.port, std::move(ctx), endpoint.tls->origin, !endpoint.tls->certPem.empty()));
+  BERTH_ASSIGN_OR_RETURN(auto tls, loadClientTls(*endpoint.tls));
+  return std::unique_ptr<Transport>(
+      std::make_unique<TlsTransport>(endpoint.host, endpoint.port, std::move(tls), endpoint.tls->origin));
 }
 
 Result<std::unique_ptr<Connection>> adoptStreamSocket(int fd, std::string address) {

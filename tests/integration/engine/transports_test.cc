@@ -13,6 +13,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 
 #include "base/strings.h"
@@ -124,6 +125,44 @@ TEST_F(TlsTest, AcceptsTheRightClientCertificate) {
   EXPECT_EQ(info->name, host_->hostname());
   EXPECT_EQ(engine->address(), "tcp://" + host_->address() + ":2376");
   exerciseEngine(*engine, "tls");
+}
+
+std::size_t threadCount() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& task : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+std::size_t openSockets() {
+  std::size_t n = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(fd.path(), ec).string().starts_with("socket:")) ++n;
+  }
+  return n;
+}
+
+// berthd keeps hundreds of these connections open: none may cost a thread, and the pooled ones
+// close when asked.
+TEST_F(TlsTest, OpenConnectionsCostNoThreadsAndCloseWhenAsked) {
+  const Endpoint endpoint = tlsEndpoint(*host_, host_->tls().client.dir);
+  std::vector<std::unique_ptr<Engine>> engines;
+  for (int i = 0; i < 3; ++i) engines.push_back(engineAt(endpoint));
+  const std::size_t threadsBefore = threadCount();
+  const std::size_t socketsBefore = openSockets();
+  for (auto& engine : engines) {
+    auto pong = engine->ping();
+    ASSERT_TRUE(pong) << pong.error().message();
+  }
+  EXPECT_EQ(threadCount(), threadsBefore);
+  EXPECT_EQ(openSockets(), socketsBefore + 3);  // one pooled connection per client
+  for (auto& engine : engines) engine->closeIdleConnections();
+  EXPECT_EQ(openSockets(), socketsBefore);
+  for (auto& engine : engines) {
+    auto pong = engine->ping();  // a new connection, the same credentials
+    ASSERT_TRUE(pong) << pong.error().message();
+  }
+  EXPECT_EQ(threadCount(), threadsBefore);
 }
 
 TEST_F(TlsTest, RefusesAClientWithoutACertificate) {
