@@ -83,6 +83,29 @@ class ImageLoad {
   virtual void cancel() = 0;
 };
 
+// A tar streamed into a container's filesystem (PUT /containers/{id}/archive), made by
+// Engine::beginPutArchive: write() each piece as it is produced, then finish(). Nothing is buffered
+// beyond the piece being written, so an archive of any size (a volume's backup) passes through in
+// constant memory. Destroying an upload before finish() abandons it: the engine sees the request
+// cut short and extracts nothing further.
+//
+// Thread-safety: write() and finish() from one thread at a time; cancel() from any thread. Must not
+// outlive the Engine that made it.
+class ArchiveUpload {
+ public:
+  virtual ~ArchiveUpload() = default;
+  // Sends the next piece of the tar (any size; empty is ignored). Blocks until it was written, at
+  // most the engine's long timeout for the whole upload. When the engine refused the archive before
+  // reading all of it (no such container or path, a bad tar), the error is what it answered. After
+  // an error the upload is over: later writes and finish() fail the same way.
+  virtual Status write(std::string_view piece) = 0;
+  // Ends the tar and waits for the engine to extract it. Errors: the engine's answer
+  // (NotFound for a missing container or path, InvalidArgument for a tar it cannot read). Call once.
+  virtual Status finish() = 0;
+  // Makes a blocked write() or finish(), and every later one, fail with Cancelled. Never blocks.
+  virtual void cancel() = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -164,6 +187,18 @@ class Engine {
                             const PutArchiveOptions& options) = 0;
   // A tar of `path` in the container, with its stat.
   virtual Result<ArchiveResult> getArchive(const std::string& id, const std::string& path) = 0;
+  // Streams the tar of `path` in the container to `sink` as it arrives from the engine, in pieces
+  // of at most 64 KiB, holding none of it; returns the path's stat (the answer's
+  // X-Docker-Container-Path-Stat). `sink` returns false to stop; then, and when `stop` is requested,
+  // returns Cancelled. Errors: NotFound for a missing container or path (before any byte). Blocks
+  // until the tar ended, at most the engine's long timeout.
+  virtual Result<PathStat> getArchiveTo(const std::string& id, const std::string& path,
+                                        const std::function<bool(std::string_view piece)>& sink,
+                                        std::stop_token stop) = 0;
+  // Starts a PUT of a tar into the container at `path` (a directory that exists), whose body the
+  // returned upload streams. The request's head is sent before this returns.
+  virtual Result<std::unique_ptr<ArchiveUpload>> beginPutArchive(const std::string& id, const std::string& path,
+                                                                 const PutArchiveOptions& options) = 0;
   virtual Result<PathStat> statPath(const std::string& id, const std::string& path) = 0;
   // One sample of the container's resource usage.
   virtual Result<ContainerStats> containerStats(const std::string& id) = 0;

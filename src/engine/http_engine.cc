@@ -203,52 +203,91 @@ std::vector<std::string> loadedImages(const std::vector<std::string>& texts) {
 
 constexpr std::string_view kLoadImages = "load images";
 
-// A `docker load` streamed as a chunked POST /images/load.
-class HttpImageLoad final : public ImageLoad {
+// A request body streamed as a chunked upload (a `docker load`, a tar put into a container). An
+// engine that refuses the request answers before it stops reading; `outcome` reads that answer, or
+// the one after the whole body, into what the call returns.
+template <class T>
+class StreamedUpload {
  public:
-  HttpImageLoad(std::unique_ptr<transport::BodyUpload> upload, std::string engine)
-      : upload_(std::move(upload)), engine_(std::move(engine)) {}
+  using Outcome = std::function<Result<T>(const transport::HttpResponse&)>;
+  StreamedUpload(std::unique_ptr<transport::BodyUpload> upload, std::string engine, std::string what,
+                 Outcome outcome)
+      : upload_(std::move(upload)), engine_(std::move(engine)), what_(std::move(what)), outcome_(std::move(outcome)) {}
 
-  Status write(std::string_view piece) override {
+  Status write(std::string_view piece) {
     if (failure_) return fail(*failure_);
     BERTH_CHECK(!finished_);
     auto written = upload_->write(piece);
     if (written) return ok();
-    // An engine that refused the load answered before it stopped reading; its answer says why.
     finished_ = true;
     auto answer = upload_->finish();
-    auto said = answer ? outcome(*answer) : fail(answer.error());
-    failure_ = said ? engineCallError(engine_, kLoadImages, written.error()) : std::move(said).error();
+    auto said = answer ? outcome_(*answer) : fail(answer.error());
+    failure_ = said ? engineCallError(engine_, what_, written.error()) : std::move(said).error();
     return fail(*failure_);
   }
 
-  Result<std::vector<std::string>> finish() override {
+  Result<T> finish() {
     if (failure_) return fail(*failure_);
     BERTH_CHECK(!finished_);
     finished_ = true;
     auto r = upload_->finish();
-    if (!r) return fail(engineCallError(engine_, kLoadImages, r.error()));
-    return outcome(*r);
+    if (!r) return fail(engineCallError(engine_, what_, r.error()));
+    return outcome_(*r);
   }
 
-  void cancel() override { upload_->cancel(); }
+  void cancel() { upload_->cancel(); }
+
+ private:
+  std::unique_ptr<transport::BodyUpload> upload_;
+  std::string engine_;
+  std::string what_;
+  Outcome outcome_;
+  std::optional<Error> failure_;
+  bool finished_ = false;
+};
+
+// A `docker load` streamed as a chunked POST /images/load.
+class HttpImageLoad final : public ImageLoad {
+ public:
+  HttpImageLoad(std::unique_ptr<transport::BodyUpload> upload, const std::string& engine)
+      : upload_(std::move(upload), engine, std::string(kLoadImages), [engine](const transport::HttpResponse& r) {
+          return outcome(engine, r);
+        }) {}
+
+  Status write(std::string_view piece) override { return upload_.write(piece); }
+  Result<std::vector<std::string>> finish() override { return upload_.finish(); }
+  void cancel() override { upload_.cancel(); }
 
  private:
   // What the engine's answer says: an error status, or (as dockerd reports a failed load, with
   // status 200 already sent) an error message in the progress stream, or the images loaded.
-  Result<std::vector<std::string>> outcome(const transport::HttpResponse& r) const {
+  static Result<std::vector<std::string>> outcome(const std::string& engine, const transport::HttpResponse& r) {
     if (r.head.status >= 400) {
-      return fail(engineAnswerError(engine_, kLoadImages, r.head.status, r.head.reason, r.body));
+      return fail(engineAnswerError(engine, kLoadImages, r.head.status, r.head.reason, r.body));
     }
     auto texts = progressTexts(r.body);
-    if (!texts) return fail(engineCallError(engine_, kLoadImages, texts.error()));
+    if (!texts) return fail(engineCallError(engine, kLoadImages, texts.error()));
     return loadedImages(*texts);
   }
 
-  std::unique_ptr<transport::BodyUpload> upload_;
-  std::string engine_;
-  std::optional<Error> failure_;
-  bool finished_ = false;
+  StreamedUpload<std::vector<std::string>> upload_;
+};
+
+// A tar streamed into a container as a chunked PUT /containers/{id}/archive.
+class HttpArchiveUpload final : public ArchiveUpload {
+ public:
+  HttpArchiveUpload(std::unique_ptr<transport::BodyUpload> upload, const std::string& engine, const std::string& what)
+      : upload_(std::move(upload), engine, what, [engine, what](const transport::HttpResponse& r) -> Status {
+          if (r.head.status >= 400) return fail(engineAnswerError(engine, what, r.head.status, r.head.reason, r.body));
+          return ok();
+        }) {}
+
+  Status write(std::string_view piece) override { return upload_.write(piece); }
+  Status finish() override { return upload_.finish(); }
+  void cancel() override { upload_.cancel(); }
+
+ private:
+  StreamedUpload<void> upload_;
 };
 
 }  // namespace
@@ -718,20 +757,57 @@ Status HttpEngine::putArchive(const std::string& id, const std::string& path, st
 }
 
 Result<ArchiveResult> HttpEngine::getArchive(const std::string& id, const std::string& path) {
+  ArchiveResult result;
+  BERTH_ASSIGN_OR_RETURN(result.stat, getArchiveTo(
+                                          id, path,
+                                          [&](std::string_view piece) {
+                                            result.tar += piece;
+                                            return true;
+                                          },
+                                          {}));
+  return result;
+}
+
+Result<PathStat> HttpEngine::getArchiveTo(const std::string& id, const std::string& path,
+                                          const std::function<bool(std::string_view piece)>& sink,
+                                          std::stop_token stop) {
   const std::string what = fmt::format("copy from {}:{}", id, path);
   Query q;
   q.add("path", path);
-  BERTH_ASSIGN_OR_RETURN(auto r, call(what, {.path = "/containers/" + seg(id) + "/archive" + q.str(),
-                                             .timeout = options_.longTimeout}));
-  ArchiveResult result;
-  const std::string header = r.head.header("X-Docker-Container-Path-Stat");
-  if (!header.empty()) {
-    auto stat = json::decodePathStat(header);
-    if (!stat) return fail(engineCallError(description_, what, stat.error()));
-    result.stat = std::move(stat).value();
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, {.path = "/containers/" + seg(id) + "/archive" + q.str()}));
+  bool stopped = false;
+  const auto onBody = [&](std::string_view piece) {
+    if (!sink(piece)) stopped = true;
+    return !stopped;
+  };
+  auto r = client_->stream(req, options_.longTimeout, options_.longTimeout, onBody, stop);
+  if (!r) {
+    if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) stopped = true;
+    if (!stopped) return fail(engineCallError(description_, what, r.error()));
   }
-  result.tar = std::move(r.body);
-  return result;
+  if (stopped) return fail(ErrorCode::Cancelled, fmt::format("{}: {}: stopped", description_, what));
+  if (r->head.status >= 400) {
+    return fail(engineAnswerError(description_, what, r->head.status, r->head.reason, r->body));
+  }
+  const std::string header = r->head.header("X-Docker-Container-Path-Stat");
+  if (header.empty()) return PathStat{};
+  BERTH_DECODE(what, json::decodePathStat, header);
+}
+
+Result<std::unique_ptr<ArchiveUpload>> HttpEngine::beginPutArchive(const std::string& id, const std::string& path,
+                                                                   const PutArchiveOptions& options) {
+  const std::string what = fmt::format("copy to {}:{}", id, path);
+  Query q;
+  q.add("path", path)
+      .flag("noOverwriteDirNonDir", options.noOverwriteDirNonDir)
+      .flag("copyUIDGID", options.copyUidGid);
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req,
+                         request(what, {.method = "PUT",
+                                        .path = "/containers/" + seg(id) + "/archive" + q.str(),
+                                        .contentType = "application/x-tar"}));
+  auto upload = client_->beginUpload(req, options_.longTimeout);
+  if (!upload) return fail(engineCallError(description_, what, upload.error()));
+  return std::unique_ptr<ArchiveUpload>(std::make_unique<HttpArchiveUpload>(std::move(upload).value(), description_, what));
 }
 
 Result<PathStat> HttpEngine::statPath(const std::string& id, const std::string& path) {

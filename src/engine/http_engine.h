@@ -73,6 +73,11 @@ class HttpEngine final : public Engine {
   Status putArchive(const std::string& id, const std::string& path, std::string_view tar,
                     const PutArchiveOptions& options) override;
   Result<ArchiveResult> getArchive(const std::string& id, const std::string& path) override;
+  Result<PathStat> getArchiveTo(const std::string& id, const std::string& path,
+                                const std::function<bool(std::string_view piece)>& sink,
+                                std::stop_token stop) override;
+  Result<std::unique_ptr<ArchiveUpload>> beginPutArchive(const std::string& id, const std::string& path,
+                                                         const PutArchiveOptions& options) override;
   Result<PathStat> statPath(const std::string& id, const std::string& path) override;
   Result<ContainerStats> containerStats(const std::string& id) override;
   Status pauseContainer(const std::string& id) override;

@@ -952,6 +952,18 @@ Result<ArchiveResult> FakeEngine::getArchive(const std::string& id, const std::s
   return fail(ErrorCode::Internal, "getArchive: not supported by the fake engine");
 }
 
+Result<PathStat> FakeEngine::getArchiveTo(const std::string& id, const std::string&,
+                                          const std::function<bool(std::string_view piece)>&, std::stop_token) {
+  FAKE_ENTER("getArchiveTo", id, false);
+  return fail(ErrorCode::Internal, "getArchiveTo: not supported by the fake engine");
+}
+
+Result<std::unique_ptr<engine::ArchiveUpload>> FakeEngine::beginPutArchive(const std::string& id, const std::string&,
+                                                                           const PutArchiveOptions&) {
+  FAKE_ENTER("beginPutArchive", id, false);
+  return fail(ErrorCode::Internal, "beginPutArchive: not supported by the fake engine");
+}
+
 Result<PathStat> FakeEngine::statPath(const std::string& id, const std::string&) {
   FAKE_ENTER("statPath", id, false);
   return fail(ErrorCode::Internal, "statPath: not supported by the fake engine");

@@ -131,6 +131,11 @@ class FakeEngine final : public engine::Engine {
   Status putArchive(const std::string& id, const std::string& path, std::string_view tar,
                     const engine::PutArchiveOptions& options) override;
   Result<engine::ArchiveResult> getArchive(const std::string& id, const std::string& path) override;
+  Result<engine::PathStat> getArchiveTo(const std::string& id, const std::string& path,
+                                        const std::function<bool(std::string_view piece)>& sink,
+                                        std::stop_token stop) override;
+  Result<std::unique_ptr<engine::ArchiveUpload>> beginPutArchive(const std::string& id, const std::string& path,
+                                                                 const engine::PutArchiveOptions& options) override;
   Result<engine::PathStat> statPath(const std::string& id, const std::string& path) override;
   Result<engine::ContainerStats> containerStats(const std::string& id) override;
   Status pauseContainer(const std::string& id) override;
