@@ -37,6 +37,8 @@ void registerHostCommand(CLI::App& app, CommandContext& context);
 void registerStackCommands(CLI::App& app, CommandContext& context);
 void registerServiceCommands(CLI::App& app, CommandContext& context);
 void registerImagePushCommand(CLI::App& app, CommandContext& context);
+// `berth volume ls/backup/restore/move` (volume_command.cc).
+void registerVolumeCommands(CLI::App& app, CommandContext& context);
 // `berth events --controller`: the controller's event stream (events_command.cc hands over).
 int runControllerEvents(const GlobalOptions& global, const std::string& controller, bool json);
 

@@ -225,6 +225,9 @@ class Engine {
   virtual Result<Volume> createVolume(const VolumeCreate& spec) = 0;
   virtual Result<Volume> inspectVolume(const std::string& name) = 0;
   virtual Result<std::vector<Volume>> listVolumes(const Filters& filters) = 0;
+  // Every volume with its size and how many containers mount it (GET /system/df?type=volume: the
+  // engine walks the volumes' files, so this takes a while on big volumes).
+  virtual Result<std::vector<Volume>> volumeUsage() = 0;
   virtual Status removeVolume(const std::string& name, bool force) = 0;
 
   // --- Exec

@@ -99,6 +99,7 @@ class HttpEngine final : public Engine {
   Result<Volume> createVolume(const VolumeCreate& spec) override;
   Result<Volume> inspectVolume(const std::string& name) override;
   Result<std::vector<Volume>> listVolumes(const Filters& filters) override;
+  Result<std::vector<Volume>> volumeUsage() override;
   Status removeVolume(const std::string& name, bool force) override;
 
   Result<std::string> createExec(const std::string& container, const ExecCreate& spec) override;

@@ -623,6 +623,12 @@ Volume decodeVolumeObject(const json& j) {
   v.scope = str(j, "Scope");
   v.labels = stringMap(j, "Labels");
   v.options = stringMap(j, "Options");
+  if (const json& u = at(j, "UsageData"); u.is_object()) {
+    VolumeUsage usage;
+    if (at(u, "Size").is_number_integer()) usage.size = at(u, "Size").get<std::int64_t>();
+    if (at(u, "RefCount").is_number_integer()) usage.refCount = at(u, "RefCount").get<std::int64_t>();
+    v.usage = usage;
+  }
   return v;
 }
 
@@ -1021,6 +1027,17 @@ Result<Volume> decodeVolume(std::string_view body) {
 Result<std::vector<Volume>> decodeVolumeList(std::string_view body) {
   return decode<std::vector<Volume>>(body, "volume list", [](const json& j) -> Result<std::vector<Volume>> {
     if (!j.is_object()) return wrongShape("volume list", "an object");
+    std::vector<Volume> out;
+    if (const json& list = at(j, "Volumes"); list.is_array()) {
+      for (const auto& v : list) out.push_back(decodeVolumeObject(v));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<Volume>> decodeDiskUsageVolumes(std::string_view body) {
+  return decode<std::vector<Volume>>(body, "disk usage", [](const json& j) -> Result<std::vector<Volume>> {
+    if (!j.is_object()) return wrongShape("disk usage", "an object");
     std::vector<Volume> out;
     if (const json& list = at(j, "Volumes"); list.is_array()) {
       for (const auto& v : list) out.push_back(decodeVolumeObject(v));

@@ -53,6 +53,8 @@ Result<Network> decodeNetwork(std::string_view body);
 Result<std::vector<Network>> decodeNetworkList(std::string_view body);
 Result<Volume> decodeVolume(std::string_view body);
 Result<std::vector<Volume>> decodeVolumeList(std::string_view body);
+// The "Volumes" of GET /system/df, with their UsageData.
+Result<std::vector<Volume>> decodeDiskUsageVolumes(std::string_view body);
 Result<ExecInspect> decodeExecInspect(std::string_view body);
 Result<Event> decodeEvent(std::string_view line);
 

@@ -606,6 +606,12 @@ struct VolumeCreate {
   Labels labels{};
 };
 
+// What a volume takes (GET /system/df computes it; -1: not known).
+struct VolumeUsage {
+  std::int64_t size = -1;      // bytes
+  std::int64_t refCount = -1;  // containers that mount it
+};
+
 struct Volume {
   std::string name{};
   std::string driver{};
@@ -614,6 +620,7 @@ struct Volume {
   std::string scope{};
   Labels labels{};
   std::map<std::string, std::string> options{};
+  std::optional<VolumeUsage> usage{};  // only from Engine::volumeUsage
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -1133,6 +1133,11 @@ Result<std::vector<Volume>> FakeEngine::listVolumes(const Filters& filters) {
   return out;
 }
 
+Result<std::vector<Volume>> FakeEngine::volumeUsage() {
+  FAKE_ENTER("volumeUsage", "", false);
+  return fail(ErrorCode::Internal, "volumeUsage: not supported by the fake engine");
+}
+
 Status FakeEngine::removeVolume(const std::string& name, bool) {
   FAKE_ENTER("removeVolume", name, true);
   auto it = volumes_.find(name);

@@ -155,6 +155,7 @@ class FakeEngine final : public engine::Engine {
   Result<engine::Volume> createVolume(const engine::VolumeCreate& spec) override;
   Result<engine::Volume> inspectVolume(const std::string& name) override;
   Result<std::vector<engine::Volume>> listVolumes(const engine::Filters& filters) override;
+  Result<std::vector<engine::Volume>> volumeUsage() override;
   Status removeVolume(const std::string& name, bool force) override;
   Result<std::string> createExec(const std::string& container, const engine::ExecCreate& spec) override;
   Status startExecDetached(const std::string& execId) override;
