@@ -68,6 +68,14 @@ Result<ProjectContext> openProject(const GlobalOptions& global, const OpenOption
     }
     const bool noFile = project.error().code() == ErrorCode::NotFound && global.files.empty() &&
                         startsWith(project.error().message(), "no configuration file provided");
+    if (options.projectOptional && noFile && (!name || name->empty())) {
+      context.project.name.clear();
+      context.hasFile = false;
+      if (options.needEngine) {
+        BERTH_ASSIGN_OR_RETURN(context.engine, selectedEngine(global));
+      }
+      return context;
+    }
     if (!(options.fileOptional && noFile && name && !name->empty())) return fail(project.error());
     if (!spec::isValidProjectName(*name)) {
       return fail(ErrorCode::InvalidArgument,

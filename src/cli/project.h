@@ -40,6 +40,9 @@ struct ProjectContext {
 struct OpenOptions {
   // Without a compose file, fall back to the -p project (labels only) instead of failing.
   bool fileOptional = false;
+  // Without a compose file and without -p either, go on with no project (an empty name): for
+  // commands that also work on any engine object by its own name (volume backup, restore, move).
+  bool projectOptional = false;
   // Services named on the command line: their profiles are enabled (spec LoadOptions).
   std::vector<std::string> services{};
   bool needEngine = true;

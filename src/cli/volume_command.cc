@@ -65,10 +65,19 @@ volumes::CopyOptions copyOptions(const VolumeFlags& f, std::stop_token stop) {
   return o;
 }
 
+// As reportError, but an interrupted copy also says what it left behind.
+int reportCopyError(const Error& error) {
+  if (error.code() == ErrorCode::Cancelled) {
+    std::cerr << "berth: interrupted: " << error.message() << "\n";
+    return 130;
+  }
+  return reportError(error);
+}
+
 std::string sizeText(std::int64_t bytes) { return bytes < 0 ? "-" : humanSize(bytes); }
 
 int runLs(const GlobalOptions& global, const VolumeFlags& f) {
-  auto ctx = openProject(global, {.fileOptional = true});
+  auto ctx = openProject(global, {.fileOptional = true, .projectOptional = true});
   if (!ctx) return reportError(ctx.error());
   auto rows = volumes::listProjectVolumes(*ctx->engine, ctx->project.name);
   if (!rows) return reportError(rows.error());
@@ -152,7 +161,7 @@ class BackupFile {
 
 int runBackup(const GlobalOptions& global, const VolumeFlags& f) {
   if (f.output.empty()) return reportError(Error(ErrorCode::InvalidArgument, "volume backup: -o FILE is required"));
-  auto ctx = openProject(global, {.fileOptional = true});
+  auto ctx = openProject(global, {.fileOptional = true, .projectOptional = true});
   if (!ctx) return reportError(ctx.error());
   const VolumeTarget volume = resolveVolume(*ctx, f.volume);
   auto file = BackupFile::open(f.output);
@@ -165,7 +174,7 @@ int runBackup(const GlobalOptions& global, const VolumeFlags& f) {
     return compress ? zstd.write(piece) : file->write(piece);
   };
   auto done = volumes::backup(*ctx->engine, volume.name, out, copyOptions(f, cancel.get_token()));
-  if (!done) return reportError(done.error());
+  if (!done) return reportCopyError(done.error());
   if (compress) {
     if (Status s = zstd.finish(); !s) return reportError(s.error());
   }
@@ -244,7 +253,7 @@ class BackupReader {
 
 int runRestore(const GlobalOptions& global, const VolumeFlags& f) {
   if (f.input.empty()) return reportError(Error(ErrorCode::InvalidArgument, "volume restore: -i FILE is required"));
-  auto ctx = openProject(global, {.fileOptional = true});
+  auto ctx = openProject(global, {.fileOptional = true, .projectOptional = true});
   if (!ctx) return reportError(ctx.error());
   const VolumeTarget volume = resolveVolume(*ctx, f.volume);
   auto reader = BackupReader::open(f.input);
@@ -256,7 +265,7 @@ int runRestore(const GlobalOptions& global, const VolumeFlags& f) {
   o.force = f.force;
   o.create = volume.create;
   auto done = volumes::restore(*ctx->engine, volume.name, [&] { return (*reader)->next(); }, o);
-  if (!done) return reportError(done.error());
+  if (!done) return reportCopyError(done.error());
   std::cerr << fmt::format("restored volume {}: {} entries, {} of tar (sha256 {})\n", volume.name, done->entries,
                            humanSize(static_cast<std::int64_t>(done->bytes)), done->sha256);
   return 0;
@@ -264,7 +273,7 @@ int runRestore(const GlobalOptions& global, const VolumeFlags& f) {
 
 int runMove(const GlobalOptions& global, const VolumeFlags& f) {
   if (f.to.empty()) return reportError(Error(ErrorCode::InvalidArgument, "volume move: --to HOST is required"));
-  auto ctx = openProject(global, {.fileOptional = true});
+  auto ctx = openProject(global, {.fileOptional = true, .projectOptional = true});
   if (!ctx) return reportError(ctx.error());
   const VolumeTarget volume = resolveVolume(*ctx, f.volume);
   GlobalOptions targetOptions = global;
@@ -278,7 +287,7 @@ int runMove(const GlobalOptions& global, const VolumeFlags& f) {
   o.keepSource = f.keepSource;
   o.targetName = fmt::format("host {} ({})", f.to, (*target)->address());
   auto done = volumes::move(*ctx->engine, **target, volume.name, o);
-  if (!done) return reportError(done.error());
+  if (!done) return reportCopyError(done.error());
   std::cerr << fmt::format("{} volume {} to {}: {} entries, {} of tar, checked (sha256 {})\n",
                            f.keepSource ? "copied" : "moved", volume.name, o.targetName, done->entries,
                            humanSize(static_cast<std::int64_t>(done->bytes)), done->sha256);

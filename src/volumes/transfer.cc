@@ -265,10 +265,15 @@ Result<CopyResult> restore(engine::Engine& engine, const std::string& volume, co
   engine::PutArchiveOptions put;
   put.copyUidGid = true;  // the owners the backup recorded, not root
   BERTH_ASSIGN_OR_RETURN(auto upload, engine.beginPutArchive(helper->id(), "/", put));
+  // Ctrl-C also ends a write that waits for the engine.
+  std::optional<std::stop_callback<std::function<void()>>> interrupt;
+  interrupt.emplace(options.stop, std::function<void()>([&upload] { upload->cancel(); }));
 
   // Whatever fails from here, a volume that was empty is made empty again (removed and made anew
   // with the same driver, options and labels): a half-restored volume would look like data.
   const auto undo = [&](Error error) -> Result<CopyResult> {
+    // The upload's connection closes first: the engine holds the helper while the request is open.
+    interrupt.reset();
     upload->cancel();
     upload.reset();
     helper.reset();
@@ -342,8 +347,14 @@ Result<CopyResult> move(engine::Engine& from, engine::Engine& to, const std::str
   BERTH_TRY(to.createVolume(sameAs(source)));
 
   std::unique_ptr<Helper> targetHelper;
+  std::unique_ptr<engine::ArchiveUpload> upload;
+  std::optional<std::stop_callback<std::function<void()>>> interrupt;
   // Whatever fails from here, the target volume goes; the source was only read.
   const auto undo = [&](Error error) -> Result<CopyResult> {
+    // The upload's connection closes first: the engine holds the helper while the request is open.
+    interrupt.reset();
+    if (upload) upload->cancel();
+    upload.reset();
     targetHelper.reset();
     if (auto removed = to.removeVolume(volume, true); !removed) {
       return fail(error.code(), fmt::format("{} (and the partial copy, volume {} on {}, could not be removed: {})",
@@ -358,8 +369,11 @@ Result<CopyResult> move(engine::Engine& from, engine::Engine& to, const std::str
 
   engine::PutArchiveOptions put;
   put.copyUidGid = true;
-  auto upload = to.beginPutArchive(targetHelper->id(), "/", put);
-  if (!upload) return undo(std::move(upload).error());
+  auto begun = to.beginPutArchive(targetHelper->id(), "/", put);
+  if (!begun) return undo(std::move(begun).error());
+  upload = std::move(*begun);
+  // Ctrl-C also ends a write that waits for the target engine.
+  interrupt.emplace(options.stop, std::function<void()>([&upload] { upload->cancel(); }));
   CopyResult result;
   Sha256 sent;
   std::optional<Error> failure;
@@ -374,19 +388,18 @@ Result<CopyResult> move(engine::Engine& from, engine::Engine& to, const std::str
         }
         sent.update(piece);
         result.bytes += piece.size();
-        if (auto s = (*upload)->write(piece); !s) {
+        if (auto s = upload->write(piece); !s) {
           failure = s.error();
           return false;
         }
         return true;
       },
       options.stop);
-  if (failure || !copied) {
-    (*upload)->cancel();
-    return undo(failure ? *failure : std::move(copied).error());
-  }
+  if (failure || !copied) return undo(failure ? *failure : std::move(copied).error());
   if (auto s = reader.finish(); !s) return undo(std::move(s).error());
-  if (auto s = (*upload)->finish(); !s) return undo(std::move(s).error());
+  if (auto s = upload->finish(); !s) return undo(std::move(s).error());
+  interrupt.reset();
+  upload.reset();
   result.entries = reader.entries();
   result.sha256 = sent.hex();
 
@@ -398,8 +411,9 @@ Result<CopyResult> move(engine::Engine& from, engine::Engine& to, const std::str
         back.update(piece);
         return true;
       },
-      {});
+      options.stop);
   if (!reread) return undo(std::move(reread).error());
+  if (options.stop.stop_requested()) return undo(Error(ErrorCode::Cancelled, "interrupted"));
   const std::string received = back.hex();
   if (received != result.sha256) {
     return undo(Error(ErrorCode::Internal,
@@ -421,8 +435,9 @@ Result<CopyResult> move(engine::Engine& from, engine::Engine& to, const std::str
 }
 
 Result<std::vector<VolumeRow>> listProjectVolumes(engine::Engine& engine, const std::string& project) {
-  BERTH_ASSIGN_OR_RETURN(auto volumes,
-                         engine.listVolumes({{"label", {fmt::format("{}={}", plan::labels::kProject, project)}}}));
+  engine::Filters filters;
+  if (!project.empty()) filters = {{"label", {fmt::format("{}={}", plan::labels::kProject, project)}}};
+  BERTH_ASSIGN_OR_RETURN(auto volumes, engine.listVolumes(filters));
   std::map<std::string, std::int64_t> sizes;
   if (!volumes.empty()) {
     BERTH_ASSIGN_OR_RETURN(auto usage, engine.volumeUsage());

@@ -86,7 +86,8 @@ struct VolumeRow {
   std::vector<std::string> containers{};  // names of the containers that mount it
 };
 
-// The volumes labelled as `project`'s (com.docker.compose.project), with sizes and users.
+// The volumes labelled as `project`'s (com.docker.compose.project), with sizes and users; every
+// volume of the engine when `project` is empty.
 Result<std::vector<VolumeRow>> listProjectVolumes(engine::Engine& engine, const std::string& project);
 
 // The helper image's reference (local only; made by import on first use).

@@ -480,14 +480,14 @@ Result<std::shared_ptr<const ClientTls>> loadClientTls(const TlsMaterial& tls) {
   static std::mutex mu;
   static std::map<std::string, std::weak_ptr<const ClientTls>> loaded;  // by digest; guarded by mu
   // Keyed by a digest, so that no copy of the private key stays in the map.
-  const std::string material = tls.caPem + '\0' + tls.certPem + '\0' + tls.keyPem;
+  std::string material = tls.caPem + '\0' + tls.certPem + '\0' + tls.keyPem;
   std::string key(EVP_MAX_MD_SIZE, '\0');
   unsigned int size = 0;
   if (EVP_Digest(material.data(), material.size(), reinterpret_cast<unsigned char*>(key.data()), &size,
                  EVP_sha256(), nullptr) != 1) {
     return fail(ErrorCode::Internal, "SHA-256: " + opensslErrors());
   }
-  OPENSSL_cleanse(const_cast<char*>(material.data()), material.size());
+  OPENSSL_cleanse(material.data(), material.size());
   key.resize(size);
   {
     std::lock_guard lock(mu);

@@ -6,6 +6,7 @@
 // bad input (an unknown volume, a missing, corrupt or truncated backup, a full target, a target
 // that already has the volume, a volume still in use) fails with a clear message and loses nothing.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "base/strings.h"
 #include "engine/endpoint.h"
 #include "engine/engine.h"
+#include "harness/background_process.h"
 #include "harness/berth_binary.h"
 #include "harness/busybox_image.h"
 #include "harness/names.h"
@@ -67,7 +69,7 @@ constexpr const char* kManifest =
     "cd /data && find . | sort | while read -r p; do "
     "s=$(stat -c '%F %a %u:%g %s' \"$p\"); "
     "if [ -L \"$p\" ]; then echo \"$p $s -> $(readlink \"$p\")\"; "
-    "elif [ -f \"$p\" ]; then echo \"$p $s $(sha256sum < \"$p\" | cut -c1-64)\"; "
+    "elif [ -f \"$p\" ]; then echo \"$p $s $(stat -c '%h links, mtime %Y' \"$p\") $(sha256sum < \"$p\" | cut -c1-64)\"; "
     "else echo \"$p $s\"; fi; done";
 
 class VolumeCopyTest : public ::testing::Test {
@@ -160,7 +162,8 @@ TEST_F(VolumeCopyTest, BackupThenRestoreOnAnotherEngineIsIdentical) {
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   (void)inVolume(*source_engine_, volume(), kFill);
   const std::string manifest = inVolume(*source_engine_, volume(), kManifest);
-  ASSERT_NE(manifest.find("./private/key regular file 600 1234:5678 7"), std::string::npos) << manifest;
+  ASSERT_NE(manifest.find("./private/key regular file 600 1234:5678 7 1 links"), std::string::npos) << manifest;
+  ASSERT_NE(manifest.find("./big-hardlink.bin regular file 644 0:0 3145728 2 links"), std::string::npos) << manifest;
   ASSERT_NE(manifest.find("./link-to-f1 symbolic link"), std::string::npos) << manifest;
 
   for (const std::string file : {"backup.tar", "backup.tar.zst"}) {
@@ -238,6 +241,31 @@ TEST_F(VolumeCopyTest, MoveCopiesChecksAndRemovesTheSource) {
   EXPECT_TRUE(source_engine_->inspectVolume(volume()));
   EXPECT_EQ(inVolume(*other_engine_, volume(), kManifest), manifest);
   ASSERT_TRUE(other_engine_->removeVolume(volume(), true));
+}
+
+TEST_F(VolumeCopyTest, AnInterruptedMoveLeavesTheSourceAndRemovesTheTarget) {
+  ASSERT_TRUE(source_engine_->createVolume({.name = volume()}));
+  // Big enough that the copy is still running when the test sees the target volume appear.
+  (void)inVolume(*source_engine_, volume(),
+                 "for i in 1 2 3 4; do dd if=/dev/urandom of=/data/part$i bs=1M count=100 2>/dev/null; done");
+  const std::string manifest = inVolume(*source_engine_, volume(), kManifest);
+  TestHost& target = other();
+  CommandOptions options;
+  options.env = {"DOCKER_HOST=" + source_->unixSocketUrl()};
+  options.workingDirectory = dir_.path();
+  auto move = BackgroundProcess::start({BERTH_BINARY, "-p", project_, "volume", "move", "data", "--to",
+                                        target.unixSocketUrl()},
+                                       options);
+  ASSERT_TRUE(move) << move.error().message();
+  ASSERT_TRUE(waitUntil([&] { return other_engine_->inspectVolume(volume()).has_value(); }, 60s))
+      << (*move)->describe();
+  (*move)->signal(SIGINT);
+  const auto status = (*move)->wait(60s);
+  ASSERT_TRUE(status) << (*move)->describe();
+  EXPECT_NE(*status, 0) << (*move)->describe();
+  EXPECT_NE((*move)->err().find("the partial copy on"), std::string::npos) << (*move)->describe();
+  EXPECT_FALSE(other_engine_->inspectVolume(volume())) << "the target volume is removed";
+  EXPECT_EQ(inVolume(*source_engine_, volume(), kManifest), manifest) << "the source is untouched";
 }
 
 TEST_F(VolumeCopyTest, BadInputFailsClearlyAndLosesNothing) {
