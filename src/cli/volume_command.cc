@@ -49,9 +49,13 @@ VolumeTarget resolveVolume(const ProjectContext& ctx, const std::string& volume)
   VolumeTarget t;
   t.name = volume;
   if (ctx.hasFile) {
-    if (auto it = ctx.project.volumes.find(volume); it != ctx.project.volumes.end() && !it->second.external) {
-      t.create = plan::volumeSpec(ctx.project, it->first, it->second, clientVersion());
-      t.name = t.create.name;
+    if (auto it = ctx.project.volumes.find(volume); it != ctx.project.volumes.end()) {
+      if (it->second.external) {
+        t.name = it->second.name;  // the project only uses it: restore creates it bare
+      } else {
+        t.create = plan::volumeSpec(ctx.project, it->first, it->second, clientVersion());
+        t.name = t.create.name;
+      }
     }
   }
   return t;
