@@ -26,6 +26,7 @@
 #include "harness/subprocess.h"
 #include "harness/temp_dir.h"
 #include "harness/test_host.h"
+#include "harness/volume_probe.h"
 #include "harness/wait.h"
 
 namespace berth::testing {
@@ -63,14 +64,6 @@ ln -s /nowhere dangling
 ln big.bin big-hardlink.bin
 echo "with spaces" > "name with spaces.txt"
 )";
-
-// Every path under /data: type, mode, owner, size, link target, content hash.
-constexpr const char* kManifest =
-    "cd /data && find . | sort | while read -r p; do "
-    "s=$(stat -c '%F %a %u:%g %s' \"$p\"); "
-    "if [ -L \"$p\" ]; then echo \"$p $s -> $(readlink \"$p\")\"; "
-    "elif [ -f \"$p\" ]; then echo \"$p $s $(stat -c '%h links, mtime %Y' \"$p\") $(sha256sum < \"$p\" | cut -c1-64)\"; "
-    "else echo \"$p $s\"; fi; done";
 
 class VolumeCopyTest : public ::testing::Test {
  protected:
@@ -120,29 +113,11 @@ class VolumeCopyTest : public ::testing::Test {
     return r ? *r : CommandResult{};
   }
 
-  // Runs `script` in a throwaway busybox container on `engine` with `vol` at /data; its stdout.
-  std::string inVolume(engine::Engine& engine, const std::string& vol, const std::string& script) {
-    engine::ContainerCreate spec;
-    spec.name = uniqueName("probe");
-    spec.config.image = kBusyboxImage;
-    spec.config.cmd = std::vector<std::string>{"sh", "-c", script};
-    engine::Mount m;
-    m.type = engine::MountType::Volume;
-    m.source = vol;
-    m.target = "/data";
-    spec.hostConfig.mounts.push_back(m);
-    auto created = engine.createContainer(spec);
-    EXPECT_TRUE(created) << created.error().message();
-    if (!created) return "";
-    EXPECT_TRUE(engine.startContainer(created->id));
-    auto waited = engine.waitContainer(created->id, engine::WaitCondition::NotRunning, 60s);
-    EXPECT_TRUE(waited) << waited.error().message();
-    std::string out;
-    (void)engine.containerLogs(created->id, {.stdoutStream = true, .stderrStream = true},
-                               [&](engine::OutputStream, std::string_view d) { out += d; }, {});
-    EXPECT_TRUE(waited && waited->statusCode == 0) << out;
-    (void)engine.removeContainer(created->id, {true, false});
-    return out;
+  // Runs `script` on `engine` in a container with `vol` at /data; its stdout.
+  static std::string inVolume(engine::Engine& engine, const std::string& vol, const std::string& script) {
+    auto out = runInVolume(engine, vol, script);
+    EXPECT_TRUE(out) << out.error().message();
+    return out ? *out : "";
   }
 
   bool running(const std::string& container) {
@@ -161,7 +136,7 @@ class VolumeCopyTest : public ::testing::Test {
 TEST_F(VolumeCopyTest, BackupThenRestoreOnAnotherEngineIsIdentical) {
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   (void)inVolume(*source_engine_, volume(), kFill);
-  const std::string manifest = inVolume(*source_engine_, volume(), kManifest);
+  const std::string manifest = inVolume(*source_engine_, volume(), kVolumeManifestScript);
   ASSERT_NE(manifest.find("./private/key regular file 600 1234:5678 7 1 links"), std::string::npos) << manifest;
   ASSERT_NE(manifest.find("./big-hardlink.bin regular file 644 0:0 3145728 2 links"), std::string::npos) << manifest;
   ASSERT_NE(manifest.find("./link-to-f1 symbolic link"), std::string::npos) << manifest;
@@ -184,7 +159,7 @@ TEST_F(VolumeCopyTest, BackupThenRestoreOnAnotherEngineIsIdentical) {
     TestHost& target = other();
     const CommandResult r = berth({"volume", "restore", "data", "-i", path.string()}, target.unixSocketUrl());
     ASSERT_EQ(r.exitCode, 0) << r.describe();
-    EXPECT_EQ(inVolume(*other_engine_, volume(), kManifest), manifest);
+    EXPECT_EQ(inVolume(*other_engine_, volume(), kVolumeManifestScript), manifest);
     auto restored = other_engine_->inspectVolume(volume());
     ASSERT_TRUE(restored);
     EXPECT_EQ(restored->labels["com.docker.compose.project"], project_);
@@ -196,7 +171,7 @@ TEST_F(VolumeCopyTest, BackupThenRestoreOnAnotherEngineIsIdentical) {
     const CommandResult forced =
         berth({"volume", "restore", "data", "-i", path.string(), "--force"}, target.unixSocketUrl());
     EXPECT_EQ(forced.exitCode, 0) << forced.describe();
-    EXPECT_EQ(inVolume(*other_engine_, volume(), kManifest), manifest);
+    EXPECT_EQ(inVolume(*other_engine_, volume(), kVolumeManifestScript), manifest);
     ASSERT_TRUE(other_engine_->removeVolume(volume(), true));
   }
 }
@@ -217,7 +192,7 @@ TEST_F(VolumeCopyTest, LsShowsTheProjectsVolumesWithSizeAndUsers) {
 TEST_F(VolumeCopyTest, MoveCopiesChecksAndRemovesTheSource) {
   ASSERT_EQ(berth({"up", "-d"}).exitCode, 0);
   (void)inVolume(*source_engine_, volume(), kFill);
-  const std::string manifest = inVolume(*source_engine_, volume(), kManifest);
+  const std::string manifest = inVolume(*source_engine_, volume(), kVolumeManifestScript);
   TestHost& target = other();
 
   // Still in use: refused, nothing changed.
@@ -230,7 +205,7 @@ TEST_F(VolumeCopyTest, MoveCopiesChecksAndRemovesTheSource) {
   moved = berth({"volume", "move", "data", "--to", target.unixSocketUrl()});
   ASSERT_EQ(moved.exitCode, 0) << moved.describe();
   EXPECT_NE(moved.err.find("checked (sha256 "), std::string::npos) << moved.err;
-  EXPECT_EQ(inVolume(*other_engine_, volume(), kManifest), manifest);
+  EXPECT_EQ(inVolume(*other_engine_, volume(), kVolumeManifestScript), manifest);
   EXPECT_FALSE(source_engine_->inspectVolume(volume())) << "the source volume is removed after the check";
 
   // The target has it now: moving there again is refused and the source copy (made anew) stays.
@@ -239,7 +214,7 @@ TEST_F(VolumeCopyTest, MoveCopiesChecksAndRemovesTheSource) {
   EXPECT_NE(moved.exitCode, 0);
   EXPECT_NE(moved.err.find("already has a volume " + volume()), std::string::npos) << moved.err;
   EXPECT_TRUE(source_engine_->inspectVolume(volume()));
-  EXPECT_EQ(inVolume(*other_engine_, volume(), kManifest), manifest);
+  EXPECT_EQ(inVolume(*other_engine_, volume(), kVolumeManifestScript), manifest);
   ASSERT_TRUE(other_engine_->removeVolume(volume(), true));
 }
 
@@ -248,7 +223,7 @@ TEST_F(VolumeCopyTest, AnInterruptedMoveLeavesTheSourceAndRemovesTheTarget) {
   // Big enough that the copy is still running when the test sees the target volume appear.
   (void)inVolume(*source_engine_, volume(),
                  "for i in 1 2 3 4; do dd if=/dev/urandom of=/data/part$i bs=1M count=100 2>/dev/null; done");
-  const std::string manifest = inVolume(*source_engine_, volume(), kManifest);
+  const std::string manifest = inVolume(*source_engine_, volume(), kVolumeManifestScript);
   TestHost& target = other();
   CommandOptions options;
   options.env = {"DOCKER_HOST=" + source_->unixSocketUrl()};
@@ -265,7 +240,7 @@ TEST_F(VolumeCopyTest, AnInterruptedMoveLeavesTheSourceAndRemovesTheTarget) {
   EXPECT_NE(*status, 0) << (*move)->describe();
   EXPECT_NE((*move)->err().find("the partial copy on"), std::string::npos) << (*move)->describe();
   EXPECT_FALSE(other_engine_->inspectVolume(volume())) << "the target volume is removed";
-  EXPECT_EQ(inVolume(*source_engine_, volume(), kManifest), manifest) << "the source is untouched";
+  EXPECT_EQ(inVolume(*source_engine_, volume(), kVolumeManifestScript), manifest) << "the source is untouched";
 }
 
 TEST_F(VolumeCopyTest, BadInputFailsClearlyAndLosesNothing) {
