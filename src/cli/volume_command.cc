@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
+#include "base/strings.h"
 #include "cli/commands.h"
 #include "cli/format.h"
 #include "cli/global_options.h"
@@ -94,9 +95,7 @@ int runLs(const GlobalOptions& global, const VolumeFlags& f) {
   }
   std::vector<std::vector<std::string>> cells{{"VOLUME", "DRIVER", "SIZE", "USED BY"}};
   for (const auto& r : *rows) {
-    std::string users;
-    for (const auto& c : r.containers) users += (users.empty() ? "" : ", ") + c;
-    cells.push_back({r.name, r.driver, sizeText(r.size), users.empty() ? "-" : users});
+    cells.push_back({r.name, r.driver, sizeText(r.size), r.containers.empty() ? "-" : join(r.containers, ", ")});
   }
   std::cout << table(cells);
   return 0;
