@@ -1024,9 +1024,12 @@ Result<Volume> decodeVolume(std::string_view body) {
   });
 }
 
-Result<std::vector<Volume>> decodeVolumeList(std::string_view body) {
-  return decode<std::vector<Volume>>(body, "volume list", [](const json& j) -> Result<std::vector<Volume>> {
-    if (!j.is_object()) return wrongShape("volume list", "an object");
+namespace {
+
+// The "Volumes" array of an object answer (GET /volumes and GET /system/df both carry one).
+Result<std::vector<Volume>> decodeVolumesOf(std::string_view body, std::string_view what) {
+  return decode<std::vector<Volume>>(body, what, [what](const json& j) -> Result<std::vector<Volume>> {
+    if (!j.is_object()) return wrongShape(what, "an object");
     std::vector<Volume> out;
     if (const json& list = at(j, "Volumes"); list.is_array()) {
       for (const auto& v : list) out.push_back(decodeVolumeObject(v));
@@ -1035,15 +1038,12 @@ Result<std::vector<Volume>> decodeVolumeList(std::string_view body) {
   });
 }
 
+}  // namespace
+
+Result<std::vector<Volume>> decodeVolumeList(std::string_view body) { return decodeVolumesOf(body, "volume list"); }
+
 Result<std::vector<Volume>> decodeDiskUsageVolumes(std::string_view body) {
-  return decode<std::vector<Volume>>(body, "disk usage", [](const json& j) -> Result<std::vector<Volume>> {
-    if (!j.is_object()) return wrongShape("disk usage", "an object");
-    std::vector<Volume> out;
-    if (const json& list = at(j, "Volumes"); list.is_array()) {
-      for (const auto& v : list) out.push_back(decodeVolumeObject(v));
-    }
-    return out;
-  });
+  return decodeVolumesOf(body, "disk usage");
 }
 
 Result<ExecInspect> decodeExecInspect(std::string_view body) {

@@ -1,7 +1,6 @@
 #include "volumes/transfer.h"
 
 #include <fmt/core.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <memory>
@@ -12,6 +11,7 @@
 #include "base/strings.h"
 #include "base/tar_reader.h"
 #include "base/tar_writer.h"
+#include "pki/digest.h"
 #include "plan/labels.h"
 
 namespace berth::volumes {
@@ -24,31 +24,10 @@ void say(const CopyOptions& options, std::string_view text) {
   if (options.note) options.note(text);
 }
 
-// SHA-256 of a stream, fed in pieces.
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (ctx_ != nullptr) EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr);
-  }
-  ~Sha256() { EVP_MD_CTX_free(ctx_); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-
-  void update(std::string_view piece) {
-    if (ctx_ != nullptr) EVP_DigestUpdate(ctx_, piece.data(), piece.size());
-  }
-  std::string hex() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (ctx_ == nullptr || EVP_DigestFinal_ex(ctx_, digest, &size) != 1) return "";
-    std::string out;
-    for (unsigned int i = 0; i < size; ++i) out += fmt::format("{:02x}", digest[i]);
-    return out;
-  }
-
- private:
-  EVP_MD_CTX* ctx_;
-};
+// How messages name a container: its name, else its short ID.
+std::string containerName(const engine::ContainerSummary& c) {
+  return c.names.empty() ? c.id.substr(0, 12) : c.names.front();
+}
 
 // The helper image: one empty directory (the mount point) and a command that never runs.
 Status ensureHelperImage(engine::Engine& engine) {
@@ -115,7 +94,7 @@ class StoppedWriters {
         return m.type == "volume" && m.name == volume && m.rw;
       });
       if (!writes) continue;
-      const std::string name = c.names.empty() ? c.id.substr(0, 12) : c.names.front();
+      const std::string name = containerName(c);
       if (!options.stopWriters) {
         say(options, fmt::format("warning: {} writes to volume {} while it is copied (--no-stop): the copy may "
                                  "not be consistent",
@@ -173,7 +152,7 @@ Result<std::vector<std::string>> usersOf(engine::Engine& engine, const std::stri
   std::vector<std::string> names;
   for (const auto& c : containers) {
     if (c.labels.count(std::string(kHelperLabel)) != 0) continue;
-    names.push_back(c.names.empty() ? c.id.substr(0, 12) : c.names.front());
+    names.push_back(containerName(c));
   }
   return names;
 }
@@ -195,20 +174,16 @@ engine::VolumeCreate sameAs(const engine::Volume& v) {
   return create;
 }
 
-}  // namespace
-
-Result<CopyResult> backup(engine::Engine& engine, const std::string& volume, const ByteSink& out,
-                          const CopyOptions& options) {
-  BERTH_TRY(inspect(engine, volume));
-  BERTH_TRY(ensureHelperImage(engine));
-  BERTH_ASSIGN_OR_RETURN(auto writers, StoppedWriters::stop(engine, volume, options));
-  BERTH_ASSIGN_OR_RETURN(auto helper, Helper::create(engine, volume, true));
+// Reads the tar of the volume `helper` holds and hands each piece to `out`, checking the tar's
+// framing as it passes and hashing it: what backup and move send on.
+Result<CopyResult> readArchive(engine::Engine& engine, const std::string& helper, const std::string& volume,
+                               const ByteSink& out, std::stop_token stop) {
   CopyResult result;
-  Sha256 sha;
+  pki::Sha256 sha;
   std::optional<Error> failure;
   TarReader reader;
   auto copied = engine.getArchiveTo(
-      helper->id(), std::string(kMountPath),
+      helper, std::string(kMountPath),
       [&](std::string_view piece) {
         if (auto s = reader.feed(piece); !s) {
           failure = Error(ErrorCode::Internal,
@@ -224,13 +199,24 @@ Result<CopyResult> backup(engine::Engine& engine, const std::string& volume, con
         }
         return true;
       },
-      options.stop);
+      stop);
   if (failure) return fail(*failure);
   if (!copied) return fail(copied.error());
   BERTH_TRY(reader.finish());
   result.entries = reader.entries();
   result.sha256 = sha.hex();
   return result;
+}
+
+}  // namespace
+
+Result<CopyResult> backup(engine::Engine& engine, const std::string& volume, const ByteSink& out,
+                          const CopyOptions& options) {
+  BERTH_TRY(inspect(engine, volume));
+  BERTH_TRY(ensureHelperImage(engine));
+  BERTH_ASSIGN_OR_RETURN(auto writers, StoppedWriters::stop(engine, volume, options));
+  BERTH_ASSIGN_OR_RETURN(auto helper, Helper::create(engine, volume, true));
+  return readArchive(engine, helper->id(), volume, out, options.stop);
 }
 
 Result<CopyResult> restore(engine::Engine& engine, const std::string& volume, const ByteSource& in,
@@ -303,7 +289,7 @@ Result<CopyResult> restore(engine::Engine& engine, const std::string& volume, co
     return ok();
   });
   CopyResult result;
-  Sha256 sha;
+  pki::Sha256 sha;
   while (true) {
     if (options.stop.stop_requested()) return undo(Error(ErrorCode::Cancelled, "interrupted"));
     auto piece = in();
@@ -374,37 +360,16 @@ Result<CopyResult> move(engine::Engine& from, engine::Engine& to, const std::str
   upload = std::move(*begun);
   // Ctrl-C also ends a write that waits for the target engine.
   interrupt.emplace(options.stop, std::function<void()>([&upload] { upload->cancel(); }));
-  CopyResult result;
-  Sha256 sent;
-  std::optional<Error> failure;
-  TarReader reader;
-  auto copied = from.getArchiveTo(
-      sourceHelper->id(), std::string(kMountPath),
-      [&](std::string_view piece) {
-        if (auto s = reader.feed(piece); !s) {
-          failure = Error(ErrorCode::Internal, fmt::format("engine {} sent a broken archive of volume {}: {}",
-                                                           from.address(), volume, s.error().message()));
-          return false;
-        }
-        sent.update(piece);
-        result.bytes += piece.size();
-        if (auto s = upload->write(piece); !s) {
-          failure = s.error();
-          return false;
-        }
-        return true;
-      },
-      options.stop);
-  if (failure || !copied) return undo(failure ? *failure : std::move(copied).error());
-  if (auto s = reader.finish(); !s) return undo(std::move(s).error());
+  auto sent = readArchive(
+      from, sourceHelper->id(), volume, [&](std::string_view piece) { return upload->write(piece); }, options.stop);
+  if (!sent) return undo(std::move(sent).error());
+  CopyResult result = *sent;
   if (auto s = upload->finish(); !s) return undo(std::move(s).error());
   interrupt.reset();
   upload.reset();
-  result.entries = reader.entries();
-  result.sha256 = sent.hex();
 
   // The check: the target gives back the same stream, byte for byte.
-  Sha256 back;
+  pki::Sha256 back;
   auto reread = to.getArchiveTo(
       targetHelper->id(), std::string(kMountPath),
       [&](std::string_view piece) {
@@ -458,7 +423,7 @@ Result<std::vector<VolumeRow>> listProjectVolumes(engine::Engine& engine, const 
       if (c.labels.count(std::string(kHelperLabel)) != 0) continue;
       for (const auto& m : c.mounts) {
         if (m.type == "volume" && m.name == v.name) {
-          row.containers.push_back(c.names.empty() ? c.id.substr(0, 12) : c.names.front());
+          row.containers.push_back(containerName(c));
           break;
         }
       }

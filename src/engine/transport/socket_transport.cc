@@ -38,6 +38,7 @@
 
 #include "engine/endpoint.h"
 #include "engine/transport/internal.h"
+#include "pki/digest.h"
 
 namespace berth::engine::transport {
 namespace asio = boost::asio;
@@ -426,17 +427,32 @@ Result<std::shared_ptr<SSL_CTX>> makeTrustContext(const std::vector<X509Ptr>& ca
   return std::shared_ptr<SSL_CTX>(ctx.release(), SslCtxFree{});
 }
 
-Result<std::shared_ptr<SSL_CTX>> sharedTrustContext(const std::string& caPem, const std::vector<X509Ptr>& cas) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<SSL_CTX>> contexts;  // by the CAs' PEM; guarded by mu
-  std::lock_guard lock(mu);
-  std::erase_if(contexts, [](const auto& entry) { return entry.second.expired(); });
-  if (auto it = contexts.find(caPem); it != contexts.end()) {
-    if (auto ctx = it->second.lock()) return ctx;
+// Objects shared by everyone who asks with the same key for as long as anyone holds one (the map
+// keeps none alive).
+template <class T>
+class SharedByKey {
+ public:
+  // The object for `key`, made by `make` (a Result<std::shared_ptr<T>>()) when nobody holds one.
+  template <class Make>
+  Result<std::shared_ptr<T>> get(const std::string& key, Make make) {
+    std::lock_guard lock(mu_);
+    std::erase_if(objects_, [](const auto& entry) { return entry.second.expired(); });
+    if (auto it = objects_.find(key); it != objects_.end()) {
+      if (auto shared = it->second.lock()) return shared;
+    }
+    BERTH_ASSIGN_OR_RETURN(std::shared_ptr<T> made, make());
+    objects_[key] = made;
+    return made;
   }
-  BERTH_ASSIGN_OR_RETURN(std::shared_ptr<SSL_CTX> ctx, makeTrustContext(cas));
-  contexts[caPem] = ctx;
-  return ctx;
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::weak_ptr<T>> objects_;  // guarded by mu_
+};
+
+Result<std::shared_ptr<SSL_CTX>> sharedTrustContext(const std::string& caPem, const std::vector<X509Ptr>& cas) {
+  static SharedByKey<SSL_CTX> contexts;  // by the CAs' PEM
+  return contexts.get(caPem, [&] { return makeTrustContext(cas); });
 }
 
 // A client certificate (with the chain above it) and its key, set on each connection.
@@ -477,30 +493,17 @@ Result<ClientTls> parseClientTls(const TlsMaterial& tls) {
 // The parsed material, shared by every transport made from the same PEM texts (berthd makes two
 // engine clients per host from one set of files).
 Result<std::shared_ptr<const ClientTls>> loadClientTls(const TlsMaterial& tls) {
-  static std::mutex mu;
-  static std::map<std::string, std::weak_ptr<const ClientTls>> loaded;  // by digest; guarded by mu
+  static SharedByKey<const ClientTls> loaded;  // by a digest of the material
   // Keyed by a digest, so that no copy of the private key stays in the map.
-  std::string material = tls.caPem + '\0' + tls.certPem + '\0' + tls.keyPem;
-  std::string key(EVP_MAX_MD_SIZE, '\0');
-  unsigned int size = 0;
-  if (EVP_Digest(material.data(), material.size(), reinterpret_cast<unsigned char*>(key.data()), &size,
-                 EVP_sha256(), nullptr) != 1) {
-    return fail(ErrorCode::Internal, "SHA-256: " + opensslErrors());
+  pki::Sha256 digest;
+  for (const std::string* part : {&tls.caPem, &tls.certPem, &tls.keyPem}) {
+    digest.update(*part);
+    digest.update(std::string_view("\0", 1));
   }
-  OPENSSL_cleanse(material.data(), material.size());
-  key.resize(size);
-  {
-    std::lock_guard lock(mu);
-    std::erase_if(loaded, [](const auto& entry) { return entry.second.expired(); });
-    if (auto it = loaded.find(key); it != loaded.end()) {
-      if (auto shared = it->second.lock()) return shared;
-    }
-  }
-  BERTH_ASSIGN_OR_RETURN(ClientTls parsed, parseClientTls(tls));
-  auto shared = std::make_shared<const ClientTls>(std::move(parsed));
-  std::lock_guard lock(mu);
-  loaded[key] = shared;
-  return shared;
+  return loaded.get(digest.hex(), [&]() -> Result<std::shared_ptr<const ClientTls>> {
+    BERTH_ASSIGN_OR_RETURN(ClientTls parsed, parseClientTls(tls));
+    return std::make_shared<const ClientTls>(std::move(parsed));
+  });
 }
 
 // Puts the client certificate on one connection (the shared context carries none).
