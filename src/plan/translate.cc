@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "base/tar_writer.h"
 #include "plan/labels.h"
+#include "plan/ssh_access.h"
 #include "spec/hash.h"
 
 namespace berth::plan {
@@ -387,6 +388,8 @@ Result<ContainerSpec> containerSpec(const spec::Project& project, const spec::Se
   cfg.labels[std::string(labels::kImage)] = options.imageId.empty() ? cfg.image : options.imageId;
   cfg.labels[std::string(labels::kVersion)] = options.version;
   if (options.oneOff && !options.slug.empty()) cfg.labels[std::string(labels::kSlug)] = options.slug;
+  // Who may log in through `berth gateway`, readable from the container alone (plan/ssh_access.h).
+  if (s.ssh) cfg.labels[std::string(kSshAccessLabel)] = encodeSshAccess(*s.ssh);
 
   addPorts(s, c);
 

@@ -600,7 +600,67 @@ class Binder {
              note(kp, v.mark);
              serviceField(s, k, v, kp);
            });
+    // berth's own extension: fields() has kept it verbatim in s.extensions (the canonical output
+    // prints it as written); it is also bound, with the same errors as any attribute.
+    const Entry* ssh = n.isMapping() ? n.findEntry("x-berth-ssh") : nullptr;
+    if (ssh != nullptr && !isTombstone(ssh->value)) {
+      const Path sp = p.key("x-berth-ssh");
+      note(sp, ssh->value.mark);
+      s.ssh = sshAccess(ssh->value, sp);
+    }
     return s;
+  }
+
+  // x-berth-ssh: {authorized_keys: [KEY | {file: PATH}], user, allow_forwarding, to: [SERVICE]}.
+  SshAccess sshAccess(const Node& n, const Path& p) {
+    SshAccess a;
+    Extensions nested;  // x-* keys inside are tolerated, as everywhere in compose (and kept verbatim)
+    fields(n, p, &nested, {"authorized_keys", "user", "allow_forwarding", "to"},
+           [&](const std::string& k, const Node& v, const Path& kp) {
+             if (k == "authorized_keys") {
+               eachItem(v, kp, [&](const Node& item, const Path& ip) { authorizedKey(a, item, ip); });
+             } else if (k == "user") {
+               a.user = str(v, kp);
+             } else if (k == "allow_forwarding") {
+               a.allowForwarding = boolean(v, kp).value_or(false);
+             } else {
+               a.to = strList(v, kp);
+               // Positions for the consistency check (an unknown service in `to`).
+               for (std::size_t i = 0; v.isSequence() && i < v.items.size(); ++i)
+                 note(kp.index(i), v.items[i].mark);
+             }
+           });
+    return a;
+  }
+
+  void authorizedKey(SshAccess& a, const Node& item, const Path& p) {
+    if (item.isMapping()) {
+      bool haveFile = false;
+      fields(item, p, nullptr, {"file"}, [&](const std::string&, const Node& v, const Path& fp) {
+        haveFile = true;
+        std::string file = str(v, fp);
+        if (!file.empty()) {
+          a.keyFiles.push_back(std::move(file));
+        } else if (v.isString()) {
+          err(v, fp, "must not be empty");
+        }
+      });
+      if (!haveFile && settings_.validate) err(item, p, "missing property 'file'");
+      return;
+    }
+    if (!item.isString()) {
+      err(item, p, "must be an SSH public key \"TYPE BASE64 [COMMENT]\" or a mapping with `file`");
+      return;
+    }
+    if (unresolved(item)) {  // --no-interpolate: "${KEY}" is not the key itself
+      a.authorizedKeys.push_back(item.text);
+      return;
+    }
+    if (Status st = checkSshPublicKey(item.text); !st) {
+      err(item, p, st.error().message());
+      return;
+    }
+    a.authorizedKeys.emplace_back(trim(item.text));
   }
 
   void serviceField(Service& s, const std::string& k, const Node& v, const Path& p) {

@@ -632,4 +632,75 @@ Result<std::pair<std::string, std::vector<std::string>>> parseExtraHost(std::str
   return std::make_pair(std::move(host), std::move(ips));
 }
 
+// ---- SSH public keys ------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view kSshKeyTypes[] = {"ssh-ed25519",
+                                             "ssh-rsa",
+                                             "ecdsa-sha2-nistp256",
+                                             "ecdsa-sha2-nistp384",
+                                             "ecdsa-sha2-nistp521",
+                                             "sk-ssh-ed25519@openssh.com",
+                                             "sk-ecdsa-sha2-nistp256@openssh.com"};
+constexpr std::string_view kExpectedSshKey = " (expected \"TYPE BASE64 [COMMENT]\")";
+
+bool isSshKeyType(std::string_view word) {
+  return std::find(std::begin(kSshKeyTypes), std::end(kSshKeyTypes), word) != std::end(kSshKeyTypes);
+}
+
+// Padded standard base64 (what ssh-keygen writes): whole quads, '=' only as the last one or two.
+bool isBase64(std::string_view s) {
+  if (s.empty() || s.size() % 4 != 0) return false;
+  std::size_t padding = 0;
+  if (s.back() == '=') padding = s[s.size() - 2] == '=' ? 2 : 1;
+  for (std::size_t i = 0; i < s.size() - padding; ++i) {
+    const char c = s[i];
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '+' && c != '/') return false;
+  }
+  return true;
+}
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const std::size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+Unexpected badKey(std::string what) {
+  return fail(ErrorCode::InvalidArgument, std::move(what) + std::string(kExpectedSshKey));
+}
+
+}  // namespace
+
+Status checkSshPublicKey(std::string_view line) {
+  const std::vector<std::string_view> w = words(trim(line));
+  if (w.empty()) return badKey("not an SSH public key");
+  if (!isSshKeyType(w[0])) {
+    // Pointing `file:` at id_ed25519 instead of id_ed25519.pub is the likely mistake here.
+    if (startsWith(w[0], "-----BEGIN") && line.find("PRIVATE KEY") != std::string_view::npos) {
+      return fail(ErrorCode::InvalidArgument, "a private key, not an SSH public key (use the .pub file)");
+    }
+    if (std::any_of(w.begin() + 1, w.end(), isSshKeyType)) {
+      return badKey("key options before the key type are not supported");
+    }
+    if (startsWith(w[0], "ssh-") || startsWith(w[0], "ecdsa-") || startsWith(w[0], "sk-")) {
+      std::string known;
+      for (std::string_view t : kSshKeyTypes) known += (known.empty() ? "" : ", ") + std::string(t);
+      return fail(ErrorCode::InvalidArgument,
+                  "unsupported key type " + ::berth::quoted(w[0]) + " (expected one of " + known + ")");
+    }
+    return badKey("not an SSH public key");
+  }
+  if (w.size() < 2) return badKey("missing the base64 key data after " + std::string(w[0]));
+  if (!isBase64(w[1])) return badKey("invalid base64 key data");
+  return ok();
+}
+
 }  // namespace berth::spec

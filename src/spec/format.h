@@ -40,6 +40,17 @@ Result<VolumeMount> parseVolumeSpec(std::string_view spec);
 // One extra_hosts list entry, "host=ip", "host:ip" or "host=ip1,ip2". Errors on a missing separator.
 Result<std::pair<std::string, std::vector<std::string>>> parseExtraHost(std::string_view entry);
 
+// One public key in authorized_keys form, "TYPE BASE64 [COMMENT...]" (x-berth-ssh keys), where TYPE
+// is ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com or
+// sk-ecdsa-sha2-nistp256@openssh.com and BASE64 is padded standard base64. A syntax check only: the
+// key's blob is not decoded further. Lines with options before the type ("no-pty ssh-ed25519 ...")
+// are refused: berth decides what the options would. Errors describe the value:
+// "not an SSH public key (expected \"TYPE BASE64 [COMMENT]\")", the same suffix after "key options
+// before the key type are not supported", "invalid base64 key data", "missing the base64 key data
+// after ssh-rsa", "a private key, not an SSH public key (use the .pub file)"; and
+// "unsupported key type \"ssh-dss\" (expected one of ssh-ed25519, ...)".
+Status checkSshPublicKey(std::string_view line);
+
 // YAML 1.2 core-schema integers (decimal, 0x hex, 0o and leading-zero octal, 0b binary, "_" digit
 // separators) as go-yaml reads them; nullopt when the text is not an integer.
 std::optional<std::int64_t> parseYamlInt(std::string_view text);

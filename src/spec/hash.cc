@@ -166,6 +166,22 @@ std::string serviceConfigHash(const Project& project, const Service& service) {
     if (const Value* s = top.find("secrets")) v.set("x-berth-secrets", *s);
     if (const Value* c = top.find("configs")) v.set("x-berth-configs", *c);
   }
+  // x-berth-ssh as bound (its key files already read), so that a changed key, user or peer recreates
+  // the containers that carry it; the files' names stay out, only their keys matter. Added only when
+  // set, so the hash of every service without it is what it always was.
+  if (service.ssh) {
+    const auto strings = [](const std::vector<std::string>& list) {
+      Value out = Value::sequence();
+      for (const std::string& item : list) out.push(Value::string(item));
+      return out;
+    };
+    Value ssh = Value::mapping();
+    ssh.set("authorized_keys", strings(service.ssh->authorizedKeys));
+    ssh.set("user", Value::string(service.ssh->user));
+    ssh.set("allow_forwarding", Value::boolean(service.ssh->allowForwarding));
+    ssh.set("to", strings(service.ssh->to));
+    v.set("x-berth-ssh", std::move(ssh));
+  }
   return sha256Hex(writeJson(sorted(v), -1));
 }
 

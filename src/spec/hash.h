@@ -6,10 +6,13 @@
 // command, environment (env_file contents already merged in), ports, volumes, networks, labels,
 // healthcheck, deploy resources and every other attribute — plus the definitions (not the values)
 // of the top-level secrets and configs the service references (name, file path, environment
-// variable name, a config's inline content, external).
+// variable name, a config's inline content, external), and, for a service with x-berth-ssh, its
+// bound form (the authorized keys, those read from key files included, the user, allow_forwarding and
+// `to`; not the key files' names), which its containers carry as the io.berth.ssh label.
 // What stays out: build (it produces the image, whose reference is in), pull_policy, scale,
 // deploy.replicas (changing the number of replicas adds or removes containers, it does not recreate
-// them), depends_on, profiles, and x-* extensions below the top level.
+// them), depends_on, profiles, and x-* extensions below the top level as written (x-berth-ssh only
+// through its bound form). A service without x-berth-ssh hashes as it did before berth knew it.
 //
 // The hash is SHA-256 over compact JSON with every object's keys sorted, so it is stable across
 // runs and processes and does not depend on the order keys were written in the compose files.

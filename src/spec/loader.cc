@@ -116,6 +116,12 @@ void rebaseService(Node& svc, const std::string& relDir) {
       }
     } else if (e.key == "label_file") {
       rebaseScalarOrList(v, relDir);
+    } else if (e.key == "x-berth-ssh" && v.isMapping()) {
+      if (Node* keys = v.find("authorized_keys"); keys != nullptr && keys->isSequence()) {
+        for (Node& item : keys->items) {
+          if (Node* file = item.isMapping() ? item.find("file") : nullptr) rebaseScalar(*file, relDir);
+        }
+      }
     } else if (e.key == "extends" && v.isMapping()) {
       if (Node* f = v.find("file")) rebaseScalar(*f, relDir);
     } else if (e.key == "volumes" && v.isSequence()) {
@@ -265,6 +271,7 @@ class Loader {
     }
     if (options_.resolveEnvironment) BERTH_TRY(resolveEnvFiles(project, options_.discardEnvFiles));
     BERTH_TRY(resolveLabelFiles(project));
+    BERTH_TRY(resolveSshKeyFiles(project, options_.interpolate));
     return project;
   }
 

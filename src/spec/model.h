@@ -321,6 +321,21 @@ struct ServiceModel {
   Extensions extensions;
 };
 
+// berth's own `x-berth-ssh` on a service (docs/access.md): who may log in to its containers through
+// `berth gateway`, as which user, and which services it reaches over SSH itself. Bound from the
+// extension (with file:line errors for a bad shape); the extension is also kept verbatim in
+// Service::extensions, so the canonical output prints it as written.
+struct SshAccess {
+  // Public keys in authorized_keys form ("ssh-ed25519 AAAA... comment"): the inline ones, then the
+  // key lines of each file in keyFiles, in order (the loader reads the files).
+  std::vector<std::string> authorizedKeys;
+  std::vector<std::string> keyFiles;  // `{file: PATH}` entries; absolute once paths are resolved
+  std::string user;                   // the user inside the container; empty means root
+  bool allowForwarding = false;       // TCP forwarding (ssh -L) into the container
+  std::vector<std::string> to;        // services this one reaches over SSH (trust between services)
+  friend bool operator==(const SshAccess&, const SshAccess&) = default;
+};
+
 struct Service {
   std::string name;  // the key under `services`
   std::vector<std::string> profiles;
@@ -414,6 +429,7 @@ struct Service {
   std::vector<VolumeMount> volumes;
   std::vector<std::string> volumesFrom;
   std::string workingDir;
+  std::optional<SshAccess> ssh;  // x-berth-ssh
   Extensions extensions;
 
   // The number of containers: scale, else deploy.replicas, else 1.

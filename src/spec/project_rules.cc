@@ -9,6 +9,7 @@
 #include "base/files.h"
 #include "base/strings.h"
 #include "spec/dotenv.h"
+#include "spec/format.h"
 
 namespace berth::spec::internal {
 
@@ -70,6 +71,9 @@ void resolvePaths(Project& project, const Environment& env) {
     }
     for (EnvFile& f : s.envFiles) f.path = abs(f.path);
     for (std::string& f : s.labelFiles) f = abs(f);
+    if (s.ssh) {
+      for (std::string& f : s.ssh->keyFiles) f = abs(f);
+    }
     for (VolumeMount& v : s.volumes) {
       if (v.type == "bind" && !v.source.empty()) v.source = abs(v.source);
     }
@@ -287,6 +291,40 @@ Status resolveLabelFiles(Project& project) {
   return ok();
 }
 
+Status resolveSshKeyFiles(Project& project, bool interpolated) {
+  for (auto& [name, s] : project.services) {
+    if (!s.ssh) continue;
+    const std::string where = "services." + name + ".x-berth-ssh.authorized_keys: ";
+    for (const std::string& keyFile : s.ssh->keyFiles) {
+      if (!interpolated && keyFile.find('$') != std::string::npos) continue;  // names no file yet
+      const std::string path =
+          fs::path(keyFile).is_absolute() ? keyFile : (fs::path(project.workingDir) / keyFile).string();
+      auto content = readFile(path);
+      if (!content) {
+        if (content.error().code() == ErrorCode::NotFound) {
+          return fail(ErrorCode::NotFound, where + "key file " + path + " not found");
+        }
+        return fail(content.error().code(), where + "cannot read key file " + content.error().message());
+      }
+      // authorized_keys(5) form: one key a line; blank lines and # comments are skipped.
+      std::size_t keys = 0;
+      const std::vector<std::string> lines = split(*content, '\n');
+      for (std::size_t i = 0; i < lines.size(); ++i) {
+        const std::string_view line = trim(lines[i]);
+        if (line.empty() || line.front() == '#') continue;
+        if (Status st = checkSshPublicKey(line); !st) {
+          return fail(ErrorCode::InvalidArgument,
+                      where + path + ":" + std::to_string(i + 1) + ": " + st.error().message());
+        }
+        s.ssh->authorizedKeys.emplace_back(line);
+        ++keys;
+      }
+      if (keys == 0) return fail(ErrorCode::InvalidArgument, where + "key file " + path + " has no keys");
+    }
+  }
+  return ok();
+}
+
 namespace {
 
 class ConsistencyChecker {
@@ -364,6 +402,18 @@ class ConsistencyChecker {
       if (project_.disabledServices.count(dep) != 0 && !d.required) continue;
       report(sp + ".depends_on." + dep,
              "service " + ::berth::quoted(name) + " depends on undefined service " + ::berth::quoted(dep));
+    }
+    if (s.ssh) {
+      for (std::size_t i = 0; i < s.ssh->to.size(); ++i) {
+        const std::string& target = s.ssh->to[i];
+        const std::string path = sp + ".x-berth-ssh.to[" + std::to_string(i) + "]";
+        if (target == name) {
+          report(path, "service " + ::berth::quoted(name) + " cannot reach itself over SSH");
+        } else if (project_.services.count(target) == 0 && project_.disabledServices.count(target) == 0) {
+          report(path, "service " + ::berth::quoted(name) + " reaches undefined service " +
+                           ::berth::quoted(target) + " over SSH");
+        }
+      }
     }
     if (startsWith(s.networkMode, "service:")) {
       const std::string target = s.networkMode.substr(8);

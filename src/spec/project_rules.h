@@ -17,8 +17,9 @@ namespace berth::spec::internal {
 // build.context defaults to "." (always, as compose does even without normalization).
 void applyBuildDefaults(Project& project);
 
-// Relative paths (build contexts, bind sources, env/label files, secret/config files, watch paths,
-// local bind volumes' device) become absolute against project.workingDir; "~" uses HOME from env.
+// Relative paths (build contexts, bind sources, env/label files, x-berth-ssh key files,
+// secret/config files, watch paths, local bind volumes' device) become absolute against
+// project.workingDir; "~" uses HOME from env.
 void resolvePaths(Project& project, const Environment& env);
 
 // Bare environment entries and build args take their value from env when it has them.
@@ -41,6 +42,13 @@ Status resolveEnvFiles(Project& project, bool discardEnvFiles);
 
 // Adds label_file contents under the service's labels (service labels win).
 Status resolveLabelFiles(Project& project);
+
+// Appends the keys of each x-berth-ssh key file to the service's authorizedKeys (after the inline
+// ones, files in order). Errors name the service: NotFound "services.web.x-berth-ssh.authorized_keys:
+// key file /abs/keys.pub not found"; InvalidArgument for a bad line ("...authorized_keys:
+// /abs/keys.pub:3: not an SSH public key (expected ...)") and for a file without a key ("key file
+// /abs/keys.pub has no keys"). Without interpolation, a file name still holding ${...} is skipped.
+Status resolveSshKeyFiles(Project& project, bool interpolated);
 
 // Cross-reference checks; every finding goes to diag with the position recorded in marks.
 void checkConsistency(const Project& project, const SourceMap& marks, Diagnostics& diag);
