@@ -39,6 +39,8 @@ void registerServiceCommands(CLI::App& app, CommandContext& context);
 void registerImagePushCommand(CLI::App& app, CommandContext& context);
 // `berth volume ls/backup/restore/move` (volume_command.cc).
 void registerVolumeCommands(CLI::App& app, CommandContext& context);
+// `berth gateway` (gateway_command.cc).
+void registerGatewayCommand(CLI::App& app, CommandContext& context);
 // `berth events --controller`: the controller's event stream (events_command.cc hands over).
 int runControllerEvents(const GlobalOptions& global, const std::string& controller, bool json);
 
