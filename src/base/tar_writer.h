@@ -1,7 +1,7 @@
 // TarWriter: builds a POSIX tar archive in memory — build contexts sent to the engine, files copied
 // into containers. Names longer than ustar allows and long link targets get a PAX extended header,
 // so any path works. Entries are written in the order added; owner and mtime are fixed (root, a
-// constant) unless given, so the same input gives the same bytes.
+// constant) unless given (setOwner), so the same input gives the same bytes.
 //
 // Invariants: names are relative ("bin/sh", not "/bin/sh"; a leading "/" is dropped).
 // Thread-safety: one owner.
@@ -18,6 +18,11 @@ class TarWriter {
   void addDirectory(std::string_view name, unsigned mode = 0755);
   void addFile(std::string_view name, std::string_view content, unsigned mode = 0644);
   void addSymlink(std::string_view name, std::string_view target);
+  // Entries added from now on belong to uid:gid (numeric, no names: the engine extracts by number).
+  void setOwner(unsigned uid, unsigned gid) {
+    uid_ = uid;
+    gid_ = gid;
+  }
   // The archive so far is this many bytes (without the end-of-archive blocks).
   std::size_t size() const { return data_.size(); }
   // The archive with its two terminating zero blocks. The writer is empty afterwards.
@@ -28,6 +33,8 @@ class TarWriter {
   void header(std::string_view name, char type, std::size_t size, unsigned mode, std::string_view linkTarget,
               std::string_view prefix);
   std::string data_;
+  unsigned uid_ = 0;
+  unsigned gid_ = 0;
 };
 
 }  // namespace berth

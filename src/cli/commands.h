@@ -41,6 +41,8 @@ void registerImagePushCommand(CLI::App& app, CommandContext& context);
 void registerVolumeCommands(CLI::App& app, CommandContext& context);
 // `berth gateway` (gateway_command.cc).
 void registerGatewayCommand(CLI::App& app, CommandContext& context);
+// `berth ssh rotate` (ssh_command.cc).
+void registerSshCommands(CLI::App& app, CommandContext& context);
 // `berth events --controller`: the controller's event stream (events_command.cc hands over).
 int runControllerEvents(const GlobalOptions& global, const std::string& controller, bool json);
 

@@ -3,7 +3,9 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <set>
 
@@ -14,7 +16,9 @@
 #include "cli/progress.h"
 #include "engine/build_context.h"
 #include "plan/observe.h"
+#include "plan/labels.h"
 #include "plan/translate.h"
+#include "trust/delivery.h"
 
 extern char** environ;  // NOLINT: the process environment, read here and handed to the loader
 
@@ -121,22 +125,85 @@ plan::ApplyOptions defaultApplyOptions() {
   return o;
 }
 
+namespace {
+
+bool createsContainers(const plan::Plan& plan) {
+  return std::any_of(plan.actions.begin(), plan.actions.end(), [](const plan::Action& a) {
+    return a.kind == plan::ActionKind::CreateContainer || a.kind == plan::ActionKind::RecreateContainer;
+  });
+}
+
+int containerNumber(const engine::Labels& labels) {
+  auto it = labels.find(std::string(plan::labels::kContainerNumber));
+  if (it == labels.end()) return 1;
+  try {
+    return std::stoi(it->second);
+  } catch (...) {
+    return 1;
+  }
+}
+
+Result<std::optional<trust::Delivery>> trustDelivery(const ProjectContext& context, const plan::Observed* observed) {
+  if (!context.hasFile || trust::linksOf(context.project).empty()) return std::optional<trust::Delivery>();
+  BERTH_ASSIGN_OR_RETURN(trust::TrustStore store, trust::TrustStore::open(context.project.name));
+  // known_hosts pins every replica a target has or will have.
+  std::map<std::string, int> replicas;
+  for (const auto& [name, s] : context.project.services) replicas[name] = s.replicaCount();
+  if (observed != nullptr) {
+    for (const plan::ObservedContainer& c : observed->containers) {
+      if (!c.oneOff) replicas[c.service] = std::max(replicas[c.service], c.number);
+    }
+  }
+  return std::optional<trust::Delivery>(std::in_place, context.project, std::move(store), std::move(replicas));
+}
+
+}  // namespace
+
+Status deliverTrust(ProjectContext& context) {
+  plan::ObserveOptions o;
+  o.networks = false;
+  o.volumes = false;
+  BERTH_ASSIGN_OR_RETURN(plan::Observed observed, plan::observe(*context.engine, context.project.name, o));
+  BERTH_ASSIGN_OR_RETURN(auto delivery, trustDelivery(context, &observed));
+  if (!delivery) return ok();
+  for (const plan::ObservedContainer& c : observed.containers) {
+    if (c.oneOff || !delivery->links().involves(c.service)) continue;
+    BERTH_TRY(delivery->deliver(*context.engine, c.id, trust::ContainerRole{c.service, c.number}));
+  }
+  return ok();
+}
+
 Status runPlan(ProjectContext& context, const GlobalOptions& global, const plan::Plan& plan,
                std::string_view title, std::stop_token stop, const plan::ApplyOptions* options,
                OutputAboveProgress* output) {
   for (const std::string& w : plan.warnings) std::cerr << "berth: warning: " << w << "\n";
   if (plan.empty()) return ok();
   BERTH_ASSIGN_OR_RETURN(const ProgressMode mode, parseProgressMode(global.progress));
+  plan::ApplyOptions applyOptions = options == nullptr ? defaultApplyOptions() : *options;
+  // x-berth-ssh trust: a container gets its keys before it starts; after a plan that made
+  // containers, the project's others are brought up to date (a target scaled up is pinned by its
+  // callers, a new caller is authorized by its targets).
+  std::optional<trust::Delivery> delivery;
+  if (createsContainers(plan)) {
+    BERTH_ASSIGN_OR_RETURN(delivery, trustDelivery(context, nullptr));
+  }
+  if (delivery) {
+    applyOptions.prepareContainer = [&delivery](engine::Engine& engine, const std::string& id,
+                                                const plan::Action& a) -> Status {
+      return delivery->deliver(engine, id,
+                               trust::ContainerRole{a.service, containerNumber(a.container.create.config.labels)});
+    };
+  }
   auto view = makeProgressView(mode, std::string(title));
   if (output != nullptr) output->show(*view);
-  const plan::ApplyOptions defaults = options == nullptr ? defaultApplyOptions() : plan::ApplyOptions{};
   SystemClock clock;
-  Status s = plan::apply(plan, *context.engine, *view, clock, options == nullptr ? defaults : *options, stop);
+  Status s = plan::apply(plan, *context.engine, *view, clock, applyOptions, stop);
   if (output != nullptr) {
     output->finish();
   } else {
     view->finish();
   }
+  if (s && delivery) s = deliverTrust(context);
   return s;
 }
 

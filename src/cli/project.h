@@ -75,6 +75,11 @@ plan::ApplyOptions defaultApplyOptions();
 // Prints "berth: <message>" to stderr and returns 1 (or 130 for Cancelled).
 int reportError(const Error& error);
 
+// x-berth-ssh trust between services (src/trust): delivers the keys to every container of the
+// project that calls or is called (created, running or stopped). runPlan calls it after a plan that
+// made containers; `berth ssh rotate` after forgetting the keys. Nothing without `to:` links.
+Status deliverTrust(ProjectContext& context);
+
 // The container of `service` with number `index` (1-based), or the first running one.
 Result<plan::ObservedContainer> serviceContainer(const plan::Observed& observed, const std::string& service,
                                                  std::optional<int> index);

@@ -397,6 +397,9 @@ class Runner {
         return discard(Error(s.error()).withContext("copy secrets and configs into " + a.target));
       }
     }
+    if (options_.prepareContainer) {
+      if (auto s = options_.prepareContainer(engine_, id, a); !s) return discard(s.error());
+    }
     report(a, ProgressState::Working, "Starting");
     if (auto s = engine_.startContainer(id); !s) {
       return discard(Error(s.error().code(), s.error().message() + lastLogs(id, a.target)));
@@ -446,6 +449,9 @@ class Runner {
       if (auto s = engine_.putArchive(id, "/", filesArchive(a.container.files), {}); !s) {
         return failed(a, Error(s.error()).withContext("copy secrets and configs into " + a.target));
       }
+    }
+    if (options_.prepareContainer) {
+      if (auto s = options_.prepareContainer(engine_, id, a); !s) return failed(a, s.error());
     }
     if (recreate) {
       engine::RemoveContainerOptions o;

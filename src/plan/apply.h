@@ -68,6 +68,12 @@ struct ApplyOptions {
   std::optional<std::chrono::milliseconds> waitTimeout{};
   int logLines = 10;  // log lines quoted for a container that failed
   BuildContextFn buildContext{};
+  // Called for each container created (the new one, for a recreation), after secrets and configs
+  // are copied in and before it starts: what the CLI adds to a container that the compose model
+  // alone cannot say (x-berth-ssh trust material, src/trust). An error fails the action, as a
+  // failed copy does. Called from the workers, possibly for several containers at once.
+  std::function<Status(engine::Engine& engine, const std::string& containerId, const Action& action)>
+      prepareContainer{};
 };
 
 Status apply(const Plan& plan, engine::Engine& engine, Progress& progress, Clock& clock,

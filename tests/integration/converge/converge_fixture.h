@@ -49,6 +49,8 @@ class ConvergeTest : public ::testing::Test {
   // Runs `berth ARGS...` as given (no -p).
   CommandResult berthRaw(std::vector<std::string> args, CommandOptions options = {}) {
     options.env.push_back("DOCKER_HOST=" + host_->unixSocketUrl());
+    // berth's state (the SSH keys of x-berth-ssh trust, ...) stays in the test's directory.
+    options.env.push_back("XDG_CONFIG_HOME=" + (dir_.path() / ".config").string());
     if (options.workingDirectory.empty()) options.workingDirectory = dir_.path();
     if (options.timeout == std::chrono::seconds(60)) options.timeout = std::chrono::seconds(120);
     auto r = runBerth(args, options);

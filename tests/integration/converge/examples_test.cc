@@ -2,6 +2,8 @@
 // the proxy balances round robin over three replicas and is the only one publishing; web can
 // neither reach nor resolve db in the three-tier stack; the volume's data survives down/up and
 // recreation until `down -v`.
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 
@@ -11,6 +13,7 @@ namespace berth::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ExamplesTest : public ConvergeTest {
  protected:
@@ -144,8 +147,98 @@ TEST_F(ExamplesTest, VolumeDataSurvivesRecreationAndDownUntilDownV) {
   count("1");
 }
 
+// Example (4): OpenSSH on both ends, trust minted and pinned by berth.
+TEST_F(ExamplesTest, SshTrustCallerReachesItsTargetsWithoutPromptsOrPasswords) {
+  // Container names are DNS names here (ssh caller -> PROJECT-target-2): they must fit a DNS label.
+  project_ = "sshtrust-" + std::to_string(::getpid());
+  ASSERT_EQ(example("ssh-trust", {"up", "-d"}).exitCode, 0);
+  // `berth exec caller ssh TARGET whoami`, retried until sshd listens (it starts with the container).
+  const auto sshFromCaller = [&](const std::string& target, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"-f", file_, "exec", "-T", "caller", "ssh", "-o", "ConnectTimeout=5"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(target);
+    args.push_back("whoami");
+    CommandResult r;
+    waitUntil(
+        [&] {
+          r = berth(args);
+          return r.exitCode == 0 || r.err.find("Connection refused") == std::string::npos;
+        },
+        std::chrono::seconds(20));
+    return r;
+  };
+  for (const std::string& target : {std::string("target"), name("target", 1), name("target", 2)}) {
+    auto r = sshFromCaller(target);
+    EXPECT_EQ(r.exitCode, 0) << target << ": " << r.describe();
+    EXPECT_EQ(r.out, "app\n") << target;
+    EXPECT_THAT(r.err, Not(HasSubstr("Warning"))) << target;  // no "Permanently added": it was pinned
+  }
+  // The private key is the caller user's own and private; sshd on the targets takes no password,
+  // even for an account that has one.
+  auto mode = berth({"-f", file_, "exec", "-T", "caller", "stat", "-c", "%a %u", "/root/.ssh/id_ed25519"});
+  EXPECT_EQ(mode.out, "600 0\n") << mode.describe();
+  auto withPassword = berth({"-f", file_, "exec", "-T", "--index", "1", "target", "sh", "-c",
+                             "sed -i \"s|^app:[^:]*:|app:$(mkpasswd -m sha512 secret):|\" /etc/shadow"});
+  ASSERT_EQ(withPassword.exitCode, 0) << withPassword.describe();
+  auto password = sshFromCaller(name("target", 1), {"-o", "PubkeyAuthentication=no", "-o",
+                                                    "PasswordAuthentication=yes", "-o", "BatchMode=yes"});
+  EXPECT_EQ(password.exitCode, 255) << password.describe();
+  EXPECT_THAT(password.err, HasSubstr("Permission denied (publickey)"));
+
+  // A host key replaced by hand (another sshd answering as target-2) is refused by the caller.
+  auto newKey = berth({"-f", file_, "exec", "-T", "caller", "sh", "-c",
+                       "rm -f /tmp/k /tmp/k.pub && ssh-keygen -q -t ed25519 -N '' -f /tmp/k && cat /tmp/k"});
+  ASSERT_EQ(newKey.exitCode, 0) << newKey.describe();
+  CommandOptions withKey;
+  withKey.stdinData = newKey.out;
+  auto replace = berth({"-f", file_, "exec", "-T", "--index", "2", "target", "sh", "-c",
+                        "cat > /etc/ssh/ssh_host_ed25519_key && kill -HUP 1"},
+                       withKey);
+  ASSERT_EQ(replace.exitCode, 0) << replace.describe();
+  CommandResult spoofed;
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        spoofed = sshFromCaller(name("target", 2));
+        return spoofed.err.find("Host key verification failed") != std::string::npos;
+      },
+      std::chrono::seconds(20)))
+      << spoofed.describe();
+  EXPECT_EQ(spoofed.exitCode, 255);
+  EXPECT_THAT(spoofed.out, Not(HasSubstr("app")));
+
+  // Rotation: new keys everywhere (target-2 gets its pinned key back), the old caller key refused.
+  auto oldKey = berth({"-f", file_, "exec", "-T", "caller", "cat", "/root/.ssh/id_ed25519"});
+  ASSERT_EQ(oldKey.exitCode, 0);
+  auto rotate = berth({"-f", file_, "ssh", "rotate"});
+  ASSERT_EQ(rotate.exitCode, 0) << rotate.describe();
+  EXPECT_THAT(rotate.out, HasSubstr("1 calling service, 2 target containers restarted"));
+  auto newCallerKey = berth({"-f", file_, "exec", "-T", "caller", "cat", "/root/.ssh/id_ed25519"});
+  EXPECT_NE(newCallerKey.out, oldKey.out);
+  for (const std::string& target : {name("target", 1), name("target", 2)}) {
+    auto r = sshFromCaller(target);
+    EXPECT_EQ(r.out, "app\n") << target << ": " << r.describe();
+  }
+  CommandOptions oldKeyIn;
+  oldKeyIn.stdinData = oldKey.out;
+  ASSERT_EQ(berth({"-f", file_, "exec", "-T", "caller", "sh", "-c", "cat > /tmp/old && chmod 600 /tmp/old"},
+                  oldKeyIn)
+                .exitCode,
+            0);
+  auto old = sshFromCaller("target", {"-i", "/tmp/old", "-o", "IdentitiesOnly=yes", "-F", "/dev/null", "-o",
+                                      "User=app", "-o", "BatchMode=yes"});
+  EXPECT_EQ(old.exitCode, 255) << old.describe();
+  EXPECT_THAT(old.err, HasSubstr("Permission denied (publickey)"));
+
+  // A third replica is trusted at once, and recreation keeps the keys.
+  ASSERT_EQ(example("ssh-trust", {"up", "-d", "--scale", "target=3"}).exitCode, 0);
+  EXPECT_EQ(sshFromCaller(name("target", 3)).out, "app\n");
+  ASSERT_EQ(example("ssh-trust", {"up", "-d", "--force-recreate"}).exitCode, 0);
+  EXPECT_EQ(berth({"-f", file_, "exec", "-T", "caller", "cat", "/root/.ssh/id_ed25519"}).out, newCallerKey.out);
+  EXPECT_EQ(sshFromCaller(name("target", 2)).out, "app\n");
+}
+
 TEST_F(ExamplesTest, TheExamplesAreIdempotent) {
-  for (const char* which : {"proxy", "three-tier", "volume"}) {
+  for (const char* which : {"proxy", "three-tier", "volume", "ssh-trust"}) {
     const std::vector<std::string> env = {"PROXY_PORT=18303", "WEB_PORT=18304", "COUNTER_PORT=18305"};
     ASSERT_EQ(example(which, {"up", "-d", "--wait"}, env).exitCode, 0) << which;
     auto again = example(which, {"up", "-d"}, env);
