@@ -32,6 +32,20 @@
 namespace berth::cli {
 namespace {
 
+// berthd loads the stack from the canonical YAML alone, on another machine: x-berth-ssh key files
+// the CLI read are sent as the keys they hold.
+void inlineKeyFiles(spec::Project& project) {
+  for (auto& [name, service] : project.services) {
+    if (!service.ssh || service.ssh->keyFiles.empty()) continue;
+    auto ext = service.extensions.find("x-berth-ssh");
+    if (ext == service.extensions.end() || !ext->second.isMapping()) continue;
+    std::vector<spec::Value> keys;
+    for (const std::string& k : service.ssh->authorizedKeys) keys.push_back(spec::Value::string(k));
+    ext->second.set("authorized_keys", spec::Value::sequence(std::move(keys)));
+    service.ssh->keyFiles.clear();
+  }
+}
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
@@ -367,6 +381,7 @@ int runDeploy(const GlobalOptions& global, const DeployFlags& f) {
 
   api::DeployRequest req;
   req.name = f.name;
+  inlineKeyFiles(*project);
   req.project = spec::renderYaml(*project);
   const std::string since = nowRfc3339();
   const std::int64_t sinceMs = nowMs();

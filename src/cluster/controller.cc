@@ -1305,6 +1305,13 @@ Result<DeployOutcome> Controller::deploy(const std::string& stack, const std::st
     problems.push_back("secrets are not supported by the controller yet (they need encryption at rest); remove "
                        "them from the stack or deploy it with `berth up`");
   }
+  for (const auto& [name, service] : project.services) {
+    if (service.ssh && !service.ssh->to.empty()) {
+      problems.push_back("service " + name +
+                         ": x-berth-ssh `to:` (SSH trust between services) is not supported by the controller "
+                         "yet; deploy the project with `berth up`");
+    }
+  }
   if (project.services.empty()) problems.push_back("the stack has no services");
   if (!problems.empty()) {
     return fail(ErrorCode::InvalidArgument, "stack " + stack + ": " + join(problems, "; "));

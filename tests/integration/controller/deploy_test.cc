@@ -2,6 +2,8 @@
 // labels on the hosts, stack/service listings, idempotent re-deploys, removal, bad input.
 #include <gmock/gmock.h>
 
+#include <fstream>
+
 #include "integration/controller/controller_fixture.h"
 
 namespace berth::testing::controller {
@@ -118,6 +120,52 @@ services:
   auto drain = fleet.berth({"host", "drain", "nosuchhost"});
   EXPECT_EQ(drain.exitCode, 1);
   EXPECT_THAT(drain.err, HasSubstr("no host named \"nosuchhost\" is registered with the controller"));
+}
+
+TEST(DeployTest, GatewayAccessTravelsWithTheStackAndServiceTrustIsRefused) {
+  Fleet& fleet = Fleet::get();
+  const std::string stack = uniqueName("ssh");
+  StackDir dir(R"(
+services:
+  web:
+    image: busybox
+    command: [sleep, "3600"]
+    stop_signal: SIGKILL
+    x-berth-ssh:
+      authorized_keys: [{file: ./alice.pub}]
+      user: "1234"
+)");
+  const std::string key =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ95tCc6ZIxv5fkSkLfVmmBFMftymJkoIzbrYFRxXF02 alice@test";
+  {
+    std::ofstream out(dir.path() / "alice.pub");
+    out << key << "\n";
+  }
+  // The key file is read here, on the CLI's machine; berthd gets the key, not the path.
+  auto r = fleet.berth({"stack", "deploy", "-c", dir.file(), stack});
+  ASSERT_EQ(r.exitCode, 0) << r.describe() << fleet.berthdLog();
+  int found = 0;
+  for (int i = 0; i < kHosts; ++i) {
+    for (const auto& c : fleet.containers(i, stack)) {
+      ++found;
+      EXPECT_EQ(c.labels.at("io.berth.ssh"),
+                "{\"authorized_keys\":[\"" + key + "\"],\"user\":\"1234\",\"allow_forwarding\":false}");
+    }
+  }
+  EXPECT_EQ(found, 1);
+  fleet.removeStack(stack);
+
+  const std::string trust = uniqueName("trust");
+  StackDir trusting(R"(
+services:
+  caller: {image: busybox, x-berth-ssh: {to: [target]}}
+  target: {image: busybox}
+)");
+  auto refused = fleet.berth({"stack", "deploy", "-c", trusting.file(), trust});
+  EXPECT_EQ(refused.exitCode, 1) << refused.describe();
+  EXPECT_THAT(refused.err, HasSubstr("service caller: x-berth-ssh `to:` (SSH trust between services) is not "
+                                     "supported by the controller yet"));
+  EXPECT_THAT(fleet.berth({"stack", "ls"}).out, ::testing::Not(HasSubstr(trust)));
 }
 
 }  // namespace
