@@ -1,6 +1,7 @@
 #include "trust/delivery.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "base/strings.h"
 #include "base/tar_reader.h"
@@ -64,14 +65,22 @@ TrustLinks linksOf(const spec::Project& project) {
 
 std::map<std::string, Account> parsePasswd(std::string_view text) {
   std::map<std::string, Account> accounts;
+  // A uid or gid is a 32-bit number; anything else is a malformed line, never a wrapped one.
+  const auto id = [](const std::string& field) -> std::optional<unsigned> {
+    if (!isNumber(field) || field.size() > 10) return std::nullopt;
+    const unsigned long long value = std::stoull(field);
+    if (value > 0xffffffffULL) return std::nullopt;
+    return static_cast<unsigned>(value);
+  };
+  int number = 0;
   for (const std::string& line : split(text, '\n')) {
+    ++number;
     const auto f = split(line, ':');
-    if (f.size() < 7 || f[0].empty() || !isNumber(f[2]) || !isNumber(f[3])) continue;
-    try {
-      accounts.emplace(f[0], Account{static_cast<unsigned>(std::stoul(f[2])), static_cast<unsigned>(std::stoul(f[3])), f[5]});
-    } catch (...) {
-      continue;  // out of range
-    }
+    if (f.size() < 7 || f[0].empty()) continue;
+    const auto uid = id(f[2]);
+    const auto gid = id(f[3]);
+    if (!uid || !gid) continue;
+    accounts.emplace(f[0], Account{*uid, *gid, f[5], number});
   }
   return accounts;
 }
@@ -79,12 +88,15 @@ std::map<std::string, Account> parsePasswd(std::string_view text) {
 Delivery::Delivery(const spec::Project& project, TrustStore store, std::map<std::string, int> replicas)
     : project_(project.name), store_(std::move(store)), links_(linksOf(project)), replicas_(std::move(replicas)) {}
 
+int Delivery::replicaCount(const std::string& target) const {
+  const auto count = replicas_.find(target);
+  return count == replicas_.end() ? 1 : std::max(1, count->second);
+}
+
 Result<std::string> Delivery::knownHosts(const std::string& caller) const {
   std::string out = "# Written by berth (x-berth-ssh): the host keys of " + caller + "'s targets, pinned.\n";
   for (const std::string& target : links_.callers.at(caller).targets) {
-    const auto count = replicas_.find(target);
-    const int n = count == replicas_.end() ? 1 : std::max(1, count->second);
-    for (int i = 1; i <= n; ++i) {
+    for (int i = 1; i <= replicaCount(target); ++i) {
       const std::string container = project_ + "-" + target + "-" + std::to_string(i);
       BERTH_ASSIGN_OR_RETURN(KeyPair host, store_.hostKey(container));
       out += target + "," + container + " " + host.publicKey + "\n";
@@ -96,7 +108,12 @@ Result<std::string> Delivery::knownHosts(const std::string& caller) const {
 std::string Delivery::sshConfig(const std::string& caller) const {
   const TrustLinks::Caller& c = links_.callers.at(caller);
   std::string hosts;
-  for (const std::string& t : c.targets) hosts += " " + t + " " + project_ + "-" + t + "-*";
+  // The names known_hosts pins, one by one: a pattern such as shop-db-* would also match the
+  // containers of a service named db-backup, which nothing pinned.
+  for (const std::string& t : c.targets) {
+    hosts += " " + t;
+    for (int i = 1; i <= replicaCount(t); ++i) hosts += " " + project_ + "-" + t + "-" + std::to_string(i);
+  }
   return "# Written by berth (x-berth-ssh): how " + caller + " reaches its targets.\nHost" + hosts +
          "\n  User " + c.user +
          "\n  IdentityFile ~/.ssh/id_ed25519\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n"
@@ -122,10 +139,9 @@ Result<std::string> Delivery::archiveFor(const ContainerRole& role, std::string_
     if (user.empty()) user = "root";
     const Account* account = nullptr;
     for (const auto& [name, a] : accounts) {
-      if (isNumber(user) ? std::to_string(a.uid) == user : name == user) {
-        account = &a;
-        break;
-      }
+      // A uid: the first line that has it, as getpwuid() answers.
+      const bool matches = isNumber(user) ? std::to_string(a.uid) == user : name == user;
+      if (matches && (account == nullptr || a.line < account->line)) account = &a;
     }
     if (account == nullptr) {
       return fail(ErrorCode::InvalidArgument, where + " runs as user " + berth::quoted(user) +

@@ -5,7 +5,8 @@
 //     ~/.ssh/id_ed25519 (0600) and .pub      its key pair (TrustStore::callerKey)
 //     ~/.ssh/known_hosts                      every replica of every target, pinned by host key,
 //                                             under the service name and the container name
-//     ~/.ssh/config                           for those names: the login user, that key only,
+//     ~/.ssh/config                           for those names (each replica's, not a pattern):
+//                                             the login user, that key only,
 //                                             StrictHostKeyChecking yes, no password prompts
 //   target (a service some caller names), for each login user callers use (`user`, default root):
 //     ~USER/.ssh/authorized_keys (0600)       the public keys of the callers that log in as USER
@@ -50,6 +51,7 @@ struct Account {
   unsigned uid = 0;
   unsigned gid = 0;
   std::string home{};
+  int line = 0;  // its line in the file: several names may share a uid, and the first one is it
 };
 // name → account. Malformed lines are skipped.
 std::map<std::string, Account> parsePasswd(std::string_view text);
@@ -78,6 +80,7 @@ class Delivery {
   Status deliver(engine::Engine& engine, const std::string& containerId, const ContainerRole& role) const;
 
  private:
+  int replicaCount(const std::string& target) const;
   Result<std::string> knownHosts(const std::string& caller) const;
   std::string sshConfig(const std::string& caller) const;
 
