@@ -18,7 +18,7 @@ constexpr CommandRegistrar kCommandFamilies[] = {
     registerUpCommand,      registerDownCommand,   registerPsCommand,         registerLogsCommand,
     registerExecCommand,    registerRunCommand,    registerLifecycleCommands, registerInspectCommands,
     registerEventsCommand,  registerImageCommands, registerHostCommand, registerStackCommands,
-    registerServiceCommands, registerImagePushCommand, registerVolumeCommands, registerGatewayCommand, registerSshCommands,
+    registerServiceCommands, registerImagePushCommand, registerVolumeCommands, registerGatewayCommand, registerSshCommands, registerSystemdCommands,
 };
 
 std::vector<std::string> subcommandNames(const CLI::App& app) {

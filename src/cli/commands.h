@@ -43,6 +43,8 @@ void registerVolumeCommands(CLI::App& app, CommandContext& context);
 void registerGatewayCommand(CLI::App& app, CommandContext& context);
 // `berth ssh rotate` (ssh_command.cc).
 void registerSshCommands(CLI::App& app, CommandContext& context);
+// `berth systemd generate/install/remove` (systemd_command.cc).
+void registerSystemdCommands(CLI::App& app, CommandContext& context);
 // `berth events --controller`: the controller's event stream (events_command.cc hands over).
 int runControllerEvents(const GlobalOptions& global, const std::string& controller, bool json);
 

@@ -17,6 +17,7 @@
 #include "cli/log_stream.h"
 #include "cli/progress.h"
 #include "cli/project.h"
+#include "cli/project_lock.h"
 #include "cli/terminal.h"
 #include "plan/observe.h"
 
@@ -201,7 +202,7 @@ struct EngineTime {
 // replaced, until they all exited, one exited (--abort-on-container-exit, --exit-code-from) or
 // Ctrl-C; then the stack is stopped while their output keeps coming. Returns the exit code.
 int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& f,
-               const Convergence& convergence, const EngineTime& since) {
+               const Convergence& convergence, const EngineTime& since, ProjectLock& projectLock) {
   std::set<std::string> scope(f.services.begin(), f.services.end());  // dependencies run unattached
   if (scope.empty()) {
     for (const auto& [name, service] : ctx.project.services) scope.insert(name);
@@ -266,6 +267,7 @@ int upAttached(ProjectContext& ctx, const GlobalOptions& global, const UpFlags& 
   const plan::ApplyOptions options = applyOptions(f);
   Status converged =
       runPlan(ctx, global, convergence.plan, "Running", converging.get_token(), &options, &output);
+  projectLock.release();  // converged: following the containers needs no lock
   if (converged) {
     // Their start events may still be on their way: until they came, `up` is not done.
     follower.expectStarted(startedContainers(convergence.plan, scope));
@@ -335,12 +337,15 @@ int runUp(const GlobalOptions& global, const UpFlags& f, bool createOnly) {
   // Ctrl-C cancels: no new action starts, waits end at once (attached `up` has its own handling
   // once the containers start).
   std::stop_source cancel;
+  // From observing to the end of applying, no other `up` of the project on this machine.
+  auto lock = ProjectLock::acquire(ctx->project.name);
+  if (!lock) return reportError(lock.error());
   auto convergence = [&] {
     InterruptWatcher watcher([&](int) { cancel.request_stop(); });
     return prepare(*ctx, global, *u, cancel.get_token());
   }();
   if (!convergence) return reportError(convergence.error());
-  if (attached) return upAttached(*ctx, global, f, *convergence, since);
+  if (attached) return upAttached(*ctx, global, f, *convergence, since, *lock);
   InterruptWatcher watcher([&](int) { cancel.request_stop(); });
   const plan::ApplyOptions options = applyOptions(f);
   Status s = runPlan(*ctx, global, convergence->plan, "Running", cancel.get_token(), &options);

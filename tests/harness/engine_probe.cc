@@ -1,5 +1,7 @@
 #include "harness/engine_probe.h"
 
+#include <cctype>
+
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -117,6 +119,21 @@ Status pingEngine(const std::string& socketPath) {
                                             std::to_string(r->status) + " " + quoted(r->body));
   }
   return ok();
+}
+
+std::string urlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 }  // namespace berth::testing

@@ -18,6 +18,9 @@ struct ProbeResponse {
   std::string body;  // de-chunked
 };
 
+// Percent-encodes everything but unreserved characters (query values of engine requests).
+std::string urlEncode(std::string_view text);
+
 // Sends one request (Connection: close) and reads the whole answer. Blocks up to `timeout` for each
 // read or write. Errors: Unavailable when the socket cannot be reached, DeadlineExceeded on timeout,
 // Internal when the answer is not HTTP.
