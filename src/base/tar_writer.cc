@@ -102,6 +102,18 @@ void TarWriter::addFile(std::string_view name, std::string_view content, unsigne
   pad(data_);
 }
 
+void TarWriter::beginFile(std::string_view name, std::uint64_t size, unsigned mode) {
+  entry(name, '0', static_cast<std::size_t>(size), mode, {});
+}
+
+void TarWriter::endFile(std::uint64_t size) { data_.append((kBlock - size % kBlock) % kBlock, '\0'); }
+
+std::string TarWriter::take() {
+  std::string out = std::move(data_);
+  data_.clear();
+  return out;
+}
+
 void TarWriter::addSymlink(std::string_view name, std::string_view target) {
   entry(name, '2', 0, 0777, target);
 }

@@ -23,6 +23,12 @@ class TarWriter {
     uid_ = uid;
     gid_ = gid;
   }
+  // A file whose content is too large to hold: its header now, then the content written by the
+  // caller straight after what take() returns, exactly `size` bytes, then endFile(size).
+  void beginFile(std::string_view name, std::uint64_t size, unsigned mode = 0644);
+  void endFile(std::uint64_t size);
+  // The bytes written so far, handed over (a stream writes them out and goes on).
+  std::string take();
   // The archive so far is this many bytes (without the end-of-archive blocks).
   std::size_t size() const { return data_.size(); }
   // The archive with its two terminating zero blocks. The writer is empty afterwards.

@@ -118,10 +118,7 @@ plan::ApplyOptions defaultApplyOptions() {
       log::warn("COMPOSE_PARALLEL_LIMIT={} is not a number; using {}", limit, o.parallelism);
     }
   }
-  o.buildContext = [](const plan::ImageBuild& b) -> Result<plan::BuildContextTar> {
-    BERTH_ASSIGN_OR_RETURN(auto ctx, engine::buildContextTar(b.context, b.dockerfile, b.dockerfileInline));
-    return plan::BuildContextTar{std::move(ctx.tar), std::move(ctx.dockerfile)};
-  };
+  o.buildContext = plan::openDirectoryBuildContext;
   return o;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <system_error>
 
@@ -200,26 +201,26 @@ bool IgnorePatterns::excluded(std::string_view path) const {
   return matched;
 }
 
-Result<BuildContext> buildContextTar(const std::string& directory, const std::string& dockerfile,
-                                     const std::string& dockerfileInline) {
+Result<BuildContextSource> openBuildContext(const std::string& directory, const std::string& dockerfile,
+                                           const std::string& dockerfileInline) {
   std::error_code ec;
   const fs::path root = fs::absolute(directory, ec);
   if (ec || !fs::is_directory(root, ec)) {
     return fail(ErrorCode::NotFound, "build context " + directory + ": not a directory");
   }
-  BuildContext out;
-  std::string outsideDockerfile;
+  BuildContextSource out;
+  out.root_ = root;
   if (!dockerfileInline.empty()) {
-    out.dockerfile = std::string(kOutsideDockerfile);
-    outsideDockerfile = dockerfileInline;
+    out.dockerfile_ = std::string(kOutsideDockerfile);
+    out.outsideDockerfile_ = dockerfileInline;
   } else {
     const fs::path df = fs::path(dockerfile).is_absolute() ? fs::path(dockerfile) : root / dockerfile;
     const fs::path rel = fs::path(df).lexically_normal().lexically_relative(root.lexically_normal());
     if (rel.empty() || startsWith(rel.generic_string(), "..")) {
-      BERTH_ASSIGN_OR_RETURN(outsideDockerfile, readFile(df));
-      out.dockerfile = std::string(kOutsideDockerfile);
+      BERTH_ASSIGN_OR_RETURN(out.outsideDockerfile_, readFile(df));
+      out.dockerfile_ = std::string(kOutsideDockerfile);
     } else {
-      out.dockerfile = rel.generic_string();
+      out.dockerfile_ = rel.generic_string();
       if (!fs::is_regular_file(df, ec)) {
         return fail(ErrorCode::NotFound,
                     "build context " + directory + ": Dockerfile " + df.string() + " not found");
@@ -235,7 +236,6 @@ Result<BuildContext> buildContextTar(const std::string& directory, const std::st
   const bool walkExcluded = ignore.hasExceptions();
 
   // Walk in sorted order so the same directory always gives the same archive.
-  std::vector<std::pair<std::string, fs::file_status>> entries;
   fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
   if (ec) return fail(ErrorCode::PermissionDenied, "build context " + directory + ": " + ec.message());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -245,31 +245,68 @@ Result<BuildContext> buildContextTar(const std::string& directory, const std::st
     const fs::file_status st = it->symlink_status(ec);
     if (ec)
       return fail(ErrorCode::PermissionDenied, "build context: " + it->path().string() + ": " + ec.message());
-    const bool always = name == out.dockerfile || name == ".dockerignore";
+    const bool always = name == out.dockerfile_ || name == ".dockerignore";
     if (!always && ignore.excluded(name)) {
       if (fs::is_directory(st) && !walkExcluded) it.disable_recursion_pending();
       continue;
     }
-    entries.emplace_back(name, st);
+    out.entries_.push_back(BuildContextSource::Entry{name, st});
   }
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::sort(out.entries_.begin(), out.entries_.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
 
+Status BuildContextSource::writeTo(const PieceSink& sink) const {
+  constexpr std::size_t kPiece = 256 * 1024;
   TarWriter tar;
-  for (const auto& [name, st] : entries) {
-    const fs::path full = root / name;
-    const auto mode = static_cast<unsigned>(st.permissions()) & 07777;
-    if (fs::is_symlink(st)) {
-      tar.addSymlink(name, fs::read_symlink(full, ec).string());
-    } else if (fs::is_directory(st)) {
-      tar.addDirectory(name, mode);
-    } else if (fs::is_regular_file(st)) {
-      BERTH_ASSIGN_OR_RETURN(const std::string content, readFile(full));
-      tar.addFile(name, content, mode);
+  const auto flush = [&]() -> Status {
+    if (tar.size() == 0) return ok();
+    return sink(tar.take());
+  };
+  std::string buffer;
+  std::error_code ec;
+  for (const Entry& e : entries_) {
+    const fs::path full = root_ / e.name;
+    const auto mode = static_cast<unsigned>(e.status.permissions()) & 07777;
+    if (fs::is_symlink(e.status)) {
+      tar.addSymlink(e.name, fs::read_symlink(full, ec).string());
+    } else if (fs::is_directory(e.status)) {
+      tar.addDirectory(e.name, mode);
+    } else if (fs::is_regular_file(e.status)) {
+      std::ifstream in(full, std::ios::binary);
+      const auto size = fs::file_size(full, ec);
+      if (!in || ec) return fail(ErrorCode::PermissionDenied, "build context: cannot read " + full.string());
+      tar.beginFile(e.name, size, mode);
+      BERTH_TRY(flush());
+      std::uint64_t left = size;
+      buffer.resize(kPiece);
+      while (left > 0) {
+        const auto n = static_cast<std::streamsize>(std::min<std::uint64_t>(left, kPiece));
+        in.read(buffer.data(), n);
+        if (in.gcount() != n) {
+          return fail(ErrorCode::Unavailable, "build context: " + full.string() + " changed while it was read");
+        }
+        BERTH_TRY(sink(std::string_view(buffer.data(), static_cast<std::size_t>(n))));
+        left -= static_cast<std::uint64_t>(n);
+      }
+      tar.endFile(size);
     }
     // Sockets, devices and FIFOs are not sent (docker skips them too).
+    if (tar.size() >= kPiece) BERTH_TRY(flush());
   }
-  if (!outsideDockerfile.empty()) tar.addFile(kOutsideDockerfile, outsideDockerfile, 0644);
-  out.tar = tar.finish();
+  if (!outsideDockerfile_.empty()) tar.addFile(kOutsideDockerfile, outsideDockerfile_, 0644);
+  return sink(tar.finish());
+}
+
+Result<BuildContext> buildContextTar(const std::string& directory, const std::string& dockerfile,
+                                     const std::string& dockerfileInline) {
+  BERTH_ASSIGN_OR_RETURN(const BuildContextSource source, openBuildContext(directory, dockerfile, dockerfileInline));
+  BuildContext out;
+  out.dockerfile = source.dockerfile();
+  BERTH_TRY(source.writeTo([&](std::string_view piece) -> Status {
+    out.tar += piece;
+    return ok();
+  }));
   return out;
 }
 

@@ -7,6 +7,8 @@
 // Thread-safety: plain values and functions; buildContextTar reads the file system.
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +42,38 @@ struct BuildContext {
   std::string dockerfile;
 };
 
-// Packs `directory`. `dockerfile` is relative to the directory or absolute (a Dockerfile outside the
+// Receives the next piece of a stream; an error stops the stream with it.
+using PieceSink = std::function<Status(std::string_view piece)>;
+
+// A build context ready to be sent: checked and walked (the file list, in sorted order, is all it
+// holds), its tar produced piece by piece as writeTo() reads the files, so a context of any size
+// passes through a few hundred KiB of memory.
+class BuildContextSource {
+ public:
+  // The Dockerfile's path inside the tar (as BuildOptions::dockerfile wants it).
+  const std::string& dockerfile() const { return dockerfile_; }
+  // Writes the tar to `sink`: headers and file contents in pieces of at most 256 KiB. Errors name
+  // the file that could not be read (or changed size while it was read); the sink's are returned
+  // as they are.
+  Status writeTo(const PieceSink& sink) const;
+
+ private:
+  friend Result<BuildContextSource> openBuildContext(const std::string&, const std::string&, const std::string&);
+  struct Entry {
+    std::string name;
+    std::filesystem::file_status status;
+  };
+  std::filesystem::path root_;
+  std::string dockerfile_;
+  std::string outsideDockerfile_;  // a Dockerfile from outside the context, or an inline one
+  std::vector<Entry> entries_;
+};
+
+// Checks and walks `directory` as buildContextTar does, without reading the files yet.
+Result<BuildContextSource> openBuildContext(const std::string& directory, const std::string& dockerfile,
+                                           const std::string& dockerfileInline = {});
+
+// Packs `directory` into one tar in memory (openBuildContext + writeTo). `dockerfile` is relative to the directory or absolute (a Dockerfile outside the
 // context is added under a name of its own); `dockerfileInline` (non-empty) replaces it. Errors
 // name the path that could not be read.
 Result<BuildContext> buildContextTar(const std::string& directory, const std::string& dockerfile,

@@ -33,6 +33,9 @@ struct Endpoint;
 using OutputSink = std::function<void(OutputStream stream, std::string_view data)>;
 // A line of progress (build, load): the text the engine printed, without JSON.
 using ProgressFn = std::function<void(std::string_view text)>;
+// Writes a stream (a build context's tar) to the sink it is given, piece by piece; the sink's error
+// stops it and is returned.
+using ContextWriter = std::function<Status(const std::function<Status(std::string_view piece)>& sink)>;
 // Receives each event; returns false to stop the stream.
 using EventFn = std::function<bool(const Event& event)>;
 
@@ -134,6 +137,18 @@ class Engine {
   // itself, InvalidArgument for a bad Dockerfile).
   virtual Result<BuildResult> buildImage(std::string_view contextTar, const BuildOptions& options,
                                          const ProgressFn& onProgress) = 0;
+  // The same with the context streamed as `writer` produces it (engine::BuildContextSource::writeTo),
+  // so a context of any size is never held whole. The default gathers it and calls buildImage, for
+  // engines (fakes) that do not stream.
+  virtual Result<BuildResult> buildImageStreamed(const ContextWriter& writer, const BuildOptions& options,
+                                                 const ProgressFn& onProgress) {
+    std::string tar;
+    BERTH_TRY(writer([&](std::string_view piece) -> Status {
+      tar += piece;
+      return ok();
+    }));
+    return buildImage(tar, options, onProgress);
+  }
   // Creates an image from a tar of a root file system; returns its ID.
   virtual Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) = 0;
   // Loads images from a `docker save` tar; returns what the engine loaded ("busybox:latest", IDs).

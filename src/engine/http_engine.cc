@@ -226,12 +226,21 @@ class StreamedUpload {
     return fail(*failure_);
   }
 
-  Result<T> finish() {
+  Result<T> finish() { return finishStreaming(nullptr); }
+
+  // finish(), with a successful answer's body handed to `onBody` as it arrives.
+  Result<T> finishStreaming(const std::function<Status(std::string_view)>& onBody) {
     if (failure_) return fail(*failure_);
     BERTH_CHECK(!finished_);
     finished_ = true;
-    auto r = upload_->finish();
-    if (!r) return fail(engineCallError(engine_, what_, r.error()));
+    std::optional<Error> bodyError;  // onBody's own errors say what they are about already
+    auto r = onBody ? upload_->finish([&](std::string_view piece) {
+      Status s = onBody(piece);
+      if (!s) bodyError = s.error();
+      return s;
+    })
+                    : upload_->finish();
+    if (!r) return fail(bodyError ? *bodyError : engineCallError(engine_, what_, r.error()));
     return outcome_(*r);
   }
 
@@ -494,6 +503,12 @@ Result<ImageInspect> HttpEngine::inspectImage(const std::string& ref) {
 
 Result<BuildResult> HttpEngine::buildImage(std::string_view contextTar, const BuildOptions& options,
                                            const ProgressFn& onProgress) {
+  return buildImageStreamed([&](const std::function<Status(std::string_view)>& sink) { return sink(contextTar); },
+                            options, onProgress);
+}
+
+Result<BuildResult> HttpEngine::buildImageStreamed(const ContextWriter& writer, const BuildOptions& options,
+                                                   const ProgressFn& onProgress) {
   const std::string what =
       options.tags.empty() ? std::string("build image") : "build image " + options.tags.front();
   Query q;
@@ -509,13 +524,45 @@ Result<BuildResult> HttpEngine::buildImage(std::string_view contextTar, const Bu
   for (const auto& h : options.extraHosts) q.add("extrahosts", h);
   q.nonEmpty("platform", options.platform);
   if (options.shmSize > 0) q.add("shmsize", std::to_string(options.shmSize));
+  BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, {.method = "POST",
+                                                               .path = "/build" + q.str(),
+                                                               .contentType = "application/x-tar"}));
+  // The context goes up as a chunked body while it is read; the engine's progress comes back once
+  // it has all of it, line by line as the build runs.
+  auto upload = client_->beginUpload(req, options_.longTimeout);
+  if (!upload) return fail(engineCallError(description_, what, upload.error()));
+  StreamedUpload<transport::HttpResponse> streamed(
+      std::move(upload).value(), description_, what,
+      [](const transport::HttpResponse& r) -> Result<transport::HttpResponse> { return r; });
+  Status sent = writer([&](std::string_view piece) { return streamed.write(piece); });
+  if (!sent) {
+    streamed.cancel();
+    return fail(std::move(sent).error());
+  }
+  std::vector<std::string> texts;
   std::string imageId;
-  BERTH_ASSIGN_OR_RETURN(auto texts, progressCall(what,
-                                                  {.method = "POST",
-                                                   .path = "/build" + q.str(),
-                                                   .body = contextTar,
-                                                   .contentType = "application/x-tar"},
-                                                  onProgress, &imageId));
+  transport::LineSplitter lines;
+  std::optional<Error> progressError;
+  const transport::LineSplitter::LineFn onLine = [&](std::string_view line) {
+    if (Status s = takeProgressMessage(line, texts, onProgress, &imageId); !s) {
+      progressError = engineCallError(description_, what, s.error());
+      return false;
+    }
+    return true;
+  };
+  auto answer = streamed.finishStreaming([&](std::string_view piece) -> Status {
+    auto more = lines.feed(piece, onLine);
+    if (!more) return fail(engineCallError(description_, what, more.error()));
+    if (progressError) return fail(*progressError);
+    return ok();
+  });
+  if (!answer) return fail(std::move(answer).error());
+  if (answer->head.status >= 400) {
+    return fail(engineAnswerError(description_, what, answer->head.status, answer->head.reason, answer->body));
+  }
+  auto last = lines.finish(onLine);
+  if (!last) return fail(engineCallError(description_, what, last.error()));
+  if (progressError) return fail(*progressError);
   BuildResult result;
   for (const auto& t : texts) result.output += t;
   if (imageId.empty()) {

@@ -44,6 +44,8 @@ class HttpEngine final : public Engine {
 
   Result<std::vector<ImageSummary>> listImages(const ListImagesOptions& options) override;
   Result<ImageInspect> inspectImage(const std::string& ref) override;
+  Result<BuildResult> buildImageStreamed(const ContextWriter& writer, const BuildOptions& options,
+                                         const ProgressFn& onProgress) override;
   Result<BuildResult> buildImage(std::string_view contextTar, const BuildOptions& options,
                                  const ProgressFn& onProgress) override;
   Result<std::string> importImage(std::string_view rootfsTar, const ImportImageOptions& options) override;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "engine/build_context.h"
 
 namespace berth::plan {
 namespace {
@@ -346,9 +347,9 @@ class Runner {
     if (!options_.buildContext) {
       return failed(a, Error(ErrorCode::Internal, "no build context reader was configured"));
     }
-    auto tar = options_.buildContext(a.build);
-    if (!tar) {
-      return failed(a, Error(tar.error()).withContext(fmt::format("service {}: build context", a.service)));
+    auto context = options_.buildContext(a.build);
+    if (!context) {
+      return failed(a, Error(context.error()).withContext(fmt::format("service {}: build context", a.service)));
     }
     std::string partial;
     const auto onProgress = [&](std::string_view text) {
@@ -361,8 +362,8 @@ class Runner {
       }
     };
     engine::BuildOptions o = a.build.options;
-    o.dockerfile = tar->dockerfile.empty() ? a.build.dockerfile : tar->dockerfile;
-    auto r = engine_.buildImage(tar->tar, o, onProgress);
+    o.dockerfile = context->dockerfile.empty() ? a.build.dockerfile : context->dockerfile;
+    auto r = engine_.buildImageStreamed(context->writer, o, onProgress);
     if (!r) {
       return failed(
           a, Error(r.error()).withContext(fmt::format("service {}: build image {}", a.service, a.target)));
@@ -613,6 +614,14 @@ class Runner {
 Status apply(const Plan& plan, engine::Engine& engine, Progress& progress, Clock& clock,
              const ApplyOptions& options, std::stop_token stop) {
   return Runner(plan, engine, progress, clock, options, std::move(stop)).run();
+}
+
+Result<BuildContextStream> openDirectoryBuildContext(const ImageBuild& build) {
+  BERTH_ASSIGN_OR_RETURN(auto source, engine::openBuildContext(build.context, build.dockerfile, build.dockerfileInline));
+  // Shared: the writer outlives this call and may be copied.
+  auto shared = std::make_shared<const engine::BuildContextSource>(std::move(source));
+  return BuildContextStream{shared->dockerfile(),
+                            [shared](const std::function<Status(std::string_view)>& sink) { return shared->writeTo(sink); }};
 }
 
 }  // namespace berth::plan

@@ -53,13 +53,16 @@ class NullProgress final : public Progress {
   void event(const ProgressEvent&) override {}
 };
 
-// A build context as sent to the engine: the tar, and the Dockerfile's path inside it.
-struct BuildContextTar {
-  std::string tar{};
+// A build context as sent to the engine: the Dockerfile's path inside it, and its tar written piece
+// by piece as the upload goes (never held whole).
+struct BuildContextStream {
   std::string dockerfile{};
+  engine::ContextWriter writer{};
 };
-// Reads the build context of an ImageBuild (the CLI reads directories, honouring .dockerignore).
-using BuildContextFn = std::function<Result<BuildContextTar>(const ImageBuild& build)>;
+// Opens the build context of an ImageBuild (the CLI walks directories, honouring .dockerignore).
+using BuildContextFn = std::function<Result<BuildContextStream>(const ImageBuild& build)>;
+// The BuildContextFn for contexts that are directories on this machine (engine::openBuildContext).
+Result<BuildContextStream> openDirectoryBuildContext(const ImageBuild& build);
 
 struct ApplyOptions {
   int parallelism = 8;

@@ -307,6 +307,53 @@ TEST(HttpEngineTest, StreamedLoadPostsAChunkedTarAndReadsWhatWasLoaded) {
   EXPECT_EQ(load.chunks, (std::vector<std::string>{"first part ", "second part"}));
 }
 
+TEST(HttpEngineTest, AStreamedBuildSendsTheContextAsChunksAndReadsProgressAsItComes) {
+  std::mutex mu;
+  FakeRequest build;
+  FakeHttpServer server([&](const FakeRequest& req) {
+    if (req.target == "/_ping") return FakeReply{ping("1.41")};
+    std::lock_guard lock(mu);
+    build = req;
+    return FakeReply{chunked({"{\"stream\":\"Step 1/1 : FROM scratch\\n\"}\r\n{\"aux\":",
+                              "{\"ID\":\"sha256:feed\"}}\r\n{\"stream\":\"Successfully built feed\\n\"}\r\n"})};
+  });
+  auto engine = engineFor(server);
+  BuildOptions options;
+  options.tags = {"app:dev"};
+  options.dockerfile = "Dockerfile";
+  std::string progress;
+  auto r = engine->buildImageStreamed(
+      [](const std::function<Status(std::string_view)>& sink) -> Status {
+        BERTH_TRY(sink("first piece "));
+        BERTH_TRY(sink("second piece"));
+        return ok();
+      },
+      options, [&](std::string_view text) { progress += text; });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->imageId, "sha256:feed");
+  EXPECT_EQ(progress, "Step 1/1 : FROM scratch\nSuccessfully built feed\n");
+  std::lock_guard lock(mu);
+  EXPECT_EQ(build.method, "POST");
+  EXPECT_EQ(build.target.rfind("/v1.41/build?", 0), 0u) << build.target;
+  EXPECT_EQ(build.chunks, (std::vector<std::string>{"first piece ", "second piece"}));
+}
+
+TEST(HttpEngineTest, AStreamedBuildWhoseContextFailsReturnsThatFailure) {
+  FakeHttpServer server([](const FakeRequest& req) {
+    if (req.target == "/_ping") return FakeReply{ping("1.41")};
+    return FakeReply{httpReply(200, "OK", "{}\r\n")};
+  });
+  auto engine = engineFor(server);
+  auto r = engine->buildImageStreamed(
+      [](const std::function<Status(std::string_view)>& sink) -> Status {
+        BERTH_TRY(sink("part"));
+        return fail(ErrorCode::Unavailable, "build context: /src/big.bin changed while it was read");
+      },
+      BuildOptions{}, nullptr);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "build context: /src/big.bin changed while it was read");
+}
+
 TEST(HttpEngineTest, ALoadTheEngineRefusesFailsWithItsAnswer) {
   FakeHttpServer server([](const FakeRequest&) {
     return FakeReply{httpReply(500, "Internal Server Error", "{\"message\":\"unexpected EOF\"}")};

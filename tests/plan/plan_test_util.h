@@ -110,10 +110,7 @@ inline std::vector<std::string> RecordingProgress::lines() const {
 
 inline Runner::Runner() {
   engine.addImage("busybox:latest");
-  applyOptions.buildContext = [](const ImageBuild& b) -> Result<BuildContextTar> {
-    BERTH_ASSIGN_OR_RETURN(auto ctx, engine::buildContextTar(b.context, b.dockerfile, b.dockerfileInline));
-    return BuildContextTar{std::move(ctx.tar), std::move(ctx.dockerfile)};
-  };
+  applyOptions.buildContext = openDirectoryBuildContext;
 }
 
 inline Status Runner::up(const spec::Project& project, const UpOptions& options, std::stop_token stop) {

@@ -184,7 +184,9 @@ Status BodyUpload::write(std::string_view piece) {
   return failWith(std::move(e));
 }
 
-Result<HttpResponse> BodyUpload::finish() {
+Result<HttpResponse> BodyUpload::finish() { return finish(nullptr); }
+
+Result<HttpResponse> BodyUpload::finish(const std::function<Status(std::string_view piece)>& onBody) {
   BERTH_CHECK(!finished_);
   finished_ = true;
   const auto answer = [&] {
@@ -202,6 +204,13 @@ Result<HttpResponse> BodyUpload::finish() {
     if (cancelled_) return fail(cancelledError());
   }
   const BodySink sink = [&](std::string& body) -> Status {
+    // A successful answer's body goes to onBody as it arrives (a build's progress); an error's is
+    // kept for its message.
+    if (onBody && parser_.head().status < 400) {
+      Status s = onBody(body);
+      body.clear();
+      return s;
+    }
     if (answerBody_.size() + body.size() > client_.options_.maxBufferedBody) {
       return fail(ErrorCode::Internal, fmt::format("the engine's answer is larger than {} bytes",
                                                    client_.options_.maxBufferedBody));

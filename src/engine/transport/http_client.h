@@ -82,6 +82,10 @@ class BodyUpload {
   // the server sent before it stopped reading, if a whole one arrived, else the write's error.
   // Call once.
   Result<HttpResponse> finish();
+  // The same, handing a successful (status < 400) answer's body to `onBody` piece by piece as it
+  // arrives instead of keeping it (the response's body is then empty); an error of onBody stops the
+  // reading and is returned.
+  Result<HttpResponse> finish(const std::function<Status(std::string_view piece)>& onBody);
 
   // Makes a blocked write() or finish() and every later one fail with Cancelled. Never blocks; safe
   // from any thread, also after finish().
