@@ -11,7 +11,6 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -79,21 +78,20 @@ class RunningGateway {
       ADD_FAILURE() << "the gateway did not start: " << g->process_->describe();
       return nullptr;
     }
+    // "listening on ADDR:PORT, host key fingerprint SHA256:..." and "host key FILE (ssh-ed25519 ...)".
     const std::string err = g->process_->err();
-    std::smatch m;
-    const std::regex listening(R"(listening on [0-9.]+:([0-9]+), host key fingerprint (SHA256:\S+))");
-    const std::regex key(R"(host key \S+ \((ssh-ed25519 \S+)\))");
-    if (!std::regex_search(err, m, listening)) {
+    const auto listening = err.find("listening on ");
+    const auto fingerprint = err.find(", host key fingerprint ");
+    const auto keyLine = err.find("(ssh-ed25519 ");
+    if (listening == std::string::npos || fingerprint == std::string::npos || keyLine == std::string::npos) {
       ADD_FAILURE() << err;
       return nullptr;
     }
-    g->port_ = std::stoi(m[1]);
-    g->fingerprint_ = m[2];
-    if (!std::regex_search(err, m, key)) {
-      ADD_FAILURE() << err;
-      return nullptr;
-    }
-    g->publicKey_ = m[1];
+    const std::string address = err.substr(listening + 13, fingerprint - listening - 13);
+    g->port_ = std::stoi(address.substr(address.rfind(':') + 1));
+    const auto fpStart = fingerprint + 23;
+    g->fingerprint_ = err.substr(fpStart, err.find_first_of(" \n", fpStart) - fpStart);
+    g->publicKey_ = err.substr(keyLine + 1, err.find(')', keyLine) - keyLine - 1);
     g->address_ = host.address();
     return g;
   }
