@@ -115,7 +115,8 @@ Result<std::vector<UnitFile>> units(const GlobalOptions& global, const SystemdFl
   }
   if (auto config = berthConfigDir()) c.environment["XDG_CONFIG_HOME"] = config->parent_path().string();
   const auto docker = c.environment.find("DOCKER_HOST");
-  c.localEngine = !global.host && (docker == c.environment.end() || startsWith(docker->second, "unix://"));
+  c.localEngine = !global.host && c.environment.count("BERTH_HOST") == 0 &&
+                  (docker == c.environment.end() || startsWith(docker->second, "unix://"));
   std::vector<UnitFile> out = serviceUnits(ctx->project, f.services, c);
   if (!f.gateway.empty()) {
     out.push_back(gatewayUnit(f.gateway, f.hostKey.empty() ? "" : absolute(f.hostKey, cwd), c));
