@@ -49,6 +49,12 @@ services:
     x-berth-ssh:
       authorized_keys: [{file: ./keys/bob.pub}]
       allow_forwarding: true
+  idle:
+    image: busybox
+    command: [sleep, "600"]
+    stop_signal: SIGKILL
+    x-berth-ssh:
+      authorized_keys: [{file: ./keys/alice.pub}]
   plain:
     image: busybox
     command: [sleep, "600"]
@@ -320,6 +326,16 @@ TEST_F(GatewayTest, OnlyTheServicesOwnKeysGetInAndNeverByPassword) {
   EXPECT_THAT(password.err, HasSubstr("Permission denied (publickey)"));
   EXPECT_TRUE(gateway_->process().waitForOutput("refused key", 10s));
   EXPECT_THAT(gateway_->process().err(), HasSubstr("for \"" + container("plain") + "\""));
+}
+
+TEST_F(GatewayTest, AStoppedContainerRefusesTheSessionWithTheEnginesReason) {
+  ASSERT_EQ(berth({"stop", "idle"}).exitCode, 0);
+  auto r = ssh("alice", container("idle"), {"true"});
+  EXPECT_EQ(r.exitCode, 1) << r.describe();
+  EXPECT_THAT(r.err, HasSubstr("berth gateway: "));
+  EXPECT_THAT(r.err, HasSubstr("is not running"));
+  EXPECT_TRUE(gateway_->process().waitForOutput("cannot start in " + container("idle"), 10s))
+      << gateway_->process().describe();
 }
 
 TEST_F(GatewayTest, AShellGetsAPtyThatFollowsTheClientsWindow) {
