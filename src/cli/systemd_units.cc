@@ -218,7 +218,9 @@ UnitFile gatewayUnit(const std::string& listen, const std::string& hostKey, cons
       "ProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\n"
       "ProtectHostname=yes\nRestrictSUIDSGID=yes\nRestrictRealtime=yes\nRestrictNamespaces=yes\n"
       "LockPersonality=yes\nMemoryDenyWriteExecute=yes\nSystemCallArchitectures=native\n"
-      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n";
+      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n"
+      "# A forwarded agent's socket is made inside the container, through /proc/PID/root, for its user.\n"
+      "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE CAP_SYS_PTRACE\n";
   content += std::string("\n[Install]\nWantedBy=") + (context.user ? "default.target" : "multi-user.target") + "\n";
   return UnitFile{"berth-gateway.service", std::move(content)};
 }

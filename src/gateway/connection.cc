@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,13 +20,16 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "base/files.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "gateway/login.h"
+#include "trust/delivery.h"
 
 namespace berth::gateway::internal {
 namespace {
@@ -180,6 +185,7 @@ class Connection {
 
   ~Connection() {
     stopExec();
+    closeAgentSocket();
     for (auto& f : forwards_) closeForward(*f);
     if (event_ != nullptr) {
       ssh_event_remove_fd(event_, output_.wakeFd());
@@ -228,6 +234,7 @@ class Connection {
       if (ssh_event_dopoll(event_, busy ? 20 : 250) == SSH_ERROR) break;
       if (ssh_is_connected(session_) == 0) break;
       pumpExec();
+      pumpAgent();
       pumpForwards();
       // Done once the client closed its side of the session too (or failed to within a while):
       // leaving earlier could cut off output libssh still holds for the socket.
@@ -254,7 +261,7 @@ class Connection {
     if (!comment) {
       // One line per key and login, not one per probe and signature.
       if (refusedLogged_.insert(login + " " + fingerprint).second) {
-        log::info("connection {}: refused key {} for {}: {}", settings_.id, fingerprint, quoted(login),
+        log::info("connection {}: refused key {} for {}: {}", settings_.id, fingerprint, berth::quoted(login),
                   target == nullptr ? lookupFailure_ : "the key is not in its x-berth-ssh authorized_keys");
       }
       return SSH_AUTH_DENIED;
@@ -347,6 +354,7 @@ class Connection {
     channelCb_.channel_close_function = &Connection::onClose;
     channelCb_.channel_env_request_function = &Connection::onEnv;
     channelCb_.channel_subsystem_request_function = &Connection::onSubsystem;
+    channelCb_.channel_auth_agent_req_function = &Connection::onAgentRequest;
     ssh_callbacks_init(&channelCb_);
     ssh_set_channel_callbacks(channel_, &channelCb_);
     return channel_;
@@ -406,8 +414,124 @@ class Connection {
   static int onEnv(ssh_session, ssh_channel, const char*, const char*, void*) { return SSH_ERROR; }
   static int onSubsystem(ssh_session, ssh_channel, const char* name, void* self) {
     auto* c = static_cast<Connection*>(self);
-    log::info("connection {}: refused subsystem {}", c->settings_.id, quoted(name == nullptr ? "" : name));
+    log::info("connection {}: refused subsystem {}", c->settings_.id, berth::quoted(name == nullptr ? "" : name));
     return SSH_ERROR;
+  }
+
+  // `ssh -A` (OpenSSH asks without wanting a reply): served only when the service allows
+  // forwarding; otherwise nothing is set up and the session has no SSH_AUTH_SOCK.
+  static void onAgentRequest(ssh_session, ssh_channel, void* self) {
+    auto* c = static_cast<Connection*>(self);
+    if (c->target_ && c->target_->access.allowForwarding) {
+      c->agentRequested_ = true;
+    } else {
+      log::info("connection {}: refused agent forwarding: {} does not allow it (x-berth-ssh allow_forwarding)",
+                c->settings_.id, c->target_ ? c->target_->name : std::string("the container"));
+    }
+  }
+
+  // A forwarded agent is a unix socket inside the container that the gateway listens on, reached
+  // through /proc/PID/root of the container's main process: no process runs in the container or on
+  // the host for it, but the gateway must run on the engine's own host (and see its processes).
+  // Each connection to it becomes an auth-agent channel to the client. Returns the socket's path
+  // inside the container.
+  Result<std::string> openAgentSocket(const std::string& user) {
+    BERTH_ASSIGN_OR_RETURN(engine::ContainerInspect inspect, engine_.inspectContainer(target_->id));
+    if (inspect.state.pid <= 0) return fail(ErrorCode::Unavailable, "the container is not running");
+    const std::string root = "/proc/" + std::to_string(inspect.state.pid) + "/root";
+    if (::access((root + "/tmp").c_str(), W_OK) != 0) {
+      return fail(ErrorCode::Unavailable, "it needs the gateway on the engine's own host (cannot reach " + root +
+                                              "/tmp: " + std::strerror(errno) + ")");
+    }
+    unsigned uid = 0;
+    unsigned gid = 0;
+    const std::string name = user.substr(0, user.find(':'));
+    if (!name.empty() && name != "root") {
+      auto passwd = readFile(root + "/etc/passwd");
+      const auto accounts = trust::parsePasswd(passwd ? *passwd : "");
+      bool found = false;
+      for (const auto& [account, a] : accounts) {
+        if (account == name || std::to_string(a.uid) == name) {
+          uid = a.uid;
+          gid = a.gid;
+          found = true;
+          break;
+        }
+      }
+      if (!found) return fail(ErrorCode::NotFound, "user " + berth::quoted(name) + " is not in the container's /etc/passwd");
+    }
+    std::random_device random;
+    const std::string inside = fmt::format("/tmp/berth-agent-{:08x}", random());
+    const std::string dir = root + inside;
+    if (::mkdir(dir.c_str(), 0700) != 0 || ::chown(dir.c_str(), uid, gid) != 0) {
+      return fail(ErrorCode::Unavailable, "cannot make " + inside + " in the container: " + std::strerror(errno));
+    }
+    agentDir_ = dir;
+    const std::string path = dir + "/agent";
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return fail(ErrorCode::Unavailable, "the socket's path is too long");
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) return fail(ErrorCode::Unavailable, std::string("socket: ") + std::strerror(errno));
+    agentListen_ = fd;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 8) != 0 ||
+        ::chown(path.c_str(), uid, gid) != 0 || ::chmod(path.c_str(), 0600) != 0) {
+      return fail(ErrorCode::Unavailable, "cannot listen on " + inside + "/agent: " + std::strerror(errno));
+    }
+    if (ssh_event_add_fd(event_, fd, POLLIN, &Connection::onAgentConnection, this) != SSH_OK) {
+      return fail(ErrorCode::Internal, "cannot poll the agent socket");
+    }
+    agentRegistered_ = true;
+    return inside + "/agent";
+  }
+
+  static int onAgentConnection(socket_t, int, void* self) {
+    static_cast<Connection*>(self)->agentPending_ = true;
+    return 0;
+  }
+
+  // Each process in the container that connects to the agent socket gets a channel to the client's
+  // agent, relayed like a forwarding.
+  void pumpAgent() {
+    if (!agentPending_ || agentListen_ < 0) return;
+    agentPending_ = false;
+    while (true) {
+      const int fd = ::accept4(agentListen_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      ssh_channel channel = ssh_channel_new(session_);
+      if (channel == nullptr || ssh_channel_open_auth_agent(channel) != SSH_OK) {
+        log::info("connection {}: the client refused an agent channel", settings_.id);
+        if (channel != nullptr) ssh_channel_free(channel);
+        ::close(fd);
+        continue;
+      }
+      auto f = std::make_unique<Forward>();
+      f->connection = this;
+      f->channel = channel;
+      f->fd = fd;
+      f->destination = "the forwarded agent";
+      f->callbacks.userdata = f.get();
+      f->callbacks.channel_data_function = &Connection::onForwardData;
+      f->callbacks.channel_eof_function = &Connection::onForwardEof;
+      f->callbacks.channel_close_function = &Connection::onForwardClose;
+      ssh_callbacks_init(&f->callbacks);
+      ssh_set_channel_callbacks(channel, &f->callbacks);
+      log::info("connection {}: agent connection from {}", settings_.id, target_->name);
+      forwards_.push_back(std::move(f));
+    }
+  }
+
+  void closeAgentSocket() {
+    if (agentRegistered_) ssh_event_remove_fd(event_, agentListen_);
+    agentRegistered_ = false;
+    if (agentListen_ >= 0) ::close(agentListen_);
+    agentListen_ = -1;
+    if (!agentDir_.empty()) {
+      ::unlink((agentDir_ + "/agent").c_str());
+      ::rmdir(agentDir_.c_str());
+      agentDir_.clear();
+    }
   }
 
   int startExec(std::optional<std::string> command) {
@@ -422,7 +546,18 @@ class Connection {
     spec.attachStdin = true;
     spec.attachStdout = true;
     spec.attachStderr = true;
-    const std::string what = command ? "command " + quoted(*command) : std::string("shell");
+    if (agentRequested_) {
+      auto agent = openAgentSocket(spec.user);
+      if (agent) {
+        spec.env.push_back("SSH_AUTH_SOCK=" + *agent);
+      } else {
+        closeAgentSocket();
+        log::info("session {}: no agent forwarding: {}", settings_.id, agent.error().message());
+        const std::string text = "berth gateway: agent forwarding unavailable: " + agent.error().message() + "\n";
+        ssh_channel_write_stderr(channel_, text.data(), static_cast<uint32_t>(text.size()));
+      }
+    }
+    const std::string what = command ? "command " + berth::quoted(*command) : std::string("shell");
     log::info("session {}: {} ({}) on {} as {}: {}{}", settings_.id, fingerprint_,
               keyComment_.empty() ? "no comment" : keyComment_, target_->name, spec.user, what,
               pty_ ? fmt::format(" with a PTY ({} {}x{})", term_, columns_, rows_) : std::string());
@@ -467,6 +602,7 @@ class Connection {
   void markDone() {
     sessionDone_ = true;
     doneAt_ = Clock::now();
+    closeAgentSocket();  // the session's processes are gone (or cut off): no new agent users
   }
 
   bool waitingOutput() const { return partial_.has_value(); }
@@ -714,6 +850,13 @@ class Connection {
   std::thread reader_;
 
   std::vector<std::unique_ptr<Forward>> forwards_;
+
+  // Agent forwarding.
+  bool agentRequested_ = false;
+  bool agentPending_ = false;
+  bool agentRegistered_ = false;
+  int agentListen_ = -1;
+  std::string agentDir_;  // on the gateway's side: /proc/PID/root/tmp/berth-agent-...
 };
 
 }  // namespace

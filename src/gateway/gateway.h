@@ -5,9 +5,11 @@
 //
 // Who may log in is decided from the container alone: its `io.berth.ssh` label (plan/ssh_access.h),
 // which `berth up` writes from the service's x-berth-ssh. Only public-key authentication is offered;
-// a key opens only the containers whose label lists it. Port forwarding (direct-tcpip, `ssh -L`) is
-// served only when the label allows it and only to the container itself; remote forwarding, agent
-// and X11 forwarding, environment variables and subsystems are always refused.
+// a key opens only the containers whose label lists it. Port forwarding (direct-tcpip, `ssh -L`) and
+// agent forwarding (`ssh -A`: a socket the gateway listens on inside the container, reached through
+// /proc/PID/root, so the gateway must run on the engine's host) are served only when the label
+// allows them, and forwarding only to the container itself; remote forwarding, X11, environment
+// variables and subsystems are always refused.
 //
 // Every connection and session is logged through base/log: the key's fingerprint and the comment of
 // the authorized key it matched, the container, the command, the start, the end and the exit status.

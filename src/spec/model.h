@@ -331,7 +331,7 @@ struct SshAccess {
   std::vector<std::string> authorizedKeys;
   std::vector<std::string> keyFiles;  // `{file: PATH}` entries; absolute once paths are resolved
   std::string user;                   // the user inside the container; empty means root
-  bool allowForwarding = false;       // TCP forwarding (ssh -L) into the container
+  bool allowForwarding = false;       // ssh -L to the container and ssh -A into it
   std::vector<std::string> to;        // services this one reaches over SSH (trust between services)
   friend bool operator==(const SshAccess&, const SshAccess&) = default;
 };

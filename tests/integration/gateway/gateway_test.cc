@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "base/files.h"
+#include "base/tar_writer.h"
+#include "engine/endpoint.h"
+#include "engine/engine.h"
 #include "base/strings.h"
 #include "harness/background_process.h"
 #include "harness/berth_binary.h"
@@ -74,9 +77,11 @@ class RunningGateway {
  public:
   static std::unique_ptr<RunningGateway> start(const TestHost& host, const fs::path& hostKey) {
     auto g = std::unique_ptr<RunningGateway>(new RunningGateway());
-    auto p = BackgroundProcess::start(
-        {"nsenter", "--net=/proc/" + std::to_string(host.holderPid()) + "/ns/net", "--", BERTH_BINARY, "-H",
-         host.unixSocketUrl(), "gateway", "--listen", host.address() + ":0", "--host-key", hostKey.string()});
+    // The host's network (forwarding reaches the containers' addresses), PID and mount namespaces
+    // (a forwarded agent's socket goes into a container through /proc/PID/root of its process).
+    auto p = BackgroundProcess::start({"nsenter", "-t", std::to_string(host.holderPid()), "-n", "-p", "-m", "--",
+                                       BERTH_BINARY, "-H", host.unixSocketUrl(), "gateway", "--listen",
+                                       host.address() + ":0", "--host-key", hostKey.string()});
     EXPECT_TRUE(p) << p.error().message();
     if (!p) return nullptr;
     g->process_ = std::move(*p);
@@ -172,6 +177,14 @@ class GatewayTest : public ::testing::Test {
   }
 
   static fs::path key(const std::string& who) { return dir_->path() / "keys" / who; }
+
+  static std::unique_ptr<engine::Engine> engine() {
+    auto endpoint = engine::parseEndpoint(host_->unixSocketUrl());
+    EXPECT_TRUE(endpoint);
+    auto e = engine::makeEngine(*endpoint);
+    EXPECT_TRUE(e);
+    return e ? std::move(*e) : nullptr;
+  }
   static std::string container(const std::string& service) { return *project_ + "-" + service + "-1"; }
 
   // `ssh -p PORT LOGIN@gateway ARGS...` with only `identity`, checking the pinned host key.
@@ -328,6 +341,40 @@ TEST_F(GatewayTest, OnlyTheServicesOwnKeysGetInAndNeverByPassword) {
   EXPECT_THAT(gateway_->process().err(), HasSubstr("for \"" + container("plain") + "\""));
 }
 
+TEST_F(GatewayTest, AnAgentIsForwardedIntoTheContainerOnlyWhenItsServiceAllowsIt) {
+  // The client's agent, holding a key nobody authorized (it is only listed).
+  const fs::path agentSocket = dir_->path() / "agent.sock";
+  auto agent = BackgroundProcess::start({"ssh-agent", "-D", "-a", agentSocket.string()});
+  ASSERT_TRUE(agent) << agent.error().message();
+  ASSERT_TRUE(waitUntil([&] { return fs::exists(agentSocket); }, 10s)) << (*agent)->describe();
+  CommandOptions withAgent;
+  withAgent.env = {"SSH_AUTH_SOCK=" + agentSocket.string()};
+  auto added = run({"ssh-add", key("mallory").string()}, withAgent);
+  ASSERT_EQ(added.exitCode, 0) << added.describe();
+
+  // A probe that speaks the agent protocol, into web (busybox has no ssh-add).
+  auto probe = readFile(AGENT_PROBE);
+  ASSERT_TRUE(probe);
+  TarWriter tar;
+  tar.addFile("usr/local/bin/agent-probe", *probe, 0755);
+  ASSERT_TRUE(engine()->putArchive(container("web"), "/", tar.finish(), {}));
+
+  // web allows forwarding: the agent answers from inside the container.
+  auto listed = ssh("bob", container("web"), {"-A", "agent-probe; echo sock=$SSH_AUTH_SOCK"}, withAgent);
+  EXPECT_EQ(listed.exitCode, 0) << listed.describe() << gateway_->process().describe();
+  EXPECT_THAT(listed.out, HasSubstr("1 keys:\nmallory@test\n"));
+  EXPECT_THAT(listed.out, HasSubstr("sock=/tmp/berth-agent-"));
+  // The socket goes with the session.
+  auto after = ssh("bob", container("web"), {"ls /tmp"});
+  EXPECT_THAT(after.out, Not(HasSubstr("berth-agent-")));
+
+  // shell does not: no socket, and the gateway says why.
+  auto refused = ssh("alice", container("shell"), {"-A", "echo \"[$SSH_AUTH_SOCK]\""}, withAgent);
+  EXPECT_EQ(refused.exitCode, 0) << refused.describe();
+  EXPECT_EQ(refused.out, "[]\n");
+  EXPECT_TRUE(gateway_->process().waitForOutput("refused agent forwarding: " + container("shell"), 10s));
+}
+
 TEST_F(GatewayTest, AStoppedContainerRefusesTheSessionWithTheEnginesReason) {
   ASSERT_EQ(berth({"stop", "idle"}).exitCode, 0);
   auto r = ssh("alice", container("idle"), {"true"});
@@ -410,7 +457,12 @@ TEST_F(GatewayTest, SigtermEndsOpenSessionsAndStopsCleanly) {
       sshArgv(*second, dir_->path() / "known_hosts_2", "alice", container("shell"), {"echo started; sleep 120"}));
   ASSERT_TRUE(client) << client.error().message();
   ASSERT_TRUE((*client)->waitForOutput("started", 20s)) << (*client)->describe() << second->process().describe();
-  second->process().signal(SIGTERM);
+  // nsenter forked the gateway into the host's PID namespace and waits for it (and exits with its
+  // status): the signal goes to the gateway itself.
+  const auto children = readFile("/proc/" + std::to_string(second->process().pid()) + "/task/" +
+                                 std::to_string(second->process().pid()) + "/children");
+  ASSERT_TRUE(children && !trim(*children).empty());
+  ASSERT_EQ(::kill(std::stoi(std::string(trim(*children))), SIGTERM), 0);
   EXPECT_EQ(second->process().wait(20s), std::optional<int>(0)) << second->process().describe();
   // The client is let go rather than left hanging.
   EXPECT_TRUE((*client)->wait(20s).has_value()) << (*client)->describe();
