@@ -449,16 +449,12 @@ class Connection {
     if (!name.empty() && name != "root") {
       auto passwd = readFile(root + "/etc/passwd");
       const auto accounts = trust::parsePasswd(passwd ? *passwd : "");
-      bool found = false;
-      for (const auto& [account, a] : accounts) {
-        if (account == name || std::to_string(a.uid) == name) {
-          uid = a.uid;
-          gid = a.gid;
-          found = true;
-          break;
-        }
+      const trust::Account* account = trust::findAccount(accounts, name);
+      if (account == nullptr) {
+        return fail(ErrorCode::NotFound, "user " + berth::quoted(name) + " is not in the container's /etc/passwd");
       }
-      if (!found) return fail(ErrorCode::NotFound, "user " + berth::quoted(name) + " is not in the container's /etc/passwd");
+      uid = account->uid;
+      gid = account->gid;
     }
     std::random_device random;
     const std::string inside = fmt::format("/tmp/berth-agent-{:08x}", random());

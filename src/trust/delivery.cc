@@ -85,6 +85,15 @@ std::map<std::string, Account> parsePasswd(std::string_view text) {
   return accounts;
 }
 
+const Account* findAccount(const std::map<std::string, Account>& accounts, const std::string& user) {
+  const Account* account = nullptr;
+  for (const auto& [name, a] : accounts) {
+    const bool matches = isNumber(user) ? std::to_string(a.uid) == user : name == user;
+    if (matches && (account == nullptr || a.line < account->line)) account = &a;
+  }
+  return account;
+}
+
 Delivery::Delivery(const spec::Project& project, TrustStore store, std::map<std::string, int> replicas)
     : project_(project.name), store_(std::move(store)), links_(linksOf(project)), replicas_(std::move(replicas)) {}
 
@@ -137,12 +146,7 @@ Result<std::string> Delivery::archiveFor(const ContainerRole& role, std::string_
     // The user the container runs as: its key goes to that user's ~/.ssh.
     std::string user = runsAs.substr(0, runsAs.find(':'));
     if (user.empty()) user = "root";
-    const Account* account = nullptr;
-    for (const auto& [name, a] : accounts) {
-      // A uid: the first line that has it, as getpwuid() answers.
-      const bool matches = isNumber(user) ? std::to_string(a.uid) == user : name == user;
-      if (matches && (account == nullptr || a.line < account->line)) account = &a;
-    }
+    const Account* account = findAccount(accounts, user);
     if (account == nullptr) {
       return fail(ErrorCode::InvalidArgument, where + " runs as user " + berth::quoted(user) +
                                                   ", which its image's /etc/passwd does not have: berth cannot "

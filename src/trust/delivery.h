@@ -55,6 +55,9 @@ struct Account {
 };
 // name → account. Malformed lines are skipped.
 std::map<std::string, Account> parsePasswd(std::string_view text);
+// The account of `user` (a name, or a uid: the first line that has it, as getpwuid() answers);
+// nullptr when there is none.
+const Account* findAccount(const std::map<std::string, Account>& accounts, const std::string& user);
 
 // What one container is: its service, its replica number, and how many replicas each target has
 // (known_hosts pins them all, so scaling a target up needs no new prompt).
