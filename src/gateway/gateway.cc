@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "gateway/connection.h"
 #include "gateway/login.h"
+#include "trust/trust_store.h"
 
 namespace berth::gateway {
 
@@ -70,14 +71,6 @@ Result<KeyPtr> hostKey(const fs::path& file, bool& generated) {
     return fail(ErrorCode::InvalidArgument, "host key " + file.string() + " is not an unencrypted OpenSSH private key");
   }
   return KeyPtr(key);
-}
-
-std::string publicKeyLine(ssh_key_struct* key) {
-  char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) return "";
-  std::string line = std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + b64;
-  ssh_string_free_char(b64);
-  return line;
 }
 
 std::string peerOf(int fd) {
@@ -144,7 +137,7 @@ Result<std::unique_ptr<Gateway>> Gateway::listen(engine::Engine& engine, const G
   state->options = options;
   BERTH_ASSIGN_OR_RETURN(KeyPtr key, hostKey(options.hostKeyFile, state->generated));
   state->fingerprint = fingerprintOf(key.get());
-  state->publicKey = publicKeyLine(key.get());
+  state->publicKey = trust::publicKeyLine(key.get());
   BERTH_ASSIGN_OR_RETURN(state->listenFd, listenSocket(options.address, options.port));
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;

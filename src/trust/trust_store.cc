@@ -34,10 +34,8 @@ Result<KeyPair> generate() {
   pair.privateKey = privateText;
   ssh_string_free_char(privateText);
   if (!pair.privateKey.empty() && pair.privateKey.back() != '\n') pair.privateKey += '\n';
-  char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(raw, &b64) != SSH_OK) return fail(ErrorCode::Internal, "cannot export a public key");
-  pair.publicKey = std::string("ssh-ed25519 ") + b64;
-  ssh_string_free_char(b64);
+  pair.publicKey = publicKeyLine(raw);
+  if (pair.publicKey.empty()) return fail(ErrorCode::Internal, "cannot export a public key");
   return pair;
 }
 
@@ -48,10 +46,8 @@ Result<KeyPair> pairOf(const std::string& privateKey, const fs::path& path) {
     return fail(ErrorCode::InvalidArgument, path.string() + " is not an OpenSSH private key; remove it to make a new one");
   }
   std::unique_ptr<ssh_key_struct, KeyFree> key(raw);
-  char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(raw, &b64) != SSH_OK) return fail(ErrorCode::Internal, "cannot export a public key");
-  KeyPair pair{privateKey, std::string(ssh_key_type_to_char(ssh_key_type(raw))) + " " + b64};
-  ssh_string_free_char(b64);
+  KeyPair pair{privateKey, publicKeyLine(raw)};
+  if (pair.publicKey.empty()) return fail(ErrorCode::Internal, "cannot export a public key");
   return pair;
 }
 
@@ -65,6 +61,14 @@ Status checkName(const std::string& name) {
 }
 
 }  // namespace
+
+std::string publicKeyLine(ssh_key_struct* key) {
+  char* b64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) return "";
+  std::string line = std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + b64;
+  ssh_string_free_char(b64);
+  return line;
+}
 
 Result<TrustStore> TrustStore::open(const std::string& project) {
   BERTH_TRY(checkName(project));

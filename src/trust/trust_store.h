@@ -19,7 +19,13 @@
 
 #include "base/result.h"
 
+struct ssh_key_struct;
+
 namespace berth::trust {
+
+// "TYPE BASE64" (authorized_keys and known_hosts form, no comment) of a libssh key; "" if libssh
+// cannot export it.
+std::string publicKeyLine(ssh_key_struct* key);
 
 struct KeyPair {
   std::string privateKey{};  // "-----BEGIN OPENSSH PRIVATE KEY-----..."
