@@ -502,19 +502,8 @@ class Connection {
         ::close(fd);
         continue;
       }
-      auto f = std::make_unique<Forward>();
-      f->connection = this;
-      f->channel = channel;
-      f->fd = fd;
-      f->destination = "the forwarded agent";
-      f->callbacks.userdata = f.get();
-      f->callbacks.channel_data_function = &Connection::onForwardData;
-      f->callbacks.channel_eof_function = &Connection::onForwardEof;
-      f->callbacks.channel_close_function = &Connection::onForwardClose;
-      ssh_callbacks_init(&f->callbacks);
-      ssh_set_channel_callbacks(channel, &f->callbacks);
       log::info("connection {}: agent connection from {}", settings_.id, target_->name);
-      forwards_.push_back(std::move(f));
+      relay(channel, fd, "the forwarded agent");
     }
   }
 
@@ -710,20 +699,27 @@ class Connection {
       ::close(*fd);
       return false;
     }
+    const std::string destination = address + ":" + std::to_string(port);
+    log::info("connection {}: forwarding to {} in {}", settings_.id, destination, target_->name);
+    relay(channel, *fd, destination);
+    return true;
+  }
+
+  // Relays bytes between an open channel and a socket (a forwarding, an agent connection) until
+  // either side ends; pumpForwards() does the socket-to-channel half.
+  void relay(ssh_channel channel, int fd, std::string destination) {
     auto f = std::make_unique<Forward>();
     f->connection = this;
     f->channel = channel;
-    f->fd = *fd;
-    f->destination = address + ":" + std::to_string(port);
+    f->fd = fd;
+    f->destination = std::move(destination);
     f->callbacks.userdata = f.get();
     f->callbacks.channel_data_function = &Connection::onForwardData;
     f->callbacks.channel_eof_function = &Connection::onForwardEof;
     f->callbacks.channel_close_function = &Connection::onForwardClose;
     ssh_callbacks_init(&f->callbacks);
     ssh_set_channel_callbacks(channel, &f->callbacks);
-    log::info("connection {}: forwarding to {} in {}", settings_.id, f->destination, target_->name);
     forwards_.push_back(std::move(f));
-    return true;
   }
 
   static int onForwardData(ssh_session, ssh_channel, void* data, uint32_t length, int, void* self) {
