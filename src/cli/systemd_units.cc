@@ -53,6 +53,17 @@ std::vector<std::string> mountPaths(const UnitContext& c) {
   return paths;
 }
 
+// What berthd and the gateway are denied alike (each adds its file system view and capabilities).
+constexpr const char* kSandbox =
+    "PrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\nProtectKernelModules=yes\n"
+    "ProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\nProtectHostname=yes\n"
+    "RestrictSUIDSGID=yes\nRestrictRealtime=yes\nRestrictNamespaces=yes\nLockPersonality=yes\n"
+    "MemoryDenyWriteExecute=yes\nSystemCallArchitectures=native\nRestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n";
+
+std::string installSection(const UnitContext& c) {
+  return std::string("\n[Install]\nWantedBy=") + (c.user ? "default.target" : "multi-user.target") + "\n";
+}
+
 std::string environmentLines(const UnitContext& c) {
   std::string out;
   for (const auto& [k, v] : c.environment) out += "Environment=" + unitWord(k + "=" + v) + "\n";
@@ -161,7 +172,7 @@ std::vector<UnitFile> serviceUnits(const spec::Project& project, const std::vect
     } else {
       content += onFailure ? "Restart=on-failure\nRestartSec=2\n" : "Restart=always\nRestartSec=2\n";
     }
-    content += std::string("\n[Install]\nWantedBy=") + (context.user ? "default.target" : "multi-user.target") + "\n";
+    content += installSection(context);
     units.push_back(UnitFile{serviceUnitName(project.name, name), std::move(content)});
   }
   return units;
@@ -190,13 +201,10 @@ UnitFile berthdUnit(const std::string& berthd, const std::string& dataDir, const
       "NoNewPrivileges=yes\nProtectSystem=strict\n";
   content += "ReadWritePaths=" + join(writable, " ") + "\n";
   content +=
-      "PrivateTmp=yes\nPrivateDevices=yes\nProtectHome=read-only\n"
-      "ProtectKernelTunables=yes\nProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\n"
-      "ProtectClock=yes\nProtectHostname=yes\nRestrictSUIDSGID=yes\nRestrictRealtime=yes\nRestrictNamespaces=yes\n"
-      "LockPersonality=yes\nMemoryDenyWriteExecute=yes\nSystemCallArchitectures=native\n"
-      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_CHOWN "
-      "CAP_FOWNER CAP_DAC_OVERRIDE\n";
-  content += std::string("\n[Install]\nWantedBy=") + (context.user ? "default.target" : "multi-user.target") + "\n";
+      "ProtectHome=read-only\n";
+  content += kSandbox;
+  content += "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE\n";
+  content += installSection(context);
   return UnitFile{"berthd.service", std::move(content)};
 }
 
@@ -214,14 +222,12 @@ UnitFile gatewayUnit(const std::string& listen, const std::string& hostKey, cons
   content += "Restart=always\nRestartSec=2\n";
   content +=
       "# Sandboxing: the gateway needs the engine's socket, its host key and the network.\n"
-      "NoNewPrivileges=yes\nProtectSystem=full\nPrivateTmp=yes\nPrivateDevices=yes\nProtectKernelTunables=yes\n"
-      "ProtectKernelModules=yes\nProtectKernelLogs=yes\nProtectControlGroups=yes\nProtectClock=yes\n"
-      "ProtectHostname=yes\nRestrictSUIDSGID=yes\nRestrictRealtime=yes\nRestrictNamespaces=yes\n"
-      "LockPersonality=yes\nMemoryDenyWriteExecute=yes\nSystemCallArchitectures=native\n"
-      "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n"
+      "NoNewPrivileges=yes\nProtectSystem=full\n";
+  content += kSandbox;
+  content +=
       "# A forwarded agent's socket is made inside the container, through /proc/PID/root, for its user.\n"
       "CapabilityBoundingSet=CAP_NET_BIND_SERVICE CAP_CHOWN CAP_FOWNER CAP_DAC_OVERRIDE CAP_SYS_PTRACE\n";
-  content += std::string("\n[Install]\nWantedBy=") + (context.user ? "default.target" : "multi-user.target") + "\n";
+  content += installSection(context);
   return UnitFile{"berth-gateway.service", std::move(content)};
 }
 
