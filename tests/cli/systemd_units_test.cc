@@ -1,11 +1,12 @@
 // The unit files `berth systemd generate` prints: names, commands by absolute path, dependencies
 // from depends_on, stop timeouts from the stop grace period, quoting, user units, and the berthd
 // and gateway units' sandboxing.
+#include "cli/systemd_units.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "cli/systemd_units.h"
-#include "spec/loader.h"
+#include "spec/spec_test_util.h"
 
 namespace berth::cli {
 namespace {
@@ -14,14 +15,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 spec::Project load(const std::string& yaml) {
-  spec::ConfigDetails d;
-  d.files = {"/srv/shop/compose.yaml"};
-  d.workingDir = "/srv/shop";
-  d.contents["/srv/shop/compose.yaml"] = yaml;
-  d.defaultProjectName = "shop";
-  auto p = spec::load(d, {});
-  EXPECT_TRUE(p) << p.error().message();
-  return p ? *p : spec::Project{};
+  return spec::testing::projectFromMemory(yaml, "shop", "/srv/shop");
 }
 
 UnitContext context() {
@@ -91,8 +85,9 @@ TEST(SystemdUnitsTest, DependsOnBecomesOrderingWantsAndAWaitForItsCondition) {
   EXPECT_THAT(web, HasSubstr("Wants=network-online.target berth-shop-db.service\n"));
   EXPECT_THAT(web, HasSubstr("PartOf=berth-shop-db.service\n"));
   // healthy: wait with `up --wait` on db; completed_successfully: its unit having run is the wait.
-  EXPECT_THAT(web, HasSubstr("ExecStartPre=/usr/local/bin/berth -p shop --project-directory /srv/shop -f "
-                             "/srv/shop/compose.yaml --progress plain up -d --wait --no-deps --no-recreate db\n"));
+  EXPECT_THAT(web,
+              HasSubstr("ExecStartPre=/usr/local/bin/berth -p shop --project-directory /srv/shop -f "
+                        "/srv/shop/compose.yaml --progress plain up -d --wait --no-deps --no-recreate db\n"));
   EXPECT_THAT(web, Not(HasSubstr("--no-recreate migrate")));
   const std::string cache = unitOf(units, "berth-shop-cache.service");
   EXPECT_THAT(cache, HasSubstr("--no-recreate db\n"));
@@ -100,14 +95,16 @@ TEST(SystemdUnitsTest, DependsOnBecomesOrderingWantsAndAWaitForItsCondition) {
 }
 
 TEST(SystemdUnitsTest, AServiceOthersWaitToCompleteRunsOnceAndAnOnFailureOneRestartsOnlyOnFailure) {
-  const auto units = serviceUnits(load(std::string(kShop) + "  worker:\n    image: shop/worker\n    restart: on-failure:3\n"),
-                                  {}, context());
+  const auto units = serviceUnits(
+      load(std::string(kShop) + "  worker:\n    image: shop/worker\n    restart: on-failure:3\n"), {},
+      context());
   const std::string migrate = unitOf(units, "berth-shop-migrate.service");
   EXPECT_THAT(migrate, HasSubstr("Type=oneshot\nRemainAfterExit=yes\n"));
   EXPECT_THAT(migrate, HasSubstr("up --no-deps --no-color --exit-code-from migrate migrate\n"));
   EXPECT_THAT(migrate, Not(HasSubstr("Restart=")));
   // web needs it to have succeeded.
-  EXPECT_THAT(unitOf(units, "berth-shop-web.service"), HasSubstr("Requires=docker.service berth-shop-migrate.service\n"));
+  EXPECT_THAT(unitOf(units, "berth-shop-web.service"),
+              HasSubstr("Requires=docker.service berth-shop-migrate.service\n"));
   const std::string worker = unitOf(units, "berth-shop-worker.service");
   EXPECT_THAT(worker, HasSubstr("Restart=on-failure\n"));
   EXPECT_THAT(worker, HasSubstr("--exit-code-from worker worker\n"));
@@ -125,9 +122,10 @@ TEST(SystemdUnitsTest, EverythingTheShellHadIsWrittenIn) {
   const auto units = serviceUnits(load(kShop), {"db"}, c);
   ASSERT_EQ(units.size(), 1u);
   const std::string db = units.front().content;
-  EXPECT_THAT(db, HasSubstr("ExecStart=/usr/local/bin/berth -H web-1 -p shop --project-directory \"/srv/my shop\" "
-                            "-f \"/srv/my shop/compose.yaml\" -f \"/srv/my shop/override.yaml\" --env-file "
-                            "\"/srv/my shop/.env.prod\" --profile debug --progress plain up"));
+  EXPECT_THAT(
+      db, HasSubstr("ExecStart=/usr/local/bin/berth -H web-1 -p shop --project-directory \"/srv/my shop\" "
+                    "-f \"/srv/my shop/compose.yaml\" -f \"/srv/my shop/override.yaml\" --env-file "
+                    "\"/srv/my shop/.env.prod\" --profile debug --progress plain up"));
   EXPECT_THAT(db, HasSubstr("WorkingDirectory=\"/srv/my shop\"\n"));
   EXPECT_THAT(db, HasSubstr("Environment=\"DOCKER_CERT_PATH=/etc/berth/100%%\"\n"));
   // Another machine's engine: no docker.service to wait for here.
@@ -163,8 +161,8 @@ TEST(SystemdUnitsTest, BerthdAndTheGatewayAreSandboxed) {
   EXPECT_THAT(berthd.content, HasSubstr("PrivateTmp=yes\n"));
   const UnitFile gateway = gatewayUnit("0.0.0.0:2222", "/etc/berth/gateway_key", context());
   EXPECT_EQ(gateway.name, "berth-gateway.service");
-  EXPECT_THAT(gateway.content,
-              HasSubstr("ExecStart=/usr/local/bin/berth gateway --listen 0.0.0.0:2222 --host-key /etc/berth/gateway_key\n"));
+  EXPECT_THAT(gateway.content, HasSubstr("ExecStart=/usr/local/bin/berth gateway --listen 0.0.0.0:2222 "
+                                         "--host-key /etc/berth/gateway_key\n"));
   EXPECT_THAT(gateway.content, HasSubstr("NoNewPrivileges=yes\n"));
   EXPECT_THAT(gateway.content, HasSubstr("After=network-online.target docker.service\n"));
 }

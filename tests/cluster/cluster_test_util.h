@@ -58,6 +58,7 @@
 #include "cluster/store.h"
 #include "spec/loader.h"
 #include "spec/model.h"
+#include "spec/spec_test_util.h"
 
 namespace berth::cluster::testing {
 
@@ -69,18 +70,7 @@ inline constexpr std::int64_t kMiB = std::int64_t{1} << 20;
 // A compose project from text, loaded as `stack` (from memory: no files). A load error fails the
 // test (and an empty project comes back).
 inline spec::Project project(const std::string& yaml, const std::string& stack = "s") {
-  const std::string dir = "/berth-test/" + stack;
-  spec::ConfigDetails details;
-  details.files = {dir + "/compose.yaml"};
-  details.workingDir = dir;
-  details.projectName = stack;
-  details.contents[dir + "/compose.yaml"] = yaml;
-  auto p = spec::load(details, {});
-  if (!p) {
-    ADD_FAILURE() << "load: " << p.error().message();
-    return spec::Project{};
-  }
-  return std::move(*p);
+  return spec::testing::projectFromMemory(yaml, stack);
 }
 
 // The definition of `service` in `yaml` (generation 1), or a failed test.

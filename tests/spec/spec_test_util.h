@@ -66,6 +66,23 @@ class TempProject {
   std::filesystem::path dir_;
 };
 
+// A project loaded from `yaml` held in memory (no file is read), named `name`, whose directory is
+// `dir` (default /berth-test/NAME). A load error fails the test and gives an empty project.
+inline Project projectFromMemory(const std::string& yaml, const std::string& name, std::string dir = {}) {
+  if (dir.empty()) dir = "/berth-test/" + name;
+  ConfigDetails details;
+  details.files = {dir + "/compose.yaml"};
+  details.workingDir = dir;
+  details.projectName = name;
+  details.contents[dir + "/compose.yaml"] = yaml;
+  auto p = spec::load(details, {});
+  if (!p) {
+    ADD_FAILURE() << "load: " << p.error().message();
+    return Project{};
+  }
+  return std::move(*p);
+}
+
 // Loads a single compose.yaml text with the default options and project name "test".
 inline Result<Project> loadYaml(const std::string& yaml, const LoadOptions& options = {},
                                 Environment env = {}) {

@@ -23,6 +23,7 @@
 #include "base/tar_reader.h"
 #include "fakes/fake_engine.h"
 #include "spec/loader.h"
+#include "spec/spec_test_util.h"
 
 namespace berth::trust {
 namespace {
@@ -81,18 +82,7 @@ const std::string kShop = R"(services:
 
 // A compose project from text (from memory: no files), named `name`.
 spec::Project load(const std::string& yaml, const std::string& name = "shop") {
-  const std::string dir = "/berth-test/" + name;
-  spec::ConfigDetails details;
-  details.files = {dir + "/compose.yaml"};
-  details.workingDir = dir;
-  details.projectName = name;
-  details.contents[dir + "/compose.yaml"] = yaml;
-  auto p = spec::load(details, {});
-  if (!p) {
-    ADD_FAILURE() << "load: " << p.error().message();
-    return spec::Project{};
-  }
-  return std::move(*p);
+  return spec::testing::projectFromMemory(yaml, name);
 }
 
 spec::Service service(const std::string& name, std::vector<std::string> to = {}, std::string user = {}) {
