@@ -16,7 +16,7 @@
 //              registered through Controller::addHost, one stack of T replicas deployed through
 //              Controller::deploy with canonical YAML (spec::renderYaml, as the CLI sends it), timed
 //              until the snapshot shows T tasks running, then --settle seconds of steady state; the
-//              controller process's VmRSS and VmHWM, its heap (mallinfo2), its threads, and the
+//              controller process's VmRSS and VmHWM, its heap (memory::heapStats: jemalloc's statistics, as berthd is linked with it), its threads, and the
 //              reconcile pass histogram of Controller::stats(). Each size runs in a fresh child
 //              process (so that nothing else this binary did is in its memory), and the fake engines
 //              run in another (so that theirs is not either).
@@ -43,7 +43,6 @@
 //   berth_fleet_sim --controller DIR H T SETTLE   one memory run; prints key=value lines
 #define BOOST_DISABLE_ASSERTS  // Beast 1.74's chunk parser asserts on input it handles (see http_codec.cc)
 #include <fmt/core.h>
-#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -1788,7 +1787,7 @@ int fail(const std::string& what) {
 int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
   ::signal(SIGPIPE, SIG_IGN);
   raiseFileLimit();
-  log::setLevel(log::Level::Warn);
+  log::setLevel(std::getenv("FLEET_SIM_DEBUG") != nullptr ? log::Level::Debug : log::Level::Warn);
   char tmpl[] = "/tmp/berth-fleet-state-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return fail("mkdtemp failed");
   const std::filesystem::path stateDir = tmpl;
@@ -1867,7 +1866,7 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
       maxRss = std::max(maxRss, procStatus()["VmRSS"]);
     }
     const auto st = procStatus();
-    const struct mallinfo2 mi = ::mallinfo2();
+    const memory::HeapStats heap = memory::heapStats();
     const cluster::ReconcileStats after = controller.stats();
     auto snap = controller.snapshot();
     int stillRunning = 0;
@@ -1891,10 +1890,9 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
               << "rss_file_kb=" << st.at("RssFile") << "\n"
               << "vmsize_kb=" << st.at("VmSize") << "\n"
               << "threads=" << st.at("Threads") << "\n"
-              << "heap_in_use=" << mi.uordblks + mi.hblkhd << "\n"
-              << "heap_arena=" << mi.arena << "\n"
-              << "heap_mmap=" << mi.hblkhd << "\n"
-              << "heap_free=" << mi.fordblks << "\n"
+              << "allocator=" << (memory::usingJemalloc() ? "jemalloc" : "glibc") << "\n"
+              << "heap_in_use=" << heap.allocated << "\n"
+              << "heap_resident=" << heap.resident << "\n"
               << "passes=" << after.passes << "\n"
               << "pass_sum_s=" << after.sumSeconds << "\n"
               << "steady_passes=" << after.passes - before.passes << "\n"
@@ -1927,7 +1925,7 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
               << "smaps_other_anon_kb=" << rb.otherAnon << "\n";
     // What returning the allocator's free memory to the system would leave (measured last: it
     // changes the process).
-    ::malloc_trim(0);
+    memory::releaseFree();
     std::cout << "rss_kb_after_trim=" << procStatus().at("VmRSS") << std::endl;
     if (std::getenv("FLEET_SIM_EXIT_AT_MEASURE") != nullptr) {
       // For heap profilers: what is allocated now is what the steady state holds ("leaked" to a
@@ -2231,18 +2229,18 @@ int benchmark(int argc, char** argv) {
           m.values.at("engine_errors"));
     }
     std::cout
-        << "\nWhere the resident memory is (/proc/self/smaps and mallinfo2 at the end of the steady "
-           "state):\n\n"
-           "| hosts | tasks | engine connections | threads | thread stacks MiB | malloc heap MiB (arenas) | "
-           "of it allocated MiB | files MiB (binary, libraries) | VmRSS after malloc_trim MiB |\n"
+        << "\nWhere the resident memory is (/proc/self/smaps and the allocator's statistics at the end of "
+           "the steady state):\n\n"
+           "| hosts | tasks | engine connections | threads | thread stacks MiB | heap MiB (allocator) | "
+           "of it allocated MiB | files MiB (binary, libraries) | VmRSS after releasing free pages MiB |\n"
            "|---:|---:|---|---:|---:|---:|---:|---:|---:|\n";
     for (const MemoryResult& m : results) {
       if (!m.ok) continue;
       std::cout << fmt::format(
           "| {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} |\n", m.hosts, m.tasks, m.transport(),
           m.values.at("threads"),
-          mib(m.num("smaps_stacks_kb")), mib(m.num("smaps_arenas_kb") + m.num("smaps_heap_kb")),
-          static_cast<int>(m.num("smaps_arenas_n")) + 1, mib(m.num("heap_in_use") / 1024),
+          mib(m.num("smaps_stacks_kb")), mib(m.num("heap_resident") / 1024), m.values.at("allocator"),
+          mib(m.num("heap_in_use") / 1024),
           mib(m.num("smaps_files_kb")), mib(m.num("rss_kb_after_trim")));
     }
     std::cout << "\nReconcile pass durations (Controller::stats(), the whole run: deploy and steady state; "
@@ -2285,6 +2283,11 @@ int benchmark(int argc, char** argv) {
 }
 
 }  // namespace
+
+// The controller process allocates as berthd does (jemalloc with berthd's settings, when linked).
+extern "C" {
+const char* malloc_conf = berth::memory::kJemallocConf;
+}
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "--serve") {

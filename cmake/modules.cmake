@@ -29,3 +29,11 @@ function(berth_test name)
   endif()
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()
+
+# berth_use_jemalloc(TARGET) — links a long-running executable with jemalloc when BERTH_JEMALLOC is
+# on (the executable defines malloc_conf from memory::kJemallocConf; see src/base/memory.h).
+function(berth_use_jemalloc target)
+  if(BERTH_JEMALLOC)
+    target_link_libraries(${target} PRIVATE PkgConfig::jemalloc)
+  endif()
+endfunction()

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -9,9 +10,29 @@
 #include <malloc.h>
 #endif
 
+// jemalloc's control interface, when the executable is linked with it (weak: null otherwise, so
+// that one build of this library serves executables with and without jemalloc).
+extern "C" int mallctl(const char* name, void* oldp, std::size_t* oldlenp, void* newp, std::size_t newlen)
+    __attribute__((weak));
+
 namespace berth::memory {
+namespace {
+
+// MALLCTL_ARENAS_ALL: the pseudo-arena that names every arena.
+constexpr const char* kPurgeAll = "arena.4096.purge";
+
+std::size_t jemallocStat(const char* name) {
+  std::size_t value = 0;
+  std::size_t size = sizeof value;
+  return mallctl(name, &value, &size, nullptr, 0) == 0 ? value : 0;
+}
+
+}  // namespace
+
+bool usingJemalloc() { return mallctl != nullptr; }
 
 void tuneForManyThreads(char** argv) {
+  if (usingJemalloc()) return;  // configured by the executable's malloc_conf
 #if defined(__GLIBC__)
   constexpr const char* kTunables = "glibc.malloc.arena_max=1:glibc.malloc.tcache_count=0";
   const char* current = std::getenv("GLIBC_TUNABLES");
@@ -28,9 +49,32 @@ void tuneForManyThreads(char** argv) {
 }
 
 void releaseFree() {
+  if (usingJemalloc()) {
+    mallctl(kPurgeAll, nullptr, nullptr, nullptr, 0);
+    return;
+  }
 #if defined(__GLIBC__)
   ::malloc_trim(0);
 #endif
+}
+
+HeapStats heapStats() {
+  HeapStats s;
+  if (usingJemalloc()) {
+    // Statistics are cached until the epoch advances.
+    std::uint64_t epoch = 1;
+    std::size_t size = sizeof epoch;
+    mallctl("epoch", &epoch, &size, &epoch, size);
+    s.allocated = jemallocStat("stats.allocated");
+    s.resident = jemallocStat("stats.resident");
+    return s;
+  }
+#if defined(__GLIBC__)
+  const struct mallinfo2 mi = ::mallinfo2();
+  s.allocated = mi.uordblks + mi.hblkhd;
+  s.resident = mi.arena + mi.hblkhd;  // an upper bound: trimmed pages inside the arena count too
+#endif
+  return s;
 }
 
 }  // namespace berth::memory

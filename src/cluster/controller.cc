@@ -281,23 +281,22 @@ struct Controller::Impl {
   void rebalanceStep();
 };
 
-// One host: probes, listings and the engine's event stream.
+// One host: probes, listings and the engine's event stream, on one thread. While the host answers,
+// the thread follows the event stream and does its timed work (probes, listings) between events, in
+// the stream's idle calls; while it does not, or between streams, it waits for the next probe.
 class Agent {
  public:
   Agent(Controller::Impl& impl, Host host, std::shared_ptr<engine::Engine> probe,
         std::shared_ptr<engine::Engine> work)
       : impl_(impl), host_(std::move(host)), probe_(std::move(probe)), work_(std::move(work)) {
-    control_ = std::jthread([this](std::stop_token st) { controlLoop(st); });
-    events_ = std::jthread([this](std::stop_token st) { eventLoop(st); });
+    thread_ = std::jthread([this](std::stop_token st) { run(st); });
   }
   ~Agent() { stop(); }
 
   void stop() {
-    control_.request_stop();
-    events_.request_stop();
+    thread_.request_stop();
     wake_.notify_all();
-    if (control_.joinable()) control_.join();
-    if (events_.joinable()) events_.join();
+    if (thread_.joinable()) thread_.join();
   }
 
   std::shared_ptr<engine::Engine> work() const {
@@ -305,118 +304,165 @@ class Agent {
     return work_;
   }
 
+ private:
+  using Time = std::chrono::steady_clock::time_point;
+
   void requestList() {
-    {
-      std::lock_guard lock(mu_);
-      listRequested_ = true;
-    }
-    wake_.notify_all();
+    std::lock_guard lock(mu_);
+    listRequested_ = true;
   }
 
   // Also lists a moment later: the engine reports a container's death before its listing shows
   // the container exited (a listing made right after the "die" event can still say running).
   void requestListSoon(std::chrono::milliseconds after) {
-    {
-      std::lock_guard lock(mu_);
-      const auto at = std::chrono::steady_clock::now() + after;
-      if (!listSoon_ || at < *listSoon_) listSoon_ = at;
-    }
-    wake_.notify_all();
+    std::lock_guard lock(mu_);
+    const auto at = std::chrono::steady_clock::now() + after;
+    if (!listSoon_ || at < *listSoon_) listSoon_ = at;
   }
 
- private:
-  void controlLoop(std::stop_token stop) {
-    const std::string name = host_.name;
-    bool wasUp = false;
-    auto nextProbe = std::chrono::steady_clock::now();
-    auto nextList = nextProbe;
+  void run(std::stop_token stop) {
+    engine::EventsOptions o;
+    o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
+    o.idle = [this, &stop] { return step(stop); };
+    Time streamAfter{};  // when an event stream may be opened (again)
     while (!stop.stop_requested()) {
-      auto now = std::chrono::steady_clock::now();
-      if (now >= nextProbe) {
-        nextProbe = now + impl_.options.probeInterval;
-        auto ping = probe_->ping();
-        const WallTime at = impl_.clock.wallNow();
-        if (ping) {
-          std::optional<EngineFacts> facts;
-          if (!wasUp) {
-            if (auto info = probe_->info()) facts = factsOf(*info);
-            requestList();
-          }
-          wasUp = true;
-          impl_.post([&impl = impl_, name, at, facts] {
-            HostObservation& o = impl.obs[name];
-            if (o.lastSeen == WallTime{} || !o.error.empty()) impl.dirty = true;
-            o.lastSeen = at;
-            o.error.clear();
-            if (facts) {
-              auto h = impl.state.hosts.find(name);
-              if (h != impl.state.hosts.end() && !(h->second.facts == *facts)) {
-                Host updated = h->second;
-                updated.facts = *facts;
-                Change c;
-                c.putHosts.push_back(updated);
-                if (impl.commit(c)) impl.dirty = true;
-              }
-            }
-          });
-        } else {
-          if (wasUp) {
-            // Connections kept from before are suspect (a host that dropped packets leaves them
-            // open and silent): the event stream reconnects, and work uses fresh connections.
-            reconnect();
-          }
-          wasUp = false;
-          const std::string why = ping.error().message();
-          impl_.post([&impl = impl_, name, why] {
-            HostObservation& o = impl.obs[name];
-            if (o.error.empty()) impl.noteError(name);
-            o.error = why;
-            o.listed = false;  // when it answers again, a fresh listing comes before any decision
-          });
-        }
-      }
-      bool list = false;
-      {
-        std::lock_guard lock(mu_);
-        const bool soon = listSoon_ && std::chrono::steady_clock::now() >= *listSoon_;
-        if (soon) listSoon_.reset();
-        list = listRequested_ || soon || now >= nextList;
-        listRequested_ = false;
-      }
-      if (list && wasUp) {
-        nextList = std::chrono::steady_clock::now() + impl_.options.relistInterval;
-        const SteadyTime started = std::chrono::steady_clock::now();
-        // Listed with the probe's short deadlines: a host that stops answering must not hold up
-        // the probes behind it.
-        auto listed = listBerthContainers(*probe_);
-        if (listed) {
-          impl_.post([&impl = impl_, name, started, containers = std::move(*listed)]() mutable {
-            auto& last = impl.listedAt[name];
-            if (started < last) {
-              log::debug("host {}: listing dropped (a newer one arrived first)", name);
-              return;
-            }
-            last = started;
-            HostObservation& o = impl.obs[name];
-            const bool changed = !o.listed || o.containers != containers;
-            log::debug("host {}: listed {} containers{}", name, containers.size(), changed ? " (changed)" : "");
-            if (changed) impl.dirty = true;
-            o.listed = true;
-            o.containers = std::move(containers);
-          });
-        }
+      Time next = step(stop);
+      if (up_ && std::chrono::steady_clock::now() >= streamAfter) {
+        followEvents(o, stop);
+        if (stop.stop_requested()) return;
+        // The stream ended (engine restarted, host unreachable): open it again shortly; a listing
+        // covers what happened meanwhile.
+        requestList();
+        streamAfter = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        next = std::min(next, streamAfter);
+      } else if (up_) {
+        next = std::min(next, streamAfter);
       }
       std::unique_lock lock(mu_);
-      auto until = std::min(nextProbe, nextList);
-      if (listSoon_) until = std::min(until, *listSoon_);
-      wake_.wait_until(lock, stop, until, [&] {
-        return listRequested_ || (listSoon_ && std::chrono::steady_clock::now() >= *listSoon_);
-      });
+      wake_.wait_until(lock, stop, next, [] { return false; });
     }
   }
 
-  // Replaces the work engine (and so its pooled connections) and ends the current event stream,
-  // which the event loop then opens again.
+  // Follows the engine's event stream until it ends, fails, or reconnect() or `stop` ends it; the
+  // probes and listings go on in its idle calls. On the probe engine: its short connect deadline
+  // keeps a host that vanished between a probe and the stream from holding up the next probe.
+  void followEvents(const engine::EventsOptions& o, std::stop_token stop) {
+    std::stop_source mine;
+    {
+      std::lock_guard lock(mu_);
+      streamStop_ = mine;
+    }
+    std::stop_callback forward(stop, [&mine] { mine.request_stop(); });
+    auto s = probe_->events(
+        o,
+        [&](const engine::Event& e) {
+          log::debug("host {}: event {} {}", host_.name, e.action, e.actorId.substr(0, 12));
+          requestList();
+          if (e.action == "die" || e.action == "oom" || startsWith(e.action, "health_status")) {
+            requestListSoon(std::chrono::milliseconds(100));
+          }
+          return !stop.stop_requested();
+        },
+        mine.get_token());
+    if (!s && !stop.stop_requested()) {
+      log::debug("host {}: event stream ended: {}", host_.name, s.error().message());
+    }
+  }
+
+  // The timed work that is due: a probe every probeInterval, a listing when asked for (by an event,
+  // or by the host coming up) or every relistInterval. Returns when the next is due.
+  Time step(std::stop_token stop) {
+    const std::string& name = host_.name;
+    const Time now = std::chrono::steady_clock::now();
+    if (now >= nextProbe_ && !stop.stop_requested()) {
+      nextProbe_ = now + impl_.options.probeInterval;
+      probe();
+    }
+    bool list = false;
+    {
+      std::lock_guard lock(mu_);
+      const bool soon = listSoon_ && std::chrono::steady_clock::now() >= *listSoon_;
+      if (soon) listSoon_.reset();
+      list = listRequested_ || soon || now >= nextList_;
+      listRequested_ = false;
+    }
+    if (list && up_ && !stop.stop_requested()) {
+      nextList_ = std::chrono::steady_clock::now() + impl_.options.relistInterval;
+      const SteadyTime started = std::chrono::steady_clock::now();
+      // Listed with the probe's short deadlines: a host that stops answering must not hold up
+      // the probes behind it.
+      auto listed = listBerthContainers(*probe_);
+      if (listed) {
+        impl_.post([&impl = impl_, name, started, containers = std::move(*listed)]() mutable {
+          auto& last = impl.listedAt[name];
+          if (started < last) {
+            log::debug("host {}: listing dropped (a newer one arrived first)", name);
+            return;
+          }
+          last = started;
+          HostObservation& o = impl.obs[name];
+          const bool changed = !o.listed || o.containers != containers;
+          log::debug("host {}: listed {} containers{}", name, containers.size(), changed ? " (changed)" : "");
+          if (changed) impl.dirty = true;
+          o.listed = true;
+          o.containers = std::move(containers);
+        });
+      }
+    }
+    // A listing asked for by an event is made once the stream has no more events waiting (the
+    // stream calls again then), so that a burst of events costs one listing.
+    std::lock_guard lock(mu_);
+    Time next = std::min(nextProbe_, nextList_);
+    if (listSoon_) next = std::min(next, *listSoon_);
+    return next;
+  }
+
+  void probe() {
+    const std::string& name = host_.name;
+    auto ping = probe_->ping();
+    const WallTime at = impl_.clock.wallNow();
+    if (ping) {
+      std::optional<EngineFacts> facts;
+      if (!up_) {
+        if (auto info = probe_->info()) facts = factsOf(*info);
+        requestList();
+      }
+      up_ = true;
+      impl_.post([&impl = impl_, name, at, facts] {
+        HostObservation& o = impl.obs[name];
+        if (o.lastSeen == WallTime{} || !o.error.empty()) impl.dirty = true;
+        o.lastSeen = at;
+        o.error.clear();
+        if (facts) {
+          auto h = impl.state.hosts.find(name);
+          if (h != impl.state.hosts.end() && !(h->second.facts == *facts)) {
+            Host updated = h->second;
+            updated.facts = *facts;
+            Change c;
+            c.putHosts.push_back(updated);
+            if (impl.commit(c)) impl.dirty = true;
+          }
+        }
+      });
+      return;
+    }
+    if (up_) {
+      // Connections kept from before are suspect (a host that dropped packets leaves them open and
+      // silent): the event stream ends (and opens again once the host answers), and work uses
+      // fresh connections.
+      reconnect();
+    }
+    up_ = false;
+    const std::string why = ping.error().message();
+    impl_.post([&impl = impl_, name, why] {
+      HostObservation& o = impl.obs[name];
+      if (o.error.empty()) impl.noteError(name);
+      o.error = why;
+      o.listed = false;  // when it answers again, a fresh listing comes before any decision
+    });
+  }
+
+  // Replaces the work engine (and so its pooled connections) and ends the current event stream.
   void reconnect() {
     auto fresh = impl_.provider.connect(host_, EngineProvider::Role::Work);
     std::lock_guard lock(mu_);
@@ -424,51 +470,20 @@ class Agent {
     streamStop_.request_stop();
   }
 
-  void eventLoop(std::stop_token stop) {
-    engine::EventsOptions o;
-    o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
-    while (!stop.stop_requested()) {
-      std::shared_ptr<engine::Engine> engine;
-      std::stop_source mine;
-      {
-        std::lock_guard lock(mu_);
-        engine = work_;
-        streamStop_ = mine;
-      }
-      std::stop_callback forward(stop, [&mine] { mine.request_stop(); });
-      auto s = engine->events(
-          o,
-          [&](const engine::Event& e) {
-            log::debug("host {}: event {} {}", host_.name, e.action, e.actorId.substr(0, 12));
-            requestList();
-            if (e.action == "die" || e.action == "oom" || startsWith(e.action, "health_status")) {
-              requestListSoon(std::chrono::milliseconds(100));
-            }
-            return !stop.stop_requested();
-          },
-          mine.get_token());
-      if (stop.stop_requested()) return;
-      // The stream ended (engine restarted, host unreachable): reconnect shortly; a listing covers
-      // what happened meanwhile.
-      if (!s) log::debug("host {}: event stream ended: {}", host_.name, s.error().message());
-      std::unique_lock lock(mu_);
-      wake_.wait_for(lock, stop, std::chrono::milliseconds(500), [] { return false; });
-      lock.unlock();
-      requestList();
-    }
-  }
-
   Controller::Impl& impl_;
   const Host host_;
-  std::shared_ptr<engine::Engine> probe_;
-  std::shared_ptr<engine::Engine> work_;
+  const std::shared_ptr<engine::Engine> probe_;
+  std::shared_ptr<engine::Engine> work_;  // guarded by mu_
+  // The agent thread's own:
+  bool up_ = false;  // the last probe was answered
+  Time nextProbe_{};
+  Time nextList_{};
   mutable std::mutex mu_;
   std::condition_variable_any wake_;
-  bool listRequested_ = true;  // guarded by mu_
+  bool listRequested_ = true;                                       // guarded by mu_
   std::optional<std::chrono::steady_clock::time_point> listSoon_;  // guarded by mu_
   std::stop_source streamStop_;  // guarded by mu_: ends the current event stream
-  std::jthread control_;
-  std::jthread events_;
+  std::jthread thread_;
 };
 
 // ---- owner thread

@@ -8,10 +8,10 @@
 //   event    ─┤                    ▲                                   diff (slots), apply
 //   job done ─┘                    └──────────── results (containers, errors) ───────┘
 //
-// Per host, two threads: a control loop (ping every probeInterval, list berth's containers when an
-// event arrived or every relistInterval) and the engine's event stream (any container event of a
-// berth container triggers a listing, so a dead container is seen within milliseconds). Jobs run on
-// a bounded pool, at most one per host at a time.
+// Per host, one thread (an agent): it follows the engine's event stream (any container event of a
+// berth container triggers a listing, so a dead container is seen within milliseconds) and, between
+// events, pings every probeInterval and lists berth's containers when an event arrived or every
+// relistInterval. Jobs run on a bounded pool, at most one per host at a time.
 //
 // Thread-safety: every public method may be called from any thread. Mutating calls post to the
 // owner thread and wait for its answer; read calls return an immutable snapshot.

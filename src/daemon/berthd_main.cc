@@ -162,6 +162,11 @@ int run(const Flags& flags) {
 
 }  // namespace
 
+// jemalloc's settings (read before the first allocation when berthd is linked with it; see memory.h).
+extern "C" {
+const char* malloc_conf = berth::memory::kJemallocConf;
+}
+
 int main(int argc, char** argv) {
   berth::memory::tuneForManyThreads(argv);  // first: it may re-execute berthd (see memory.h)
   Flags flags;

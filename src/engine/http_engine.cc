@@ -375,7 +375,8 @@ Result<HttpResponse> HttpEngine::call(std::string_view what, const Call& c) {
 }
 
 Result<bool> HttpEngine::streamBody(std::string_view what, const Call& c, Timeout headerTimeout,
-                                    Timeout bodyTimeout, const PieceFn& onPiece, std::stop_token stop) {
+                                    Timeout bodyTimeout, const PieceFn& onPiece, std::stop_token stop,
+                                    const transport::IdleFn& onIdle) {
   BERTH_ASSIGN_OR_RETURN(const HttpRequest req, request(what, c));
   std::optional<Error> failure;
   bool stopped = false;
@@ -385,7 +386,7 @@ Result<bool> HttpEngine::streamBody(std::string_view what, const Call& c, Timeou
     if (!more || !*more) stopped = true;
     return !stopped;
   };
-  auto r = client_->stream(req, headerTimeout, bodyTimeout, onBody, stop);
+  auto r = client_->stream(req, headerTimeout, bodyTimeout, onBody, stop, onIdle);
   if (!r) {
     if (r.error().code() == ErrorCode::Cancelled && stop.stop_requested()) return false;
     return fail(engineCallError(description_, what, r.error()));
@@ -398,7 +399,8 @@ Result<bool> HttpEngine::streamBody(std::string_view what, const Call& c, Timeou
 }
 
 Status HttpEngine::streamLines(std::string_view what, const Call& c, Timeout headerTimeout,
-                               Timeout bodyTimeout, const PieceFn& onLine, std::stop_token stop) {
+                               Timeout bodyTimeout, const PieceFn& onLine, std::stop_token stop,
+                               const transport::IdleFn& onIdle) {
   transport::LineSplitter lines;
   std::optional<Error> lineError;
   const auto deliver = [&](std::string_view line) -> bool {
@@ -412,7 +414,7 @@ Status HttpEngine::streamLines(std::string_view what, const Call& c, Timeout hea
     return more;
   };
   BERTH_ASSIGN_OR_RETURN(const bool completed,
-                         streamBody(what, c, headerTimeout, bodyTimeout, onPiece, stop));
+                         streamBody(what, c, headerTimeout, bodyTimeout, onPiece, stop, onIdle));
   if (!completed) return ok();
   // A last line without its newline.
   auto last = lines.finish(deliver);
@@ -1075,7 +1077,7 @@ Status HttpEngine::events(const EventsOptions& options, const EventFn& onEvent, 
   };
   // dockerd sends the header only with the first event: no header deadline for an idle stream.
   return streamLines(what, {.path = "/events" + q.str()}, transport::kNoTimeout, transport::kNoTimeout,
-                     onLine, stop);
+                     onLine, stop, options.idle);
 }
 
 // --- Factory

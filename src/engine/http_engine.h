@@ -26,6 +26,7 @@ class HttpClient;
 struct HttpRequest;
 struct HttpResponse;
 using Timeout = std::chrono::milliseconds;
+using IdleFn = std::function<std::chrono::steady_clock::time_point()>;  // as in http_client.h
 }  // namespace transport
 
 class HttpEngine final : public Engine {
@@ -126,11 +127,14 @@ class HttpEngine final : public Engine {
   Result<transport::HttpResponse> call(std::string_view what, const Call& c);
   // A request whose answer body is streamed to `onPiece`. Returns whether the body ran to its end
   // (false: onPiece or `stop` ended it early, which is not an error).
+  // `onIdle`: see transport::IdleFn.
   Result<bool> streamBody(std::string_view what, const Call& c, transport::Timeout headerTimeout,
-                          transport::Timeout bodyTimeout, const PieceFn& onPiece, std::stop_token stop);
+                          transport::Timeout bodyTimeout, const PieceFn& onPiece, std::stop_token stop,
+                          const transport::IdleFn& onIdle = {});
   // The same for a body of JSON lines, one line at a time.
   Status streamLines(std::string_view what, const Call& c, transport::Timeout headerTimeout,
-                     transport::Timeout bodyTimeout, const PieceFn& onLine, std::stop_token stop);
+                     transport::Timeout bodyTimeout, const PieceFn& onLine, std::stop_token stop,
+                     const transport::IdleFn& onIdle = {});
   // A request whose answer is a stream of progress messages (build, load, import, pull); a message
   // with an error fails it (InvalidArgument). Returns the texts printed.
   Result<std::vector<std::string>> progressCall(std::string_view what, const Call& c,

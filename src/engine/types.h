@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -669,6 +670,12 @@ struct EventsOptions {
   std::string since{};  // Unix time (may be fractional) or RFC 3339; empty: from now
   std::string until{};  // empty: until stopped
   Filters filters{};    // type, event, label, container, ...
+  // Optional, for a caller that does timed work on the thread following the stream (berthd's host
+  // agents probe their host between events): called on that thread once the stream is requested,
+  // after each batch of events, and whenever the stream has been quiet until the time the previous
+  // call returned; returns when it wants to be called next. Engines that deliver events without a
+  // long wait (the test fakes) may never call it.
+  std::function<std::chrono::steady_clock::time_point()> idle{};
 };
 
 struct Event {

@@ -49,18 +49,29 @@ Error timeoutError(Phase phase, Timeout timeout) {
 }
 
 // Writes `bytes` and reads the answer into `parser`, handing body bytes to `sink`. Stops early
-// (successfully) when `stopped` becomes true.
+// (successfully) when `stopped` becomes true. `onIdle` (may be empty): see IdleFn.
 Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& parser,
                       Deadline headerDeadline, Deadline bodyDeadline, const BodySink& sink,
-                      const bool& stopped, Phase& phase) {
+                      const bool& stopped, Phase& phase, const IdleFn& onIdle = {}) {
   phase = Phase::Write;
   BERTH_TRY(conn.writeAll(bytes, std::min(headerDeadline, bodyDeadline)));
   std::vector<char> buffer(kFirstReadBuffer);
   std::string body;
+  Deadline idleAt = onIdle ? onIdle() : kNoDeadline;
+  // A piece arrived since onIdle was last called: call it as soon as nothing more is waiting (a
+  // burst is read whole first: one call for it, not one per piece).
+  bool owed = false;
   while (!parser.done() && !stopped) {
     phase = parser.headerDone() ? Phase::Body : Phase::Header;
     const Deadline d = parser.headerDone() ? bodyDeadline : std::min(headerDeadline, bodyDeadline);
-    BERTH_ASSIGN_OR_RETURN(const std::size_t n, conn.readSome(buffer, d));
+    const Deadline wake = owed ? std::min(idleAt, std::chrono::steady_clock::now()) : idleAt;
+    auto read = conn.readSome(buffer, std::min(d, wake));
+    if (!read && read.error().code() == ErrorCode::DeadlineExceeded && wake < d && expired(wake)) {
+      owed = false;
+      idleAt = onIdle();  // a timed-out wait leaves the connection as it was: wait on
+      continue;
+    }
+    BERTH_ASSIGN_OR_RETURN(const std::size_t n, std::move(read));
     if (n == 0) {
       BERTH_TRY(parser.feedEof(body));
       if (!body.empty()) BERTH_TRY(sink(body));
@@ -68,6 +79,13 @@ Result<bool> exchange(Connection& conn, std::string_view bytes, ResponseParser& 
     }
     BERTH_TRY(parser.feed(std::string_view(buffer.data(), n), body));
     if (!body.empty()) BERTH_TRY(sink(body));
+    if (onIdle && !stopped) {
+      owed = true;
+      if (expired(idleAt)) {  // a stream that never pauses still gets its calls on time
+        owed = false;
+        idleAt = onIdle();
+      }
+    }
     if (n == buffer.size() && buffer.size() < kReadBuffer) {
       buffer.resize(std::min(kReadBuffer, 2 * buffer.size()));
     } else if (n < buffer.size() && buffer.size() > kFirstReadBuffer) {
@@ -330,7 +348,8 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request, Timeout timeou
 }
 
 Result<HttpResponse> HttpClient::stream(const HttpRequest& request, Timeout headerTimeout,
-                                        Timeout bodyTimeout, const BodyFn& onBody, std::stop_token stop) {
+                                        Timeout bodyTimeout, const BodyFn& onBody, std::stop_token stop,
+                                        const IdleFn& onIdle) {
   const Deadline headerDeadline = deadlineFor(headerTimeout);
   const Deadline bodyDeadline = deadlineFor(bodyTimeout);
   const std::string bytes = serializeRequest(request, options_.hostHeader);
@@ -356,7 +375,7 @@ Result<HttpResponse> HttpClient::stream(const HttpRequest& request, Timeout head
     // another thread may take and destroy it).
     auto done = [&] {
       std::stop_callback onStop(stop, [conn] { conn->cancel(); });
-      return exchange(*conn, bytes, parser, headerDeadline, bodyDeadline, sink, stopped, phase);
+      return exchange(*conn, bytes, parser, headerDeadline, bodyDeadline, sink, stopped, phase, onIdle);
     }();
     if (!done) {
       Error e = std::move(done).error();

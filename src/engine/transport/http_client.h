@@ -33,6 +33,12 @@ namespace berth::engine::transport {
 using Timeout = std::chrono::milliseconds;
 inline constexpr Timeout kNoTimeout = Timeout::max();
 
+// For a stream that sits idle for long stretches: called on the reading thread when the stream has
+// been waiting for the answer until the time the previous call returned (the first call right after
+// the request went out), and after each piece of body; returns when it wants to be called next.
+// Lets one thread follow a stream and do timed work beside it.
+using IdleFn = std::function<Deadline()>;
+
 struct HttpClientOptions {
   std::string hostHeader = "docker";
   Timeout connectTimeout = std::chrono::seconds(10);
@@ -129,8 +135,9 @@ class HttpClient {
   // returns the body in the response. `headerTimeout` bounds the wait for the answer's header,
   // `bodyTimeout` the whole exchange (kNoTimeout: until the body ends, `onBody` stops, or `stop`).
   // When stopped through `stop`, fails with Cancelled.
+  // `onIdle` (optional): see IdleFn.
   Result<HttpResponse> stream(const HttpRequest& request, Timeout headerTimeout, Timeout bodyTimeout,
-                              const BodyFn& onBody, std::stop_token stop = {});
+                              const BodyFn& onBody, std::stop_token stop = {}, const IdleFn& onIdle = {});
 
   // Sends a request that hijacks the connection (with Connection: Upgrade / Upgrade: tcp).
   Result<Upgraded> upgrade(const HttpRequest& request, Timeout timeout);
