@@ -38,6 +38,9 @@
 //   d=$(mktemp -d); build/bin/berth_fleet_sim --serve $d 100 & sleep 1
 //   FLEET_SIM_EXIT_AT_MEASURE=1 heaptrack build/bin/berth_fleet_sim --controller $d 100 5000 10
 //
+// FLEET_SIM_DEBUG=1 makes the controller process log at debug level (probes, events, listings) to
+// stderr.
+//
 // Internal modes, which the benchmark runs as child processes of itself:
 //   berth_fleet_sim --serve DIR N [--plain]       fake engines until SIGTERM (prints "ready")
 //   berth_fleet_sim --controller DIR H T SETTLE   one memory run; prints key=value lines

@@ -1,5 +1,7 @@
 #include "base/memory.h"
 
+#include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -56,6 +58,25 @@ void releaseFree() {
 #if defined(__GLIBC__)
   ::malloc_trim(0);
 #endif
+}
+
+__attribute__((noinline)) void releaseStackBelowCaller() {
+  pthread_attr_t attr;
+  if (::pthread_getattr_np(::pthread_self(), &attr) != 0) return;
+  void* base = nullptr;  // the stack's lowest address (it grows down towards it)
+  std::size_t size = 0;
+  std::size_t guard = 0;
+  const bool known = ::pthread_attr_getstack(&attr, &base, &size) == 0 &&
+                     ::pthread_attr_getguardsize(&attr, &guard) == 0;
+  ::pthread_attr_destroy(&attr);
+  if (!known || base == nullptr) return;
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  // This function's own frame is the deepest in use: keep a margin below it for the madvise call.
+  const auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  const std::uintptr_t low = (reinterpret_cast<std::uintptr_t>(base) + guard + page - 1) & ~(page - 1);
+  const std::uintptr_t high = (here - 1024) & ~(page - 1);
+  if (high <= low) return;
+  ::madvise(reinterpret_cast<void*>(low), high - low, MADV_DONTNEED);
 }
 
 HeapStats heapStats() {

@@ -409,6 +409,8 @@ class Agent {
         });
       }
     }
+    // The probe and the listing went deep (TLS, JSON); the thread now waits a second.
+    memory::releaseStackBelowCaller();
     // A listing asked for by an event is made once the stream has no more events waiting (the
     // stream calls again then), so that a burst of events costs one listing.
     std::lock_guard lock(mu_);
@@ -1069,6 +1071,7 @@ Status Controller::start() {
           impl->jobQueue.pop_front();
         }
         job();
+        memory::releaseStackBelowCaller();  // a job (plan, apply) goes deep; then the worker idles
       }
     });
   }

@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/core.h>
+
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -244,6 +247,83 @@ TEST(HttpClientTest, StopTokenEndsAnIdleStreamPromptly) {
   EXPECT_EQ(r.error().code(), ErrorCode::Cancelled);
   EXPECT_EQ(got, "first");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST(HttpClientTest, IdleCallsComeWhenAskedForWhileAStreamIsQuiet) {
+  FakeHttpServer server([](const FakeRequest&) {
+    return FakeReply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n", false, true};
+  });
+  auto client = clientFor(server.url());
+  std::stop_source stop;
+  std::string got;
+  std::vector<std::string> seenAtIdle;  // what had arrived at each idle call
+  // A guard: without idle calls the stream would wait for ever.
+  std::jthread guard([&](std::stop_token done) {
+    std::mutex m;
+    std::condition_variable_any cv;
+    std::unique_lock lock(m);
+    if (!cv.wait_for(lock, done, 10s, [] { return false; })) stop.request_stop();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto r = client->stream(
+      get("/events"), 5s, kNoTimeout,
+      [&](std::string_view piece) {
+        got += piece;
+        return true;
+      },
+      stop.get_token(), [&] {
+        seenAtIdle.push_back(got);
+        if (seenAtIdle.size() == 5) stop.request_stop();
+        return std::chrono::steady_clock::now() + 50ms;
+      });
+  guard.request_stop();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Cancelled);
+  ASSERT_EQ(seenAtIdle.size(), 5u);
+  EXPECT_EQ(seenAtIdle.front(), "");  // once the request went out, before any answer
+  EXPECT_EQ(seenAtIdle.back(), "first");
+  // Four waits of 50 ms at most, not the guard's 10 s.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(HttpClientTest, ABurstIsReadWholeBeforeTheIdleCall) {
+  std::string burst;
+  std::string expected;
+  // About 10 KiB, written at once: more than the client's first read takes, and one write the
+  // kernel queues whole on the socket.
+  for (int i = 0; i < 700; ++i) {
+    const std::string piece = fmt::format("event {:03}\n", i);
+    burst += fmt::format("{:x}\r\n{}\r\n", piece.size(), piece);
+    expected += piece;
+  }
+  FakeHttpServer server([&](const FakeRequest&) {
+    return FakeReply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + burst, false, true};
+  });
+  auto client = clientFor(server.url());
+  std::stop_source stop;
+  std::string got;
+  int pieces = 0;
+  std::vector<std::string> seenAtIdle;
+  auto r = client->stream(
+      get("/events"), 5s, kNoTimeout,
+      [&](std::string_view piece) {
+        got += piece;
+        ++pieces;
+        return true;
+      },
+      stop.get_token(), [&] {
+        seenAtIdle.push_back(got);
+        if (got.size() == expected.size()) stop.request_stop();
+        return std::chrono::steady_clock::now() + 1h;  // only when the stream is drained
+      });
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::Cancelled);
+  EXPECT_EQ(got, expected);
+  // The burst arrived in several pieces, and the idle call came once for all of them.
+  EXPECT_GT(pieces, 1);
+  ASSERT_EQ(seenAtIdle.size(), 2u);
+  EXPECT_EQ(seenAtIdle[0], "");
+  EXPECT_EQ(seenAtIdle[1], expected);
 }
 
 TEST(HttpClientTest, CallbackCanStopAStreamAndTheConnectionIsNotReused) {
