@@ -1926,10 +1926,7 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
               << "smaps_heap_kb=" << rb.heap << "\n"
               << "smaps_files_kb=" << rb.files << "\n"
               << "smaps_other_anon_kb=" << rb.otherAnon << "\n";
-    // What returning the allocator's free memory to the system would leave (measured last: it
-    // changes the process).
-    memory::releaseFree();
-    std::cout << "rss_kb_after_trim=" << procStatus().at("VmRSS") << std::endl;
+    std::cout << std::flush;
     if (std::getenv("FLEET_SIM_EXIT_AT_MEASURE") != nullptr) {
       // For heap profilers: what is allocated now is what the steady state holds ("leaked" to a
       // profiler that reads the process to its end).
@@ -2234,17 +2231,19 @@ int benchmark(int argc, char** argv) {
     std::cout
         << "\nWhere the resident memory is (/proc/self/smaps and the allocator's statistics at the end of "
            "the steady state):\n\n"
-           "| hosts | tasks | engine connections | threads | thread stacks MiB | heap MiB (allocator) | "
-           "of it allocated MiB | files MiB (binary, libraries) | VmRSS after releasing free pages MiB |\n"
-           "|---:|---:|---|---:|---:|---:|---:|---:|---:|\n";
+           "| hosts | tasks | engine connections | threads | thread stacks MiB | heap MiB (other anonymous "
+           "memory; allocator) | of it allocated MiB | files MiB (binary, libraries) |\n"
+           "|---:|---:|---|---:|---:|---:|---:|---:|\n";
     for (const MemoryResult& m : results) {
       if (!m.ok) continue;
       std::cout << fmt::format(
-          "| {} | {} | {} | {} | {} | {} ({}) | {} | {} | {} |\n", m.hosts, m.tasks, m.transport(),
+          "| {} | {} | {} | {} | {} | {} ({}) | {} | {} |\n", m.hosts, m.tasks, m.transport(),
           m.values.at("threads"),
-          mib(m.num("smaps_stacks_kb")), mib(m.num("heap_resident") / 1024), m.values.at("allocator"),
+          mib(m.num("smaps_stacks_kb")),
+          mib(m.num("smaps_heap_kb") + m.num("smaps_arenas_kb") + m.num("smaps_other_anon_kb")),
+          m.values.at("allocator"),
           mib(m.num("heap_in_use") / 1024),
-          mib(m.num("smaps_files_kb")), mib(m.num("rss_kb_after_trim")));
+          mib(m.num("smaps_files_kb")));
     }
     std::cout << "\nReconcile pass durations (Controller::stats(), the whole run: deploy and steady state; "
                  "cumulative buckets, as Prometheus counts them):\n\n";
