@@ -65,10 +65,14 @@ TEST(MemoryTest, ReleasingTheStackBelowTheCallerGivesBackWhatADeepCallTouched) {
   t.join();
   EXPECT_GE(touched, kDeep / page);
   EXPECT_GE(released, kDeep / page - 8);  // all but a few pages next to the caller's frame
-  EXPECT_GE(afterAgain, kDeep / page);
+  // (Against the first count, which may have included a few pages below the caller that are gone.)
+  EXPECT_GE(afterAgain, kDeep / page - 8);
 }
 
 TEST(MemoryTest, HeapStatsCountALiveAllocation) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer's allocator keeps statistics of its own, which mallinfo does not see";
+#endif
   const HeapStats before = heapStats();
   std::vector<char> block(8 << 20, 'x');
   const HeapStats during = heapStats();
