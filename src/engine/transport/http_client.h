@@ -33,10 +33,11 @@ namespace berth::engine::transport {
 using Timeout = std::chrono::milliseconds;
 inline constexpr Timeout kNoTimeout = Timeout::max();
 
-// For a stream that sits idle for long stretches: called on the reading thread when the stream has
-// been waiting for the answer until the time the previous call returned (the first call right after
-// the request went out), and after each piece of body; returns when it wants to be called next.
-// Lets one thread follow a stream and do timed work beside it.
+// For a stream that sits idle for long stretches: called on the reading thread right after the
+// request went out, when the stream has waited until the time the previous call returned, and once
+// body that arrived has been read to the last byte waiting (a burst costs one call; a stream that
+// never pauses still gets its calls at the times asked for). Returns when it wants to be called
+// next. Lets one thread follow a stream and do timed work beside it.
 using IdleFn = std::function<Deadline()>;
 
 struct HttpClientOptions {
