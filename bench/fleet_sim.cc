@@ -1925,8 +1925,7 @@ int run(const std::string& dir, int hosts, int tasks, int settleSeconds) {
               << "smaps_arenas_n=" << rb.arenaCount << "\n"
               << "smaps_heap_kb=" << rb.heap << "\n"
               << "smaps_files_kb=" << rb.files << "\n"
-              << "smaps_other_anon_kb=" << rb.otherAnon << "\n";
-    std::cout << std::flush;
+              << "smaps_other_anon_kb=" << rb.otherAnon << std::endl;
     if (std::getenv("FLEET_SIM_EXIT_AT_MEASURE") != nullptr) {
       // For heap profilers: what is allocated now is what the steady state holds ("leaked" to a
       // profiler that reads the process to its end).

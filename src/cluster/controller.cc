@@ -334,10 +334,8 @@ class Agent {
         // covers what happened meanwhile.
         requestList();
         streamAfter = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
-        next = std::min(next, streamAfter);
-      } else if (up_) {
-        next = std::min(next, streamAfter);
       }
+      if (up_) next = std::min(next, streamAfter);
       std::unique_lock lock(mu_);
       wake_.wait_until(lock, stop, next, [] { return false; });
     }
@@ -374,9 +372,11 @@ class Agent {
   Time step(std::stop_token stop) {
     const std::string& name = host_.name;
     const Time now = std::chrono::steady_clock::now();
+    bool worked = false;
     if (now >= nextProbe_ && !stop.stop_requested()) {
       nextProbe_ = now + impl_.options.probeInterval;
       probe();
+      worked = true;
     }
     bool list = false;
     {
@@ -387,6 +387,7 @@ class Agent {
       listRequested_ = false;
     }
     if (list && up_ && !stop.stop_requested()) {
+      worked = true;
       nextList_ = std::chrono::steady_clock::now() + impl_.options.relistInterval;
       const SteadyTime started = std::chrono::steady_clock::now();
       // Listed with the probe's short deadlines: a host that stops answering must not hold up
@@ -409,8 +410,8 @@ class Agent {
         });
       }
     }
-    // The probe and the listing went deep (TLS, JSON); the thread now waits a second.
-    memory::releaseStackBelowCaller();
+    // The probe and the listing went deep (TLS, JSON); the thread now waits.
+    if (worked) memory::releaseStackBelowCaller();
     // A listing asked for by an event is made once the stream has no more events waiting (the
     // stream calls again then), so that a burst of events costs one listing.
     std::lock_guard lock(mu_);

@@ -42,7 +42,6 @@ std::size_t residentPages(Range r) {
 
 // Touches `bytes` of stack below the caller's frame.
 __attribute__((noinline)) void goDeep(std::size_t bytes) {
-  std::vector<char> unused;  // keeps the frame from being merged into the caller's
   char* deep = static_cast<char*>(__builtin_alloca(bytes));
   std::memset(deep, 1, bytes);
   asm volatile("" : : "r"(deep) : "memory");

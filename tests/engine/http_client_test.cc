@@ -31,6 +31,11 @@ std::unique_ptr<HttpClient> clientFor(const std::string& url) {
   return std::make_unique<HttpClient>(std::move(transport).value(), HttpClientOptions{});
 }
 
+// A streamed answer whose first chunk ("first") comes at once, and then nothing more.
+FakeReply firstChunkThenHang() {
+  return FakeReply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n", false, true};
+}
+
 HttpRequest get(std::string target) {
   HttpRequest r;
   r.target = std::move(target);
@@ -224,7 +229,7 @@ TEST(HttpClientTest, StreamErrorStatusReturnsTheBodyInsteadOfStreamingIt) {
 
 TEST(HttpClientTest, StopTokenEndsAnIdleStreamPromptly) {
   FakeHttpServer server([](const FakeRequest&) {
-    return FakeReply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n", false, true};
+    return firstChunkThenHang();
   });
   auto client = clientFor(server.url());
   std::stop_source stop;
@@ -251,7 +256,7 @@ TEST(HttpClientTest, StopTokenEndsAnIdleStreamPromptly) {
 
 TEST(HttpClientTest, IdleCallsComeWhenAskedForWhileAStreamIsQuiet) {
   FakeHttpServer server([](const FakeRequest&) {
-    return FakeReply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n", false, true};
+    return firstChunkThenHang();
   });
   auto client = clientFor(server.url());
   std::stop_source stop;
@@ -329,7 +334,7 @@ TEST(HttpClientTest, ABurstIsReadWholeBeforeTheIdleCall) {
 TEST(HttpClientTest, CallbackCanStopAStreamAndTheConnectionIsNotReused) {
   FakeHttpServer server([](const FakeRequest& req) {
     if (req.target == "/events") {
-      return FakeReply{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n", false, true};
+      return firstChunkThenHang();
     }
     return FakeReply{httpReply(200, "OK", "fine")};
   });

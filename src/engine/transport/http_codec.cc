@@ -87,9 +87,10 @@ struct ResponseParser::Impl {
 
   std::string_view unconsumed() const { return std::string_view(pending).substr(offset); }
 
-  // After a burst: keeps only the few bytes the parser left (a chunk header cut in two, say) in a
-  // small string. Without this a long-lived stream that always ends a read mid-chunk keeps its
-  // largest burst's buffer for good (berthd's event streams held 130 KiB each after a deploy).
+  // After a burst: keeps only the few bytes the parser left (a chunk header cut in two, say), if
+  // any, in a small string. A long-lived stream (events, logs) sits idle most of its life and keeps
+  // no burst's buffer, also when its reads end mid-chunk (berthd's event streams held 130 KiB each
+  // after a deploy when only a fully consumed buffer was released).
   void compact() {
     const std::size_t left = pending.size() - offset;
     if (pending.capacity() > 4 * 1024 && left <= 1024) {
@@ -100,12 +101,7 @@ struct ResponseParser::Impl {
   void consume(std::size_t n) {
     offset += n;
     if (offset == pending.size()) {
-      // A long-lived stream (events, logs) sits idle most of its life: it keeps no burst's buffer.
-      if (pending.capacity() > 4 * 1024) {
-        std::string().swap(pending);
-      } else {
-        pending.clear();
-      }
+      pending.clear();  // its capacity goes in compact(), once the feed is parsed
       offset = 0;
     } else if (offset > 64 * 1024 && offset > pending.size() / 2) {
       pending.erase(0, offset);
