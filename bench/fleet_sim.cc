@@ -86,6 +86,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "base/clock.h"
@@ -1355,6 +1356,10 @@ Result<asio::ssl::context> makeCredentials(const std::string& dir, int count) {
   tls.use_private_key(asio::buffer(keyPem), asio::ssl::context::pem);
   tls.add_certificate_authority(asio::buffer(caPem));
   tls.set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  // Only the engine's own certificate goes to berthd, as dockerd sends the tlscert file `berth host
+  // add` writes (one certificate): OpenSSL would otherwise add the CA from its trust store, and
+  // berthd would hold a second parsed certificate per connection that real hosts never send.
+  SSL_CTX_set_mode(tls.native_handle(), SSL_MODE_NO_AUTO_CHAIN);
   return tls;
 }
 
@@ -1512,19 +1517,17 @@ void runEverything(Fleet& f) {
     if (!t.live() || t.host.empty()) continue;
     cluster::ObservedTaskContainer c;
     c.id = hex64(7, ++n);
-    c.name = cluster::containerName(t.stack, t.service, t.slot);
     c.task = id;
     c.stack = t.stack;
     c.service = t.service;
     c.slot = t.slot;
     c.phase = cluster::ContainerPhase::Running;
-    c.image = "busybox:latest";
     f.obs[t.host].containers.push_back(std::move(c));
   }
   for (auto& [name, o] : f.obs) {
     (void)name;
     std::sort(o.containers.begin(), o.containers.end(),
-              [](const auto& a, const auto& b) { return a.name < b.name; });
+              [](const auto& a, const auto& b) { return std::tie(a.service, a.slot) < std::tie(b.service, b.slot); });
   }
   f.tick();
   Decisions d = f.pass();

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <tuple>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -68,12 +69,12 @@ ContainerPhase phaseOf(engine::ContainerStatus s) {
 // berth's containers as the engine lists them (status text carries health and exit code).
 std::vector<ObservedTaskContainer> observedContainers(const std::vector<engine::ContainerSummary>& list) {
   std::vector<ObservedTaskContainer> out;
+  out.reserve(list.size());  // kept until the next listing: no room to grow
   for (const engine::ContainerSummary& s : list) {
     auto task = s.labels.find(std::string(labels::kTask));
     if (task == s.labels.end()) continue;
     ObservedTaskContainer c;
     c.id = s.id;
-    c.name = s.names.empty() ? s.id : s.names.front();
     c.task = task->second;
     const auto label = [&](std::string_view k) {
       auto it = s.labels.find(std::string(k));
@@ -82,7 +83,6 @@ std::vector<ObservedTaskContainer> observedContainers(const std::vector<engine::
     c.stack = label(labels::kStack);
     c.service = label(labels::kService);
     c.slot = std::atoi(label(labels::kSlot).c_str());
-    c.image = s.image;
     c.phase = phaseOf(s.state);
     if (s.status.find("(unhealthy)") != std::string::npos) {
       c.health = HealthStatus::Unhealthy;
@@ -100,7 +100,10 @@ std::vector<ObservedTaskContainer> observedContainers(const std::vector<engine::
     }
     out.push_back(std::move(c));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  // In a stable order, so that two listings of the same containers compare equal.
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.stack, a.service, a.slot, a.task, a.id) < std::tie(b.stack, b.service, b.slot, b.task, b.id);
+  });
   return out;
 }
 

@@ -190,10 +190,10 @@ enum class HealthStatus { None, Starting, Healthy, Unhealthy };
 // Created: never started; Running: running, restarting or paused; Exited: exited or dead.
 enum class ContainerPhase { Created, Running, Exited };
 
-// One container of berth's on a host, as listed (found by the io.berth.task label).
+// One container of berth's on a host, as listed (found by the io.berth.task label). Only what the
+// reconciler and the API read: berthd holds one per container of the fleet.
 struct ObservedTaskContainer {
   std::string id{};
-  std::string name{};
   std::string task{};
   std::string stack{};
   std::string service{};
@@ -201,7 +201,6 @@ struct ObservedTaskContainer {
   ContainerPhase phase = ContainerPhase::Created;
   HealthStatus health = HealthStatus::None;
   std::optional<int> exitCode{};  // known for exited containers seen through events or inspect
-  std::string image{};
 
   friend bool operator==(const ObservedTaskContainer&, const ObservedTaskContainer&) = default;
 };

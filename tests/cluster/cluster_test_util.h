@@ -335,7 +335,7 @@ class Sim {
     auto o = obs.find(host);
     if (o == obs.end()) return "";
     for (const ObservedTaskContainer& c : o->second.containers) {
-      std::string line = c.name + " " + c.task + " ";
+      std::string line = containerName(c.stack, c.service, c.slot) + " " + c.task + " ";
       switch (c.phase) {
         case ContainerPhase::Created:
           line += "created";
@@ -491,7 +491,6 @@ class Sim {
         }
         ObservedTaskContainer c;
         c.id = "c" + std::to_string(++containerIds_);
-        c.name = containerName(job.stack, service, s.number);
         c.task = task;
         c.stack = job.stack;
         c.service = service;

@@ -455,38 +455,66 @@ Result<std::shared_ptr<SSL_CTX>> sharedTrustContext(const std::string& caPem, co
   return contexts.get(caPem, [&] { return makeTrustContext(cas); });
 }
 
-// A client certificate (with the chain above it) and its key, set on each connection.
+// A client certificate (with the chain above it) and its key, kept as the PEM text they came in and
+// parsed for each handshake: the connection drops them once the handshake is done (see
+// TlsTransport::dial). Parsed, a certificate and an EC key cost OpenSSL 3 about 10 KiB, and berthd
+// holds a client identity per host for as long as it runs, where it handshakes a few times a day.
 struct ClientIdentity {
+  ClientIdentity(std::string cert, std::string key) : certPem(std::move(cert)), keyPem(std::move(key)) {}
+  ClientIdentity(const ClientIdentity&) = delete;
+  ClientIdentity& operator=(const ClientIdentity&) = delete;
+  ~ClientIdentity() { OPENSSL_cleanse(keyPem.data(), keyPem.size()); }
+
+  const std::string certPem;
+  std::string keyPem;  // wiped when freed
+};
+
+struct ParsedIdentity {
   std::vector<X509Ptr> chain;  // leaf first
   PkeyPtr key;
 };
 
 struct ClientTls {
   std::shared_ptr<SSL_CTX> ctx;
-  std::optional<ClientIdentity> identity;
+  std::unique_ptr<const ClientIdentity> identity;  // none: berth presents no client certificate
 };
 
-Result<ClientTls> parseClientTls(const TlsMaterial& tls) {
+// The identity's certificates and key, checked to belong together. Errors name what is wrong
+// without the material itself; `origin` says where it came from.
+Result<ParsedIdentity> parseIdentity(const std::string& certPem, const std::string& keyPem,
+                                     const std::string& origin) {
   const auto bad = [&](std::string_view what) {
     ERR_clear_error();
     return fail(ErrorCode::InvalidArgument,
-                fmt::format("TLS material from {}: {}", tls.origin.empty() ? "memory" : tls.origin, what));
+                fmt::format("TLS material from {}: {}", origin.empty() ? "memory" : origin, what));
   };
-  auto cas = readCertificates(tls.caPem);
-  if (cas.empty()) return bad("ca.pem holds no PEM certificate");
-  ClientTls out;
-  BERTH_ASSIGN_OR_RETURN(out.ctx, sharedTrustContext(tls.caPem, cas));
-  if (tls.certPem.empty() && tls.keyPem.empty()) return out;  // no client certificate
-  ClientIdentity identity;
-  identity.chain = readCertificates(tls.certPem);
+  ParsedIdentity identity;
+  identity.chain = readCertificates(certPem);
   if (identity.chain.empty()) return bad("cert.pem holds no PEM certificate");
-  BioPtr keyBio = memBio(tls.keyPem);
+  BioPtr keyBio = memBio(keyPem);
   identity.key.reset(keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
   if (!identity.key) return bad("key.pem holds no PEM private key");
   if (X509_check_private_key(identity.chain.front().get(), identity.key.get()) != 1) {
     return bad("key.pem does not belong to cert.pem");
   }
-  out.identity = std::move(identity);
+  return identity;
+}
+
+Result<ClientTls> parseClientTls(const TlsMaterial& tls) {
+  auto cas = readCertificates(tls.caPem);
+  if (cas.empty()) {
+    ERR_clear_error();
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("TLS material from {}: ca.pem holds no PEM certificate",
+                            tls.origin.empty() ? "memory" : tls.origin));
+  }
+  ClientTls out;
+  BERTH_ASSIGN_OR_RETURN(out.ctx, sharedTrustContext(tls.caPem, cas));
+  if (tls.certPem.empty() && tls.keyPem.empty()) return out;  // no client certificate
+  // Parsed once here so that bad material is refused when the engine client is made, not at its
+  // first connection; each handshake parses it again.
+  BERTH_TRY(parseIdentity(tls.certPem, tls.keyPem, tls.origin));
+  out.identity = std::make_unique<const ClientIdentity>(tls.certPem, tls.keyPem);
   return out;
 }
 
@@ -506,8 +534,9 @@ Result<std::shared_ptr<const ClientTls>> loadClientTls(const TlsMaterial& tls) {
   });
 }
 
-// Puts the client certificate on one connection (the shared context carries none).
-Status useIdentity(SSL* ssl, const ClientIdentity& identity) {
+// Puts the client certificate on one connection (the shared context carries none). The connection
+// holds its own references: `identity` may go once this returns.
+Status useIdentity(SSL* ssl, const ParsedIdentity& identity) {
   if (SSL_use_certificate(ssl, identity.chain.front().get()) != 1) {
     return fail(ErrorCode::Internal, "SSL_use_certificate: " + opensslErrors());
   }
@@ -694,6 +723,11 @@ class TlsConnection final : public Connection {
     }
   }
 
+  void forgetIdentity() {
+    std::lock_guard lock(mu_);
+    SSL_certs_clear(ssl_.get());
+  }
+
   Result<std::size_t> readSome(std::span<char> buffer, Deadline deadline) override {
     BERTH_CHECK(!buffer.empty());
     const int want = static_cast<int>(std::min<std::size_t>(buffer.size(), INT_MAX));
@@ -852,7 +886,11 @@ class TlsTransport final : public Transport {
     BERTH_ASSIGN_OR_RETURN(auto tcp, dialTcp(host_, port_, deadline));
     SslPtr ssl(SSL_new(tls_->ctx.get()));
     if (!ssl) return fail(ErrorCode::Internal, "SSL_new: " + opensslErrors());
-    if (tls_->identity) BERTH_TRY(useIdentity(ssl.get(), *tls_->identity));
+    if (tls_->identity) {
+      BERTH_ASSIGN_OR_RETURN(ParsedIdentity identity,
+                             parseIdentity(tls_->identity->certPem, tls_->identity->keyPem, caOrigin_));
+      BERTH_TRY(useIdentity(ssl.get(), identity));
+    }
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if (isIpLiteral(host_)) {
@@ -870,9 +908,13 @@ class TlsTransport final : public Transport {
       return fail(ErrorCode::Internal, "SSL_set_fd: " + opensslErrors());
     }
     const std::string address = hostPort(host_, port_);
-    auto conn = std::make_unique<TlsConnection>(std::move(tcp), std::move(ssl), address, tls_->identity.has_value());
+    auto conn = std::make_unique<TlsConnection>(std::move(tcp), std::move(ssl), address, tls_->identity != nullptr);
     if (!conn->valid()) return fail(ErrorCode::Internal, "eventfd: " + std::string(std::strerror(errno)));
     BERTH_TRY(conn->handshake(deadline, host_, caOrigin_));
+    // The client certificate has been presented: the connection lets go of it and its key (the
+    // engine never asks again: dockerd neither renegotiates nor requests post-handshake
+    // authentication, which berth does not offer).
+    conn->forgetIdentity();
     return std::unique_ptr<Connection>(std::move(conn));
   }
 
