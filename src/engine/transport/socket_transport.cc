@@ -458,7 +458,8 @@ Result<std::shared_ptr<SSL_CTX>> sharedTrustContext(const std::string& caPem, co
 // A client certificate (with the chain above it) and its key, kept as the PEM text they came in and
 // parsed for each handshake: the connection drops them once the handshake is done (see
 // TlsTransport::dial). Parsed, a certificate and an EC key cost OpenSSL 3 about 10 KiB, and berthd
-// holds a client identity per host for as long as it runs, where it handshakes a few times a day.
+// holds a client identity per host for as long as it runs, while it handshakes only when it opens a
+// connection.
 struct ClientIdentity {
   ClientIdentity(std::string cert, std::string key) : certPem(std::move(cert)), keyPem(std::move(key)) {}
   ClientIdentity(const ClientIdentity&) = delete;
@@ -518,7 +519,7 @@ Result<ClientTls> parseClientTls(const TlsMaterial& tls) {
   return out;
 }
 
-// The parsed material, shared by every transport made from the same PEM texts (berthd makes two
+// The checked material, shared by every transport made from the same PEM texts (berthd makes two
 // engine clients per host from one set of files).
 Result<std::shared_ptr<const ClientTls>> loadClientTls(const TlsMaterial& tls) {
   static SharedByKey<const ClientTls> loaded;  // by a digest of the material
