@@ -12,10 +12,10 @@
 //   steady     one reconcile pass over H hosts whose tasks are all placed and observed running: a
 //              pass that decides nothing. Pure, in-process.
 //   memory     a real cluster::Controller with a real SqliteStore (in a temporary directory) and
-//              real HTTP engines (engine::makeEngine) to a fake Docker engine server: H hosts
+//              real HTTP engines (engine::makeSocketEngine, as berthd) to a fake Docker engine server: H hosts
 //              registered through Controller::addHost, one stack of T replicas deployed through
 //              Controller::deploy with canonical YAML (spec::renderYaml, as the CLI sends it), timed
-//              until the snapshot shows T tasks running, then --settle seconds of steady state; the
+//              until the snapshot shows T tasks running, then --settle seconds (30) of steady state; the
 //              controller process's VmRSS and VmHWM, its heap (memory::heapStats: jemalloc's statistics, as berthd is linked with it), its threads, and the
 //              reconcile pass histogram of Controller::stats(). Each size runs in a fresh child
 //              process (so that nothing else this binary did is in its memory), and the fake engines
@@ -29,7 +29,8 @@
 // info, containers (list with filters, create, start, stop, kill, restart, remove, inspect, rename),
 // networks (list, create, inspect, remove, connect, disconnect), volumes (list, create, inspect,
 // remove), images (list, inspect: busybox:latest is there) and events (container events, streamed
-// chunked, filtered by type, event, label and container). Anything else is answered 404 and logged
+// chunked, filtered by type, event, label and container; `since` replays the last 256, `until`
+// ends the answer then, as berthd's event windows ask). Anything else is answered 404 and logged
 // to stderr, so that a new call of the controller's shows up.
 //
 // Where the memory goes: run one size by hand under heaptrack with FLEET_SIM_EXIT_AT_MEASURE=1 (the
@@ -61,6 +62,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/system_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -474,7 +476,26 @@ struct Outcome {
   Reply reply{};
   bool events = false;
   Filters filters{};
+  std::optional<std::int64_t> sinceNano{};  // replay the kept events from then
+  std::optional<std::int64_t> untilNano{};  // end the stream then (as dockerd does with `until`)
 };
+
+// "1714557600.123456789" (Unix seconds, as `since` and `until` come) in nanoseconds.
+std::optional<std::int64_t> unixNanos(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const auto dot = text.find('.');
+  try {
+    std::int64_t nanos = std::stoll(text.substr(0, dot)) * 1'000'000'000;
+    if (dot != std::string::npos) {
+      std::string fraction = text.substr(dot + 1, 9);
+      fraction.resize(9, '0');
+      nanos += std::stoll(fraction);
+    }
+    return nanos;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
 
 class FakeEngine {
  public:
@@ -493,10 +514,16 @@ class FakeEngine {
 
   Outcome handle(const std::string& method, const std::string& target, const std::string& body);
 
-  void subscribe(const std::shared_ptr<Subscriber>& s) {
+  // Sends `s` the kept events since `sinceNano` that its filters match, then every new one while
+  // it streams.
+  void subscribe(const std::shared_ptr<Subscriber>& s, std::optional<std::int64_t> sinceNano) {
     std::lock_guard lock(mu_);
-    std::erase_if(subscribers_, [](const std::weak_ptr<Subscriber>& w) { return w.expired(); });
+    std::erase_if(subscribers_, [&](const std::weak_ptr<Subscriber>& w) { return w.expired() || w.lock() == s; });
     subscribers_.push_back(s);
+    if (!sinceNano) return;
+    for (const PastEvent& e : past_) {
+      if (e.timeNano >= *sinceNano && matches(s->eventFilters(), e)) s->send(e.chunk);
+    }
   }
 
   std::size_t requests() const { return requests_.load(); }
@@ -531,7 +558,14 @@ class FakeEngine {
     return nullptr;
   }
 
-  // ---- events
+  // ---- events (the last 256 kept for `since`, as dockerd keeps some)
+  struct PastEvent {
+    std::int64_t timeNano = 0;
+    std::string action, id, name;
+    std::map<std::string, std::string> attributes;
+    std::string chunk;  // as streamed
+  };
+  static bool matches(const Filters& f, const PastEvent& e);
   void emit(const ContainerRec& c, const std::string& action, std::map<std::string, std::string> extra = {});
 
   // ---- JSON shapes
@@ -598,6 +632,7 @@ class FakeEngine {
   std::map<std::string, NetworkRec> networks_;      // by ID
   std::map<std::string, VolumeRec> volumes_;        // by name
   std::vector<std::weak_ptr<Subscriber>> subscribers_;
+  std::deque<PastEvent> past_;
 };
 
 Socket::lowest_layer_type& lowestLayer(Socket& s) { return s.lowest_layer(); }
@@ -626,7 +661,7 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
 
   void send(std::string bytes) override {
     asio::post(socket_.get_executor(), [self = this->shared_from_this(), bytes = std::move(bytes)]() mutable {
-      self->queue(std::move(bytes));
+      if (self->streaming_) self->queue(std::move(bytes));
     });
   }
 
@@ -652,11 +687,25 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
     Outcome o = engine_.handle(method, target, req.body());
     if (o.events) {
       filters_ = std::move(o.filters);
+      streaming_ = true;
       queue(
           "HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Type: application/json\r\nServer: Docker/20.10.24 "
           "(linux)\r\nTransfer-Encoding: chunked\r\n\r\n");
-      engine_.subscribe(this->shared_from_this());
-      read();  // the client never sends more; this notices when it goes
+      engine_.subscribe(this->shared_from_this(), o.sinceNano);
+      if (o.untilNano) {
+        // The stream ends then and the connection serves the next request, as dockerd's does.
+        untilTimer_.expires_at(std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(*o.untilNano))));
+        untilTimer_.async_wait([self = this->shared_from_this()](error_code waited) {
+          if (waited || !self->streaming_) return;
+          // After the replay and the events sent so far: they were posted to this strand before.
+          asio::post(self->socket_.get_executor(), [self] {
+            self->streaming_ = false;
+            self->queue("0\r\n\r\n");
+          });
+        });
+      }
+      read();  // the next request (after `until`), or this notices when the client goes
       return;
     }
     queue(serialize(o.reply, method == "HEAD"));
@@ -701,6 +750,8 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
 
   Stream socket_;
   FakeEngine& engine_;
+  asio::system_timer untilTimer_{socket_.get_executor()};
+  bool streaming_ = false;  // an event stream is open on this connection
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::deque<std::string> out_;
@@ -712,36 +763,39 @@ class Session final : public Subscriber, public std::enable_shared_from_this<Ses
 
 // ---- FakeEngine: events and shapes
 
+bool FakeEngine::matches(const Filters& f, const PastEvent& e) {
+  return anyOf(f, "type", [](const std::string& v) { return v == "container"; }) &&
+         anyOf(f, "event", [&](const std::string& v) { return v == e.action; }) &&
+         anyOf(f, "container", [&](const std::string& v) { return startsWith(e.id, v) || v == e.name; }) &&
+         labelsMatch(f, e.attributes);
+}
+
+// Called with mu_ held. Kept whether or not anyone streams: a window opened later asks for it.
 void FakeEngine::emit(const ContainerRec& c, const std::string& action,
                       std::map<std::string, std::string> extra) {
-  if (subscribers_.empty()) return;
-  std::map<std::string, std::string> attributes = c.labels;
-  attributes["image"] = c.image;
-  attributes["name"] = c.name;
-  for (auto& [k, v] : extra) attributes[k] = std::move(v);
+  PastEvent e{.action = action, .id = c.id, .name = c.name, .attributes = c.labels, .chunk = {}};
+  e.attributes["image"] = c.image;
+  e.attributes["name"] = c.name;
+  for (auto& [k, v] : extra) e.attributes[k] = std::move(v);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  const json e{{"status", action},
+  e.timeNano = std::chrono::duration_cast<std::chrono::nanoseconds>(now).count();
+  const json j{{"status", action},
                {"id", c.id},
                {"from", c.image},
                {"Type", "container"},
                {"Action", action},
-               {"Actor", {{"ID", c.id}, {"Attributes", attributes}}},
+               {"Actor", {{"ID", c.id}, {"Attributes", e.attributes}}},
                {"scope", "local"},
                {"time", std::chrono::duration_cast<std::chrono::seconds>(now).count()},
-               {"timeNano", std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()}};
-  const std::string line = e.dump() + "\n";
-  const std::string chunk = fmt::format("{:x}\r\n{}\r\n", line.size(), line);
+               {"timeNano", e.timeNano}};
+  const std::string line = j.dump() + "\n";
+  e.chunk = fmt::format("{:x}\r\n{}\r\n", line.size(), line);
   for (const std::weak_ptr<Subscriber>& w : subscribers_) {
-    auto s = w.lock();
-    if (!s) continue;
-    const Filters& f = s->eventFilters();
-    const bool match =
-        anyOf(f, "type", [](const std::string& v) { return v == "container"; }) &&
-        anyOf(f, "event", [&](const std::string& v) { return v == action; }) &&
-        anyOf(f, "container", [&](const std::string& v) { return startsWith(c.id, v) || v == c.name; }) &&
-        labelsMatch(f, attributes);
-    if (match) s->send(chunk);
+    auto sub = w.lock();
+    if (sub && matches(sub->eventFilters(), e)) sub->send(e.chunk);
   }
+  past_.push_back(std::move(e));
+  if (past_.size() > 256) past_.pop_front();
 }
 
 std::string FakeEngine::statusText(const ContainerRec& c) const {
@@ -1186,6 +1240,8 @@ Outcome FakeEngine::handle(const std::string& method, const std::string& target,
     }
     out.events = true;
     out.filters = *filters;
+    out.sinceNano = unixNanos(q.get("since"));
+    out.untilNano = unixNanos(q.get("until"));
     return out;
   }
 
@@ -1686,7 +1742,7 @@ class SimEngines final : public cluster::EngineProvider {
       endpoint.hostName = host.name;
     }
     // berthd's deadlines (as daemon/data_dir.cc's provider).
-    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, optionsFor(role)));
+    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeSocketEngine(endpoint, optionsFor(role)));  // as berthd
     return std::shared_ptr<engine::Engine>(std::move(e));
   }
 
@@ -2076,7 +2132,9 @@ int usage() {
 
 int benchmark(int argc, char** argv) {
   int runs = 5;
-  int settle = 10;
+  // Steady state is 30 s after the deploy: the second connection an agent opened for the deploy's
+  // listings closes after 10 s without one (a measure at 10 s catches it closing).
+  int settle = 30;
   int onlyHosts = 0;  // --size H,T: only that size (for profiling)
   int onlyTasks = 0;
   std::set<std::string> parts;

@@ -37,3 +37,11 @@ function(berth_use_jemalloc target)
     target_link_libraries(${target} PRIVATE PkgConfig::jemalloc)
   endif()
 endfunction()
+
+# berth_link_only_what_is_used(TARGET) — the executable names (DT_NEEDED) only the shared libraries
+# its code calls. The modules' static libraries carry their dependencies' link flags whether or not
+# the objects that need them are linked in: berthd links no ssh:// transport (see makeSocketEngine in
+# src/engine/engine.h), and without this it would still load libssh and the Kerberos libraries.
+function(berth_link_only_what_is_used target)
+  target_link_options(${target} PRIVATE "LINKER:--as-needed")
+endfunction()

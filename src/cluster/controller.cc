@@ -3,7 +3,6 @@
 #include <fmt/core.h>
 
 #include <algorithm>
-#include <tuple>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -13,10 +12,12 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "base/log.h"
 #include "base/memory.h"
 #include "base/strings.h"
+#include "base/time.h"
 #include "cluster/scheduler.h"
 #include "engine/image_copy.h"
 #include "engine/image_reference.h"
@@ -284,9 +285,13 @@ struct Controller::Impl {
   void rebalanceStep();
 };
 
-// One host: probes, listings and the engine's event stream, on one thread. While the host answers,
-// the thread follows the event stream and does its timed work (probes, listings) between events, in
-// the stream's idle calls; while it does not, or between streams, it waits for the next probe.
+// One host: probes, listings and the engine's events, on one thread and one connection. While the
+// host answers, the thread alternates a probe (and, when due, a listing) with a window of the
+// engine's event stream that lasts until the next probe is due (`until`; the next window starts
+// where this one ended, `since`): an open event stream would hold a second connection for good,
+// 21 KiB of OpenSSL's per host. An event in a window asks for a listing at once, made on a second
+// connection that is closed again once the host has been quiet for a while. While the host does
+// not answer, the thread waits for the next probe.
 class Agent {
  public:
   Agent(Controller::Impl& impl, Host host, std::shared_ptr<engine::Engine> probe,
@@ -324,30 +329,44 @@ class Agent {
   }
 
   void run(std::stop_token stop) {
-    engine::EventsOptions o;
-    o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
-    o.idle = [this, &stop] { return step(stop); };
-    Time streamAfter{};  // when an event stream may be opened (again)
     while (!stop.stop_requested()) {
-      Time next = step(stop);
-      if (up_ && std::chrono::steady_clock::now() >= streamAfter) {
-        followEvents(o, stop);
+      Time next = step(stop, false);
+      if (up_) {
+        const Time end = nextProbe_;
+        watchEvents(end, stop);
         if (stop.stop_requested()) return;
-        // The stream ended (engine restarted, host unreachable): open it again shortly; a listing
-        // covers what happened meanwhile.
-        requestList();
-        streamAfter = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+        closeExtraConnectionWhenQuiet();
+        // A window that ran its course is followed at once by the probe that is now due; one that
+        // ended early (the connection failed, or the engine's clock is off) is not followed by
+        // another before that probe.
+        if (std::chrono::steady_clock::now() + kWindowSlack >= end) continue;
+        next = std::min(next, end);
       }
-      if (up_) next = std::min(next, streamAfter);
       std::unique_lock lock(mu_);
       wake_.wait_until(lock, stop, next, [] { return false; });
     }
   }
 
-  // Follows the engine's event stream until it ends, fails, or reconnect() or `stop` ends it; the
-  // probes and listings go on in its idle calls. On the probe engine: its short connect deadline
-  // keeps a host that vanished between a probe and the stream from holding up the next probe.
-  void followEvents(const engine::EventsOptions& o, std::stop_token stop) {
+  // Follows the engine's events until `end` (a window: the engine ends its answer then, by its own
+  // clock), or until the window fails or reconnect() or `stop` ends it. Event-requested listings
+  // are made in the stream's idle calls, on a second connection.
+  void watchEvents(Time end, std::stop_token stop) {
+    const auto engineClock = [&](Time t) {
+      return std::chrono::time_point_cast<std::chrono::nanoseconds>(impl_.clock.wallNow() + engineOffset_ +
+                                                                    (t - std::chrono::steady_clock::now()));
+    };
+    engine::EventsOptions o;
+    o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
+    // From where the last window ended, a moment back: an event the engine stamped just before a
+    // window's end but delivered after it comes again in the next window, rather than never (a
+    // repeated event only asks for one more listing; the periodic listing would find what it
+    // says, but seconds later).
+    if (windowEnd_) o.since = unixSecondsText(*windowEnd_ - kWindowOverlap);
+    const SystemNanos until = engineClock(end);
+    o.until = unixSecondsText(until);
+    o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()) +
+                EngineProvider::optionsFor(EngineProvider::Role::Probe).requestTimeout;
+    o.idle = [this, &stop] { return step(stop, true); };
     std::stop_source mine;
     {
       std::lock_guard lock(mu_);
@@ -365,18 +384,37 @@ class Agent {
           return !stop.stop_requested();
         },
         mine.get_token());
-    if (!s && !stop.stop_requested()) {
-      log::debug("host {}: event stream ended: {}", host_.name, s.error().message());
+    if (s) {
+      windowEnd_ = until;
+      // Ended well before its time (the engine's clock is ahead of what berthd thought): the
+      // next probe reads the engine's clock again.
+      if (std::chrono::steady_clock::now() + kWindowSlack < end) checkClock_ = true;
+    } else if (!stop.stop_requested()) {
+      log::debug("host {}: event window ended: {}", host_.name, s.error().message());
+      windowEnd_.reset();  // the next window starts from its own start; a listing covers the gap
+      requestList();
+      // Not ended in time (the engine's clock may be behind), or failed: read it again.
+      checkClock_ = true;
     }
   }
 
+  // After a listing made during a window (on a second connection), once the host has had no such
+  // listing for a while: its pooled connections close, and the next probe opens one.
+  void closeExtraConnectionWhenQuiet() {
+    if (!extraSince_ || std::chrono::steady_clock::now() - *extraSince_ < kExtraConnectionIdle) return;
+    extraSince_.reset();
+    probe_->closeIdleConnections();
+  }
+
   // The timed work that is due: a probe every probeInterval, a listing when asked for (by an event,
-  // or by the host coming up) or every relistInterval. Returns when the next is due.
-  Time step(std::stop_token stop) {
+  // or by the host coming up) or every relistInterval. Returns when the next is due. In an event
+  // window (`inWindow`) the window's connection is busy: only a listing an event asked for is made
+  // there (on a second connection); the probe and the periodic listing wait for the window's end.
+  Time step(std::stop_token stop, bool inWindow) {
     const std::string& name = host_.name;
     const Time now = std::chrono::steady_clock::now();
     bool worked = false;
-    if (now >= nextProbe_ && !stop.stop_requested()) {
+    if (!inWindow && now >= nextProbe_ && !stop.stop_requested()) {
       nextProbe_ = now + impl_.options.probeInterval;
       probe();
       worked = true;
@@ -386,11 +424,12 @@ class Agent {
       std::lock_guard lock(mu_);
       const bool soon = listSoon_ && std::chrono::steady_clock::now() >= *listSoon_;
       if (soon) listSoon_.reset();
-      list = listRequested_ || soon || now >= nextList_;
+      list = listRequested_ || soon || (!inWindow && now >= nextList_);
       listRequested_ = false;
     }
     if (list && up_ && !stop.stop_requested()) {
       worked = true;
+      if (inWindow) extraSince_ = now;
       nextList_ = std::chrono::steady_clock::now() + impl_.options.relistInterval;
       const SteadyTime started = std::chrono::steady_clock::now();
       // Listed with the probe's short deadlines: a host that stops answering must not hold up
@@ -413,14 +452,27 @@ class Agent {
         });
       }
     }
-    // The probe and the listing went deep (TLS, JSON); the thread now waits.
-    if (worked) memory::releaseStackBelowCaller();
+    // The probe and the listing went deep (TLS, JSON), and so did the window's request and its
+    // events (called in a window, this runs once they are handled); the thread now waits.
+    if (worked) engine::releaseThreadTlsState();
+    if (worked || inWindow) memory::releaseStackBelowCaller();
     // A listing asked for by an event is made once the stream has no more events waiting (the
     // stream calls again then), so that a burst of events costs one listing.
     std::lock_guard lock(mu_);
-    Time next = std::min(nextProbe_, nextList_);
+    // In a window, the probe and the periodic listing come after it ends (the window's own
+    // deadline): a time of theirs gone by must not call this again at once, over and over.
+    Time next = inWindow ? Time::max() : std::min(nextProbe_, nextList_);
     if (listSoon_) next = std::min(next, *listSoon_);
     return next;
+  }
+
+  // The engine's clock against berthd's, from its /info (taken halfway through the call): an event
+  // window's `since` and `until` are in the engine's clock, which need not agree with berthd's.
+  void noteEngineClock(const engine::EngineInfo& info, WallTime before, WallTime after) {
+    checkClock_ = false;
+    if (!info.systemTime) return;
+    const auto halfway = std::chrono::time_point_cast<std::chrono::nanoseconds>(before + (after - before) / 2);
+    engineOffset_ = *info.systemTime - halfway;
   }
 
   void probe() {
@@ -429,9 +481,13 @@ class Agent {
     const WallTime at = impl_.clock.wallNow();
     if (ping) {
       std::optional<EngineFacts> facts;
-      if (!up_) {
-        if (auto info = probe_->info()) facts = factsOf(*info);
-        requestList();
+      if (!up_ || checkClock_) {
+        const WallTime before = impl_.clock.wallNow();
+        if (auto info = probe_->info()) {
+          facts = factsOf(*info);
+          noteEngineClock(*info, before, impl_.clock.wallNow());
+        }
+        if (!up_) requestList();
       }
       up_ = true;
       impl_.post([&impl = impl_, name, at, facts] {
@@ -476,12 +532,24 @@ class Agent {
     streamStop_.request_stop();
   }
 
+  // A window that ends this close to its planned end ran its course.
+  static constexpr std::chrono::milliseconds kWindowSlack{100};
+  // How far back a window reaches into the one before it.
+  static constexpr std::chrono::milliseconds kWindowOverlap{50};
+  // How long the second connection (for listings asked for by events in a window) stays open after
+  // its last use.
+  static constexpr std::chrono::seconds kExtraConnectionIdle{10};
+
   Controller::Impl& impl_;
   const Host host_;
   const std::shared_ptr<engine::Engine> probe_;
   std::shared_ptr<engine::Engine> work_;  // guarded by mu_
   // The agent thread's own:
   bool up_ = false;  // the last probe was answered
+  std::chrono::nanoseconds engineOffset_{0};  // the engine's clock minus berthd's
+  bool checkClock_ = false;                   // read the engine's clock at the next probe
+  std::optional<SystemNanos> windowEnd_;      // the last event window's `until`, in the engine's clock
+  std::optional<Time> extraSince_;            // a listing was made in a window (second connection)
   Time nextProbe_{};
   Time nextList_{};
   mutable std::mutex mu_;

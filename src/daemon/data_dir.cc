@@ -18,7 +18,7 @@ class TlsEngineProvider final : public cluster::EngineProvider {
 
   Result<std::shared_ptr<engine::Engine>> connect(const cluster::Host& host, Role role) override {
     BERTH_ASSIGN_OR_RETURN(engine::Endpoint endpoint, dir_.hostEndpoint(host.name, host.url));
-    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeEngine(endpoint, optionsFor(role)));
+    BERTH_ASSIGN_OR_RETURN(auto e, engine::makeSocketEngine(endpoint, optionsFor(role)));
     return std::shared_ptr<engine::Engine>(std::move(e));
   }
 

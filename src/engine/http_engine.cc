@@ -1075,15 +1075,17 @@ Status HttpEngine::events(const EventsOptions& options, const EventFn& onEvent, 
     BERTH_ASSIGN_OR_RETURN(const Event event, json::decodeEvent(line));
     return onEvent(event);
   };
-  // dockerd sends the header only with the first event: no header deadline for an idle stream.
-  return streamLines(what, {.path = "/events" + q.str()}, transport::kNoTimeout, transport::kNoTimeout,
-                     onLine, stop, options.idle);
+  // dockerd sends the header only with the first event: no header deadline for an idle stream,
+  // only the one for the whole answer when it has an end.
+  const Timeout limit = options.timeout > Timeout::zero() ? options.timeout : transport::kNoTimeout;
+  return streamLines(what, {.path = "/events" + q.str()}, limit, limit, onLine, stop, options.idle);
 }
 
-// --- Factory
+// --- Factory (makeEngine: make_engine.cc; makeSocketEngine: socket_engine.cc)
 
-Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint, const EngineOptions& options) {
-  auto transport = transport::makeTransport(endpoint);
+Result<std::unique_ptr<Engine>> engineOver(const Endpoint& endpoint,
+                                           Result<std::unique_ptr<transport::Transport>> transport,
+                                           const EngineOptions& options) {
   if (!transport)
     return fail(transport.error().code(),
                 fmt::format("{}: {}", endpoint.describe(), transport.error().message()));
@@ -1099,10 +1101,6 @@ Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint, const Engin
   }
   auto client = std::make_unique<transport::HttpClient>(std::move(transport).value(), clientOptions);
   return std::unique_ptr<Engine>(std::make_unique<HttpEngine>(endpoint, std::move(client), options));
-}
-
-Result<std::unique_ptr<Engine>> makeEngine(const Endpoint& endpoint) {
-  return makeEngine(endpoint, EngineOptions{});
 }
 
 }  // namespace berth::engine

@@ -23,6 +23,7 @@ namespace berth::engine {
 
 namespace transport {
 class HttpClient;
+class Transport;
 struct HttpRequest;
 struct HttpResponse;
 using Timeout = std::chrono::milliseconds;
@@ -149,5 +150,11 @@ class HttpEngine final : public Engine {
   std::mutex versionMu_;
   std::optional<ApiVersion> version_;  // guarded by versionMu_
 };
+
+// An engine client over `transport`, made for `endpoint`: what makeEngine and makeSocketEngine
+// return. A transport that could not be made fails with the endpoint named.
+Result<std::unique_ptr<Engine>> engineOver(const Endpoint& endpoint,
+                                           Result<std::unique_ptr<transport::Transport>> transport,
+                                           const EngineOptions& options);
 
 }  // namespace berth::engine

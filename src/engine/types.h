@@ -670,6 +670,9 @@ struct EventsOptions {
   std::string since{};  // Unix time (may be fractional) or RFC 3339; empty: from now
   std::string until{};  // empty: until stopped
   Filters filters{};    // type, event, label, container, ...
+  // Over zero: the whole answer must have come within this (a stream with `until`, which the
+  // engine ends then); zero: no limit (an open stream has no end to wait for).
+  std::chrono::milliseconds timeout{0};
   // Optional, for a caller that does timed work on the thread following the stream (berthd's host
   // agents probe their host between events): called on that thread once the stream is requested,
   // after each batch of events, and whenever the stream has been quiet until the time the previous

@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "engine/endpoint.h"
+#include "engine/engine.h"
 #include "engine/transport/internal.h"
 #include "pki/digest.h"
 
@@ -959,3 +960,9 @@ Result<std::unique_ptr<Connection>> adoptStreamSocket(int fd, std::string addres
 }
 
 }  // namespace berth::engine::transport
+
+namespace berth::engine {
+
+void releaseThreadTlsState() { OPENSSL_thread_stop(); }
+
+}  // namespace berth::engine
