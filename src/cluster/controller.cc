@@ -364,8 +364,11 @@ class Agent {
     if (windowEnd_) o.since = unixSecondsText(*windowEnd_ - kWindowOverlap);
     const SystemNanos until = engineClock(end);
     o.until = unixSecondsText(until);
-    o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()) +
-                EngineProvider::optionsFor(EngineProvider::Role::Probe).requestTimeout;
+    // The engine must have ended its answer by a probe's deadline after the window's end (a window
+    // already over by now, after a slow probe, is answered at once: its events are all past).
+    const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()),
+                               std::chrono::milliseconds(0));
+    o.timeout = left + EngineProvider::optionsFor(EngineProvider::Role::Probe).requestTimeout;
     o.idle = [this, &stop] { return step(stop, true); };
     std::stop_source mine;
     {

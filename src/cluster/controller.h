@@ -8,10 +8,11 @@
 //   event    ─┤                    ▲                                   diff (slots), apply
 //   job done ─┘                    └──────────── results (containers, errors) ───────┘
 //
-// Per host, one thread (an agent): it follows the engine's event stream (any container event of a
-// berth container triggers a listing, so a dead container is seen within milliseconds) and, between
-// events, pings every probeInterval and lists berth's containers when an event arrived or every
-// relistInterval. Jobs run on a bounded pool, at most one per host at a time.
+// Per host, one thread and one connection (an agent): it pings every probeInterval, lists berth's
+// containers every relistInterval, and between probes reads the engine's events in windows that
+// end at the next probe (any container event of a berth container makes it list at once, on a
+// second connection while the window lasts, so a dead container is seen within milliseconds).
+// Jobs run on a bounded pool, at most one per host at a time.
 //
 // Thread-safety: every public method may be called from any thread. Mutating calls post to the
 // owner thread and wait for its answer; read calls return an immutable snapshot.
