@@ -2,6 +2,7 @@
 // client certificate and key that cannot be used are refused there, with what is wrong and where
 // the files came from. (Connections parse the identity again for each handshake; the integration
 // tests in tests/integration/engine/transports_test.cc cover handshakes with real engines.)
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -59,6 +60,37 @@ TEST(TlsMaterial, AnUnusableIdentityIsRefusedWhenTheClientIsMade) {
             "engine tcp://127.0.0.1:2376: TLS material from /etc/berth/h1: cert.pem holds no PEM certificate");
   EXPECT_EQ(errorOf(clientWith("not a CA", m.certPem, m.keyPem)),
             "engine tcp://127.0.0.1:2376: TLS material from /etc/berth/h1: ca.pem holds no PEM certificate");
+}
+
+// berthd's engines (makeSocketEngine): unix:// and tcp:// as makeEngine makes them; ssh:// refused,
+// so that berthd links no SSH transport.
+TEST(SocketEngine, MakesUnixAndTcpEnginesAndRefusesSsh) {
+  const Material m = mint();
+  Endpoint tcp;
+  tcp.scheme = Scheme::Tcp;
+  tcp.host = "127.0.0.1";
+  tcp.port = 2376;
+  tcp.tls = TlsMaterial{.caPem = m.caPem, .certPem = m.certPem, .keyPem = m.keyPem, .origin = "/etc/berth/h1"};
+  auto made = makeSocketEngine(tcp, EngineOptions{});
+  ASSERT_TRUE(made) << made.error().message();
+  EXPECT_EQ((*made)->address(), "tcp://127.0.0.1:2376");
+  tcp.tls->keyPem = m.otherKeyPem;  // the same checks as makeEngine
+  EXPECT_EQ(errorOf(makeSocketEngine(tcp, EngineOptions{})),
+            "engine tcp://127.0.0.1:2376: TLS material from /etc/berth/h1: key.pem does not belong to cert.pem");
+
+  Endpoint unix;
+  unix.scheme = Scheme::Unix;
+  unix.socketPath = "/run/nothing-here.sock";
+  EXPECT_TRUE(makeSocketEngine(unix, EngineOptions{}));  // connects at its first call
+
+  Endpoint ssh;
+  ssh.scheme = Scheme::Ssh;
+  ssh.host = "web-1";
+  ssh.socketPath = "/var/run/docker.sock";
+  const auto refused = makeSocketEngine(ssh, EngineOptions{});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::InvalidArgument);
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("only unix:// and tcp:// engines"));
 }
 
 }  // namespace
