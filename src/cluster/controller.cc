@@ -348,8 +348,8 @@ class Agent {
   }
 
   // Follows the engine's events until `end` (a window: the engine ends its answer then, by its own
-  // clock), or until the window fails or reconnect() or `stop` ends it. Event-requested listings
-  // are made in the stream's idle calls, on a second connection.
+  // clock), or until the window fails or `stop` ends it. Event-requested listings are made in the
+  // stream's idle calls, on a second connection.
   void watchEvents(Time end, std::stop_token stop) {
     const auto engineClock = [&](Time t) {
       return std::chrono::time_point_cast<std::chrono::nanoseconds>(impl_.clock.wallNow() + engineOffset_ +
@@ -370,12 +370,6 @@ class Agent {
                                std::chrono::milliseconds(0));
     o.timeout = left + EngineProvider::optionsFor(EngineProvider::Role::Probe).requestTimeout;
     o.idle = [this, &stop] { return step(stop, true); };
-    std::stop_source mine;
-    {
-      std::lock_guard lock(mu_);
-      streamStop_ = mine;
-    }
-    std::stop_callback forward(stop, [&mine] { mine.request_stop(); });
     auto s = probe_->events(
         o,
         [&](const engine::Event& e) {
@@ -386,7 +380,7 @@ class Agent {
           }
           return !stop.stop_requested();
         },
-        mine.get_token());
+        stop);
     if (s) {
       windowEnd_ = until;
       // Ended well before its time (the engine's clock is ahead of what berthd thought): the
@@ -513,8 +507,8 @@ class Agent {
     }
     if (up_) {
       // Connections kept from before are suspect (a host that dropped packets leaves them open and
-      // silent): the event stream ends (and opens again once the host answers), and work uses
-      // fresh connections.
+      // silent): work uses fresh connections. (No event window is open: windows and probes take
+      // turns on this thread.)
       reconnect();
     }
     up_ = false;
@@ -527,12 +521,11 @@ class Agent {
     });
   }
 
-  // Replaces the work engine (and so its pooled connections) and ends the current event stream.
+  // Replaces the work engine (and so its pooled connections).
   void reconnect() {
     auto fresh = impl_.provider.connect(host_, EngineProvider::Role::Work);
     std::lock_guard lock(mu_);
     if (fresh) work_ = std::move(*fresh);
-    streamStop_.request_stop();
   }
 
   // A window that ends this close to its planned end ran its course.
@@ -559,7 +552,6 @@ class Agent {
   std::condition_variable_any wake_;
   bool listRequested_ = true;                                       // guarded by mu_
   std::optional<std::chrono::steady_clock::time_point> listSoon_;  // guarded by mu_
-  std::stop_source streamStop_;  // guarded by mu_: ends the current event stream
   std::jthread thread_;
 };
 

@@ -481,15 +481,18 @@ struct ClientTls {
   std::unique_ptr<const ClientIdentity> identity;  // none: berth presents no client certificate
 };
 
-// The identity's certificates and key, checked to belong together. Errors name what is wrong
-// without the material itself; `origin` says where it came from.
+// Unusable TLS material: what is wrong, without the material itself; `origin` says where it came
+// from.
+Unexpected badMaterial(const std::string& origin, std::string_view what) {
+  ERR_clear_error();
+  return fail(ErrorCode::InvalidArgument,
+              fmt::format("TLS material from {}: {}", origin.empty() ? "memory" : origin, what));
+}
+
+// The identity's certificates and key, checked to belong together.
 Result<ParsedIdentity> parseIdentity(const std::string& certPem, const std::string& keyPem,
                                      const std::string& origin) {
-  const auto bad = [&](std::string_view what) {
-    ERR_clear_error();
-    return fail(ErrorCode::InvalidArgument,
-                fmt::format("TLS material from {}: {}", origin.empty() ? "memory" : origin, what));
-  };
+  const auto bad = [&](std::string_view what) { return badMaterial(origin, what); };
   ParsedIdentity identity;
   identity.chain = readCertificates(certPem);
   if (identity.chain.empty()) return bad("cert.pem holds no PEM certificate");
@@ -504,12 +507,7 @@ Result<ParsedIdentity> parseIdentity(const std::string& certPem, const std::stri
 
 Result<ClientTls> parseClientTls(const TlsMaterial& tls) {
   auto cas = readCertificates(tls.caPem);
-  if (cas.empty()) {
-    ERR_clear_error();
-    return fail(ErrorCode::InvalidArgument,
-                fmt::format("TLS material from {}: ca.pem holds no PEM certificate",
-                            tls.origin.empty() ? "memory" : tls.origin));
-  }
+  if (cas.empty()) return badMaterial(tls.origin, "ca.pem holds no PEM certificate");
   ClientTls out;
   BERTH_ASSIGN_OR_RETURN(out.ctx, sharedTrustContext(tls.caPem, cas));
   if (tls.certPem.empty() && tls.keyPem.empty()) return out;  // no client certificate
