@@ -19,9 +19,11 @@
 #include "base/strings.h"
 #include "base/time.h"
 #include "cluster/scheduler.h"
+#include "engine/endpoint.h"
 #include "engine/image_copy.h"
 #include "engine/image_reference.h"
 #include "hosts/inventory.h"
+#include "mesh/address.h"
 #include "plan/apply.h"
 #include "plan/diff.h"
 #include "plan/observe.h"
@@ -91,6 +93,10 @@ std::vector<ObservedTaskContainer> observedContainers(const std::vector<engine::
       c.health = HealthStatus::Healthy;
     } else if (s.status.find("(health: starting)") != std::string::npos) {
       c.health = HealthStatus::Starting;
+    }
+    for (const auto& [network, endpoint] : s.networks) {
+      if (endpoint.ipAddress.empty()) continue;
+      if (auto ip = mesh::parseIpv4(endpoint.ipAddress)) c.addresses.emplace_back(network, *ip);
     }
     if (c.phase == ContainerPhase::Exited) {
       const auto open = s.status.find('(');
@@ -226,6 +232,10 @@ struct Controller::Impl {
   std::atomic<bool> ownerStarted{false};
   std::atomic<std::thread::id> ownerId{};  // set by the owner thread itself, first thing
 
+  // ---- the mesh (options.mesh)
+  std::unique_ptr<MeshSync> meshSync{};
+  std::string meshFingerprint{};  // owner thread: what meshSync was last told
+
   // ---- stats
   mutable std::mutex statsMu;
   ReconcileStats stats{};
@@ -283,6 +293,7 @@ struct Controller::Impl {
   Status commit(const Change& change);
   std::string newTaskId();
   void rebalanceStep();
+  void updateMesh();
 };
 
 // One host: probes, listings and the engine's events, on one thread and one connection. While the
@@ -782,7 +793,50 @@ void Controller::Impl::pass() {
     if (!rebalancing.empty()) rebalanceStep();
     if (d.change.empty()) break;
   }
+  updateMesh();
   publish();
+}
+
+void Controller::Impl::updateMesh() {
+  if (!meshSync) return;
+  MeshInput in;
+  std::string fingerprint;
+  {
+    std::lock_guard lock(agentsMu);
+    for (const auto& [name, host] : state.hosts) {
+      auto o = obs.find(name);
+      auto a = agents.find(name);
+      if (o == obs.end() || o->second.health != HostHealth::Ready || a == agents.end()) continue;
+      auto endpoint = engine::parseEndpoint(host.url, true);
+      if (!endpoint || endpoint->host.empty()) continue;
+      in.hosts.push_back({name, host.index, endpoint->host, a->second->work()});
+      fingerprint += fmt::format("h {} {} {}\n", name, host.index, endpoint->host);
+    }
+  }
+  for (const auto& [name, stack] : state.stacks) {
+    (void)stack;
+    in.stacks.push_back(name);
+    fingerprint += "s " + name + "\n";
+  }
+  for (const MeshHost& h : in.hosts) {
+    for (const ObservedTaskContainer& c : obs[h.name].containers) {
+      if (c.phase != ContainerPhase::Running) continue;
+      if (c.health != HealthStatus::None && c.health != HealthStatus::Healthy) continue;
+      if (auto s = state.stacks.find(c.stack); s == state.stacks.end() || s->second.removing) continue;
+      // A replica being stopped (replaced, scaled away) takes no new callers while it shuts down.
+      if (auto t = state.tasks.find(c.task); t == state.tasks.end() || t->second.desired != DesiredState::Running) {
+        continue;
+      }
+      for (const auto& [network, ip] : c.addresses) {
+        in.records[network].push_back({ip, meshNames(c.stack, c.service, c.slot)});
+        fingerprint += fmt::format("r {} {} {} {} {}\n", network, ip, c.stack, c.service, c.slot);
+      }
+      if (c.addresses.size() > 1) in.multiHomed.push_back({h.name, c.addresses});
+    }
+  }
+  if (fingerprint == meshFingerprint) return;
+  meshFingerprint = std::move(fingerprint);
+  meshSync->update(std::move(in));
 }
 
 void Controller::Impl::dispatch(const HostJob& job) {
@@ -821,10 +875,13 @@ void Controller::Impl::dispatch(const HostJob& job) {
   const std::string version = options.version;
   Clock& clk = clock;
   std::stop_token stop = jobStop.get_token();
-  submitJob([this, job, work, project = *project, engine, peers, version, &clk, stop] {
+  int hostIndex = 0;
+  if (auto h = state.hosts.find(job.host); h != state.hosts.end()) hostIndex = h->second.index;
+  submitJob([this, job, work, project = *project, engine, peers, version, &clk, stop, hostIndex]() mutable {
     JobResult r;
     r.job = job;
     engine::Engine& e = *engine;
+    const bool meshed = options.mesh.has_value() && !work.remove;
     const auto finish = [&] {
       r.listStarted = std::chrono::steady_clock::now();
       if (auto listed = listBerthContainers(e)) {
@@ -872,6 +929,24 @@ void Controller::Impl::dispatch(const HostJob& job) {
                                      "(send it with `berth image push {}`)",
                                      ref, tried, ref);
     }
+    if (meshed) {
+      auto onMesh = std::make_shared<spec::Project>(*project);
+      if (Status s = meshProject(e, *options.mesh, hostIndex, *onMesh); !s) {
+        r.error = "mesh: " + s.error().message();
+        for (const auto& [container, task] : work.containerTask) r.taskErrors[task] = r.error;
+        for (const auto& [service, slots] : work.slots) {
+          (void)service;
+          for (const plan::Slot& slot : slots) {
+            if (auto t = slot.labels.find(std::string(labels::kTask)); t != slot.labels.end()) {
+              r.taskErrors[t->second] = r.error;
+            }
+          }
+        }
+        finish();
+        return;
+      }
+      project = std::move(onMesh);
+    }
     plan::ObserveOptions oo;
     oo.images = work.images;
     auto observed = plan::observe(e, job.stack, oo);
@@ -892,6 +967,7 @@ void Controller::Impl::dispatch(const HostJob& job) {
     up.build = plan::BuildPolicy::Never;
     up.removeOrphans = true;
     up.version = version;
+    up.serviceAliases = !meshed;
     // A slot whose image is missing cannot get a new container: its task fails with the reason.
     for (auto& [service, slots] : up.slots) {
       auto s = project->services.find(service);
@@ -934,6 +1010,7 @@ void Controller::Impl::dispatch(const HostJob& job) {
 
 void Controller::Impl::jobDone(JobResult r) {
   busy.erase(r.job.host);
+  if (meshSync) meshSync->networksChanged(r.job.host);
   dirty = true;
   HostObservation& o = obs[r.job.host];
   if (!r.error.empty()) {
@@ -1125,6 +1202,10 @@ Status Controller::start() {
     (void)name;
     impl_->startAgent(host);
   }
+  if (impl_->options.mesh) {
+    BERTH_TRY(impl_->options.mesh->layout.validate());
+    impl_->meshSync = std::make_unique<MeshSync>(*impl_->options.mesh, impl_->events);
+  }
   impl_->publish();
   for (int i = 0; i < std::max(1, impl_->options.jobThreads); ++i) {
     impl_->workers.emplace_back([impl = impl_.get()] {
@@ -1180,6 +1261,7 @@ void Controller::stop() {
   }
   impl_->jobCv.notify_all();
   impl_->workers.clear();  // joins
+  if (impl_->meshSync) impl_->meshSync->stop();
   std::map<std::string, std::unique_ptr<Agent>> agents;
   {
     std::lock_guard lock(impl_->agentsMu);

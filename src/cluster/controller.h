@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "cluster/events.h"
+#include "cluster/mesh.h"
 #include "cluster/model.h"
 #include "cluster/reconcile.h"
 #include "cluster/service_def.h"
@@ -57,6 +58,8 @@ struct ControllerOptions {
   int jobThreads = 8;
   int historyPerSlot = 5;
   std::string version{};  // berth's version, for com.docker.compose.version on containers
+  // The cross-host network (docs/network.md); unset: each host's networks stay its own.
+  std::optional<MeshOptions> mesh{};
   // Test seam for crash tests: called after every commit ("commit") and at every step a job takes
   // on an engine ("step Creating web-1"); berthd's hidden --crash-at N kills the process there.
   std::function<void(std::string_view what)> crashPoint{};

@@ -201,6 +201,9 @@ struct ObservedTaskContainer {
   ContainerPhase phase = ContainerPhase::Created;
   HealthStatus health = HealthStatus::None;
   std::optional<int> exitCode{};  // known for exited containers seen through events or inspect
+  // Its IPv4 address on each network it is attached to (engine network name → address, host
+  // order), for the mesh's DNS names.
+  std::vector<std::pair<std::string, std::uint32_t>> addresses{};
 
   friend bool operator==(const ObservedTaskContainer&, const ObservedTaskContainer&) = default;
 };

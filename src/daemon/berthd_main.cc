@@ -22,6 +22,7 @@
 #include "daemon/api.h"
 #include "daemon/data_dir.h"
 #include "daemon/http_server.h"
+#include "mesh/address.h"
 #include "pki/certificate.h"
 
 namespace {
@@ -37,6 +38,11 @@ struct Flags {
   std::string logLevel = "info";
   double downAfter = 5;
   double probeInterval = 1;
+  bool noMesh = false;
+  std::string meshRange = "10.210.0.0/16";
+  int meshHostPrefix = 24;
+  int meshNetworkPrefix = 27;
+  int meshPort = 51820;
   int crashAt = 0;  // hidden, for crash tests: SIGKILL itself at the N-th crash point
 };
 
@@ -109,6 +115,18 @@ int run(const Flags& flags) {
   options.downAfter = std::chrono::milliseconds(static_cast<long long>(flags.downAfter * 1000));
   options.probeInterval = std::chrono::milliseconds(static_cast<long long>(flags.probeInterval * 1000));
   options.version = BERTH_VERSION;
+  if (!flags.noMesh) {
+    auto range = mesh::parseIpv4Net(flags.meshRange);
+    if (!range) return fatal("--mesh-range: " + range.error().message());
+    cluster::MeshOptions mesh;
+    mesh.layout.range = *range;
+    mesh.layout.hostPrefix = flags.meshHostPrefix;
+    mesh.layout.networkPrefix = flags.meshNetworkPrefix;
+    if (Status s = mesh.layout.validate(); !s) return fatal(s.error().message());
+    if (flags.meshPort < 1 || flags.meshPort > 65535) return fatal("--mesh-port must be 1 to 65535");
+    mesh.listenPort = flags.meshPort;
+    options.mesh = mesh;
+  }
   if (flags.crashAt > 0) {
     // The crash tests' seam: die at the N-th commit or engine step, as a power cut would.
     auto seen = std::make_shared<std::atomic<int>>(0);
@@ -182,6 +200,17 @@ int main(int argc, char** argv) {
   app.add_option("--down-after", flags.downAfter, "Seconds without an answer before a host is down")
       ->capture_default_str();
   app.add_option("--probe-interval", flags.probeInterval, "Seconds between probes of each host")
+      ->capture_default_str();
+  app.add_flag("--no-mesh", flags.noMesh,
+               "Leave each host's networks to itself: no WireGuard mesh, cross-host DNS or ingress");
+  app.add_option("--mesh-range", flags.meshRange, "The cluster's address range; each host gets a subnet of it")
+      ->capture_default_str();
+  app.add_option("--mesh-host-prefix", flags.meshHostPrefix, "Prefix length of each host's subnet")
+      ->capture_default_str();
+  app.add_option("--mesh-network-prefix", flags.meshNetworkPrefix,
+                 "Prefix length of a network's subnet on a host (slice 0 is the host's own)")
+      ->capture_default_str();
+  app.add_option("--mesh-port", flags.meshPort, "The UDP port WireGuard listens on, on every host")
       ->capture_default_str();
   app.add_option("--crash-at", flags.crashAt, "")->group("");  // tests: SIGKILL at the N-th commit or step
   app.set_version_flag("--version", std::string("berthd ") + BERTH_VERSION);

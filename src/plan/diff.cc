@@ -518,6 +518,7 @@ class Differ {
   TranslateOptions translateOptions(const ObservedImage* img) const {
     TranslateOptions t;
     t.version = options_.version;
+    t.serviceAliases = options_.serviceAliases;
     if (img != nullptr) t.imageId = img->id;
     return t;
   }

@@ -74,6 +74,10 @@ struct UpOptions {
   // Do not order containers after, or wait for, their depends_on (the controller spreads a stack
   // over hosts; a dependency may run elsewhere).
   bool ignoreDependsOn = false;
+  // Give containers their service's name as a network alias (compose does). The controller's mesh
+  // answers service names itself, with every host's replicas; the engine's alias would answer with
+  // the local ones only.
+  bool serviceAliases = true;
 };
 
 Result<Plan> diff(const spec::Project& project, const Observed& observed, const UpOptions& options);

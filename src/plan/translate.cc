@@ -449,7 +449,7 @@ Result<ContainerSpec> containerSpec(const spec::Project& project, const spec::Se
       engine::EndpointSettings e;
       if (!options.oneOff) {
         e.aliases.push_back(c.name);
-        e.aliases.push_back(s.name);
+        if (options.serviceAliases) e.aliases.push_back(s.name);
       }
       if (sn) {
         for (const std::string& a : sn->aliases) {

@@ -48,6 +48,8 @@ struct TranslateOptions {
   // One-off (`run`) container: oneoff=True, no service alias on networks, the slug label.
   bool oneOff = false;
   std::string slug{};
+  // The service's name as a network alias (UpOptions::serviceAliases).
+  bool serviceAliases = true;
   // Anonymous volumes of a container being replaced: mount target → volume name. They are mounted
   // at the same targets so that recreation keeps their data.
   std::map<std::string, std::string> inheritedVolumes{};

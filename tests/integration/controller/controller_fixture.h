@@ -86,6 +86,10 @@ class Fleet {
     const char* level = std::getenv("BERTH_TEST_BERTHD_LOG");
     std::vector<std::string> argv{BERTHD_BINARY, "--data-dir", data_.string(), "--listen", controllerUrl(),
                                   "--log-level", level != nullptr ? level : "info"};
+#ifndef BERTH_TEST_MESH
+    // The mesh has tests of its own (tests/integration/network, which define BERTH_TEST_MESH).
+    argv.push_back("--no-mesh");
+#endif
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto p = BackgroundProcess::start(argv, {});
     ASSERT_TRUE(p) << p.error().message();

@@ -1,0 +1,83 @@
+// What the network agent on one host is told: the mesh as that host should have it, rendered as
+// the files berthd uploads into the agent (mesh/agent.h).
+//
+//   apply.sh   — a POSIX shell script that brings the host to the configuration and is safe to run
+//                again: the WireGuard interface (the kernel's, else wireguard-go) with its peers,
+//                routes to the other hosts' subnets, the iptables chains that keep networks apart
+//                across hosts and keep the mesh free of SNAT, and one DNS server (dnsmasq) per
+//                stack network plus one for names outside the cluster. The agent runs it again
+//                when it starts (after its host's engine restarts), so the host comes back alone.
+//   dns/NETWORK/hosts — the names that network's members resolve; dnsmasq re-reads the directory
+//                when a file changes, so a replica that starts, dies or moves needs no reload.
+//
+// Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "mesh/address.h"
+
+namespace berth::mesh {
+
+inline constexpr std::string_view kInterface = "berth0";
+inline constexpr int kDefaultListenPort = 51820;
+// Inside the agent: its state volume (the private key never leaves it) and its runtime directory.
+inline constexpr std::string_view kStateDir = "/var/lib/berth-net";
+inline constexpr std::string_view kRunDir = "/run/berth-net";
+
+struct MeshPeer {
+  std::string host{};       // the peer's name, for comments and errors
+  std::string publicKey{};  // base64, as `wg pubkey` prints it
+  std::string endpoint{};   // "ADDRESS:PORT" the peer's WireGuard listens on
+  Ipv4Net subnet{};         // the peer's subnet of the cluster range
+};
+
+// A stack network as it is on this host.
+struct MeshNetwork {
+  std::string name{};                  // the engine's network name ("shop_backend")
+  Ipv4Net slice{};                     // its subnet on this host
+  std::vector<Ipv4Net> remoteSlices{};  // its subnets on the other hosts
+  // `internal: true`: nothing leaves the cluster range (the engine's own internal networks have no
+  // route at all, not even to the other hosts, so the mesh makes them ordinary and drops the rest).
+  bool internal = false;
+};
+
+// A container on several networks sends from the address of the network its default route is on,
+// whichever network the destination is: its address on one network is let into another of its
+// networks' subnets, leaving its host (outbound) or arriving at another (inbound).
+struct MeshGrant {
+  std::uint32_t source = 0;
+  Ipv4Net destination{};
+  bool outbound = false;
+  friend bool operator==(const MeshGrant&, const MeshGrant&) = default;
+};
+
+struct HostMeshConfig {
+  std::string host{};
+  Ipv4Net range{};
+  Ipv4Net subnet{};  // this host's
+  int listenPort = kDefaultListenPort;
+  std::vector<MeshPeer> peers{};
+  std::vector<MeshNetwork> networks{};
+  std::vector<MeshGrant> grants{};
+  // Stack names: STACK and NAME.STACK are answered from the mesh only, never sent upstream.
+  std::vector<std::string> stacks{};
+};
+
+// The agent's script for `config` (see the file comment). Deterministic: the same configuration
+// renders the same text, so berthd runs it only when something changed.
+std::string renderApplyScript(const HostMeshConfig& config);
+
+// One address and the names that resolve to it.
+struct DnsRecord {
+  std::uint32_t address = 0;
+  std::vector<std::string> names{};
+  friend bool operator==(const DnsRecord&, const DnsRecord&) = default;
+};
+
+// A hosts file (dnsmasq --hostsdir), records sorted so that equal sets render equal text.
+std::string renderHostsFile(std::vector<DnsRecord> records);
+
+}  // namespace berth::mesh

@@ -1,0 +1,317 @@
+// The cross-host network against real engines: berthd with its mesh on (the default) over three
+// namespace hosts, each with its own dockerd, joined by wireguard-go (the machine's kernel has no
+// WireGuard module). Stacks are placed tier by tier on different hosts with constraints, and the
+// tests look from inside the containers: what resolves, what answers, what a capture on the link
+// between hosts sees.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "harness/background_process.h"
+#include "harness/names.h"
+#include "harness/wait.h"
+#include "integration/controller/controller_fixture.h"
+
+namespace berth::testing::controller {
+namespace {
+
+// Runs `cmd` in a container of host i through the docker CLI (a container's view of the network is
+// what is under test).
+CommandResult execIn(int host, const std::string& container, const std::vector<std::string>& cmd,
+                     std::chrono::milliseconds timeout = 30s) {
+  std::vector<std::string> argv{"docker", "-H", Fleet::get().host(host).unixSocketUrl(), "exec", container};
+  argv.insert(argv.end(), cmd.begin(), cmd.end());
+  auto r = runCommand(argv, {.timeout = timeout});
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : CommandResult{};
+}
+
+// An HTTP GET from inside a container (busybox nc: its wget crashes in the static build).
+std::string httpGet(int host, const std::string& container, const std::string& target) {
+  auto r = execIn(host, container,
+                  {"sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 " + target + " 80 2>&1"});
+  return r.out + r.err;
+}
+
+// The addresses a name resolves to from inside a container (nslookup's answers).
+std::vector<std::string> resolve(int host, const std::string& container, const std::string& name) {
+  auto r = execIn(host, container, {"nslookup", "-type=a", name});
+  std::vector<std::string> out;
+  bool answers = false;
+  for (const std::string& line : split(r.out, '\n')) {
+    if (line.rfind("Name:", 0) == 0) answers = true;
+    if (answers && line.rfind("Address:", 0) == 0) out.push_back(std::string(trim(line.substr(8))));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The address of a container on a network, as its engine says.
+std::string addressOn(int host, const std::string& container, const std::string& network) {
+  auto c = Fleet::get().engineOf(host).inspectContainer(container);
+  EXPECT_TRUE(c) << c.error().message();
+  if (!c) return {};
+  auto it = c->networkSettings.networks.find(network);
+  return it == c->networkSettings.networks.end() ? std::string() : it->second.ipAddress;
+}
+
+std::string tier(const std::string& name, const std::string& hostname, const std::string& networks) {
+  return "  " + name + ":\n"
+         "    image: busybox:latest\n"
+         "    command: [sh, -c, \"mkdir -p /www && echo tier-" + name +
+         " > /www/index.html && exec httpd -f -p 80 -h /www\"]\n"
+         "    networks: " + networks + "\n"
+         "    deploy: {placement: {constraints: [node.hostname == " + hostname + "]}}\n";
+}
+
+std::string threeTier() {
+  return "services:\n" + tier("web", "node-1", "[web-app]") + tier("app", "node-2", "[web-app, app-db]") +
+         tier("db", "node-3", "[app-db]") +
+         "networks:\n"
+         "  web-app: {}\n"
+         "  app-db: {internal: true}\n";
+}
+
+class MeshTest : public ::testing::Test {
+ protected:
+  Fleet& fleet = Fleet::get();
+
+  void deploy(const std::string& stack, const StackDir& dir) {
+    auto r = fleet.berth({"stack", "deploy", "-c", dir.file(), stack});
+    ASSERT_EQ(r.exitCode, 0) << r.describe() << fleet.berthdLog();
+  }
+  void waitRunning(const std::string& stack, std::size_t n) {
+    Status s = waitFor(
+        "tasks running",
+        [&]() -> Status {
+          auto running = fleet.running(stack);
+          if (running.size() == n) return ok();
+          return fail(ErrorCode::NotFound, std::to_string(running.size()) + " running");
+        },
+        60s, 200ms);
+    ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  }
+};
+
+TEST_F(MeshTest, ThreeTiersOnThreeHostsKeepTheirPromises) {
+  const std::string stack = uniqueName("tt");
+  StackDir dir(threeTier());
+  deploy(stack, dir);
+  waitRunning(stack, 3);
+  const std::string web = stack + "-web-1", app = stack + "-app-1", db = stack + "-db-1";
+  const std::string appIp = addressOn(1, app, stack + "_web-app");
+  const std::string dbIp = addressOn(2, db, stack + "_app-db");
+  ASSERT_FALSE(appIp.empty());
+  ASSERT_FALSE(dbIp.empty());
+  // Each host's networks are slices of its own subnet of the cluster range.
+  EXPECT_EQ(appIp.rfind("10.210.2.", 0), 0u) << appIp;
+  EXPECT_EQ(dbIp.rfind("10.210.3.", 0), 0u) << dbIp;
+
+  // web (node-1) reaches app (node-2) by name, app reaches db (node-3) by name.
+  Status s = waitFor(
+      "web -> app",
+      [&]() -> Status {
+        std::string out = httpGet(0, web, "app");
+        return out.find("tier-app") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+      },
+      20s, 200ms);
+  ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  s = waitFor(
+      "app -> db",
+      [&]() -> Status {
+        std::string out = httpGet(1, app, "db");
+        return out.find("tier-db") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+      },
+      20s, 200ms);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_THAT(httpGet(1, app, "db." + stack), ::testing::HasSubstr("tier-db"));
+  EXPECT_THAT(httpGet(1, app, stack + "-db-1"), ::testing::HasSubstr("tier-db"));
+  EXPECT_EQ(resolve(0, web, "app"), std::vector<std::string>{appIp});
+  EXPECT_EQ(resolve(0, web, "app." + stack), std::vector<std::string>{appIp});
+  EXPECT_EQ(resolve(0, web, stack + "-app-1"), std::vector<std::string>{appIp});
+
+  // web can neither resolve db (by any of its names) nor reach it by address; nor reach app's
+  // address on the network it is not on.
+  EXPECT_TRUE(resolve(0, web, "db").empty());
+  EXPECT_TRUE(resolve(0, web, "db." + stack).empty());
+  EXPECT_TRUE(resolve(0, web, stack + "-db-1").empty());
+  EXPECT_THAT(httpGet(0, web, dbIp), ::testing::Not(::testing::HasSubstr("tier-db")));
+  EXPECT_THAT(httpGet(0, web, addressOn(1, app, stack + "_app-db")), ::testing::Not(::testing::HasSubstr("tier-app")));
+  // db's network is internal: nothing outside the cluster (host 1's own address, say).
+  EXPECT_THAT(execIn(2, db, {"sh", "-c", "nc -w 2 " + fleet.host(0).address() + " 2376 </dev/null; echo rc=$?"}).out,
+              ::testing::HasSubstr("rc=1"));
+  fleet.removeStack(stack);
+}
+
+TEST_F(MeshTest, TrafficBetweenHostsIsEncrypted) {
+  const std::string stack = uniqueName("enc");
+  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") + "networks:\n  net: {}\n");
+  deploy(stack, dir);
+  waitRunning(stack, 2);
+  const std::string a = stack + "-a-1";
+  Status s = waitFor(
+      "a -> b",
+      [&]() -> Status {
+        std::string out = httpGet(0, a, "b");
+        return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+      },
+      20s, 200ms);
+  ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+
+  // Capture host 2's link (its veth in the root namespace) while a known payload crosses to it.
+  TempDir capture("berth-capture-");
+  const std::string pcap = (capture.path() / "link.pcap").string();
+  const std::string link = "bth" + std::to_string(fleet.host(1).index());
+  auto tcpdump = BackgroundProcess::start({"tcpdump", "-i", link, "-n", "--immediate-mode", "-U", "-w", pcap}, {});
+  ASSERT_TRUE(tcpdump) << tcpdump.error().message();
+  ASSERT_TRUE((*tcpdump)->waitForOutput("listening on", 10s)) << (*tcpdump)->describe();
+  const std::string payload = "berth-known-payload-7f3a9c";
+  std::string answer;
+  for (int i = 0; i < 3; ++i) {
+    answer = execIn(0, a, {"sh", "-c", "printf 'GET /" + payload + " HTTP/1.0\\r\\n\\r\\n' | nc -w 2 b 80"}).out;
+  }
+  EXPECT_THAT(answer, ::testing::HasSubstr("404"));  // it arrived: b's httpd has no such page
+  (*tcpdump)->signal(SIGINT);
+  (void)(*tcpdump)->wait(10s);
+  std::ifstream in(pcap, std::ios::binary);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  const std::string raw = bytes.str();
+  EXPECT_GT(raw.size(), 1000u) << "the capture saw nothing: " << (*tcpdump)->describe();
+  EXPECT_EQ(raw.find(payload), std::string::npos) << "the payload crossed the link in plaintext";
+  // What crossed was WireGuard (UDP to its port).
+  auto wg = runCommand({"tcpdump", "-r", pcap, "-n", "udp port 51820"});
+  ASSERT_TRUE(wg);
+  EXPECT_GT(split(wg->out, '\n').size(), 3u) << wg->describe();
+  fleet.removeStack(stack);
+}
+
+TEST_F(MeshTest, AMovedReplicaIsReachableByNameWithinASecond) {
+  const std::string stack = uniqueName("mv");
+  StackDir dir("services:\n" + tier("client", "node-1", "[net]") + tier("mover", "node-2", "[net]") +
+               "networks:\n  net: {}\n");
+  deploy(stack, dir);
+  waitRunning(stack, 2);
+  const std::string client = stack + "-client-1";
+  const std::string before = addressOn(1, stack + "-mover-1", stack + "_net");
+  Status s = waitFor(
+      "mover resolves",
+      [&]() -> Status {
+        auto r = resolve(0, client, "mover");
+        return r == std::vector<std::string>{before} ? ok() : fail(ErrorCode::NotFound, join(r, ","));
+      },
+      20s, 100ms);
+  ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+
+  // Move it to node-3.
+  dir.write("services:\n" + tier("client", "node-1", "[net]") + tier("mover", "node-3", "[net]") +
+            "networks:\n  net: {}\n");
+  auto r = fleet.berth({"stack", "deploy", "--detach", "-c", dir.file(), stack});
+  ASSERT_EQ(r.exitCode, 0) << r.describe();
+  std::string after;
+  s = waitFor(
+      "mover running on node-3",
+      [&]() -> Status {
+        for (const auto& c : fleet.containers(2, stack)) {
+          if (c.state == engine::ContainerStatus::Running && c.labels.count("io.berth.service") &&
+              c.labels.at("io.berth.service") == "mover") {
+            auto it = c.networks.find(stack + "_net");
+            if (it != c.networks.end()) after = it->second.ipAddress;
+            return ok();
+          }
+        }
+        return fail(ErrorCode::NotFound, "not yet");
+      },
+      60s, 20ms);
+  ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  const auto seen = std::chrono::steady_clock::now();
+  s = waitFor(
+      "mover resolves to its new address",
+      [&]() -> Status {
+        auto addrs = resolve(0, client, "mover");
+        return addrs == std::vector<std::string>{after} ? ok() : fail(ErrorCode::NotFound, join(addrs, ","));
+      },
+      10s, 20ms);
+  ASSERT_TRUE(s) << s.error().message();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - seen);
+  std::cerr << "[mesh] moved replica resolvable " << took.count() << " ms after it was seen running\n";
+  EXPECT_LE(took, 1000ms) << fleet.berthdLog();
+  EXPECT_THAT(httpGet(0, client, "mover"), ::testing::HasSubstr("tier-mover"));
+  fleet.removeStack(stack);
+}
+
+TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
+  const std::string stack = uniqueName("lost");
+  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-3", "[net]") + "networks:\n  net: {}\n");
+  deploy(stack, dir);
+  waitRunning(stack, 2);
+  const std::string a = stack + "-a-1";
+  const auto reachesB = [&]() -> Status {
+    std::string out = httpGet(0, a, "b");
+    return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+  };
+  ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
+
+  // Host 3 drops off the network: the controller declares it down and the others drop its peer.
+  ASSERT_TRUE(fleet.host(2).setReachable(false));
+  const auto peers = [&](int host) {
+    auto r = execIn(host, "berth-net", {"wg", "show", "berth0", "peers"});
+    return static_cast<int>(split(std::string(trim(r.out)), '\n').size());
+  };
+  Status s = waitFor(
+      "host 1 drops host 3's peer",
+      [&]() -> Status { return peers(0) == 1 ? ok() : fail(ErrorCode::NotFound, std::to_string(peers(0))); }, 30s,
+      200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+
+  ASSERT_TRUE(fleet.host(2).setReachable(true));
+  fleet.waitHostsReady(60s);
+  s = waitFor(
+      "host 1 has both peers again",
+      [&]() -> Status { return peers(0) == 2 ? ok() : fail(ErrorCode::NotFound, std::to_string(peers(0))); }, 30s,
+      200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  EXPECT_TRUE(waitFor("a -> b again", reachesB, 30s, 200ms)) << fleet.berthdLog();
+  fleet.removeStack(stack);
+}
+
+TEST_F(MeshTest, AnEngineRestartBringsTheAgentAndTheMeshBack) {
+  const std::string stack = uniqueName("rs");
+  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") + "networks:\n  net: {}\n");
+  deploy(stack, dir);
+  waitRunning(stack, 2);
+  const std::string a = stack + "-a-1";
+  const auto reachesB = [&]() -> Status {
+    std::string out = httpGet(0, a, "b");
+    return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+  };
+  ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
+  // Host 2's engine restarts: wireguard-go, the DNS servers and the containers go with it.
+  ASSERT_TRUE(fleet.host(1).restartEngine());
+  fleet.waitHostsReady(60s);
+  EXPECT_TRUE(waitFor("a -> b after the restart", reachesB, 60s, 200ms)) << fleet.berthdLog();
+  fleet.removeStack(stack);
+}
+
+TEST_F(MeshTest, ANetworkOverlappingTheMeshRangeIsAnErrorThatNamesTheHost) {
+  // Host 1's engine has a network of its own inside the cluster range.
+  engine::NetworkCreate create;
+  create.name = uniqueName("squatter");
+  create.ipam.config.push_back({.subnet = "10.210.250.0/24"});
+  auto made = fleet.engineOf(0).createNetwork(create);
+  ASSERT_TRUE(made) << made.error().message();
+  const std::string stack = uniqueName("ov");
+  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + "networks:\n  net: {}\n");
+  // The deploy fails, saying which host, which network and which range.
+  auto r = fleet.berth({"stack", "deploy", "-c", dir.file(), stack});
+  EXPECT_NE(r.exitCode, 0) << r.describe();
+  EXPECT_THAT(r.err, ::testing::HasSubstr("failed on h1: mesh: the engine's network " + create.name +
+                                          " (10.210.250.0/24) overlaps the mesh range 10.210.0.0/16"));
+  fleet.removeStack(stack);
+  ASSERT_TRUE(fleet.engineOf(0).removeNetwork(create.name));
+}
+
+}  // namespace
+}  // namespace berth::testing::controller
