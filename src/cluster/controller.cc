@@ -687,7 +687,7 @@ Status Controller::Impl::ensureDefs() {
       continue;
     }
     for (const auto& [name, service] : (*p)->services) {
-      auto d = serviceDef(**p, service, generation);
+      auto d = serviceDef(**p, service, generation, options.mesh.has_value());
       if (!d) {
         log::error("stack {} version {}: {}", stack, generation, d.error().message());
         continue;
@@ -809,8 +809,10 @@ void Controller::Impl::updateMesh() {
       if (o == obs.end() || o->second.health != HostHealth::Ready || a == agents.end()) continue;
       auto endpoint = engine::parseEndpoint(host.url, true);
       if (!endpoint || endpoint->host.empty()) continue;
-      in.hosts.push_back({name, host.index, endpoint->host, a->second->work()});
-      fingerprint += fmt::format("h {} {} {}\n", name, host.index, endpoint->host);
+      auto label = host.labels.find("berth.ingress");
+      const bool ingress = label != host.labels.end() && label->second == "true";
+      in.hosts.push_back({name, host.index, endpoint->host, ingress, a->second->work()});
+      fingerprint += fmt::format("h {} {} {} {}\n", name, host.index, endpoint->host, ingress);
     }
   }
   for (const auto& [name, stack] : state.stacks) {
@@ -832,6 +834,38 @@ void Controller::Impl::updateMesh() {
         fingerprint += fmt::format("r {} {} {} {} {}\n", network, ip, c.stack, c.service, c.slot);
       }
       if (c.addresses.size() > 1) in.multiHomed.push_back({h.name, c.addresses});
+    }
+  }
+  // The ingress: every published port of a service in force, with its live replicas.
+  std::map<int, std::string> portOwner;
+  for (const auto& [key, record] : state.services) {
+    auto def = defs.find(DefKey{record.stack, record.name, record.specGeneration});
+    if (def == defs.end()) continue;
+    for (const IngressPort& port : def->second.ingress) {
+      const std::string service = record.stack + "/" + record.name;
+      if (auto [it, fresh] = portOwner.emplace(port.published, service); !fresh) {
+        if (it->second != service) {
+          log::warn("port {}: published by {} already; {} is not served", port.published, it->second, service);
+        }
+        continue;
+      }
+      MeshIngress in_;
+      in_.stack = record.stack;
+      in_.service = record.name;
+      in_.published = port.published;
+      in_.target = port.target;
+      for (const MeshHost& h : in.hosts) {
+        for (const ObservedTaskContainer& c : obs[h.name].containers) {
+          if (c.stack != record.stack || c.service != record.name || c.addresses.empty()) continue;
+          if (c.phase != ContainerPhase::Running) continue;
+          if (c.health != HealthStatus::None && c.health != HealthStatus::Healthy) continue;
+          auto t = state.tasks.find(c.task);
+          if (t == state.tasks.end() || t->second.desired != DesiredState::Running) continue;
+          in_.replicas.emplace_back(h.name, c.addresses.front().second);
+          fingerprint += fmt::format("i {} {} {} {}\n", port.published, port.target, h.name, c.addresses.front().second);
+        }
+      }
+      in.ingress.push_back(std::move(in_));
     }
   }
   if (fingerprint == meshFingerprint) return;
@@ -1461,7 +1495,7 @@ Result<DeployOutcome> Controller::deploy(const std::string& stack, const std::st
   std::vector<std::string> problems;
   std::map<std::string, ServiceDef> defs;
   for (const auto& [name, service] : project.services) {
-    auto d = serviceDef(project, service, 0);
+    auto d = serviceDef(project, service, 0, impl_->options.mesh.has_value());
     if (!d) {
       problems.push_back(d.error().message());
       continue;

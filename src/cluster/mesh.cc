@@ -102,6 +102,9 @@ Status meshProject(engine::Engine& engine, const MeshOptions& options, int hostI
   const std::string forwarder = mesh::ipv4String(mesh::MeshLayout::meshAddress(subnet));
   for (auto& [name, s] : project.services) {
     (void)name;
+    // The ingress publishes `mode: ingress` ports on the hosts (ServiceDef::ingress); the
+    // containers publish only `mode: host` ones.
+    std::erase_if(s.ports, [](const spec::Port& p) { return p.mode != "host" && !p.published.empty(); });
     if (!s.networkMode.empty() && s.networkMode != "bridge") continue;
     std::vector<std::string> dns;
     for (const auto& [key, sn] : s.networks) {
@@ -220,6 +223,7 @@ bool MeshSync::prepare(const MeshHost& host, HostState& st) {
     }
     st.agentReady = true;
     st.appliedScript.clear();  // a new agent may have lost what the last one had
+    st.appliedIngress.clear();
     st.appliedHosts.clear();
     st.listNetworks = true;
   }
@@ -318,6 +322,29 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
         }
       }
     }
+    bool anyLabelled = false;
+    for (const MeshHost* p : prepared) anyLabelled = anyLabelled || p->ingressLabel;
+    config.ingressFrontends = !anyLabelled || h->ingressLabel;
+    for (const MeshIngress& in : input.ingress) {
+      mesh::IngressRoute route;
+      route.published = in.published;
+      route.service = in.stack + "/" + in.service;
+      std::map<std::string, int> elsewhere;
+      for (const auto& [replicaHost, address] : in.replicas) {
+        if (replicaHost == h->name) {
+          route.local.push_back({address, in.target});
+        } else {
+          ++elsewhere[replicaHost];
+        }
+      }
+      for (const MeshHost* p : prepared) {
+        auto n = elsewhere.find(p->name);
+        auto peerSubnet = options_.layout.hostSubnet(p->index);
+        if (p == h || n == elsewhere.end() || !peerSubnet) continue;
+        route.remote.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
+      }
+      config.ingress.push_back(std::move(route));
+    }
     // Names first: a network's DNS server starts with its hosts file in place.
     std::map<std::string, std::string> files;
     for (const auto& [name, net] : st.networks) {
@@ -329,7 +356,13 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
     }
     const std::string script = mesh::renderApplyScript(config);
     const bool scriptChanged = script != st.appliedScript;
+    const std::string ingress = mesh::renderIngressConfig(config);
+    const bool ingressChanged = ingress != st.appliedIngress || st.appliedScript.empty();
     if (scriptChanged) files["apply.sh"] = script;
+    if (scriptChanged || ingressChanged) {
+      files["haproxy.cfg"] = ingress;
+      files["ingress.sh"] = mesh::renderIngressScript();
+    }
     if (files.empty()) return true;
     if (Status s = mesh::uploadAgentFiles(*h->engine, files); !s) {
       // The agent may be gone (removed by hand, engine restarted): check it afresh next time.
@@ -342,12 +375,14 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
         st.appliedHosts[path.substr(4, path.size() - 4 - 6)] = text;
       }
     }
-    if (scriptChanged) {
-      if (Status s = mesh::runAgentApply(*h->engine); !s) {
+    if (scriptChanged || ingressChanged) {
+      // The whole script when the mesh changed; the ingress's alone when only replicas moved.
+      if (Status s = mesh::runAgentScript(*h->engine, scriptChanged ? "apply.sh" : "ingress.sh"); !s) {
         report(*h, st, s.error().message());
         return false;
       }
       st.appliedScript = script;
+      st.appliedIngress = ingress;
       log::debug("host {}: mesh applied ({} peers, {} networks)", h->name, config.peers.size(), config.networks.size());
     }
     if (!st.error.empty()) report(*h, st, "");

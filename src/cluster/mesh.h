@@ -59,6 +59,7 @@ struct MeshHost {
   std::string name{};
   int index = 0;
   std::string address{};  // where the other hosts' WireGuard reaches it (the engine URL's host)
+  bool ingressLabel = false;  // labelled berth.ingress=true
   std::shared_ptr<engine::Engine> engine{};
 };
 
@@ -68,7 +69,17 @@ struct MeshMultiHomed {
   std::vector<std::pair<std::string, std::uint32_t>> addresses{};  // engine network name → address
 };
 
+// A published port of the ingress and the replicas behind it.
+struct MeshIngress {
+  std::string stack{};
+  std::string service{};
+  int published = 0;
+  int target = 0;
+  std::vector<std::pair<std::string, std::uint32_t>> replicas{};  // host → the replica's address
+};
+
 struct MeshInput {
+  std::vector<MeshIngress> ingress{};
   std::vector<MeshHost> hosts{};  // the ready hosts
   std::vector<MeshMultiHomed> multiHomed{};
   std::map<std::string, std::vector<mesh::DnsRecord>> records{};  // by engine network name
@@ -99,6 +110,7 @@ class MeshSync {
     };
     std::map<std::string, Net> networks{};  // engine network name → its slice here
     std::string appliedScript{};
+    std::string appliedIngress{};
     std::map<std::string, std::string> appliedHosts{};  // network → hosts file
     std::string error{};
     bool joined = false;

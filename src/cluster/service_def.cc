@@ -1,5 +1,7 @@
 #include "cluster/service_def.h"
 
+#include <charconv>
+
 #include <fmt/core.h>
 
 #include "base/strings.h"
@@ -58,7 +60,7 @@ bool mountsNamedLocalVolume(const spec::Project& project, const spec::Service& s
 }  // namespace
 
 Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service& service,
-                              std::int64_t generation) {
+                              std::int64_t generation, bool mesh) {
   ServiceDef d;
   d.stack = project.name;
   d.name = service.name;
@@ -73,6 +75,24 @@ Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service&
                     service.healthcheck->test->front() == "NONE");
   d.volumeBound = mountsNamedLocalVolume(project, service);
   for (const spec::Port& port : service.ports) {
+    if (mesh && port.mode != "host" && !port.published.empty()) {
+      const std::string what = fmt::format("service {}: port {}:{}/{}", service.name, port.published, port.target,
+                                           port.protocol);
+      if (port.protocol != "tcp") {
+        return fail(ErrorCode::InvalidArgument,
+                    what + ": the ingress carries TCP only; publish it with `mode: host` on the replicas' hosts");
+      }
+      int published = 0;
+      auto [end, ec] = std::from_chars(port.published.data(), port.published.data() + port.published.size(), published);
+      if (ec != std::errc() || end != port.published.data() + port.published.size() || published < 1 ||
+          published > 65535) {
+        return fail(ErrorCode::InvalidArgument,
+                    what + ": the ingress publishes single ports; publish a range with `mode: host`");
+      }
+      d.ports.push_back(fmt::format("*:{}->{}/tcp", published, port.target));
+      d.ingress.push_back({published, static_cast<int>(port.target)});
+      continue;
+    }
     if (!port.published.empty()) {
       d.ports.push_back(fmt::format("{}->{}/{}", port.published, port.target, port.protocol));
       // A fixed host port (not a range) can be published by one container per host.

@@ -44,6 +44,13 @@ struct RolloutRule {
   double maxFailureRatio = 0;
 };
 
+// A port the mesh's ingress publishes on every host (docs/network.md).
+struct IngressPort {
+  int published = 0;
+  int target = 0;
+  friend bool operator==(const IngressPort&, const IngressPort&) = default;
+};
+
 struct ServiceDef {
   std::string stack{};
   std::string name{};
@@ -63,6 +70,8 @@ struct ServiceDef {
   // Published ports as "8080->80/tcp" (a published range or an unpublished port as the engine
   // would show it), for listings.
   std::vector<std::string> ports{};
+  // With the mesh: its `mode: ingress` ports (the default), which no container publishes itself.
+  std::vector<IngressPort> ingress{};
   // The service as rendered in the stack's canonical YAML, for `service inspect`.
   std::string definition{};
 };
@@ -75,7 +84,9 @@ using DefCatalog = std::map<DefKey, ServiceDef>;
 // (InvalidArgument, naming the service and the attribute) for what the controller cannot honour: a
 // bad placement constraint, an unknown restart condition, failure action or update order, a
 // replicated-job or global-job mode, container_name with more than one replica.
+// `mesh`: the controller runs the mesh, whose ingress takes `mode: ingress` ports (errors for a UDP
+// or ranged one, which the ingress cannot carry: `mode: host` publishes those).
 Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service& service,
-                              std::int64_t generation);
+                              std::int64_t generation, bool mesh = false);
 
 }  // namespace berth::cluster

@@ -152,15 +152,15 @@ Status uploadAgentFiles(engine::Engine& engine, const std::map<std::string, std:
   return engine.putArchive(std::string(kAgentContainer), std::string(kStateDir), tar.finish(), {});
 }
 
-Status runAgentApply(engine::Engine& engine) {
-  BERTH_ASSIGN_OR_RETURN(ExecOutcome out, execCapture(engine, {"/bin/sh", std::string(kStateDir) + "/apply.sh"}));
+Status runAgentScript(engine::Engine& engine, const std::string& script) {
+  BERTH_ASSIGN_OR_RETURN(ExecOutcome out, execCapture(engine, {"/bin/sh", std::string(kStateDir) + "/" + script}));
   if (out.exitCode != 0) {
     std::string why(trim(out.output));
     // The script's own message is its last line ("berth-net: cannot run WireGuard: ...").
     if (auto nl = why.rfind('\n'); nl != std::string::npos) why = why.substr(nl + 1);
     if (startsWith(why, "berth-net: ")) why = why.substr(11);
     return fail(ErrorCode::Internal,
-                why.empty() ? fmt::format("the network agent's script exited with {}", out.exitCode) : why);
+                why.empty() ? fmt::format("the network agent's {} exited with {}", script, out.exitCode) : why);
   }
   return ok();
 }

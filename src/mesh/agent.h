@@ -40,7 +40,8 @@ Result<std::string> agentPublicKey(engine::Engine& engine);
 // Writes files (paths relative to the agent's state directory) into the agent.
 Status uploadAgentFiles(engine::Engine& engine, const std::map<std::string, std::string>& files);
 
-// Runs the uploaded apply.sh in the agent and waits for it. Errors carry the script's output.
-Status runAgentApply(engine::Engine& engine);
+// Runs an uploaded script (apply.sh, ingress.sh) in the agent and waits for it. Errors carry the
+// script's own message.
+Status runAgentScript(engine::Engine& engine, const std::string& script);
 
 }  // namespace berth::mesh

@@ -143,6 +143,7 @@ std::string renderApplyScript(const HostMeshConfig& config) {
   }
   s += "-A BERTH-MESH-IN -i berth0 -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\n";
   s += "-A BERTH-MESH-IN -i berth0 -p icmp -j RETURN\n";
+  s += fmt::format("-A BERTH-MESH-IN -i berth0 -d {}/32 -p tcp --dport {} -j RETURN\n", mesh, kRelayPort);
   s += "-A BERTH-MESH-IN -i berth0 -j DROP\n";
   for (const MeshNetwork& n : config.networks) {
     const std::string gw = ipv4String(MeshLayout::gateway(n.slice));
@@ -156,6 +157,10 @@ std::string renderApplyScript(const HostMeshConfig& config) {
     }
     s += fmt::format("-A BERTH-MESH-IN -d {}/32 -p {} --dport 53 -j DROP\n", mesh, proto);
   }
+  s += "COMMIT\n*mangle\n:BERTH-MESH-TPROXY - [0:0]\n";
+  // The ingress connects to replicas from the client's address: their answers are the ingress's,
+  // delivered to its socket here rather than routed to the client.
+  s += "-A BERTH-MESH-TPROXY -p tcp -m socket --transparent -j MARK --set-xmark 0x2000/0x2000\n";
   s += "COMMIT\n*nat\n:BERTH-MESH-NAT - [0:0]\n";
   s += fmt::format("-A BERTH-MESH-NAT -s {} -d {} -j RETURN\n", range, range);
   for (const MeshNetwork& n : config.networks) {
@@ -165,7 +170,11 @@ std::string renderApplyScript(const HostMeshConfig& config) {
   s += "iptables -C DOCKER-USER -j BERTH-MESH 2>/dev/null || iptables -I DOCKER-USER -j BERTH-MESH\n"
        "iptables -C INPUT -j BERTH-MESH-IN 2>/dev/null || iptables -I INPUT -j BERTH-MESH-IN\n"
        "iptables -t nat -C POSTROUTING -j BERTH-MESH-NAT 2>/dev/null || "
-       "iptables -t nat -I POSTROUTING -j BERTH-MESH-NAT\n";
+       "iptables -t nat -I POSTROUTING -j BERTH-MESH-NAT\n"
+       "iptables -t mangle -C PREROUTING -j BERTH-MESH-TPROXY 2>/dev/null || "
+       "iptables -t mangle -I PREROUTING -j BERTH-MESH-TPROXY\n"
+       "ip rule show pref 2000 | grep -q . || ip rule add pref 2000 fwmark 0x2000/0x2000 lookup 2000\n"
+       "ip route replace local 0.0.0.0/0 dev lo table 2000\n";
 
   // DNS: per network, on its gateway address, only that network's names (and REFUSED for the rest,
   // so that the engine's resolver asks the container's next server); on the mesh address, the
@@ -190,8 +199,83 @@ std::string renderApplyScript(const HostMeshConfig& config) {
        "  case \"$want\" in *\" $n \"*) ;; *) stop_pid \"$(cat \"$pf\")\"; rm -f \"$pf\" \"$pf.args\" ;; esac\n"
        "done\n";
   s += starts;
+  s += "sh \"$S/ingress.sh\"\n";
   s += "echo \"berth-net: applied\"\n";
   return s;
+}
+
+std::string renderIngressConfig(const HostMeshConfig& config) {
+  if (config.ingress.empty()) return {};
+  const std::string mesh = ipv4String(MeshLayout::meshAddress(config.subnet));
+  std::string s =
+      "# berth's ingress on host " + config.host + ", rendered by berthd.\n"
+      "global\n"
+      "  stats socket /run/berth-net/haproxy.sock mode 600 expose-fd listeners level user\n"
+      "defaults\n"
+      "  mode tcp\n"
+      "  timeout connect 2s\n"
+      "  timeout client 1h\n"
+      "  timeout server 1h\n"
+      "  retries 2\n"
+      "  option redispatch 1\n";
+  const auto locals = [&](const IngressRoute& r) {
+    std::string out;
+    for (const IngressRoute::Local& l : r.local) {
+      out += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
+    }
+    return out;
+  };
+  bool relays = false;
+  for (const IngressRoute& r : config.ingress) {
+    if (config.ingressFrontends && (!r.local.empty() || !r.remote.empty())) {
+      s += fmt::format("# {}\nfrontend ingress_{}\n  bind :{}\n  default_backend ingress_{}\n", r.service,
+                       r.published, r.published, r.published);
+      s += fmt::format("backend ingress_{}\n  balance roundrobin\n", r.published);
+      s += locals(r);
+      for (const IngressRoute::Remote& h : r.remote) {
+        s += fmt::format("  server relay-{0} {0}:{1} send-proxy-v2 weight {2}\n", ipv4String(h.meshAddress),
+                         kRelayPort, h.replicas);
+      }
+    }
+    if (!r.local.empty()) {
+      relays = true;
+      s += fmt::format("backend local_{}\n  balance roundrobin\n", r.published);
+      s += locals(r);
+    }
+  }
+  if (relays) {
+    s += fmt::format("frontend relay\n  bind {}:{} accept-proxy\n  use_backend local_%[dst_port]\n", mesh, kRelayPort);
+  }
+  return s;
+}
+
+std::string renderIngressScript() {
+  return R"SH(# berth network agent: the ingress (HAProxy) for the uploaded haproxy.cfg. Safe to run again.
+set -eu
+S=/var/lib/berth-net
+R=/run/berth-net
+fail() { echo "berth-net: $*" >&2; exit 1; }
+cfg="$S/haproxy.cfg"
+running() { [ -f "$R/haproxy.pid" ] && kill -0 "$(head -n 1 "$R/haproxy.pid")" 2>/dev/null; }
+if [ ! -s "$cfg" ]; then
+  if running; then kill $(cat "$R/haproxy.pid") 2>/dev/null || true; fi
+  rm -f "$R/haproxy.pid"
+  exit 0
+fi
+command -v haproxy >/dev/null 2>&1 || fail "this host has no haproxy (Debian package haproxy): the ingress needs it"
+failed() {
+  taken=$(sed -n 's/.*Address already in use) for \[[^]]*:\([0-9]*\)\].*/\1/p' "$R/haproxy.out" | head -n 1)
+  [ -z "$taken" ] || fail "the ingress cannot publish port $taken: something else on this host listens on it"
+  fail "the ingress did not $1: $(grep -i -m 3 alert "$R/haproxy.out" | tr '\n' ' ')"
+}
+if running; then
+  # A new process takes the listening sockets over from the old one, which finishes its connections.
+  haproxy -D -f "$cfg" -p "$R/haproxy.pid" -x "$R/haproxy.sock" -sf $(cat "$R/haproxy.pid") \
+    >"$R/haproxy.out" 2>&1 </dev/null || failed reload
+else
+  haproxy -D -f "$cfg" -p "$R/haproxy.pid" >"$R/haproxy.out" 2>&1 </dev/null || failed start
+fi
+)SH";
 }
 
 std::string renderHostsFile(std::vector<DnsRecord> records) {

@@ -23,6 +23,9 @@ namespace berth::mesh {
 
 inline constexpr std::string_view kInterface = "berth0";
 inline constexpr int kDefaultListenPort = 51820;
+// The ingress's relay between hosts: TCP on each host's mesh address, PROXY protocol v2 (which
+// carries the client's address and the published port the client connected to).
+inline constexpr int kRelayPort = 7947;
 // Inside the agent: its state volume (the private key never leaves it) and its runtime directory.
 inline constexpr std::string_view kStateDir = "/var/lib/berth-net";
 inline constexpr std::string_view kRunDir = "/run/berth-net";
@@ -54,6 +57,24 @@ struct MeshGrant {
   friend bool operator==(const MeshGrant&, const MeshGrant&) = default;
 };
 
+// One published port of the ingress as one host serves it.
+struct IngressRoute {
+  int published = 0;
+  std::string service{};  // "STACK/SERVICE", for the configuration's comments
+  struct Local {
+    std::uint32_t address = 0;  // a replica on this host
+    int port = 0;               // its target port
+    friend bool operator==(const Local&, const Local&) = default;
+  };
+  struct Remote {
+    std::uint32_t meshAddress = 0;  // another host with replicas: its relay
+    int replicas = 0;               // how many (the relay's weight)
+    friend bool operator==(const Remote&, const Remote&) = default;
+  };
+  std::vector<Local> local{};
+  std::vector<Remote> remote{};
+};
+
 struct HostMeshConfig {
   std::string host{};
   Ipv4Net range{};
@@ -62,6 +83,9 @@ struct HostMeshConfig {
   std::vector<MeshPeer> peers{};
   std::vector<MeshNetwork> networks{};
   std::vector<MeshGrant> grants{};
+  // The ingress: ports this host publishes (when `ingressFrontends`) and relays to its replicas.
+  bool ingressFrontends = true;
+  std::vector<IngressRoute> ingress{};
   // Stack names: STACK and NAME.STACK are answered from the mesh only, never sent upstream.
   std::vector<std::string> stacks{};
 };
@@ -69,6 +93,17 @@ struct HostMeshConfig {
 // The agent's script for `config` (see the file comment). Deterministic: the same configuration
 // renders the same text, so berthd runs it only when something changed.
 std::string renderApplyScript(const HostMeshConfig& config);
+
+// HAProxy's configuration for the ingress (haproxy.cfg): per published port, a frontend on every
+// address of the host (when it serves the ingress) balancing over the replicas here — connected to
+// from the client's own address (`usesrc clientip`: no SNAT) — and the other hosts' relays, told
+// the client's address in PROXY protocol; and the relay frontend that hands what other hosts send to
+// this host's replicas the same way. Empty when the host has nothing to serve.
+std::string renderIngressConfig(const HostMeshConfig& config);
+
+// ingress.sh: starts, reloads (handing the listening sockets over: no connection refused) or
+// stops HAProxy for the uploaded haproxy.cfg. apply.sh runs it too.
+std::string renderIngressScript();
 
 // One address and the names that resolve to it.
 struct DnsRecord {
