@@ -295,6 +295,40 @@ TEST_F(MeshTest, AnEngineRestartBringsTheAgentAndTheMeshBack) {
   fleet.removeStack(stack);
 }
 
+TEST_F(MeshTest, AHostThatCannotRunWireGuardIsAnErrorThatNamesTheHost) {
+  // Host 3 loses its TUN device (wireguard-go's; the kernel has no WireGuard module) and its
+  // agent, as a host without them would be when berthd first meets it.
+  TestHost& h3 = fleet.host(2);
+  auto hide = h3.run({"mount", "-t", "tmpfs", "tmpfs", "/dev/net"});
+  ASSERT_TRUE(hide && hide->exitCode == 0) << (hide ? hide->describe() : hide.error().message());
+  ASSERT_TRUE(runCommand({"docker", "-H", h3.unixSocketUrl(), "rm", "-f", "berth-net"}));
+  const std::string stack = uniqueName("notun");
+  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-3", "[net]") + "networks:\n  net: {}\n");
+  deploy(stack, dir);
+  Status s = waitFor(
+      "the error",
+      [&]() -> Status {
+        return fleet.berthdLog().find("host h3: mesh: cannot run WireGuard: the host has no /dev/net/tun") !=
+                       std::string::npos
+                   ? ok()
+                   : fail(ErrorCode::NotFound, "not in berthd's log");
+      },
+      30s, 200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  // Given the device back, the host joins again by itself (berthd keeps trying).
+  auto show = h3.run({"umount", "/dev/net"});
+  ASSERT_TRUE(show && show->exitCode == 0) << (show ? show->describe() : show.error().message());
+  s = waitFor(
+      "a -> b",
+      [&]() -> Status {
+        std::string out = httpGet(0, stack + "-a-1", "b");
+        return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+      },
+      60s, 200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  fleet.removeStack(stack);
+}
+
 TEST_F(MeshTest, ANetworkOverlappingTheMeshRangeIsAnErrorThatNamesTheHost) {
   // Host 1's engine has a network of its own inside the cluster range.
   engine::NetworkCreate create;
