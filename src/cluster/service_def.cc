@@ -82,6 +82,12 @@ Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service&
         return fail(ErrorCode::InvalidArgument,
                     what + ": the ingress carries TCP only; publish it with `mode: host` on the replicas' hosts");
       }
+      if (!port.hostIp.empty()) {
+        return fail(ErrorCode::InvalidArgument,
+                    fmt::format("{} on {}: the ingress publishes on every address of every host; publish a port "
+                                "bound to one address with `mode: host`",
+                                what, port.hostIp));
+      }
       int published = 0;
       auto [end, ec] = std::from_chars(port.published.data(), port.published.data() + port.published.size(), published);
       if (ec != std::errc() || end != port.published.data() + port.published.size() || published < 1 ||

@@ -205,7 +205,11 @@ std::string renderApplyScript(const HostMeshConfig& config) {
 }
 
 std::string renderIngressConfig(const HostMeshConfig& config) {
-  if (config.ingress.empty()) return {};
+  bool serves = false;
+  for (const IngressRoute& r : config.ingress) {
+    serves = serves || !r.local.empty() || (config.ingressFrontends && !r.remote.empty());
+  }
+  if (!serves) return {};
   const std::string mesh = ipv4String(MeshLayout::meshAddress(config.subnet));
   std::string s =
       "# berth's ingress on host " + config.host + ", rendered by berthd.\n"

@@ -98,6 +98,14 @@ TEST(ServiceDefMeshTest, AnIngressUdpPortIsRefusedNamingTheServiceAndTheWayOut) 
   EXPECT_THAT(e, HasSubstr("`mode: host`"));
 }
 
+TEST(ServiceDefMeshTest, AnIngressPortBoundToOneAddressIsRefused) {
+  // The ingress listens on every address of every host: "127.0.0.1:" must not quietly widen.
+  const std::string e = meshDefError("services: {web: {image: nginx, ports: ['127.0.0.1:8080:80']}}", "web");
+  EXPECT_THAT(e, HasSubstr("service web"));
+  EXPECT_THAT(e, HasSubstr("127.0.0.1"));
+  EXPECT_THAT(e, HasSubstr("`mode: host`"));
+}
+
 TEST(ServiceDefMeshTest, AnIngressPortRangeIsRefusedNamingTheServiceAndTheWayOut) {
   const std::string e = meshDefError("services: {web: {image: nginx, ports: ['8000-8001:80']}}", "web");
   EXPECT_THAT(e, HasSubstr("service web"));
@@ -120,8 +128,8 @@ services:
   EXPECT_THAT(d.placement.hostPorts, ElementsAre("53/udp"));
   EXPECT_THAT(d.ports, ElementsAre("53->53/udp", "8000-8001->80/tcp"));
   // Without the mesh, UDP and ranges published the ingress way are what they always were.
-  const ServiceDef old = meshDef("services: {dns: {image: coredns, ports: ['53:53/udp', '8000-8001:80']}}", "dns",
-                                 false);
+  const ServiceDef old =
+      meshDef("services: {dns: {image: coredns, ports: ['53:53/udp', '8000-8001:80']}}", "dns", false);
   EXPECT_THAT(old.placement.hostPorts, ElementsAre("53/udp"));
 }
 
@@ -221,7 +229,8 @@ TEST(MeshProjectTest, AServicesOwnDnsServersStandInForTheForwarder) {
   Meshed m = meshed(engine, "services: {web: {image: nginx, dns: [1.1.1.1, 9.9.9.9]}}");
   ASSERT_TRUE(m.status) << m.status.error().message();
   EXPECT_EQ(subnetOf(m.project.networks.at("default")), "10.210.2.32/27");
-  EXPECT_EQ(m.project.services.at("web").dns, (std::vector<std::string>{"10.210.2.33", "1.1.1.1", "9.9.9.9"}));
+  EXPECT_EQ(m.project.services.at("web").dns,
+            (std::vector<std::string>{"10.210.2.33", "1.1.1.1", "9.9.9.9"}));
 }
 
 TEST(MeshProjectTest, IngressPortsLeaveTheContainersHostPortsStay) {
@@ -283,8 +292,9 @@ TEST(MeshProjectTest, AFullHostIsAConflict) {
 
 TEST(MeshProjectTest, AnInternalNetworkIsMadeOrdinaryAndLabelled) {
   fakes::FakeEngine engine;
-  Meshed m = meshed(engine, "services: {db: {image: postgres, networks: [data]}}\n"
-                            "networks: {data: {internal: true}}");
+  Meshed m = meshed(engine,
+                    "services: {db: {image: postgres, networks: [data]}}\n"
+                    "networks: {data: {internal: true}}");
   ASSERT_TRUE(m.status) << m.status.error().message();
   const spec::Network& data = m.project.networks.at("data");
   EXPECT_FALSE(data.internal);
@@ -295,11 +305,13 @@ TEST(MeshProjectTest, AnInternalNetworkIsMadeOrdinaryAndLabelled) {
 
 TEST(MeshProjectTest, OnlyBridgeNetworksSpanHosts) {
   fakes::FakeEngine engine;
-  Meshed overlay = meshed(engine, "services: {web: {image: nginx, networks: [n]}}\nnetworks: {n: {driver: overlay}}");
+  Meshed overlay =
+      meshed(engine, "services: {web: {image: nginx, networks: [n]}}\nnetworks: {n: {driver: overlay}}");
   ASSERT_TRUE(overlay.status) << overlay.status.error().message();
   EXPECT_EQ(overlay.project.networks.at("n").driver, "bridge");
 
-  Meshed macvlan = meshed(engine, "services: {web: {image: nginx, networks: [n]}}\nnetworks: {n: {driver: macvlan}}");
+  Meshed macvlan =
+      meshed(engine, "services: {web: {image: nginx, networks: [n]}}\nnetworks: {n: {driver: macvlan}}");
   ASSERT_FALSE(macvlan.status);
   EXPECT_EQ(macvlan.status.error().code(), ErrorCode::InvalidArgument);
   EXPECT_THAT(macvlan.status.error().message(), HasSubstr("network n"));

@@ -179,8 +179,9 @@ TEST(MeshLayoutTest, HostSubnetOutsideTheRangeIsAnErrorNamingTheRange) {
     auto s = layout.hostSubnet(index);
     ASSERT_FALSE(s) << index << " gave " << s->str();
     EXPECT_EQ(s.error().code(), ErrorCode::Conflict);
-    EXPECT_EQ(s.error().message(), "the mesh range 10.210.0.0/16 has room for hosts 1 to 255 (/24 each); this is host " +
-                                       std::to_string(index));
+    EXPECT_EQ(s.error().message(),
+              "the mesh range 10.210.0.0/16 has room for hosts 1 to 255 (/24 each); this is host " +
+                  std::to_string(index));
   }
 }
 

@@ -55,7 +55,8 @@ long lineIndex(const std::string& text, const std::string& line) {
 // How many lines of `text` contain `part`.
 long countLines(const std::string& text, const std::string& part) {
   const std::vector<std::string> all = lines(text);
-  return std::count_if(all.begin(), all.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  return std::count_if(all.begin(), all.end(),
+                       [&](const std::string& l) { return l.find(part) != std::string::npos; });
 }
 
 // `sh -n` on `script`: "ok", or what sh said.
@@ -134,8 +135,10 @@ TEST(ApplyScriptTest, IsDeterministic) {
 TEST(ApplyScriptTest, SetsEachPeerAndRemovesTheOthers) {
   const std::string s = renderApplyScript(threeHosts());
   EXPECT_THAT(s, HasSubstr("wg set \"$IF\" listen-port 51820 private-key \"$S/private.key\"\n"));
-  EXPECT_THAT(s, HasSubstr("wg set \"$IF\" peer 'KEY1+/abc=' endpoint '192.0.2.1:51820' allowed-ips 10.210.1.0/24 "));
-  EXPECT_THAT(s, HasSubstr("wg set \"$IF\" peer 'KEY3+/xyz=' endpoint '192.0.2.3:51820' allowed-ips 10.210.3.0/24 "));
+  EXPECT_THAT(
+      s, HasSubstr("wg set \"$IF\" peer 'KEY1+/abc=' endpoint '192.0.2.1:51820' allowed-ips 10.210.1.0/24 "));
+  EXPECT_THAT(
+      s, HasSubstr("wg set \"$IF\" peer 'KEY3+/xyz=' endpoint '192.0.2.3:51820' allowed-ips 10.210.3.0/24 "));
   EXPECT_EQ(countLines(s, "wg set \"$IF\" peer '"), 2);
   // Peers the interface has that the configuration does not are removed.
   EXPECT_THAT(lines(s), Contains("want=' KEY1+/abc= KEY3+/xyz= '"));
@@ -178,16 +181,16 @@ TEST(ApplyScriptTest, LetsANetworksSlicesReachEachOtherAndDropsTheRest) {
   ASSERT_GE(outDrop, 0);
   // Inbound: from the network's slices elsewhere to its slice here, ahead of the DROP.
   for (const char* rule : {"-A BERTH-MESH -i berth0 -s 10.210.1.32/27 -d 10.210.2.32/27 -j ACCEPT",
-                                  "-A BERTH-MESH -i berth0 -s 10.210.3.64/27 -d 10.210.2.32/27 -j ACCEPT",
-                                  "-A BERTH-MESH -i berth0 -s 10.210.1.64/27 -d 10.210.2.64/27 -j ACCEPT"}) {
+                           "-A BERTH-MESH -i berth0 -s 10.210.3.64/27 -d 10.210.2.32/27 -j ACCEPT",
+                           "-A BERTH-MESH -i berth0 -s 10.210.1.64/27 -d 10.210.2.64/27 -j ACCEPT"}) {
     const long at = lineIndex(s, rule);
     EXPECT_GE(at, 0) << rule;
     EXPECT_LT(at, inDrop) << rule;
   }
   // Outbound: the counterpart.
   for (const char* rule : {"-A BERTH-MESH -o berth0 -s 10.210.2.32/27 -d 10.210.1.32/27 -j ACCEPT",
-                                  "-A BERTH-MESH -o berth0 -s 10.210.2.32/27 -d 10.210.3.64/27 -j ACCEPT",
-                                  "-A BERTH-MESH -o berth0 -s 10.210.2.64/27 -d 10.210.1.64/27 -j ACCEPT"}) {
+                           "-A BERTH-MESH -o berth0 -s 10.210.2.32/27 -d 10.210.3.64/27 -j ACCEPT",
+                           "-A BERTH-MESH -o berth0 -s 10.210.2.64/27 -d 10.210.1.64/27 -j ACCEPT"}) {
     const long at = lineIndex(s, rule);
     EXPECT_GT(at, inDrop) << rule;
     EXPECT_LT(at, outDrop) << rule;
@@ -236,7 +239,8 @@ TEST(ApplyScriptTest, AnInternalNetworkStaysInsideTheRangeAndIsNotMasqueraded) {
 
 TEST(ApplyScriptTest, TheRelayPortIsOpenOnTheMeshAddress) {
   const std::string s = renderApplyScript(threeHosts());
-  const long relay = lineIndex(s, "-A BERTH-MESH-IN -i berth0 -d 10.210.2.1/32 -p tcp --dport 7947 -j RETURN");
+  const long relay =
+      lineIndex(s, "-A BERTH-MESH-IN -i berth0 -d 10.210.2.1/32 -p tcp --dport 7947 -j RETURN");
   const long drop = lineIndex(s, "-A BERTH-MESH-IN -i berth0 -j DROP");
   EXPECT_GE(relay, 0);
   EXPECT_LT(relay, drop);
@@ -250,7 +254,8 @@ TEST(ApplyScriptTest, DnsOfANetworkAnswersOnlyItsMembers) {
                                    " --dport 53 ! -s 10.210.2.32/27 -j DROP"));
     EXPECT_THAT(lines(s), Contains("-A BERTH-MESH-IN -d 10.210.2.1/32 -p " + proto +
                                    " --dport 53 -s 10.210.2.64/27 -j RETURN"));
-    EXPECT_LT(lineIndex(s, "-A BERTH-MESH-IN -d 10.210.2.1/32 -p " + proto + " --dport 53 -s 10.210.2.96/27 -j RETURN"),
+    EXPECT_LT(lineIndex(s, "-A BERTH-MESH-IN -d 10.210.2.1/32 -p " + proto +
+                               " --dport 53 -s 10.210.2.96/27 -j RETURN"),
               lineIndex(s, "-A BERTH-MESH-IN -d 10.210.2.1/32 -p " + proto + " --dport 53 -j DROP"));
   }
 }
@@ -264,8 +269,9 @@ TEST(ApplyScriptTest, StartsOneDnsServerPerNetworkAndTheForwarder) {
   EXPECT_THAT(s, HasSubstr("--hostsdir=\"$S/dns/shop_backend\""));
   // The forwarder on the mesh address keeps stack names in the cluster.
   const std::vector<std::string> all = lines(s);
-  auto fwd = std::find_if(all.begin(), all.end(),
-                          [](const std::string& l) { return startsWith(l, "dns _mesh --listen-address=10.210.2.1 "); });
+  auto fwd = std::find_if(all.begin(), all.end(), [](const std::string& l) {
+    return startsWith(l, "dns _mesh --listen-address=10.210.2.1 ");
+  });
   ASSERT_NE(fwd, all.end()) << s;
   EXPECT_THAT(*fwd, HasSubstr(" --local=/shop/"));
   EXPECT_THAT(*fwd, HasSubstr(" --local=/blog/"));
@@ -315,7 +321,8 @@ TEST(IngressConfigTest, BalancesEachPortOverLocalReplicasAndOtherHostsRelays) {
                            "  server 10.210.2.34:8080 10.210.2.34:8080 source 0.0.0.0 usesrc clientip\n"
                            "  server 10.210.2.35:8080 10.210.2.35:8080 source 0.0.0.0 usesrc clientip\n"));
   EXPECT_THAT(s, Not(HasSubstr("backend local_443")));
-  EXPECT_THAT(s, HasSubstr("frontend relay\n  bind 10.210.2.1:7947 accept-proxy\n  use_backend local_%[dst_port]\n"));
+  EXPECT_THAT(
+      s, HasSubstr("frontend relay\n  bind 10.210.2.1:7947 accept-proxy\n  use_backend local_%[dst_port]\n"));
   EXPECT_EQ(countLines(s, "frontend relay"), 1);
   // Relays never go back out through a relay, nor to the host itself.
   EXPECT_EQ(countLines(s, "relay-10.210.2.1"), 0);
@@ -342,6 +349,14 @@ TEST(IngressConfigTest, NoRelayFrontendWithoutLocalReplicas) {
   EXPECT_THAT(s, Not(HasSubstr("usesrc clientip")));
   EXPECT_THAT(s, HasSubstr("frontend ingress_80\n  bind :80\n"));
   EXPECT_THAT(s, HasSubstr("  server relay-10.210.3.1 10.210.3.1:7947 send-proxy-v2 weight 1\n"));
+}
+
+TEST(IngressConfigTest, IsEmptyWhenTheHostHasNothingToServe) {
+  // No frontends here, and every replica elsewhere: no HAProxy at all.
+  HostMeshConfig c = withIngress();
+  c.ingressFrontends = false;
+  for (IngressRoute& r : c.ingress) r.local.clear();
+  EXPECT_EQ(renderIngressConfig(c), "");
 }
 
 TEST(IngressConfigTest, APortWithNoReplicasAnywhereIsNotPublished) {
@@ -391,8 +406,9 @@ TEST(HostsFileTest, TheSameRecordsInAnyOrderRenderTheSameText) {
     for (DnsRecord& r : shuffled) std::reverse(r.names.begin(), r.names.end());
     EXPECT_EQ(renderHostsFile(shuffled), first);
     EXPECT_EQ(renderHostsFile(records), first);
-  } while (std::next_permutation(records.begin(), records.end(),
-                                 [](const DnsRecord& a, const DnsRecord& b) { return a.address < b.address; }));
+  } while (std::next_permutation(records.begin(), records.end(), [](const DnsRecord& a, const DnsRecord& b) {
+    return a.address < b.address;
+  }));
 }
 
 TEST(HostsFileTest, SkipsRecordsWithoutNames) {
