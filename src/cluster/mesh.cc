@@ -271,133 +271,134 @@ bool MeshSync::round(const MeshInput& input) {
   forEachParallel(prepared.size(), kParallelHosts, [&](std::size_t i) {
     if (!sync(*prepared[i], prepared, input)) allOk = false;
   });
+  // The work connections the round opened are not kept for the next (berthd holds one connection
+  // per idle host: its agent's).
+  for (const MeshHost& h : input.hosts) h.engine->closeIdleConnections();
   return allOk;
 }
 
 bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input) {
   const MeshHost* h = &host;
   HostState& st = hosts_.find(h->name)->second;
-  {
-    auto subnet = options_.layout.hostSubnet(h->index);
-    if (!subnet) {
-      report(*h, st, subnet.error().message());
-      return false;
-    }
-    mesh::HostMeshConfig config;
-    config.host = h->name;
-    config.range = options_.layout.range;
-    config.subnet = *subnet;
-    config.listenPort = options_.listenPort;
-    config.stacks = input.stacks;
+  auto subnet = options_.layout.hostSubnet(h->index);
+  if (!subnet) {
+    report(*h, st, subnet.error().message());
+    return false;
+  }
+  mesh::HostMeshConfig config;
+  config.host = h->name;
+  config.range = options_.layout.range;
+  config.subnet = *subnet;
+  config.listenPort = options_.listenPort;
+  config.stacks = input.stacks;
+  for (const MeshHost* p : prepared) {
+    if (p == h) continue;
+    auto peerSubnet = options_.layout.hostSubnet(p->index);
+    if (!peerSubnet) continue;
+    config.peers.push_back({p->name, hosts_.find(p->name)->second.publicKey,
+                            fmt::format("{}:{}", p->address, options_.listenPort), *peerSubnet});
+  }
+  // A network's slices on the other hosts.
+  const auto remote = [&](const std::string& network) {
+    std::vector<mesh::Ipv4Net> out;
     for (const MeshHost* p : prepared) {
       if (p == h) continue;
+      const auto& other = hosts_.find(p->name)->second.networks;
+      if (auto it = other.find(network); it != other.end()) out.push_back(it->second.slice);
+    }
+    return out;
+  };
+  for (const auto& [name, net] : st.networks) {
+    config.networks.push_back({name, net.slice, remote(name), net.internal});
+  }
+  for (const MeshMultiHomed& c : input.multiHomed) {
+    for (const auto& [from, address] : c.addresses) {
+      for (const auto& [to, unused] : c.addresses) {
+        (void)unused;
+        if (to == from) continue;
+        if (c.host == h->name) {
+          for (const mesh::Ipv4Net& r : remote(to)) config.grants.push_back({address, r, true});
+        } else if (auto it = st.networks.find(to); it != st.networks.end()) {
+          config.grants.push_back({address, it->second.slice, false});
+        }
+      }
+    }
+  }
+  bool anyLabelled = false;
+  for (const MeshHost* p : prepared) anyLabelled = anyLabelled || p->ingressLabel;
+  config.ingressFrontends = !anyLabelled || h->ingressLabel;
+  for (const MeshIngress& in : input.ingress) {
+    mesh::IngressRoute route;
+    route.published = in.published;
+    route.service = in.stack + "/" + in.service;
+    std::map<std::string, int> elsewhere;
+    for (const auto& [replicaHost, address] : in.replicas) {
+      if (replicaHost == h->name) {
+        route.local.push_back({address, in.target});
+      } else {
+        ++elsewhere[replicaHost];
+      }
+    }
+    for (const MeshHost* p : prepared) {
+      auto n = elsewhere.find(p->name);
       auto peerSubnet = options_.layout.hostSubnet(p->index);
-      if (!peerSubnet) continue;
-      config.peers.push_back({p->name, hosts_.find(p->name)->second.publicKey,
-                              fmt::format("{}:{}", p->address, options_.listenPort), *peerSubnet});
+      if (p == h || n == elsewhere.end() || !peerSubnet) continue;
+      route.remote.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
     }
-    // A network's slices on the other hosts.
-    const auto remote = [&](const std::string& network) {
-      std::vector<mesh::Ipv4Net> out;
-      for (const MeshHost* p : prepared) {
-        if (p == h) continue;
-        const auto& other = hosts_.find(p->name)->second.networks;
-        if (auto it = other.find(network); it != other.end()) out.push_back(it->second.slice);
-      }
-      return out;
-    };
-    for (const auto& [name, net] : st.networks) {
-      config.networks.push_back({name, net.slice, remote(name), net.internal});
+    config.ingress.push_back(std::move(route));
+  }
+  // Names first: a network's DNS server starts with its hosts file in place.
+  std::map<std::string, std::string> files;
+  for (const auto& [name, net] : st.networks) {
+    (void)net;
+    auto r = input.records.find(name);
+    std::string text = mesh::renderHostsFile(r == input.records.end() ? std::vector<mesh::DnsRecord>{} : r->second);
+    auto applied = st.appliedHosts.find(name);
+    if (applied == st.appliedHosts.end() || applied->second != text) files["dns/" + name + "/hosts"] = std::move(text);
+  }
+  const std::string script = mesh::renderApplyScript(config);
+  const bool scriptChanged = script != st.appliedScript;
+  const std::string ingress = mesh::renderIngressConfig(config);
+  const bool ingressChanged = ingress != st.appliedIngress || st.appliedScript.empty();
+  if (scriptChanged) files["apply.sh"] = script;
+  if (scriptChanged || ingressChanged) {
+    files["haproxy.cfg"] = ingress;
+    files["ingress.sh"] = mesh::renderIngressScript();
+  }
+  if (files.empty()) return true;
+  if (Status s = mesh::uploadAgentFiles(*h->engine, files); !s) {
+    // The agent may be gone (removed by hand, engine restarted): check it afresh next time.
+    st.agentReady = false;
+    report(*h, st, "updating the network agent: " + s.error().message());
+    return false;
+  }
+  for (auto& [path, text] : files) {
+    if (path.rfind("dns/", 0) == 0) {
+      st.appliedHosts[path.substr(4, path.size() - 4 - 6)] = text;
     }
-    for (const MeshMultiHomed& c : input.multiHomed) {
-      for (const auto& [from, address] : c.addresses) {
-        for (const auto& [to, unused] : c.addresses) {
-          (void)unused;
-          if (to == from) continue;
-          if (c.host == h->name) {
-            for (const mesh::Ipv4Net& r : remote(to)) config.grants.push_back({address, r, true});
-          } else if (auto it = st.networks.find(to); it != st.networks.end()) {
-            config.grants.push_back({address, it->second.slice, false});
-          }
-        }
-      }
-    }
-    bool anyLabelled = false;
-    for (const MeshHost* p : prepared) anyLabelled = anyLabelled || p->ingressLabel;
-    config.ingressFrontends = !anyLabelled || h->ingressLabel;
-    for (const MeshIngress& in : input.ingress) {
-      mesh::IngressRoute route;
-      route.published = in.published;
-      route.service = in.stack + "/" + in.service;
-      std::map<std::string, int> elsewhere;
-      for (const auto& [replicaHost, address] : in.replicas) {
-        if (replicaHost == h->name) {
-          route.local.push_back({address, in.target});
-        } else {
-          ++elsewhere[replicaHost];
-        }
-      }
-      for (const MeshHost* p : prepared) {
-        auto n = elsewhere.find(p->name);
-        auto peerSubnet = options_.layout.hostSubnet(p->index);
-        if (p == h || n == elsewhere.end() || !peerSubnet) continue;
-        route.remote.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
-      }
-      config.ingress.push_back(std::move(route));
-    }
-    // Names first: a network's DNS server starts with its hosts file in place.
-    std::map<std::string, std::string> files;
-    for (const auto& [name, net] : st.networks) {
-      (void)net;
-      auto r = input.records.find(name);
-      std::string text = mesh::renderHostsFile(r == input.records.end() ? std::vector<mesh::DnsRecord>{} : r->second);
-      auto applied = st.appliedHosts.find(name);
-      if (applied == st.appliedHosts.end() || applied->second != text) files["dns/" + name + "/hosts"] = std::move(text);
-    }
-    const std::string script = mesh::renderApplyScript(config);
-    const bool scriptChanged = script != st.appliedScript;
-    const std::string ingress = mesh::renderIngressConfig(config);
-    const bool ingressChanged = ingress != st.appliedIngress || st.appliedScript.empty();
-    if (scriptChanged) files["apply.sh"] = script;
-    if (scriptChanged || ingressChanged) {
-      files["haproxy.cfg"] = ingress;
-      files["ingress.sh"] = mesh::renderIngressScript();
-    }
-    if (files.empty()) return true;
-    if (Status s = mesh::uploadAgentFiles(*h->engine, files); !s) {
-      // The agent may be gone (removed by hand, engine restarted): check it afresh next time.
-      st.agentReady = false;
-      report(*h, st, "updating the network agent: " + s.error().message());
+  }
+  if (scriptChanged || ingressChanged) {
+    // The whole script when the mesh changed; the ingress's alone when only replicas moved.
+    if (Status s = mesh::runAgentScript(*h->engine, scriptChanged ? "apply.sh" : "ingress.sh"); !s) {
+      report(*h, st, s.error().message());
       return false;
     }
-    for (auto& [path, text] : files) {
-      if (path.rfind("dns/", 0) == 0) {
-        st.appliedHosts[path.substr(4, path.size() - 4 - 6)] = text;
-      }
-    }
-    if (scriptChanged || ingressChanged) {
-      // The whole script when the mesh changed; the ingress's alone when only replicas moved.
-      if (Status s = mesh::runAgentScript(*h->engine, scriptChanged ? "apply.sh" : "ingress.sh"); !s) {
-        report(*h, st, s.error().message());
-        return false;
-      }
-      st.appliedScript = script;
-      st.appliedIngress = ingress;
-      log::debug("host {}: mesh applied ({} peers, {} networks)", h->name, config.peers.size(), config.networks.size());
-    }
-    if (!st.error.empty()) report(*h, st, "");
-    if (!st.joined) {
-      st.joined = true;
-      ControllerEvent e;
-      e.time = std::chrono::system_clock::now();
-      e.type = "host";
-      e.action = "mesh";
-      e.name = h->name;
-      e.host = h->name;
-      e.message = fmt::format("joined the mesh as {} ({})", mesh::ipv4String(mesh::MeshLayout::meshAddress(*subnet)),
-                              subnet->str());
-      events_.append({std::move(e)});
-    }
+    st.appliedScript = script;
+    st.appliedIngress = ingress;
+    log::debug("host {}: mesh applied ({} peers, {} networks)", h->name, config.peers.size(), config.networks.size());
+  }
+  if (!st.error.empty()) report(*h, st, "");
+  if (!st.joined) {
+    st.joined = true;
+    ControllerEvent e;
+    e.time = std::chrono::system_clock::now();
+    e.type = "host";
+    e.action = "mesh";
+    e.name = h->name;
+    e.host = h->name;
+    e.message = fmt::format("joined the mesh as {} ({})", mesh::ipv4String(mesh::MeshLayout::meshAddress(*subnet)),
+                            subnet->str());
+    events_.append({std::move(e)});
   }
   return true;
 }
