@@ -820,15 +820,18 @@ void Controller::Impl::updateMesh() {
     in.stacks.push_back(name);
     fingerprint += "s " + name + "\n";
   }
+  // A replica takes callers (names, the ingress) while it runs, is healthy (or has no healthcheck)
+  // and is wanted: one being stopped (replaced, scaled away) takes none while it shuts down.
+  const auto live = [&](const ObservedTaskContainer& c) {
+    if (c.phase != ContainerPhase::Running) return false;
+    if (c.health != HealthStatus::None && c.health != HealthStatus::Healthy) return false;
+    if (auto s = state.stacks.find(c.stack); s == state.stacks.end() || s->second.removing) return false;
+    auto t = state.tasks.find(c.task);
+    return t != state.tasks.end() && t->second.desired == DesiredState::Running;
+  };
   for (const MeshHost& h : in.hosts) {
     for (const ObservedTaskContainer& c : obs[h.name].containers) {
-      if (c.phase != ContainerPhase::Running) continue;
-      if (c.health != HealthStatus::None && c.health != HealthStatus::Healthy) continue;
-      if (auto s = state.stacks.find(c.stack); s == state.stacks.end() || s->second.removing) continue;
-      // A replica being stopped (replaced, scaled away) takes no new callers while it shuts down.
-      if (auto t = state.tasks.find(c.task); t == state.tasks.end() || t->second.desired != DesiredState::Running) {
-        continue;
-      }
+      if (!live(c)) continue;
       for (const auto& [network, ip] : c.addresses) {
         in.records[network].push_back({ip, meshNames(c.stack, c.service, c.slot)});
         fingerprint += fmt::format("r {} {} {} {} {}\n", network, ip, c.stack, c.service, c.slot);
@@ -838,6 +841,7 @@ void Controller::Impl::updateMesh() {
   }
   // The ingress: every published port of a service in force, with its live replicas.
   std::map<int, std::string> portOwner;
+  std::vector<std::string> unserved;
   for (const auto& [key, record] : state.services) {
     auto def = defs.find(DefKey{record.stack, record.name, record.specGeneration});
     if (def == defs.end()) continue;
@@ -845,7 +849,9 @@ void Controller::Impl::updateMesh() {
       const std::string service = record.stack + "/" + record.name;
       if (auto [it, fresh] = portOwner.emplace(port.published, service); !fresh) {
         if (it->second != service) {
-          log::warn("port {}: published by {} already; {} is not served", port.published, it->second, service);
+          unserved.push_back(fmt::format("port {}: published by {} already; {} is not served", port.published,
+                                         it->second, service));
+          fingerprint += unserved.back() + "\n";
         }
         continue;
       }
@@ -856,11 +862,7 @@ void Controller::Impl::updateMesh() {
       in_.target = port.target;
       for (const MeshHost& h : in.hosts) {
         for (const ObservedTaskContainer& c : obs[h.name].containers) {
-          if (c.stack != record.stack || c.service != record.name || c.addresses.empty()) continue;
-          if (c.phase != ContainerPhase::Running) continue;
-          if (c.health != HealthStatus::None && c.health != HealthStatus::Healthy) continue;
-          auto t = state.tasks.find(c.task);
-          if (t == state.tasks.end() || t->second.desired != DesiredState::Running) continue;
+          if (c.stack != record.stack || c.service != record.name || c.addresses.empty() || !live(c)) continue;
           in_.replicas.emplace_back(h.name, c.addresses.front().second);
           fingerprint += fmt::format("i {} {} {} {}\n", port.published, port.target, h.name, c.addresses.front().second);
         }
@@ -869,6 +871,7 @@ void Controller::Impl::updateMesh() {
     }
   }
   if (fingerprint == meshFingerprint) return;
+  for (const std::string& u : unserved) log::warn("{}", u);
   meshFingerprint = std::move(fingerprint);
   meshSync->update(std::move(in));
 }
