@@ -870,6 +870,40 @@ void Controller::Impl::updateMesh() {
       in.ingress.push_back(std::move(in_));
     }
   }
+  // HTTP routes, each with a relay key: a port number no TCP ingress port uses, from the top down,
+  // the same on every host (they are numbered in this fixed order).
+  std::set<std::pair<std::string, std::string>> routed;
+  int nextKey = 65535;
+  for (const auto& [key, record] : state.services) {
+    auto def = defs.find(DefKey{record.stack, record.name, record.specGeneration});
+    if (def == defs.end()) continue;
+    for (const HttpRoute& route : def->second.http) {
+      const std::string service = record.stack + "/" + record.name;
+      if (!routed.insert({route.host, route.path}).second) {
+        unserved.push_back(fmt::format("HTTP route {}{}: served by another service already; {} is not served",
+                                       route.host.empty() ? "*" : route.host, route.path, service));
+        fingerprint += unserved.back() + "\n";
+        continue;
+      }
+      while (portOwner.count(nextKey) != 0) --nextKey;
+      MeshHttp http;
+      http.stack = record.stack;
+      http.service = record.name;
+      http.host = route.host;
+      http.path = route.path;
+      http.port = route.port;
+      http.relayKey = nextKey--;
+      fingerprint += fmt::format("w {} {} {} {} {}\n", service, route.host, route.path, route.port, http.relayKey);
+      for (const MeshHost& h : in.hosts) {
+        for (const ObservedTaskContainer& c : obs[h.name].containers) {
+          if (c.stack != record.stack || c.service != record.name || c.addresses.empty() || !live(c)) continue;
+          http.replicas.emplace_back(h.name, c.addresses.front().second);
+          fingerprint += fmt::format("wr {} {}\n", h.name, c.addresses.front().second);
+        }
+      }
+      in.http.push_back(std::move(http));
+    }
+  }
   if (fingerprint == meshFingerprint) return;
   for (const std::string& u : unserved) log::warn("{}", u);
   meshFingerprint = std::move(fingerprint);

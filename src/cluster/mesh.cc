@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <functional>
 
+#include "base/files.h"
 #include "base/log.h"
 #include "mesh/agent.h"
 
@@ -225,6 +227,7 @@ bool MeshSync::prepare(const MeshHost& host, HostState& st) {
     st.appliedScript.clear();  // a new agent may have lost what the last one had
     st.appliedIngress.clear();
     st.appliedHosts.clear();
+    st.appliedCerts.clear();
     st.listNetworks = true;
   }
   if (st.listNetworks) {
@@ -267,9 +270,10 @@ bool MeshSync::round(const MeshInput& input) {
   for (auto& [name, st] : hosts_) {
     if (present.count(name) == 0) st.agentReady = false;
   }
+  const auto certificates = readCertificates();
   // Each thread writes only its own host's state; the others' keys and networks are only read.
   forEachParallel(prepared.size(), kParallelHosts, [&](std::size_t i) {
-    if (!sync(*prepared[i], prepared, input)) allOk = false;
+    if (!sync(*prepared[i], prepared, input, certificates)) allOk = false;
   });
   // The work connections the round opened are not kept for the next (berthd holds one connection
   // per idle host: its agent's).
@@ -277,7 +281,25 @@ bool MeshSync::round(const MeshInput& input) {
   return allOk;
 }
 
-bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input) {
+std::map<std::string, std::string> MeshSync::readCertificates() {
+  std::map<std::string, std::string> out;
+  if (options_.tlsDir.empty()) return out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.tlsDir, ec)) {
+    if (entry.path().extension() != ".pem" || !entry.is_regular_file()) continue;
+    auto text = readFile(entry.path());
+    if (!text) {
+      log::warn("ingress certificates: {}", text.error().message());
+      continue;
+    }
+    out[entry.path().filename().string()] = std::move(*text);
+  }
+  if (ec) log::warn("ingress certificates: {}: {}", options_.tlsDir, ec.message());
+  return out;
+}
+
+bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input,
+                    const std::map<std::string, std::string>& certificates) {
   const MeshHost* h = &host;
   HostState& st = hosts_.find(h->name)->second;
   auto subnet = options_.layout.hostSubnet(h->index);
@@ -347,6 +369,32 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
     }
     config.ingress.push_back(std::move(route));
   }
+  for (const MeshHttp& in : input.http) {
+    mesh::HttpIngressRoute route;
+    route.host = in.host;
+    route.path = in.path;
+    route.relayKey = in.relayKey;
+    route.service = in.stack + "/" + in.service;
+    std::map<std::string, int> elsewhere;
+    for (const auto& [replicaHost, address] : in.replicas) {
+      if (replicaHost == h->name) {
+        route.local.push_back({address, in.port});
+      } else {
+        ++elsewhere[replicaHost];
+      }
+    }
+    for (const MeshHost* p : prepared) {
+      auto n = elsewhere.find(p->name);
+      auto peerSubnet = options_.layout.hostSubnet(p->index);
+      if (p == h || n == elsewhere.end() || !peerSubnet) continue;
+      route.remote.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
+    }
+    config.http.push_back(std::move(route));
+  }
+  for (const auto& [file, text] : certificates) {
+    (void)text;
+    config.certificates.push_back(file);
+  }
   // Names first: a network's DNS server starts with its hosts file in place.
   std::map<std::string, std::string> files;
   for (const auto& [name, net] : st.networks) {
@@ -361,7 +409,12 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
   const std::string ingress = mesh::renderIngressConfig(config);
   const bool ingressChanged = ingress != st.appliedIngress || st.appliedScript.empty();
   if (scriptChanged) files["apply.sh"] = script;
-  if (scriptChanged || ingressChanged) {
+  for (const auto& [file, text] : certificates) {
+    auto applied = st.appliedCerts.find(file);
+    if (applied == st.appliedCerts.end() || applied->second != text) files["certs/" + file] = text;
+  }
+  const bool certsChanged = certificates != st.appliedCerts;
+  if (scriptChanged || ingressChanged || certsChanged) {
     files["haproxy.cfg"] = ingress;
     files["ingress.sh"] = mesh::renderIngressScript();
   }
@@ -377,7 +430,7 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
       st.appliedHosts[path.substr(4, path.size() - 4 - 6)] = text;
     }
   }
-  if (scriptChanged || ingressChanged) {
+  if (scriptChanged || ingressChanged || certsChanged) {
     // The whole script when the mesh changed; the ingress's alone when only replicas moved.
     if (Status s = mesh::runAgentScript(*h->engine, scriptChanged ? "apply.sh" : "ingress.sh"); !s) {
       report(*h, st, s.error().message());
@@ -385,6 +438,7 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
     }
     st.appliedScript = script;
     st.appliedIngress = ingress;
+    st.appliedCerts = certificates;
     log::debug("host {}: mesh applied ({} peers, {} networks)", h->name, config.peers.size(), config.networks.size());
   }
   if (!st.error.empty()) report(*h, st, "");

@@ -43,6 +43,9 @@ inline constexpr std::string_view kMeshInternalLabel = "io.berth.mesh.internal";
 struct MeshOptions {
   mesh::MeshLayout layout{};
   int listenPort = mesh::kDefaultListenPort;
+  // The HTTP ingress's certificates: every *.pem here (chain and private key), sent to every host
+  // that serves the ingress; empty: HTTP only.
+  std::string tlsDir{};
 };
 
 // Rewrites `project` (a stack as one host runs it) for the mesh; `engine` is that host's, listed for
@@ -78,8 +81,20 @@ struct MeshIngress {
   std::vector<std::pair<std::string, std::uint32_t>> replicas{};  // host → the replica's address
 };
 
+// An HTTP route of the ingress (ServiceDef::http) and the replicas behind it.
+struct MeshHttp {
+  std::string stack{};
+  std::string service{};
+  std::string host{};
+  std::string path{};
+  int port = 0;
+  int relayKey = 0;  // unique in the fleet, no published port (mesh::HttpIngressRoute)
+  std::vector<std::pair<std::string, std::uint32_t>> replicas{};
+};
+
 struct MeshInput {
   std::vector<MeshIngress> ingress{};
+  std::vector<MeshHttp> http{};
   std::vector<MeshHost> hosts{};  // the ready hosts
   std::vector<MeshMultiHomed> multiHomed{};
   std::map<std::string, std::vector<mesh::DnsRecord>> records{};  // by engine network name
@@ -112,6 +127,7 @@ class MeshSync {
     std::string appliedScript{};
     std::string appliedIngress{};
     std::map<std::string, std::string> appliedHosts{};  // network → hosts file
+    std::map<std::string, std::string> appliedCerts{};  // file → content
     std::string error{};
     bool joined = false;
   };
@@ -119,9 +135,13 @@ class MeshSync {
   void run(std::stop_token stop);
   // One round over the fleet; false when a host failed (try again later).
   bool round(const MeshInput& input);
+  // The certificates in options_.tlsDir (file name → content); read at every round, so that a
+  // renewed certificate reaches the hosts without a restart.
+  std::map<std::string, std::string> readCertificates();
   bool prepare(const MeshHost& host, HostState& st);
   // Brings one prepared host's agent to the fleet's state; false when it failed.
-  bool sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input);
+  bool sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input,
+            const std::map<std::string, std::string>& certificates);
   void report(const MeshHost& host, HostState& st, const std::string& error);
 
   const MeshOptions options_;

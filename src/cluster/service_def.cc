@@ -57,6 +57,54 @@ bool mountsNamedLocalVolume(const spec::Project& project, const spec::Service& s
   return false;
 }
 
+// x-berth-ingress: {host: NAME, path: /PREFIX, port: N} or a list of those.
+Result<std::vector<HttpRoute>> httpRoutes(const spec::Service& service) {
+  std::vector<HttpRoute> out;
+  auto ext = service.extensions.find("x-berth-ingress");
+  if (ext == service.extensions.end()) return out;
+  const auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::InvalidArgument, fmt::format("service {}: x-berth-ingress: {}", service.name, why));
+  };
+  std::vector<const spec::Value*> items;
+  if (ext->second.isSequence()) {
+    for (const spec::Value& v : ext->second.items()) items.push_back(&v);
+  } else {
+    items.push_back(&ext->second);
+  }
+  // The port a route goes to when it names none: the service's one declared port, else 80.
+  int defaultPort = 80;
+  if (service.ports.size() == 1) defaultPort = static_cast<int>(service.ports.front().target);
+  for (const spec::Value* item : items) {
+    if (!item->isMapping()) return bad("expected {host: NAME, path: /PREFIX, port: N} or a list of them");
+    HttpRoute r;
+    r.port = defaultPort;
+    for (const auto& [key, v] : item->entries()) {
+      if (key == "host") {
+        if (!v.isString() || v.asString().empty() || v.asString().find_first_of(" /:") != std::string::npos) {
+          return bad("host must be a host name (shop.example.com)");
+        }
+        r.host = v.asString();
+      } else if (key == "path") {
+        if (!v.isString() || v.asString().empty() || v.asString().front() != '/' ||
+            v.asString().find_first_of(" \t") != std::string::npos) {
+          return bad("path must be a prefix starting with / (/api)");
+        }
+        r.path = v.asString();
+      } else if (key == "port") {
+        const std::int64_t p = v.kind() == spec::Value::Kind::Int ? v.asInt()
+                               : v.isString()                     ? std::atoll(v.asString().c_str())
+                                                                  : 0;
+        if (p < 1 || p > 65535) return bad("port must be the container's port, 1 to 65535");
+        r.port = static_cast<int>(p);
+      } else {
+        return bad(fmt::format("unknown key {} (host, path, port)", key));
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service& service,
@@ -109,6 +157,11 @@ Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service&
     } else {
       d.ports.push_back(fmt::format("{}/{}", port.target, port.protocol));
     }
+  }
+  BERTH_ASSIGN_OR_RETURN(d.http, httpRoutes(service));
+  if (!mesh && !d.http.empty()) {
+    return fail(ErrorCode::InvalidArgument,
+                fmt::format("service {}: x-berth-ingress needs berthd's network (it runs with --no-mesh)", service.name));
   }
   d.definition = spec::writeYaml(spec::renderServiceValue(service));
   if (service.stopGracePeriod) {

@@ -51,6 +51,15 @@ struct IngressPort {
   friend bool operator==(const IngressPort&, const IngressPort&) = default;
 };
 
+// A route of the mesh's HTTP ingress (`x-berth-ingress`): requests for `host` (any host when
+// empty) whose path starts with `path` go to the service's `port`.
+struct HttpRoute {
+  std::string host{};
+  std::string path = "/";
+  int port = 80;
+  friend bool operator==(const HttpRoute&, const HttpRoute&) = default;
+};
+
 struct ServiceDef {
   std::string stack{};
   std::string name{};
@@ -72,6 +81,8 @@ struct ServiceDef {
   std::vector<std::string> ports{};
   // With the mesh: its `mode: ingress` ports (the default), which no container publishes itself.
   std::vector<IngressPort> ingress{};
+  // With the mesh: `x-berth-ingress`, HTTP routes by host name and path prefix.
+  std::vector<HttpRoute> http{};
   // The service as rendered in the stack's canonical YAML, for `service inspect`.
   std::string definition{};
 };
@@ -85,7 +96,9 @@ using DefCatalog = std::map<DefKey, ServiceDef>;
 // bad placement constraint, an unknown restart condition, failure action or update order, a
 // replicated-job or global-job mode, container_name with more than one replica.
 // `mesh`: the controller runs the mesh, whose ingress takes `mode: ingress` ports (errors for a UDP
-// or ranged one, which the ingress cannot carry: `mode: host` publishes those).
+// or ranged one, which the ingress cannot carry: `mode: host` publishes those) and `x-berth-ingress`
+// routes ({host, path, port} or a list of them; errors name the service and the key). Without the
+// mesh, `x-berth-ingress` is an error: nothing would serve it.
 Result<ServiceDef> serviceDef(const spec::Project& project, const spec::Service& service,
                               std::int64_t generation, bool mesh = false);
 

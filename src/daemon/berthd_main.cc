@@ -43,6 +43,7 @@ struct Flags {
   int meshHostPrefix = 24;
   int meshNetworkPrefix = 27;
   int meshPort = 51820;
+  std::string ingressTls{};
   int crashAt = 0;  // hidden, for crash tests: SIGKILL itself at the N-th crash point
 };
 
@@ -125,6 +126,7 @@ int run(const Flags& flags) {
     if (Status s = mesh.layout.validate(); !s) return fatal(s.error().message());
     if (flags.meshPort < 1 || flags.meshPort > 65535) return fatal("--mesh-port must be 1 to 65535");
     mesh.listenPort = flags.meshPort;
+    mesh.tlsDir = flags.ingressTls;
     options.mesh = mesh;
   }
   if (flags.crashAt > 0) {
@@ -212,6 +214,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--mesh-port", flags.meshPort, "The UDP port WireGuard listens on, on every host")
       ->capture_default_str();
+  app.add_option("--ingress-tls", flags.ingressTls,
+                 "DIR of *.pem (certificate chain and key): the HTTP ingress serves TLS on :443 with them");
   app.add_option("--crash-at", flags.crashAt, "")->group("");  // tests: SIGKILL at the N-th commit or step
   app.set_version_flag("--version", std::string("berthd ") + BERTH_VERSION);
   try {

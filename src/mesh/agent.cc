@@ -147,7 +147,8 @@ Status uploadAgentFiles(engine::Engine& engine, const std::map<std::string, std:
       const std::string dir = path.substr(0, slash);
       if (dirs.insert(dir).second) tar.addDirectory(dir);
     }
-    tar.addFile(path, content);
+    // Certificates carry their private keys.
+    tar.addFile(path, content, path.rfind("certs/", 0) == 0 ? 0600 : 0644);
   }
   return engine.putArchive(std::string(kAgentContainer), std::string(kStateDir), tar.finish(), {});
 }

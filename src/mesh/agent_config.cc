@@ -209,6 +209,11 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
   for (const IngressRoute& r : config.ingress) {
     serves = serves || !r.local.empty() || (config.ingressFrontends && !r.remote.empty());
   }
+  bool httpFrontend = false;
+  for (const HttpIngressRoute& r : config.http) {
+    serves = serves || !r.local.empty() || (config.ingressFrontends && !r.remote.empty());
+    httpFrontend = httpFrontend || (config.ingressFrontends && (!r.local.empty() || !r.remote.empty()));
+  }
   if (!serves) return {};
   const std::string mesh = ipv4String(MeshLayout::meshAddress(config.subnet));
   std::string s =
@@ -230,6 +235,58 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
     return out;
   };
   bool relays = false;
+  if (httpFrontend) {
+    // Most specific first: a route with a host before one without, a longer path before a shorter.
+    std::vector<std::size_t> order(config.http.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      const HttpIngressRoute& x = config.http[a];
+      const HttpIngressRoute& y = config.http[b];
+      if (x.host.empty() != y.host.empty()) return !x.host.empty();
+      return x.path.size() > y.path.size();
+    });
+    s += "frontend http\n  mode http\n  bind :80\n";
+    if (!config.certificates.empty()) {
+      s += "  bind :443 ssl";
+      for (const std::string& file : config.certificates) s += fmt::format(" crt /var/lib/berth-net/certs/{}", file);
+      s += "\n";
+    }
+    s += "  option forwardfor\n";
+    for (std::size_t i : order) {
+      const HttpIngressRoute& r = config.http[i];
+      if (r.local.empty() && r.remote.empty()) continue;
+      std::string cond = fmt::format("path_{}", r.relayKey);
+      s += fmt::format("  acl path_{} path_beg {}\n", r.relayKey, r.path);
+      if (!r.host.empty()) {
+        s += fmt::format("  acl host_{} hdr(host),field(1,:) -i {}\n", r.relayKey, r.host);
+        cond = fmt::format("host_{} {}", r.relayKey, cond);
+      }
+      s += fmt::format("  use_backend http_{} if {}  # {}\n", r.relayKey, cond, r.service);
+    }
+    for (const HttpIngressRoute& r : config.http) {
+      if (r.local.empty() && r.remote.empty()) continue;
+      // A request whose replica died under it is sent again to another (GET and the like, or one
+      // that never reached a replica): a rolling update drops none.
+      s += fmt::format("backend http_{}\n  mode http\n  balance roundrobin\n  retry-on all-retryable-errors\n"
+                       "  retries 3\n  http-request set-dst-port int({})\n",
+                       r.relayKey, r.relayKey);
+      for (const IngressRoute::Local& l : r.local) {
+        s += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
+      }
+      for (const IngressRoute::Remote& h : r.remote) {
+        s += fmt::format("  server relay-{0} {0}:{1} send-proxy-v2 weight {2}\n", ipv4String(h.meshAddress),
+                         kRelayPort, h.replicas);
+      }
+    }
+  }
+  for (const HttpIngressRoute& r : config.http) {
+    if (r.local.empty()) continue;
+    relays = true;
+    s += fmt::format("backend local_{}\n  balance roundrobin\n", r.relayKey);
+    for (const IngressRoute::Local& l : r.local) {
+      s += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
+    }
+  }
   for (const IngressRoute& r : config.ingress) {
     if (config.ingressFrontends && (!r.local.empty() || !r.remote.empty())) {
       s += fmt::format("# {}\nfrontend ingress_{}\n  bind :{}\n  default_backend ingress_{}\n", r.service,

@@ -75,6 +75,17 @@ struct IngressRoute {
   std::vector<Remote> remote{};
 };
 
+// One route of the HTTP ingress as one host serves it. Relayed to another host, the request carries
+// `relayKey` as its destination port in the PROXY header, which picks the route's replicas there.
+struct HttpIngressRoute {
+  std::string host{};  // empty: any host
+  std::string path = "/";
+  int relayKey = 0;
+  std::string service{};  // "STACK/SERVICE", for comments
+  std::vector<IngressRoute::Local> local{};
+  std::vector<IngressRoute::Remote> remote{};
+};
+
 struct HostMeshConfig {
   std::string host{};
   Ipv4Net range{};
@@ -86,6 +97,10 @@ struct HostMeshConfig {
   // The ingress: ports this host publishes (when `ingressFrontends`) and relays to its replicas.
   bool ingressFrontends = true;
   std::vector<IngressRoute> ingress{};
+  std::vector<HttpIngressRoute> http{};
+  // Certificate files (chain and key, PEM) under the agent's certs/: the HTTP ingress also serves
+  // TLS on :443 with them, picked by SNI.
+  std::vector<std::string> certificates{};
   // Stack names: STACK and NAME.STACK are answered from the mesh only, never sent upstream.
   std::vector<std::string> stacks{};
 };

@@ -98,6 +98,37 @@ TEST(ServiceDefMeshTest, AnIngressUdpPortIsRefusedNamingTheServiceAndTheWayOut) 
   EXPECT_THAT(e, HasSubstr("`mode: host`"));
 }
 
+TEST(ServiceDefMeshTest, HttpRoutesFromXBerthIngress) {
+  // One route: the port defaults to the service's one declared port, the path to /.
+  ServiceDef d = meshDef("services: {web: {image: nginx, expose: ['8080'], ports: ['8080'], "
+                         "x-berth-ingress: {host: shop.example.com}}}",
+                         "web");
+  EXPECT_EQ(d.http, (std::vector<HttpRoute>{{"shop.example.com", "/", 8080}}));
+  // A list, with paths and ports; no port declared: 80.
+  d = meshDef("services: {api: {image: nginx, x-berth-ingress: [{host: a.example, path: /api}, "
+              "{path: /v2, port: 9000}]}}",
+              "api");
+  EXPECT_EQ(d.http, (std::vector<HttpRoute>{{"a.example", "/api", 80}, {"", "/v2", 9000}}));
+}
+
+TEST(ServiceDefMeshTest, BadHttpRoutesAreRefusedNamingTheServiceAndTheKey) {
+  EXPECT_THAT(meshDefError("services: {web: {image: nginx, x-berth-ingress: {path: api}}}", "web"),
+              AllOf(HasSubstr("service web: x-berth-ingress: path must be a prefix starting with /")));
+  EXPECT_THAT(meshDefError("services: {web: {image: nginx, x-berth-ingress: {host: 'a b'}}}", "web"),
+              HasSubstr("service web: x-berth-ingress: host must be a host name"));
+  EXPECT_THAT(meshDefError("services: {web: {image: nginx, x-berth-ingress: {port: 70000}}}", "web"),
+              HasSubstr("port must be the container's port"));
+  EXPECT_THAT(meshDefError("services: {web: {image: nginx, x-berth-ingress: {hots: a.example}}}", "web"),
+              HasSubstr("unknown key hots"));
+  EXPECT_THAT(meshDefError("services: {web: {image: nginx, x-berth-ingress: true}}", "web"),
+              HasSubstr("expected {host: NAME"));
+  // Without the mesh nothing would serve the routes.
+  const spec::Project p = project("services: {web: {image: nginx, x-berth-ingress: {host: a.example}}}", "shop");
+  auto d = serviceDef(p, p.services.at("web"), 1, false);
+  ASSERT_FALSE(d);
+  EXPECT_THAT(d.error().message(), HasSubstr("--no-mesh"));
+}
+
 TEST(ServiceDefMeshTest, AnIngressPortBoundToOneAddressIsRefused) {
   // The ingress listens on every address of every host: "127.0.0.1:" must not quietly widen.
   const std::string e = meshDefError("services: {web: {image: nginx, ports: ['127.0.0.1:8080:80']}}", "web");

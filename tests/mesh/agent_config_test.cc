@@ -368,6 +368,66 @@ TEST(IngressConfigTest, APortWithNoReplicasAnywhereIsNotPublished) {
   EXPECT_THAT(s, HasSubstr("bind :80\n"));
 }
 
+HostMeshConfig withHttp() {
+  HostMeshConfig c = threeHosts();
+  HttpIngressRoute web;
+  web.host = "shop.example.com";
+  web.path = "/";
+  web.relayKey = 65535;
+  web.service = "shop/web";
+  web.local = {{ip("10.210.2.40"), 80}};
+  web.remote = {{ip("10.210.3.1"), 1}};
+  HttpIngressRoute api;
+  api.host = "shop.example.com";
+  api.path = "/api";
+  api.relayKey = 65534;
+  api.service = "shop/api";
+  api.remote = {{ip("10.210.1.1"), 2}};
+  c.http = {web, api};
+  return c;
+}
+
+TEST(HttpIngressConfigTest, RoutesByHostAndLongestPathFirst) {
+  const std::string s = renderIngressConfig(withHttp());
+  EXPECT_THAT(s, HasSubstr("frontend http\n  mode http\n  bind :80\n  option forwardfor\n"));
+  EXPECT_THAT(s, Not(HasSubstr("bind :443")));
+  // /api is tried before /, each for its host.
+  const auto api = s.find("use_backend http_65534 if host_65534 path_65534");
+  const auto web = s.find("use_backend http_65535 if host_65535 path_65535");
+  ASSERT_NE(api, std::string::npos) << s;
+  ASSERT_NE(web, std::string::npos) << s;
+  EXPECT_LT(api, web);
+  EXPECT_THAT(s, HasSubstr("  acl host_65534 hdr(host),field(1,:) -i shop.example.com\n"));
+  EXPECT_THAT(s, HasSubstr("  acl path_65534 path_beg /api\n"));
+  // A route's backend retries on another replica and tells relays its key.
+  EXPECT_THAT(s, HasSubstr("backend http_65535\n  mode http\n  balance roundrobin\n  retry-on all-retryable-errors\n"
+                           "  retries 3\n  http-request set-dst-port int(65535)\n"
+                           "  server 10.210.2.40:80 10.210.2.40:80 source 0.0.0.0 usesrc clientip\n"
+                           "  server relay-10.210.3.1 10.210.3.1:7947 send-proxy-v2 weight 1\n"));
+  // What other hosts relay for a route with replicas here reaches them by its key.
+  EXPECT_THAT(s, HasSubstr("backend local_65535\n  balance roundrobin\n"
+                           "  server 10.210.2.40:80 10.210.2.40:80 source 0.0.0.0 usesrc clientip\n"));
+  EXPECT_THAT(s, Not(HasSubstr("backend local_65534")));
+  EXPECT_THAT(s, HasSubstr("frontend relay\n"));
+}
+
+TEST(HttpIngressConfigTest, CertificatesAddTls) {
+  HostMeshConfig c = withHttp();
+  c.certificates = {"a.pem", "b.pem"};
+  EXPECT_THAT(renderIngressConfig(c),
+              HasSubstr("  bind :443 ssl crt /var/lib/berth-net/certs/a.pem crt /var/lib/berth-net/certs/b.pem\n"));
+}
+
+TEST(HttpIngressConfigTest, AHostWithoutFrontendsOnlyRelays) {
+  HostMeshConfig c = withHttp();
+  c.ingressFrontends = false;
+  const std::string s = renderIngressConfig(c);
+  EXPECT_THAT(s, Not(HasSubstr("frontend http")));
+  EXPECT_THAT(s, HasSubstr("backend local_65535\n"));
+  c.http[0].local.clear();
+  EXPECT_EQ(renderIngressConfig(c), "");
+}
+
 TEST(IngressScriptTest, IsValidShell) {
   const std::string s = renderIngressScript();
   EXPECT_EQ(shSyntax(s), "ok");

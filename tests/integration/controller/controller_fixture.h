@@ -74,6 +74,8 @@ class Fleet {
 
   std::string controllerUrl() const { return "unix://" + (work_.path() / "berthd.sock").string(); }
   const fs::path& dataDir() const { return data_; }
+  // Where berthd (with the mesh) reads the HTTP ingress's certificates.
+  fs::path ingressTlsDir() const { return work_.path() / "ingress-tls"; }
   TestHost& host(int i) const { return *hosts_.at(static_cast<std::size_t>(i)); }
   std::string hostName(int i) const { return "h" + std::to_string(i + 1); }
   BackgroundProcess& berthd() const { return *berthd_; }
@@ -89,6 +91,9 @@ class Fleet {
 #ifndef BERTH_TEST_MESH
     // The mesh has tests of its own (tests/integration/network, which define BERTH_TEST_MESH).
     argv.push_back("--no-mesh");
+#else
+    fs::create_directories(ingressTlsDir());
+    argv.insert(argv.end(), {"--ingress-tls", ingressTlsDir().string()});
 #endif
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto p = BackgroundProcess::start(argv, {});
