@@ -145,6 +145,48 @@ TEST_F(MeshTest, ThreeTiersOnThreeHostsKeepTheirPromises) {
   fleet.removeStack(stack);
 }
 
+TEST_F(MeshTest, TheThreeTierExampleWithEachTierOnAnotherHost) {
+  // examples/three-tier as it is, each tier pinned to a host by an override file; its web port is
+  // an ingress port, so a page asked of any host goes web (node-1) -> app (node-2) -> db (node-3).
+  auto prepared = runCommand({std::string(BERTH_SOURCE_DIR) + "/examples/prepare"}, {.timeout = 120s});
+  ASSERT_TRUE(prepared && prepared->exitCode == 0) << (prepared ? prepared->describe() : prepared.error().message());
+  const std::string stack = uniqueName("ex");
+  StackDir pins("services:\n"
+                "  web: {deploy: {placement: {constraints: [node.hostname == node-1]}}}\n"
+                "  app: {deploy: {placement: {constraints: [node.hostname == node-2]}}}\n"
+                "  db: {deploy: {placement: {constraints: [node.hostname == node-3]}}}\n");
+  auto r = fleet.berth({"stack", "deploy", "-c", std::string(BERTH_SOURCE_DIR) + "/examples/three-tier/compose.yaml",
+                        "-c", pins.file(), stack});
+  ASSERT_EQ(r.exitCode, 0) << r.describe() << fleet.berthdLog();
+  for (int i = 0; i < kHosts; ++i) {
+    Status s = waitFor(
+        "the page through host " + std::to_string(i + 1),
+        [&]() -> Status {
+          auto page = runCommand({"curl", "-s", "--max-time", "5",
+                                  "http://" + fleet.host(i).address() + ":8081/cgi-bin/page"},
+                                 {.timeout = 10s});
+          const std::string out = page ? page->out : std::string();
+          return out.find("web: asking app\napp: querying db\ndb: 3 rows (alice, bob, carol)") != std::string::npos
+                     ? ok()
+                     : fail(ErrorCode::NotFound, out);
+        },
+        60s, 300ms);
+    ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  }
+  const std::string web = stack + "-web-1", app = stack + "-app-1", db = stack + "-db-1";
+  auto resolve = execIn(0, web, {"wget", "-q", "-O", "-", "http://db:5432/rows"});
+  EXPECT_NE(resolve.exitCode, 0);
+  EXPECT_THAT(resolve.err, ::testing::HasSubstr("bad address 'db:5432'"));
+  const std::string dbIp = addressOn(2, db, stack + "_app-db");
+  auto reach = execIn(0, web, {"timeout", "3", "wget", "-q", "-O", "-", "http://" + dbIp + ":5432/rows"});
+  EXPECT_NE(reach.exitCode, 0);
+  EXPECT_EQ(reach.out, "");
+  EXPECT_EQ(execIn(1, app, {"wget", "-q", "-O", "-", "http://db:5432/rows"}).out, "db: 3 rows (alice, bob, carol)\n");
+  EXPECT_EQ(execIn(2, db, {"sh", "-c", "ping -c 1 -W 1 " + fleet.host(2).gatewayAddress() + " >/dev/null 2>&1; echo $?"}).out,
+            "1\n");  // app-db is internal: no way out
+  fleet.removeStack(stack);
+}
+
 TEST_F(MeshTest, TrafficBetweenHostsIsEncrypted) {
   const std::string stack = uniqueName("enc");
   StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") + "networks:\n  net: {}\n");
