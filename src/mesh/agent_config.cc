@@ -252,9 +252,9 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
       s += "\n";
     }
     s += "  option forwardfor\n";
+    // A route without replicas still takes its requests (503), never a less specific route's.
     for (std::size_t i : order) {
       const HttpIngressRoute& r = config.http[i];
-      if (r.local.empty() && r.remote.empty()) continue;
       std::string cond = fmt::format("path_{}", r.relayKey);
       s += fmt::format("  acl path_{} path_beg {}\n", r.relayKey, r.path);
       if (!r.host.empty()) {
@@ -264,7 +264,6 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
       s += fmt::format("  use_backend http_{} if {}  # {}\n", r.relayKey, cond, r.service);
     }
     for (const HttpIngressRoute& r : config.http) {
-      if (r.local.empty() && r.remote.empty()) continue;
       // A request whose replica died under it is sent again to another (GET and the like, or one
       // that never reached a replica): a rolling update drops none.
       s += fmt::format("backend http_{}\n  mode http\n  balance roundrobin\n  retry-on all-retryable-errors\n"

@@ -411,6 +411,14 @@ TEST(HttpIngressConfigTest, RoutesByHostAndLongestPathFirst) {
   EXPECT_THAT(s, HasSubstr("frontend relay\n"));
 }
 
+TEST(HttpIngressConfigTest, ARouteWithoutReplicasAnswers503RatherThanALessSpecificRoute) {
+  HostMeshConfig c = withHttp();
+  c.http[1].remote.clear();  // /api has no replica anywhere
+  const std::string s = renderIngressConfig(c);
+  EXPECT_THAT(s, HasSubstr("use_backend http_65534 if host_65534 path_65534"));
+  EXPECT_THAT(s, HasSubstr("backend http_65534\n"));
+}
+
 TEST(HttpIngressConfigTest, CertificatesAddTls) {
   HostMeshConfig c = withHttp();
   c.certificates = {"a.pem", "b.pem"};

@@ -99,6 +99,35 @@ TEST_F(IngressTest, AnswersOnEveryHostSpreadsOverAllHostsAndKeepsTheClientsAddre
   fleet.removeStack(stack);
 }
 
+TEST_F(IngressTest, OnlyHostsLabelledForTheIngressServeItWhenAnyIs) {
+  const std::string stack = uniqueName("lbl");
+  const int port = 18082;
+  StackDir dir(echoStack(port, 2));
+  ASSERT_EQ(fleet.berth({"stack", "deploy", "-c", dir.file(), stack}).exitCode, 0) << fleet.berthdLog();
+  const auto answers = [&](int host) { return !get(fleet.host(host).address(), port).empty(); };
+  Status s = waitFor(
+      "every host serves the port",
+      [&]() -> Status { return answers(0) && answers(1) && answers(2) ? ok() : fail(ErrorCode::NotFound, "not yet"); },
+      30s, 200ms);
+  ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  // Label h3 only: the others stop serving the port, whatever replicas they run.
+  ASSERT_EQ(fleet.berth({"host", "label", "h3", "berth.ingress=true"}).exitCode, 0);
+  s = waitFor(
+      "only h3 serves the port",
+      [&]() -> Status {
+        return !answers(0) && !answers(1) && answers(2) ? ok() : fail(ErrorCode::NotFound, "not yet");
+      },
+      30s, 200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  ASSERT_EQ(fleet.berth({"host", "label", "h3", "berth.ingress-"}).exitCode, 0);
+  s = waitFor(
+      "every host serves the port again",
+      [&]() -> Status { return answers(0) && answers(1) && answers(2) ? ok() : fail(ErrorCode::NotFound, "not yet"); },
+      30s, 200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  fleet.removeStack(stack);
+}
+
 TEST_F(IngressTest, APortTakenOnAHostIsAnErrorThatNamesTheHost) {
   const int port = 18081;
   const std::string squatter = uniqueName("squat");
@@ -207,7 +236,14 @@ TEST_F(IngressTest, RoutesHttpByHostAndPathWithTlsAndTheClientsAddress) {
         },
         30s, 200ms);
     ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
-    EXPECT_EQ(getHost(fleet.host(i).address(), "shop.example.com", "/api/"), "api");
+    s = waitFor(
+        "api through host " + std::to_string(i + 1),
+        [&]() -> Status {
+          std::string body = getHost(fleet.host(i).address(), "shop.example.com", "/api/");
+          return body == "api" ? ok() : fail(ErrorCode::NotFound, "got '" + body + "'");
+        },
+        30s, 200ms);
+    EXPECT_TRUE(s) << s.error().message();
     EXPECT_EQ(getHost(fleet.host(i).address(), "other.example.com", "/cgi-bin/who"), "");  // no route: 503
   }
   // TLS for the name, from the certificate given, on every host.
