@@ -58,13 +58,16 @@ TEST(FleetProjectTest, UpPsDownOnAProvisionedHostOverTls) {
   ASSERT_EQ(ps.exitCode, 0) << ps.describe();
   EXPECT_NE(ps.out.find(project + "-web-1"), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find(project + "-worker-1"), std::string::npos) << ps.out;
-  // BERTH_HOST is the same as -H.
-  const CommandResult psEnv = inProject({"ps"}, {"BERTH_HOST=app"});
+  // BERTH_HOST is the same as -H, and the same as talking to that engine directly on its own
+  // socket: the same containers (by ID: the table's "CREATED" column moves on between two calls).
+  const CommandResult ids = inProject({"-H", "app", "ps", "-q"});
+  ASSERT_EQ(ids.exitCode, 0) << ids.describe();
+  EXPECT_EQ(split(std::string(trim(ids.out)), '\n').size(), 2u) << ids.out;
+  const CommandResult psEnv = inProject({"ps", "-q"}, {"BERTH_HOST=app"});
   EXPECT_EQ(psEnv.exitCode, 0) << psEnv.describe();
-  EXPECT_EQ(psEnv.out, ps.out);
-  // And the same as talking to that engine directly on its own socket.
-  const CommandResult psLocal = inProject({"-H", host.unixSocketUrl(), "ps"});
-  EXPECT_EQ(psLocal.out, ps.out);
+  EXPECT_EQ(psEnv.out, ids.out);
+  const CommandResult psLocal = inProject({"-H", host.unixSocketUrl(), "ps", "-q"});
+  EXPECT_EQ(psLocal.out, ids.out);
 
   const CommandResult ls = berth.run({"host", "ls"});
   EXPECT_NE(ls.out.find("2 (2 running)"), std::string::npos) << ls.out;
