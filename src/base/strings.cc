@@ -109,4 +109,10 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
+std::string shellQuote(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
 }  // namespace berth

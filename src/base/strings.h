@@ -12,6 +12,8 @@ namespace berth {
 std::vector<std::string> split(std::string_view text, char sep);
 std::string join(std::span<const std::string> parts, std::string_view sep);
 std::string_view trim(std::string_view text);
+// Single-quotes `text` for a POSIX shell ("it's" -> 'it'\''s').
+std::string shellQuote(std::string_view text);
 std::string toLower(std::string_view text);
 bool startsWith(std::string_view text, std::string_view prefix);
 bool endsWith(std::string_view text, std::string_view suffix);

@@ -839,6 +839,19 @@ void Controller::Impl::updateMesh() {
       if (c.addresses.size() > 1) in.multiHomed.push_back({h.name, c.addresses});
     }
   }
+  // A service's live replicas for the ingress: host and an address (any network of it will do: the
+  // ingress reaches it from its own host).
+  const auto replicasOf = [&](const ServiceRecord& record) {
+    std::vector<std::pair<std::string, std::uint32_t>> out;
+    for (const MeshHost& h : in.hosts) {
+      for (const ObservedTaskContainer& c : obs[h.name].containers) {
+        if (c.stack != record.stack || c.service != record.name || c.addresses.empty() || !live(c)) continue;
+        out.emplace_back(h.name, c.addresses.front().second);
+        fingerprint += fmt::format("ir {} {}\n", h.name, c.addresses.front().second);
+      }
+    }
+    return out;
+  };
   // The ingress: every published port of a service in force, with its live replicas.
   std::map<int, std::string> portOwner;
   std::vector<std::string> unserved;
@@ -860,13 +873,8 @@ void Controller::Impl::updateMesh() {
       in_.service = record.name;
       in_.published = port.published;
       in_.target = port.target;
-      for (const MeshHost& h : in.hosts) {
-        for (const ObservedTaskContainer& c : obs[h.name].containers) {
-          if (c.stack != record.stack || c.service != record.name || c.addresses.empty() || !live(c)) continue;
-          in_.replicas.emplace_back(h.name, c.addresses.front().second);
-          fingerprint += fmt::format("i {} {} {} {}\n", port.published, port.target, h.name, c.addresses.front().second);
-        }
-      }
+      fingerprint += fmt::format("i {} {}\n", port.published, port.target);
+      in_.replicas = replicasOf(record);
       in.ingress.push_back(std::move(in_));
     }
   }
@@ -894,13 +902,7 @@ void Controller::Impl::updateMesh() {
       http.port = route.port;
       http.relayKey = nextKey--;
       fingerprint += fmt::format("w {} {} {} {} {}\n", service, route.host, route.path, route.port, http.relayKey);
-      for (const MeshHost& h : in.hosts) {
-        for (const ObservedTaskContainer& c : obs[h.name].containers) {
-          if (c.stack != record.stack || c.service != record.name || c.addresses.empty() || !live(c)) continue;
-          http.replicas.emplace_back(h.name, c.addresses.front().second);
-          fingerprint += fmt::format("wr {} {}\n", h.name, c.addresses.front().second);
-        }
-      }
+      http.replicas = replicasOf(record);
       in.http.push_back(std::move(http));
     }
   }

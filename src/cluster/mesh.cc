@@ -346,17 +346,15 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
       }
     }
   }
-  bool anyLabelled = false;
-  for (const MeshHost* p : prepared) anyLabelled = anyLabelled || p->ingressLabel;
-  config.ingressFrontends = !anyLabelled || h->ingressLabel;
-  for (const MeshIngress& in : input.ingress) {
-    mesh::IngressRoute route;
-    route.published = in.published;
-    route.service = in.stack + "/" + in.service;
+  // An ingress route's replicas as this host serves them: its own, connected to directly, and the
+  // other prepared hosts' relays, weighted by how many each runs.
+  const auto splitReplicas = [&](const std::vector<std::pair<std::string, std::uint32_t>>& replicas, int port,
+                                 std::vector<mesh::IngressRoute::Local>& here,
+                                 std::vector<mesh::IngressRoute::Remote>& relays) {
     std::map<std::string, int> elsewhere;
-    for (const auto& [replicaHost, address] : in.replicas) {
+    for (const auto& [replicaHost, address] : replicas) {
       if (replicaHost == h->name) {
-        route.local.push_back({address, in.target});
+        here.push_back({address, port});
       } else {
         ++elsewhere[replicaHost];
       }
@@ -365,8 +363,17 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
       auto n = elsewhere.find(p->name);
       auto peerSubnet = options_.layout.hostSubnet(p->index);
       if (p == h || n == elsewhere.end() || !peerSubnet) continue;
-      route.remote.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
+      relays.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
     }
+  };
+  bool anyLabelled = false;
+  for (const MeshHost* p : prepared) anyLabelled = anyLabelled || p->ingressLabel;
+  config.ingressFrontends = !anyLabelled || h->ingressLabel;
+  for (const MeshIngress& in : input.ingress) {
+    mesh::IngressRoute route;
+    route.published = in.published;
+    route.service = in.stack + "/" + in.service;
+    splitReplicas(in.replicas, in.target, route.local, route.remote);
     config.ingress.push_back(std::move(route));
   }
   for (const MeshHttp& in : input.http) {
@@ -375,20 +382,7 @@ bool MeshSync::sync(const MeshHost& host, const std::vector<const MeshHost*>& pr
     route.path = in.path;
     route.relayKey = in.relayKey;
     route.service = in.stack + "/" + in.service;
-    std::map<std::string, int> elsewhere;
-    for (const auto& [replicaHost, address] : in.replicas) {
-      if (replicaHost == h->name) {
-        route.local.push_back({address, in.port});
-      } else {
-        ++elsewhere[replicaHost];
-      }
-    }
-    for (const MeshHost* p : prepared) {
-      auto n = elsewhere.find(p->name);
-      auto peerSubnet = options_.layout.hostSubnet(p->index);
-      if (p == h || n == elsewhere.end() || !peerSubnet) continue;
-      route.remote.push_back({mesh::MeshLayout::meshAddress(*peerSubnet), n->second});
-    }
+    splitReplicas(in.replicas, in.port, route.local, route.remote);
     config.http.push_back(std::move(route));
   }
   for (const auto& [file, text] : certificates) {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "base/strings.h"  // shellQuote
 
 namespace berth::hosts {
 
@@ -62,8 +63,5 @@ Result<SshConnection> connectSsh(const SshConnectOptions& options);
 // Parses a host key as given to --ssh-host-key: "ssh-ed25519 AAAA... [comment]", a known_hosts line
 // "HOSTS ssh-ed25519 AAAA...", or the name of a file holding either. Returns "TYPE BASE64".
 Result<std::string> parseHostKey(std::string_view text);
-
-// Single-quotes `text` for a POSIX shell.
-std::string shellQuote(std::string_view text);
 
 }  // namespace berth::hosts

@@ -95,12 +95,6 @@ class SshShell final : public RemoteShell {
 
 }  // namespace
 
-std::string shellQuote(std::string_view text) {
-  std::string out = "'";
-  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 Result<std::string> parseHostKey(std::string_view text) {
   std::string content(trim(text));
   std::error_code ec;

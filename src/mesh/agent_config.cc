@@ -4,22 +4,13 @@
 
 #include <algorithm>
 
+#include "base/strings.h"
+
 namespace berth::mesh {
 namespace {
 
 // Everything the script interpolates is berth's own: network names ([a-zA-Z0-9_.-]), stack names,
-// addresses, base64 keys. Single quotes keep even a surprise inert.
-std::string quote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+// addresses, base64 keys. Single quotes (shellQuote) keep even a surprise inert.
 
 constexpr std::string_view kPrologue = R"SH(set -eu
 S=/var/lib/berth-net
@@ -73,6 +64,30 @@ dns() {
 }
 )SH";
 
+// A route's replicas on this host, connected to from the client's own address.
+std::string localServers(const std::vector<IngressRoute::Local>& local) {
+  std::string out;
+  for (const IngressRoute::Local& l : local) {
+    out += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
+  }
+  return out;
+}
+
+// The other hosts' relays, told the client's address in PROXY protocol, weighted by their replicas.
+std::string relayServers(const std::vector<IngressRoute::Remote>& remote) {
+  std::string out;
+  for (const IngressRoute::Remote& h : remote) {
+    out += fmt::format("  server relay-{0} {0}:{1} send-proxy-v2 weight {2}\n", ipv4String(h.meshAddress),
+                       kRelayPort, h.replicas);
+  }
+  return out;
+}
+
+// What the relay frontend hands a request for `key` (a published port, an HTTP route's key) to.
+std::string localBackend(int key, const std::vector<IngressRoute::Local>& local) {
+  return fmt::format("backend local_{}\n  balance roundrobin\n", key) + localServers(local);
+}
+
 }  // namespace
 
 std::string renderApplyScript(const HostMeshConfig& config) {
@@ -87,10 +102,10 @@ std::string renderApplyScript(const HostMeshConfig& config) {
   std::string wantPeers = " ";
   for (const MeshPeer& p : config.peers) {
     s += fmt::format("wg set \"$IF\" peer {} endpoint {} allowed-ips {} persistent-keepalive 25  # {}\n",
-                     quote(p.publicKey), quote(p.endpoint), p.subnet.str(), p.host);
+                     shellQuote(p.publicKey), shellQuote(p.endpoint), p.subnet.str(), p.host);
     wantPeers += p.publicKey + " ";
   }
-  s += fmt::format("want={}\n", quote(wantPeers));
+  s += fmt::format("want={}\n", shellQuote(wantPeers));
   s += "for k in $(wg show \"$IF\" peers); do\n"
        "  case \"$want\" in *\" $k \"*) ;; *) wg set \"$IF\" peer \"$k\" remove ;; esac\n"
        "done\n";
@@ -103,7 +118,7 @@ std::string renderApplyScript(const HostMeshConfig& config) {
     s += fmt::format("ip route replace {} dev \"$IF\" src {}\n", p.subnet.str(), mesh);
     wantRoutes += p.subnet.str() + " ";
   }
-  s += fmt::format("want={}\n", quote(wantRoutes));
+  s += fmt::format("want={}\n", shellQuote(wantRoutes));
   s += "ip -4 route show dev \"$IF\" | while read -r dst _; do\n"
        "  case \"$want\" in *\" $dst \"*) ;; *) ip route del \"$dst\" dev \"$IF\" ;; esac\n"
        "done\n";
@@ -192,7 +207,7 @@ std::string renderApplyScript(const HostMeshConfig& config) {
   for (const std::string& stack : config.stacks) locals += fmt::format(" --local=/{}/", stack);
   starts += fmt::format("dns _mesh --listen-address={} --domain-needed --resolv-file=/etc/resolv.conf{}\n", mesh, locals);
   // Servers of networks gone first: a new network may have taken the old one's address.
-  s += fmt::format("want={}\n", quote(wantDns));
+  s += fmt::format("want={}\n", shellQuote(wantDns));
   s += "for pf in \"$R\"/dns-*.pid; do\n"
        "  [ -e \"$pf\" ] || continue\n"
        "  n=${pf#\"$R/dns-\"}; n=${n%.pid}\n"
@@ -227,13 +242,6 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
       "  timeout server 1h\n"
       "  retries 2\n"
       "  option redispatch 1\n";
-  const auto locals = [&](const IngressRoute& r) {
-    std::string out;
-    for (const IngressRoute::Local& l : r.local) {
-      out += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
-    }
-    return out;
-  };
   bool relays = false;
   if (httpFrontend) {
     // Most specific first: a route with a host before one without, a longer path before a shorter.
@@ -269,38 +277,24 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
       s += fmt::format("backend http_{}\n  mode http\n  balance roundrobin\n  retry-on all-retryable-errors\n"
                        "  retries 3\n  http-request set-dst-port int({})\n",
                        r.relayKey, r.relayKey);
-      for (const IngressRoute::Local& l : r.local) {
-        s += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
-      }
-      for (const IngressRoute::Remote& h : r.remote) {
-        s += fmt::format("  server relay-{0} {0}:{1} send-proxy-v2 weight {2}\n", ipv4String(h.meshAddress),
-                         kRelayPort, h.replicas);
-      }
+      s += localServers(r.local) + relayServers(r.remote);
     }
   }
   for (const HttpIngressRoute& r : config.http) {
     if (r.local.empty()) continue;
     relays = true;
-    s += fmt::format("backend local_{}\n  balance roundrobin\n", r.relayKey);
-    for (const IngressRoute::Local& l : r.local) {
-      s += fmt::format("  server {0}:{1} {0}:{1} source 0.0.0.0 usesrc clientip\n", ipv4String(l.address), l.port);
-    }
+    s += localBackend(r.relayKey, r.local);
   }
   for (const IngressRoute& r : config.ingress) {
     if (config.ingressFrontends && (!r.local.empty() || !r.remote.empty())) {
       s += fmt::format("# {}\nfrontend ingress_{}\n  bind :{}\n  default_backend ingress_{}\n", r.service,
                        r.published, r.published, r.published);
       s += fmt::format("backend ingress_{}\n  balance roundrobin\n", r.published);
-      s += locals(r);
-      for (const IngressRoute::Remote& h : r.remote) {
-        s += fmt::format("  server relay-{0} {0}:{1} send-proxy-v2 weight {2}\n", ipv4String(h.meshAddress),
-                         kRelayPort, h.replicas);
-      }
+      s += localServers(r.local) + relayServers(r.remote);
     }
     if (!r.local.empty()) {
       relays = true;
-      s += fmt::format("backend local_{}\n  balance roundrobin\n", r.published);
-      s += locals(r);
+      s += localBackend(r.published, r.local);
     }
   }
   if (relays) {

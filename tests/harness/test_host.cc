@@ -96,18 +96,6 @@ Status writeProcFile(const std::string& path, std::string_view content) {
   return ok();
 }
 
-std::string shellQuote(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 Status runOk(const std::vector<std::string>& argv, const CommandOptions& options = {}) {
   BERTH_ASSIGN_OR_RETURN(CommandResult r, runCommand(argv, options));
   if (!r.succeeded()) {

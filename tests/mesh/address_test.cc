@@ -2,6 +2,7 @@
 // with host bits set names the network meant), networks compared, and the layout that gives each
 // host a subnet of the cluster range and each of its networks a slice of that subnet.
 #include "mesh/address.h"
+#include "mesh_test_util.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,15 +14,6 @@ namespace berth::mesh {
 namespace {
 
 using ::testing::HasSubstr;
-
-Ipv4Net net(const std::string& text) {
-  auto n = parseIpv4Net(text);
-  if (!n) {
-    ADD_FAILURE() << text << ": " << n.error().message();
-    return Ipv4Net{};
-  }
-  return *n;
-}
 
 // The error parseIpv4 gives for `text` ("parsed" when there is none).
 std::string ipError(const std::string& text) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "mesh_test_util.h"
 
 namespace berth::mesh {
 namespace {
@@ -24,24 +25,6 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-Ipv4Net net(const std::string& text) {
-  auto n = parseIpv4Net(text);
-  if (!n) {
-    ADD_FAILURE() << text << ": " << n.error().message();
-    return Ipv4Net{};
-  }
-  return *n;
-}
-
-std::uint32_t ip(const std::string& text) {
-  auto a = parseIpv4(text);
-  if (!a) {
-    ADD_FAILURE() << text << ": " << a.error().message();
-    return 0;
-  }
-  return *a;
-}
 
 std::vector<std::string> lines(const std::string& text) { return split(text, '\n'); }
 

@@ -35,6 +35,12 @@ std::string httpGet(int host, const std::string& container, const std::string& t
   return r.out + r.err;
 }
 
+// ok() once `container` on host i gets the page of the tier named `tier` (tier() below) from it.
+Status servedBy(int host, const std::string& container, const std::string& tier) {
+  const std::string out = httpGet(host, container, tier);
+  return out.find("tier-" + tier) != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+}
+
 // The addresses a name resolves to from inside a container (nslookup's answers).
 std::vector<std::string> resolve(int host, const std::string& container, const std::string& name) {
   auto r = execIn(host, container, {"nslookup", "-type=a", name});
@@ -151,8 +157,7 @@ TEST_F(MeshTest, TrafficBetweenHostsIsEncrypted) {
   Status s = waitFor(
       "a -> b",
       [&]() -> Status {
-        std::string out = httpGet(0, a, "b");
-        return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+        return servedBy(0, a, "b");
       },
       20s, 200ms);
   ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
@@ -246,8 +251,7 @@ TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
   waitRunning(stack, 2);
   const std::string a = stack + "-a-1";
   const auto reachesB = [&]() -> Status {
-    std::string out = httpGet(0, a, "b");
-    return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+    return servedBy(0, a, "b");
   };
   ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
 
@@ -281,8 +285,7 @@ TEST_F(MeshTest, AnEngineRestartBringsTheAgentAndTheMeshBack) {
   waitRunning(stack, 2);
   const std::string a = stack + "-a-1";
   const auto reachesB = [&]() -> Status {
-    std::string out = httpGet(0, a, "b");
-    return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+    return servedBy(0, a, "b");
   };
   ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
   // Host 2's engine restarts: wireguard-go, the DNS servers and the containers go with it.
@@ -318,8 +321,7 @@ TEST_F(MeshTest, AHostThatCannotRunWireGuardIsAnErrorThatNamesTheHost) {
   s = waitFor(
       "a -> b",
       [&]() -> Status {
-        std::string out = httpGet(0, stack + "-a-1", "b");
-        return out.find("tier-b") != std::string::npos ? ok() : fail(ErrorCode::NotFound, out);
+        return servedBy(0, stack + "-a-1", "b");
       },
       60s, 200ms);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
