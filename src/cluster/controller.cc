@@ -385,6 +385,7 @@ class Agent {
         o,
         [&](const engine::Event& e) {
           log::debug("host {}: event {} {}", host_.name, e.action, e.actorId.substr(0, 12));
+          if (!changesObservation(e.action)) return !stop.stop_requested();
           requestList();
           if (e.action == "die" || e.action == "oom" || startsWith(e.action, "health_status")) {
             requestListSoon(std::chrono::milliseconds(100));
@@ -1465,6 +1466,15 @@ Status Controller::removeHost(const std::string& name, bool force) {
     Change c;
     c.deleteHosts.push_back(name);
     BERTH_TRY(m.commit(c));
+    if (m.meshSync) {
+      // The host leaves the mesh too: its network agent undoes what it set up there.
+      std::shared_ptr<engine::Engine> engine;
+      {
+        std::lock_guard lock(m.agentsMu);
+        if (auto a = m.agents.find(name); a != m.agents.end()) engine = a->second->work();
+      }
+      if (engine) m.meshSync->leave(name, std::move(engine));
+    }
     m.stopAgent(name);
     m.obs.erase(name);
     ControllerEvent e;

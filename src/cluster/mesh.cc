@@ -154,14 +154,26 @@ void MeshSync::networksChanged(const std::string& host) {
   cv_.notify_all();
 }
 
+void MeshSync::leave(const std::string& host, std::shared_ptr<engine::Engine> engine) {
+  {
+    std::lock_guard lock(mu_);
+    // An update made before the host left still names it: it must not bring the agent back.
+    if (pending_) std::erase_if(pending_->hosts, [&](const MeshHost& h) { return h.name == host; });
+    networksChanged_.erase(host);
+    leaving_.emplace_back(host, std::move(engine));
+  }
+  cv_.notify_all();
+}
+
 void MeshSync::run(std::stop_token stop) {
   std::optional<MeshInput> current;
   bool retry = false;
   while (!stop.stop_requested()) {
     std::set<std::string> changed;
+    std::vector<std::pair<std::string, std::shared_ptr<engine::Engine>>> leaving;
     {
       std::unique_lock lock(mu_);
-      const auto ready = [&] { return pending_.has_value() || !networksChanged_.empty(); };
+      const auto ready = [&] { return pending_.has_value() || !networksChanged_.empty() || !leaving_.empty(); };
       if (retry) {
         cv_.wait_for(lock, stop, kRetryAfter, ready);
       } else {
@@ -171,6 +183,12 @@ void MeshSync::run(std::stop_token stop) {
       if (pending_) current = std::move(*pending_);
       pending_.reset();
       changed.swap(networksChanged_);
+      leaving.swap(leaving_);
+    }
+    for (auto& [host, engine] : leaving) {
+      hosts_.erase(host);
+      if (current) std::erase_if(current->hosts, [&](const MeshHost& h) { return h.name == host; });
+      removeAgent(host, *engine);
     }
     if (!current) continue;
     for (const std::string& h : changed) hosts_[h].listNetworks = true;
@@ -194,6 +212,27 @@ void MeshSync::report(const MeshHost& host, HostState& st, const std::string& er
     e.message = error;
     log::warn("host {}: mesh: {}", host.name, error);
   }
+  events_.append({std::move(e)});
+}
+
+void MeshSync::removeAgent(const std::string& host, engine::Engine& engine) {
+  ControllerEvent e;
+  e.type = "host";
+  e.name = host;
+  e.host = host;
+  if (Status s = mesh::removeAgent(engine); s) {
+    e.action = "mesh";
+    e.message = "left the mesh: its network agent is removed";
+    log::info("host {}: {}", host, e.message);
+  } else {
+    e.action = "mesh-error";
+    e.message = fmt::format("leaving the mesh: {}; docs/network.md (\"A host leaves\") says what to remove on the "
+                            "host by hand",
+                            s.error().message());
+    log::warn("host {}: mesh: {}", host, e.message);
+  }
+  engine.closeIdleConnections();
+  e.time = std::chrono::system_clock::now();
   events_.append({std::move(e)});
 }
 

@@ -112,6 +112,10 @@ class MeshSync {
   void update(MeshInput input);
   // A job ran on `host`: its networks may have changed.
   void networksChanged(const std::string& host);
+  // `host` left the fleet (host rm): its agent undoes what it set up and is removed, through
+  // `engine`, before the next round; the fleet's next update no longer names it. An event says how
+  // it went (a host that does not answer keeps what it has: the event says what to remove).
+  void leave(const std::string& host, std::shared_ptr<engine::Engine> engine);
   void stop();
 
  private:
@@ -143,6 +147,7 @@ class MeshSync {
   bool sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input,
             const std::map<std::string, std::string>& certificates);
   void report(const MeshHost& host, HostState& st, const std::string& error);
+  void removeAgent(const std::string& host, engine::Engine& engine);
 
   const MeshOptions options_;
   EventLog& events_;
@@ -150,6 +155,7 @@ class MeshSync {
   std::condition_variable_any cv_;
   std::optional<MeshInput> pending_{};        // guarded by mu_
   std::set<std::string> networksChanged_{};   // guarded by mu_
+  std::vector<std::pair<std::string, std::shared_ptr<engine::Engine>>> leaving_{};  // guarded by mu_
   std::map<std::string, HostState> hosts_{};  // sync thread only
   std::jthread thread_;
 };

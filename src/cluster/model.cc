@@ -2,6 +2,9 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <iterator>
+
 namespace berth::cluster {
 
 std::string_view availabilityName(Availability a) {
@@ -82,6 +85,13 @@ std::string_view hostHealthName(HostHealth h) {
 
 std::string containerName(std::string_view stack, std::string_view service, int slot) {
   return fmt::format("{}-{}-{}", stack, service, slot);
+}
+
+bool changesObservation(std::string_view action) {
+  if (action.starts_with("exec_")) return false;
+  static constexpr std::string_view kUnchanging[] = {"attach", "detach", "resize", "top", "copy",
+                                                      "archive-path", "extract-to-dir", "export", "commit"};
+  return std::find(std::begin(kUnchanging), std::end(kUnchanging), action) == std::end(kUnchanging);
 }
 
 std::string taskName(const Task& task) { return fmt::format("{}.{}", task.service, task.slot); }

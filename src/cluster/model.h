@@ -226,6 +226,12 @@ struct HostObservation {
 
 using Observations = std::map<std::string, HostObservation>;  // by host name
 
+// Whether an engine event about a container (its action: "start", "die", "health_status: healthy",
+// "exec_start: sh -c ...") may change what a listing of the container shows. A healthcheck's
+// exec_create/exec_start/exec_die every few seconds, berth's own execs, attach, resize, copies in
+// and out do not: the host agent lists again only for the others.
+bool changesObservation(std::string_view action);
+
 // ---- Names
 
 std::string containerName(std::string_view stack, std::string_view service, int slot);

@@ -166,4 +166,24 @@ Status runAgentScript(engine::Engine& engine, const std::string& script) {
   return ok();
 }
 
+Status removeAgent(engine::Engine& engine) {
+  auto existing = engine.inspectContainer(std::string(kAgentContainer));
+  if (!existing) return existing.error().code() == ErrorCode::NotFound ? ok() : existing.error();
+  Status cleaned = ok();
+  if (existing->state.running) {
+    cleaned = uploadAgentFiles(engine, {{"leave.sh", renderLeaveScript()}});
+    if (cleaned) cleaned = runAgentScript(engine, "leave.sh");
+  } else {
+    cleaned = fail(ErrorCode::Unavailable,
+                   "the network agent was not running: what it set up on the host (the berth0 interface, the "
+                   "BERTH-MESH iptables chains) may remain");
+  }
+  if (Status s = engine.removeContainer(existing->id, {.force = true, .volumes = false}); !s) {
+    return fail(s.error().code(), "removing the network agent: " + s.error().message());
+  }
+  // Its image is berth's alone; another version's, or one in use elsewhere, stays.
+  (void)engine.removeImage(existing->config.image, {});
+  return cleaned;
+}
+
 }  // namespace berth::mesh

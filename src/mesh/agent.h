@@ -44,4 +44,10 @@ Status uploadAgentFiles(engine::Engine& engine, const std::map<std::string, std:
 // script's own message.
 Status runAgentScript(engine::Engine& engine, const std::string& script);
 
+// The host leaves the mesh: the agent undoes what it set up on the host (agent_config.h,
+// renderLeaveScript), then its container and image are removed. Its volume, with the host's key
+// pair, stays (volumes go only when a user says so). No agent: nothing to do. Errors say which
+// step failed; the container is removed even when the clean-up script failed.
+Status removeAgent(engine::Engine& engine);
+
 }  // namespace berth::mesh

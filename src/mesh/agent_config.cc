@@ -303,6 +303,36 @@ std::string renderIngressConfig(const HostMeshConfig& config) {
   return s;
 }
 
+std::string renderLeaveScript() {
+  return R"SH(# berth network agent: the host leaves the mesh. Safe to run again.
+set -u
+S=/var/lib/berth-net
+R=/run/berth-net
+IF=berth0
+rm -f "$S/apply.sh" "$S/ingress.sh" "$S/haproxy.cfg"
+rm -rf "$S/certs" "$S/dns"
+for pf in "$R"/*.pid; do
+  [ -e "$pf" ] || continue
+  kill $(cat "$pf") 2>/dev/null || true
+  rm -f "$pf" "$pf.args"
+done
+unhook() {
+  table=$1 chain=$2 ours=$3
+  while iptables -t "$table" -D "$chain" -j "$ours" 2>/dev/null; do :; done
+  iptables -t "$table" -F "$ours" 2>/dev/null || true
+  iptables -t "$table" -X "$ours" 2>/dev/null || true
+}
+unhook filter DOCKER-USER BERTH-MESH
+unhook filter INPUT BERTH-MESH-IN
+unhook nat POSTROUTING BERTH-MESH-NAT
+unhook mangle PREROUTING BERTH-MESH-TPROXY
+while ip rule del pref 2000 fwmark 0x2000/0x2000 lookup 2000 2>/dev/null; do :; done
+ip route flush table 2000 2>/dev/null || true
+ip link del "$IF" 2>/dev/null || true
+echo "berth-net: left the mesh"
+)SH";
+}
+
 std::string renderIngressScript() {
   return R"SH(# berth network agent: the ingress (HAProxy) for the uploaded haproxy.cfg. Safe to run again.
 set -eu

@@ -120,6 +120,12 @@ std::string renderIngressConfig(const HostMeshConfig& config);
 // stops HAProxy for the uploaded haproxy.cfg. apply.sh runs it too.
 std::string renderIngressScript();
 
+// leave.sh: undoes what apply.sh and ingress.sh did to the host (the host leaves the fleet): stops
+// HAProxy and the DNS servers, takes berth's chains out of the engine's and the host's iptables,
+// drops the ingress's routing rule and the WireGuard interface, and forgets the last configuration
+// (so that the agent, were it started again, would not apply it). Safe to run again.
+std::string renderLeaveScript();
+
 // One address and the names that resolve to it.
 struct DnsRecord {
   std::uint32_t address = 0;

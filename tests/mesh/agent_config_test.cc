@@ -427,6 +427,52 @@ TEST(IngressScriptTest, IsValidShell) {
   EXPECT_THAT(s, HasSubstr("-x \"$R/haproxy.sock\" -sf"));
 }
 
+// ---- leave.sh
+
+TEST(LeaveScriptTest, IsValidShellThatGoesOnPastWhatIsAlreadyGone) {
+  const std::string s = renderLeaveScript();
+  EXPECT_EQ(shSyntax(s), "ok");
+  // Run again, or on a host half set up, nothing it removes may stop it.
+  EXPECT_THAT(s, HasSubstr("set -u\n"));
+  EXPECT_THAT(s, Not(HasSubstr("set -e")));
+  // The last configuration goes first: an agent started again would apply it.
+  EXPECT_LT(s.find("rm -f \"$S/apply.sh\""), s.find("iptables"));
+}
+
+// Whatever apply.sh hooks into the host, leave.sh unhooks: a chain added to apply.sh without its
+// removal fails here.
+TEST(LeaveScriptTest, UndoesEveryHookAndChainTheApplyScriptMakes) {
+  const std::string apply = renderApplyScript(threeHosts());
+  const std::string leave = renderLeaveScript();
+  int hooks = 0;
+  for (const std::string& line : split(apply, '\n')) {
+    if (line.rfind(":BERTH-", 0) == 0) {
+      const std::string chain = line.substr(1, line.find(' ') - 1);
+      EXPECT_THAT(leave, HasSubstr(" " + chain + "\n")) << "leave.sh does not remove the chain " << chain;
+    }
+    // "iptables [-t TABLE] -C CHAIN -j OURS 2>/dev/null || iptables [-t TABLE] -I CHAIN -j OURS"
+    const auto insert = line.find("|| iptables ");
+    if (insert == std::string::npos) continue;
+    std::vector<std::string> words = split(line.substr(insert + 3), ' ');
+    std::string hookTable = "filter";
+    std::size_t i = 1;
+    if (words.size() > 2 && words[1] == "-t") {
+      hookTable = words[2];
+      i = 3;
+    }
+    ASSERT_GE(words.size(), i + 4) << line;
+    ASSERT_EQ(words[i], "-I") << line;
+    ++hooks;
+    EXPECT_THAT(leave, HasSubstr("unhook " + hookTable + " " + words[i + 1] + " " + words[i + 3] + "\n")) << line;
+  }
+  EXPECT_EQ(hooks, 4);
+  EXPECT_THAT(apply, HasSubstr("ip rule add pref 2000 fwmark 0x2000/0x2000 lookup 2000"));
+  EXPECT_THAT(leave, HasSubstr("ip rule del pref 2000 fwmark 0x2000/0x2000 lookup 2000"));
+  EXPECT_THAT(apply, HasSubstr("table 2000\n"));
+  EXPECT_THAT(leave, HasSubstr("ip route flush table 2000"));
+  EXPECT_THAT(leave, HasSubstr("ip link del \"$IF\""));
+}
+
 // ---- hosts files
 
 TEST(HostsFileTest, OneSortedLinePerAddress) {

@@ -63,6 +63,12 @@ std::string addressOn(int host, const std::string& container, const std::string&
   return it == c->networkSettings.networks.end() ? std::string() : it->second.ipAddress;
 }
 
+// How many WireGuard peers host i's agent has.
+int meshPeers(int host) {
+  auto r = execIn(host, "berth-net", {"wg", "show", "berth0", "peers"});
+  return static_cast<int>(split(std::string(trim(r.out)), '\n').size());
+}
+
 std::string tier(const std::string& name, const std::string& hostname, const std::string& networks) {
   return "  " + name + ":\n"
          "    image: busybox:latest\n"
@@ -257,13 +263,9 @@ TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
 
   // Host 3 drops off the network: the controller declares it down and the others drop its peer.
   ASSERT_TRUE(fleet.host(2).setReachable(false));
-  const auto peers = [&](int host) {
-    auto r = execIn(host, "berth-net", {"wg", "show", "berth0", "peers"});
-    return static_cast<int>(split(std::string(trim(r.out)), '\n').size());
-  };
   Status s = waitFor(
       "host 1 drops host 3's peer",
-      [&]() -> Status { return peers(0) == 1 ? ok() : fail(ErrorCode::NotFound, std::to_string(peers(0))); }, 30s,
+      [&]() -> Status { return meshPeers(0) == 1 ? ok() : fail(ErrorCode::NotFound, std::to_string(meshPeers(0))); }, 30s,
       200ms);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
 
@@ -271,7 +273,7 @@ TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
   fleet.waitHostsReady(60s);
   s = waitFor(
       "host 1 has both peers again",
-      [&]() -> Status { return peers(0) == 2 ? ok() : fail(ErrorCode::NotFound, std::to_string(peers(0))); }, 30s,
+      [&]() -> Status { return meshPeers(0) == 2 ? ok() : fail(ErrorCode::NotFound, std::to_string(meshPeers(0))); }, 30s,
       200ms);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
   EXPECT_TRUE(waitFor("a -> b again", reachesB, 30s, 200ms)) << fleet.berthdLog();
@@ -344,6 +346,65 @@ TEST_F(MeshTest, ANetworkOverlappingTheMeshRangeIsAnErrorThatNamesTheHost) {
                                           " (10.210.250.0/24) overlaps the mesh range 10.210.0.0/16"));
   fleet.removeStack(stack);
   ASSERT_TRUE(fleet.engineOf(0).removeNetwork(create.name));
+}
+
+TEST_F(MeshTest, AHostRemovedFromTheFleetLeavesTheMeshAndKeepsNothingOfIt) {
+  TestHost& h3 = fleet.host(2);
+  const auto across = [&](const std::string& stack) {
+    StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-3", "[net]") + "networks:\n  net: {}\n");
+    deploy(stack, dir);
+    waitRunning(stack, 2);
+    Status s = waitFor("a -> b", [&]() -> Status { return servedBy(0, stack + "-a-1", "b"); }, 30s, 200ms);
+    EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+    fleet.removeStack(stack);
+  };
+  across(uniqueName("rm"));  // host 3 is in the mesh
+
+  const auto inHost = [&](const std::vector<std::string>& argv) {
+    auto out = h3.run(argv);
+    EXPECT_TRUE(out) << out.error().message();
+    return out ? *out : CommandResult{};
+  };
+  // What the checks below look for is there before.
+  ASSERT_EQ(inHost({"ip", "link", "show", "berth0"}).exitCode, 0);
+  ASSERT_THAT(inHost({"iptables", "-t", "filter", "-S"}).out, ::testing::HasSubstr("-A DOCKER-USER -j BERTH-MESH"));
+  ASSERT_NE(trim(inHost({"ip", "rule", "show", "pref", "2000"}).out), "");
+
+  auto r = fleet.berth({"host", "rm", "h3"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe() << fleet.berthdLog();
+  // Host 3 keeps nothing of the mesh: no agent, no WireGuard interface, no chain hooked into the
+  // engine's or the host's iptables, no routing rule; only the volume with its key pair.
+  Status s = waitFor(
+      "host 3 left the mesh",
+      [&]() -> Status {
+        auto agent = runCommand({"docker", "-H", h3.unixSocketUrl(), "ps", "-a", "-q", "--filter", "name=^berth-net$"});
+        if (!agent || agent->exitCode != 0 || !trim(agent->out).empty()) return fail(ErrorCode::Conflict, "the agent is there");
+        return ok();
+      },
+      30s, 200ms);
+  ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
+  EXPECT_NE(inHost({"ip", "link", "show", "berth0"}).exitCode, 0);
+  for (const std::string table : {"filter", "nat", "mangle"}) {
+    CommandResult rules = inHost({"iptables", "-t", table, "-S"});
+    EXPECT_EQ(rules.exitCode, 0) << rules.describe();
+    EXPECT_THAT(rules.out, ::testing::Not(::testing::HasSubstr("BERTH-MESH"))) << "table " << table;
+  }
+  EXPECT_EQ(trim(inHost({"ip", "rule", "show", "pref", "2000"}).out), "");
+  auto volume = runCommand({"docker", "-H", h3.unixSocketUrl(), "volume", "inspect", "berth-net"});
+  EXPECT_TRUE(volume && volume->exitCode == 0) << "the key pair's volume stays";
+  EXPECT_THAT(fleet.berthdLog(), ::testing::HasSubstr("host h3: left the mesh: its network agent is removed"));
+  // The others drop its peer.
+  s = waitFor(
+      "host 1 drops host 3's peer",
+      [&]() -> Status { return meshPeers(0) == 1 ? ok() : fail(ErrorCode::NotFound, std::to_string(meshPeers(0))); },
+      30s, 200ms);
+  EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
+
+  // Registered again, it joins again (as a new host number: another subnet).
+  r = fleet.berth({"host", "add", "h3", "--url", h3.tlsUrl(), "-l", "zone=b"});
+  ASSERT_EQ(r.exitCode, 0) << r.describe() << fleet.berthdLog();
+  fleet.waitHostsReady(60s);
+  across(uniqueName("back"));
 }
 
 }  // namespace
