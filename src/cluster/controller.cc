@@ -235,6 +235,9 @@ struct Controller::Impl {
   // ---- the mesh (options.mesh)
   std::unique_ptr<MeshSync> meshSync{};
   std::string meshFingerprint{};  // owner thread: what meshSync was last told
+  // Owner thread: each host's engine for the mesh's calls (Role::Mesh), made when the host first
+  // joins the mesh.
+  std::map<std::string, std::shared_ptr<engine::Engine>> meshEngines{};
 
   // ---- stats
   mutable std::mutex statsMu;
@@ -615,6 +618,12 @@ engine::EngineOptions EngineProvider::optionsFor(Role role) {
       options.connectTimeout = 3s;
       options.requestTimeout = 60s;
       break;
+    case Role::Mesh:
+      // The agent's slowest call, its script starting wireguard-go, DNS servers and HAProxy,
+      // takes a few seconds on a loaded host.
+      options.connectTimeout = 2s;
+      options.requestTimeout = 15s;
+      break;
   }
   return options;
 }
@@ -812,7 +821,16 @@ void Controller::Impl::updateMesh() {
       if (!endpoint || endpoint->host.empty()) continue;
       auto label = host.labels.find("berth.ingress");
       const bool ingress = label != host.labels.end() && label->second == "true";
-      in.hosts.push_back({name, host.index, endpoint->host, ingress, a->second->work()});
+      auto e = meshEngines.find(name);
+      if (e == meshEngines.end()) {
+        auto made = provider.connect(host, EngineProvider::Role::Mesh);
+        if (!made) {
+          log::warn("host {}: mesh: {}", name, made.error().message());
+          continue;
+        }
+        e = meshEngines.emplace(name, std::move(*made)).first;
+      }
+      in.hosts.push_back({name, host.index, endpoint->host, ingress, e->second});
       fingerprint += fmt::format("h {} {} {} {}\n", name, host.index, endpoint->host, ingress);
     }
   }
@@ -1468,12 +1486,10 @@ Status Controller::removeHost(const std::string& name, bool force) {
     BERTH_TRY(m.commit(c));
     if (m.meshSync) {
       // The host leaves the mesh too: its network agent undoes what it set up there.
-      std::shared_ptr<engine::Engine> engine;
-      {
-        std::lock_guard lock(m.agentsMu);
-        if (auto a = m.agents.find(name); a != m.agents.end()) engine = a->second->work();
+      if (auto e = m.meshEngines.find(name); e != m.meshEngines.end()) {
+        m.meshSync->leave(name, std::move(e->second));
+        m.meshEngines.erase(e);
       }
-      if (engine) m.meshSync->leave(name, std::move(engine));
     }
     m.stopAgent(name);
     m.obs.erase(name);

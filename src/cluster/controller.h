@@ -42,7 +42,10 @@ namespace berth::cluster {
 // berthd's own client certificate for it; tests use fake engines.
 class EngineProvider {
  public:
-  enum class Role { Probe, Work };  // probes need short deadlines; work (apply, images) long ones
+  // Probes need short deadlines; work (apply, images) long ones; the mesh's calls to a host's
+  // network agent short ones too (mesh.h: a host lost in the middle of one holds back the other
+  // hosts' updates until it times out).
+  enum class Role { Probe, Work, Mesh };
   virtual ~EngineProvider() = default;
   virtual Result<std::shared_ptr<engine::Engine>> connect(const Host& host, Role role) = 0;
 

@@ -188,7 +188,7 @@ void MeshSync::run(std::stop_token stop) {
     for (auto& [host, engine] : leaving) {
       hosts_.erase(host);
       if (current) std::erase_if(current->hosts, [&](const MeshHost& h) { return h.name == host; });
-      removeAgent(host, *engine);
+      completeLeave(host, *engine);
     }
     if (!current) continue;
     for (const std::string& h : changed) hosts_[h].listNetworks = true;
@@ -215,7 +215,7 @@ void MeshSync::report(const MeshHost& host, HostState& st, const std::string& er
   events_.append({std::move(e)});
 }
 
-void MeshSync::removeAgent(const std::string& host, engine::Engine& engine) {
+void MeshSync::completeLeave(const std::string& host, engine::Engine& engine) {
   ControllerEvent e;
   e.type = "host";
   e.name = host;

@@ -147,7 +147,8 @@ class MeshSync {
   bool sync(const MeshHost& host, const std::vector<const MeshHost*>& prepared, const MeshInput& input,
             const std::map<std::string, std::string>& certificates);
   void report(const MeshHost& host, HostState& st, const std::string& error);
-  void removeAgent(const std::string& host, engine::Engine& engine);
+  // Takes a host that left out of the mesh (mesh::removeAgent) and says how it went in an event.
+  void completeLeave(const std::string& host, engine::Engine& engine);
 
   const MeshOptions options_;
   EventLog& events_;
