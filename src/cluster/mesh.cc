@@ -173,7 +173,9 @@ void MeshSync::run(std::stop_token stop) {
     std::vector<std::pair<std::string, std::shared_ptr<engine::Engine>>> leaving;
     {
       std::unique_lock lock(mu_);
-      const auto ready = [&] { return pending_.has_value() || !networksChanged_.empty() || !leaving_.empty(); };
+      const auto ready = [&] {
+        return pending_.has_value() || !networksChanged_.empty() || !leaving_.empty();
+      };
       if (retry) {
         cv_.wait_for(lock, stop, kRetryAfter, ready);
       } else {
@@ -226,9 +228,10 @@ void MeshSync::completeLeave(const std::string& host, engine::Engine& engine) {
     log::info("host {}: {}", host, e.message);
   } else {
     e.action = "mesh-error";
-    e.message = fmt::format("leaving the mesh: {}; docs/network.md (\"A host leaves\") says what to remove on the "
-                            "host by hand",
-                            s.error().message());
+    e.message = fmt::format(
+        "leaving the mesh: {}; docs/network.md (\"A host leaves\") says what to remove on the "
+        "host by hand",
+        s.error().message());
     log::warn("host {}: mesh: {}", host, e.message);
   }
   engine.closeIdleConnections();

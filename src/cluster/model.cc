@@ -89,8 +89,8 @@ std::string containerName(std::string_view stack, std::string_view service, int 
 
 bool changesObservation(std::string_view action) {
   if (action.starts_with("exec_")) return false;
-  static constexpr std::string_view kUnchanging[] = {"attach", "detach", "resize", "top", "copy",
-                                                      "archive-path", "extract-to-dir", "export", "commit"};
+  static constexpr std::string_view kUnchanging[] = {
+      "attach", "detach", "resize", "top", "copy", "archive-path", "extract-to-dir", "export", "commit"};
   return std::find(std::begin(kUnchanging), std::end(kUnchanging), action) == std::end(kUnchanging);
 }
 

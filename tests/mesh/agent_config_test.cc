@@ -463,7 +463,8 @@ TEST(LeaveScriptTest, UndoesEveryHookAndChainTheApplyScriptMakes) {
     ASSERT_GE(words.size(), i + 4) << line;
     ASSERT_EQ(words[i], "-I") << line;
     ++hooks;
-    EXPECT_THAT(leave, HasSubstr("unhook " + hookTable + " " + words[i + 1] + " " + words[i + 3] + "\n")) << line;
+    EXPECT_THAT(leave, HasSubstr("unhook " + hookTable + " " + words[i + 1] + " " + words[i + 3] + "\n"))
+        << line;
   }
   EXPECT_EQ(hooks, 4);
   EXPECT_THAT(apply, HasSubstr("ip rule add pref 2000 fwmark 0x2000/0x2000 lookup 2000"));

@@ -269,8 +269,9 @@ TEST_F(IngressTest, ARollingUpdateBehindTheIngressDropsNoRequest) {
   const std::string stack = uniqueName("roll");
   // The service's files are written once: rewriting the CGI script while the loop runs would let
   // httpd exec a half-written file (its 404), which is the test's fault, not the ingress's.
-  const std::string web = whoService(www, "web", "    x-berth-ingress: {host: roll.example.com}\n"
-                                                 "    deploy: {replicas: 2, placement: {max_replicas_per_node: 1}}\n");
+  const std::string web = whoService(www, "web",
+                                     "    x-berth-ingress: {host: roll.example.com}\n"
+                                     "    deploy: {replicas: 2, placement: {max_replicas_per_node: 1}}\n");
   const auto file = [&](const std::string& version) {
     return "services:\n" + web + "    environment: {VERSION: \"" + version + "\"}\n";
   };
