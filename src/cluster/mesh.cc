@@ -317,7 +317,7 @@ bool MeshSync::round(const MeshInput& input) {
   forEachParallel(prepared.size(), kParallelHosts, [&](std::size_t i) {
     if (!sync(*prepared[i], prepared, input, certificates)) allOk = false;
   });
-  // The work connections the round opened are not kept for the next (berthd holds one connection
+  // The connections the round opened are not kept for the next (berthd holds one connection
   // per idle host: its agent's).
   for (const MeshHost& h : input.hosts) h.engine->closeIdleConnections();
   return allOk;

@@ -63,7 +63,7 @@ struct MeshHost {
   int index = 0;
   std::string address{};  // where the other hosts' WireGuard reaches it (the engine URL's host)
   bool ingressLabel = false;  // labelled berth.ingress=true
-  std::shared_ptr<engine::Engine> engine{};
+  std::shared_ptr<engine::Engine> engine{};  // the mesh's own client (deadlines: EngineProvider::Role::Mesh)
 };
 
 // A running container on more than one network (see mesh::MeshGrant).

@@ -63,10 +63,16 @@ std::string addressOn(int host, const std::string& container, const std::string&
   return it == c->networkSettings.networks.end() ? std::string() : it->second.ipAddress;
 }
 
-// How many WireGuard peers host i's agent has.
-int meshPeers(int host) {
-  auto r = execIn(host, "berth-net", {"wg", "show", "berth0", "peers"});
-  return static_cast<int>(split(std::string(trim(r.out)), '\n').size());
+// Waits until host i's agent has `peers` WireGuard peers.
+Status waitMeshPeers(const std::string& what, int host, int peers) {
+  return waitFor(
+      what,
+      [&]() -> Status {
+        auto r = execIn(host, "berth-net", {"wg", "show", "berth0", "peers"});
+        const int n = static_cast<int>(split(std::string(trim(r.out)), '\n').size());
+        return n == peers ? ok() : fail(ErrorCode::NotFound, std::to_string(n) + " peers");
+      },
+      30s, 200ms);
 }
 
 std::string tier(const std::string& name, const std::string& hostname, const std::string& networks) {
@@ -263,22 +269,12 @@ TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
 
   // Host 3 drops off the network: the controller declares it down and the others drop its peer.
   ASSERT_TRUE(fleet.host(2).setReachable(false));
-  Status s = waitFor(
-      "host 1 drops host 3's peer",
-      [&]() -> Status {
-        return meshPeers(0) == 1 ? ok() : fail(ErrorCode::NotFound, std::to_string(meshPeers(0)));
-      },
-      30s, 200ms);
+  Status s = waitMeshPeers("host 1 drops host 3's peer", 0, 1);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
 
   ASSERT_TRUE(fleet.host(2).setReachable(true));
   fleet.waitHostsReady(60s);
-  s = waitFor(
-      "host 1 has both peers again",
-      [&]() -> Status {
-        return meshPeers(0) == 2 ? ok() : fail(ErrorCode::NotFound, std::to_string(meshPeers(0)));
-      },
-      30s, 200ms);
+  s = waitMeshPeers("host 1 has both peers again", 0, 2);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
   EXPECT_TRUE(waitFor("a -> b again", reachesB, 30s, 200ms)) << fleet.berthdLog();
   fleet.removeStack(stack);
@@ -406,12 +402,7 @@ TEST_F(MeshTest, AHostRemovedFromTheFleetLeavesTheMeshAndKeepsNothingOfIt) {
   auto volume = runCommand({"docker", "-H", h3.unixSocketUrl(), "volume", "inspect", "berth-net"});
   EXPECT_TRUE(volume && volume->exitCode == 0) << "the key pair's volume stays";
   // The others drop its peer.
-  s = waitFor(
-      "host 1 drops host 3's peer",
-      [&]() -> Status {
-        return meshPeers(0) == 1 ? ok() : fail(ErrorCode::NotFound, std::to_string(meshPeers(0)));
-      },
-      30s, 200ms);
+  s = waitMeshPeers("host 1 drops host 3's peer", 0, 1);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
 
   // Registered again, it joins again (as a new host number: another subnet).
