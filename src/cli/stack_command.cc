@@ -278,7 +278,10 @@ Status sendImages(ControllerClient& client, engine::Engine& engine, const std::v
   BERTH_ASSIGN_OR_RETURN(std::string body,
                          client.call("POST", "/v1/images/missing", api::toJson(want), "check images"));
   BERTH_ASSIGN_OR_RETURN(api::MissingImagesReply missing, api::fromJson<api::MissingImagesReply>(body));
-  for (const auto& [ref, lacking] : missing.missing) {
+  for (const auto& entry : missing.missing) {
+    // Named references rather than a structured binding: clang before 16 cannot capture those.
+    const std::string& ref = entry.first;
+    const auto& lacking = entry.second;
     if (lacking.empty()) continue;
     if (!quiet) std::cerr << fmt::format("Sending image {} to {}\n", ref, join(lacking, ", "));
     const std::string target = "/v1/images/load?hosts=" + urlEncode(join(lacking, ",")) +

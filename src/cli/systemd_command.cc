@@ -92,7 +92,7 @@ std::string absolute(const std::string& path, const std::string& base) {
 // The units the flags ask for, for the project the global options name.
 Result<std::vector<UnitFile>> units(const GlobalOptions& global, const SystemdFlags& f) {
   auto ctx = openProject(global, {.needEngine = false});
-  if (!ctx) return Unexpected(ctx.error());
+  if (!ctx) return fail(ctx.error());
   for (const std::string& s : f.services) {
     if (ctx->project.services.count(s) == 0) return fail(ErrorCode::InvalidArgument, "no such service: " + s);
   }

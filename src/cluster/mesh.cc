@@ -187,10 +187,12 @@ void MeshSync::run(std::stop_token stop) {
       changed.swap(networksChanged_);
       leaving.swap(leaving_);
     }
-    for (auto& [host, engine] : leaving) {
+    for (auto& leave : leaving) {
+      // A named copy, not a structured binding: clang before 16 cannot capture those in a lambda.
+      const std::string& host = leave.first;
       hosts_.erase(host);
       if (current) std::erase_if(current->hosts, [&](const MeshHost& h) { return h.name == host; });
-      completeLeave(host, *engine);
+      completeLeave(host, *leave.second);
     }
     if (!current) continue;
     for (const std::string& h : changed) hosts_[h].listNetworks = true;

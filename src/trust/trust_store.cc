@@ -96,7 +96,7 @@ Result<KeyPair> TrustStore::hostKey(const std::string& container) const {
 Result<KeyPair> TrustStore::keyAt(const fs::path& path) const {
   auto existing = readFile(path);
   if (existing) return pairOf(*existing, path);
-  if (existing.error().code() != ErrorCode::NotFound) return Unexpected(existing.error());
+  if (existing.error().code() != ErrorCode::NotFound) return fail(existing.error());
   BERTH_ASSIGN_OR_RETURN(KeyPair made, generate());
   std::random_device random;
   const fs::path tmp = path.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(random());
