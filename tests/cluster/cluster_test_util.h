@@ -478,7 +478,9 @@ class Sim {
     std::erase_if(
         cs, [&](const ObservedTaskContainer& c) { return c.stack == job.stack && (w.remove || !listed(c)); });
     if (w.remove) return;
-    for (const auto& [service, slots] : w.slots) {
+    for (const auto& entry : w.slots) {
+      const std::string& service = entry.first;  // not a structured binding: clang 14 cannot capture one
+      const auto& slots = entry.second;
       if (state.services.count({job.stack, service}) == 0) continue;
       for (const plan::Slot& s : slots) {
         const std::string task = s.labels.at(std::string(labels::kTask));
