@@ -40,9 +40,10 @@ TEST(FailureTest, AKilledContainerIsReplacedOnItsSlot) {
   const std::string stack = uniqueName("kill");
   StackDir dir(kWeb);
   ASSERT_EQ(fleet.berth({"stack", "deploy", "-c", dir.file(), stack}).exitCode, 0) << fleet.berthdLog();
-  const auto [oldTask, host] = liveTask(fleet, stack, "web.2");
+  const auto live = liveTask(fleet, stack, "web.2");
+  const std::string oldTask = live.first;  // named, not bound: clang 14 cannot capture a binding
   ASSERT_FALSE(oldTask.empty());
-  const int i = hostIndex(fleet, host);
+  const int i = hostIndex(fleet, live.second);
   ASSERT_TRUE(fleet.engineOf(i).killContainer(stack + "-web-2", "KILL"));
   const Status replaced = waitFor(
       "web.2 replaced",
