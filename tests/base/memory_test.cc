@@ -12,12 +12,7 @@
 #include <thread>
 #include <vector>
 
-// gcc says -fsanitize=address with __SANITIZE_ADDRESS__, clang with __has_feature.
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BERTH_CLANG_ASAN 1
-#endif
-#endif
+#include "harness/sanitizers.h"
 
 namespace berth::memory {
 namespace {
@@ -76,9 +71,9 @@ TEST(MemoryTest, ReleasingTheStackBelowTheCallerGivesBackWhatADeepCallTouched) {
 }
 
 TEST(MemoryTest, HeapStatsCountALiveAllocation) {
-#if defined(__SANITIZE_ADDRESS__) || defined(BERTH_CLANG_ASAN)
-  GTEST_SKIP() << "AddressSanitizer's allocator keeps statistics of its own, which mallinfo does not see";
-#endif
+  if (berth::testing::kAddressSanitizer) {
+    GTEST_SKIP() << "AddressSanitizer's allocator keeps statistics of its own, which mallinfo does not see";
+  }
   const HeapStats before = heapStats();
   std::vector<char> block(8 << 20, 'x');
   const HeapStats during = heapStats();
