@@ -3,10 +3,10 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
-#include <atomic>
 #include <future>
 #include <mutex>
 #include <random>
@@ -24,6 +24,7 @@
 #include "engine/image_reference.h"
 #include "hosts/inventory.h"
 #include "mesh/address.h"
+#include "mesh/agent.h"
 #include "plan/apply.h"
 #include "plan/diff.h"
 #include "plan/observe.h"
@@ -370,7 +371,9 @@ class Agent {
                                                                     (t - std::chrono::steady_clock::now()));
     };
     engine::EventsOptions o;
-    o.filters = {{"type", {"container"}}, {"label", {std::string(labels::kTask)}}};
+    // Task containers and the network agent: the engine ANDs label filters, so the labels are
+    // told apart here (a host's other containers are few, and their events are dropped unread).
+    o.filters = {{"type", {"container"}}};
     // From where the last window ended, a moment back: an event the engine stamped just before a
     // window's end but delivered after it comes again in the next window, rather than never (a
     // repeated event only asks for one more listing; the periodic listing would find what it
@@ -387,6 +390,14 @@ class Agent {
     auto s = probe_->events(
         o,
         [&](const engine::Event& e) {
+          if (e.attributes.count(std::string(mesh::kAgentLabel)) != 0) {
+            // Stopped or removed by hand (a crash is the engine's to restart): the mesh starts
+            // it again.
+            if ((e.action == "stop" || e.action == "destroy") && impl_.meshSync)
+              impl_.meshSync->agentGone(host_.name);
+            return !stop.stop_requested();
+          }
+          if (e.attributes.count(std::string(labels::kTask)) == 0) return !stop.stop_requested();
           log::debug("host {}: event {} {}", host_.name, e.action, e.actorId.substr(0, 12));
           if (!changesObservation(e.action)) return !stop.stop_requested();
           requestList();
@@ -1290,13 +1301,14 @@ Status Controller::start() {
   BERTH_ASSIGN_OR_RETURN(impl_->state, impl_->store.load());
   impl_->config.startedAt = impl_->clock.wallNow();
   (void)impl_->ensureDefs();
-  for (const auto& [name, host] : impl_->state.hosts) {
-    (void)name;
-    impl_->startAgent(host);
-  }
+  // The mesh first: the host agents tell it of its agents' events from their own threads.
   if (impl_->options.mesh) {
     BERTH_TRY(impl_->options.mesh->layout.validate());
     impl_->meshSync = std::make_unique<MeshSync>(*impl_->options.mesh, impl_->events);
+  }
+  for (const auto& [name, host] : impl_->state.hosts) {
+    (void)name;
+    impl_->startAgent(host);
   }
   impl_->publish();
   for (int i = 0; i < std::max(1, impl_->options.jobThreads); ++i) {

@@ -165,16 +165,25 @@ void MeshSync::leave(const std::string& host, std::shared_ptr<engine::Engine> en
   cv_.notify_all();
 }
 
+void MeshSync::agentGone(const std::string& host) {
+  {
+    std::lock_guard lock(mu_);
+    agentsGone_.insert(host);
+  }
+  cv_.notify_all();
+}
+
 void MeshSync::run(std::stop_token stop) {
   std::optional<MeshInput> current;
   bool retry = false;
   while (!stop.stop_requested()) {
     std::set<std::string> changed;
+    std::set<std::string> gone;
     std::vector<std::pair<std::string, std::shared_ptr<engine::Engine>>> leaving;
     {
       std::unique_lock lock(mu_);
       const auto ready = [&] {
-        return pending_.has_value() || !networksChanged_.empty() || !leaving_.empty();
+        return pending_.has_value() || !networksChanged_.empty() || !leaving_.empty() || !agentsGone_.empty();
       };
       if (retry) {
         cv_.wait_for(lock, stop, kRetryAfter, ready);
@@ -186,6 +195,7 @@ void MeshSync::run(std::stop_token stop) {
       pending_.reset();
       changed.swap(networksChanged_);
       leaving.swap(leaving_);
+      gone.swap(agentsGone_);
     }
     for (auto& leave : leaving) {
       // A named copy, not a structured binding: clang before 16 cannot capture those in a lambda.
@@ -193,6 +203,10 @@ void MeshSync::run(std::stop_token stop) {
       hosts_.erase(host);
       if (current) std::erase_if(current->hosts, [&](const MeshHost& h) { return h.name == host; });
       completeLeave(host, *leave.second);
+    }
+    // (A host that has left is not in hosts_ any more: the removal of its agent is berthd's own.)
+    for (const std::string& h : gone) {
+      if (auto it = hosts_.find(h); it != hosts_.end()) it->second.agentReady = false;
     }
     if (!current) continue;
     for (const std::string& h : changed) hosts_[h].listNetworks = true;

@@ -116,6 +116,10 @@ class MeshSync {
   // `engine`, before the next round; the fleet's next update no longer names it. An event says how
   // it went (a host that does not answer keeps what it has: the event says what to remove).
   void leave(const std::string& host, std::shared_ptr<engine::Engine> engine);
+  // The agent on `host` was stopped or removed by someone else (the engine's event): the next
+  // round starts it again, or makes it anew, and sends it everything. (An agent that crashes needs
+  // nothing: the engine restarts it and it applies its last configuration itself.)
+  void agentGone(const std::string& host);
   void stop();
 
  private:
@@ -157,6 +161,7 @@ class MeshSync {
   std::optional<MeshInput> pending_{};        // guarded by mu_
   std::set<std::string> networksChanged_{};   // guarded by mu_
   std::vector<std::pair<std::string, std::shared_ptr<engine::Engine>>> leaving_{};  // guarded by mu_
+  std::set<std::string> agentsGone_{};                                              // guarded by mu_
   std::map<std::string, HostState> hosts_{};  // sync thread only
   std::jthread thread_;
 };

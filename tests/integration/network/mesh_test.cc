@@ -297,6 +297,30 @@ TEST_F(MeshTest, AnEngineRestartBringsTheAgentAndTheMeshBack) {
   fleet.removeStack(stack);
 }
 
+TEST_F(MeshTest, AnAgentStoppedOrRemovedByHandComesBack) {
+  const std::string stack = uniqueName("ag");
+  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") +
+               "networks:\n  net: {}\n");
+  deploy(stack, dir);
+  waitRunning(stack, 2);
+  const std::string a = stack + "-a-1";
+  const auto reachesB = [&]() -> Status { return servedBy(0, a, "b"); };
+  ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
+  // Host 2's agent stopped (the engine does not restart what was stopped): wireguard-go and the
+  // DNS servers go with it, and nothing else changes in the fleet to make berthd look.
+  const std::string engineUrl = fleet.host(1).unixSocketUrl();
+  auto stopped = runCommand({"docker", "-H", engineUrl, "stop", "-t", "1", "berth-net"});
+  ASSERT_TRUE(stopped && stopped->exitCode == 0)
+      << (stopped ? stopped->describe() : stopped.error().message());
+  EXPECT_TRUE(waitFor("a -> b after the agent stopped", reachesB, 30s, 200ms)) << fleet.berthdLog();
+  // Removed: made anew, with the same key (the volume keeps it), so no peer changes.
+  auto removed = runCommand({"docker", "-H", engineUrl, "rm", "-f", "berth-net"});
+  ASSERT_TRUE(removed && removed->exitCode == 0)
+      << (removed ? removed->describe() : removed.error().message());
+  EXPECT_TRUE(waitFor("a -> b after the agent was removed", reachesB, 30s, 200ms)) << fleet.berthdLog();
+  fleet.removeStack(stack);
+}
+
 TEST_F(MeshTest, AHostThatCannotRunWireGuardIsAnErrorThatNamesTheHost) {
   // Host 3 loses its TUN device (wireguard-go's; the kernel has no WireGuard module) and its
   // agent, as a host without them would be when berthd first meets it.
