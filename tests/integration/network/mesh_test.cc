@@ -103,6 +103,15 @@ class MeshTest : public ::testing::Test {
         60s, 200ms);
     ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
   }
+  // The stack most tests use: tiers a on host 1 and b on `bNode`, one network; deployed, running.
+  void deployAAndB(const std::string& stack, const std::string& bNode) {
+    StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", bNode, "[net]") +
+                 "networks:\n  net: {}\n");
+    deploy(stack, dir);
+    waitRunning(stack, 2);
+  }
+  // ok() once that stack's a gets b's page by name.
+  static Status aReachesB(const std::string& stack) { return servedBy(0, stack + "-a-1", "b"); }
 };
 
 TEST_F(MeshTest, TheThreeTierExampleWithEachTierOnAnotherHost) {
@@ -162,16 +171,10 @@ TEST_F(MeshTest, TheThreeTierExampleWithEachTierOnAnotherHost) {
 
 TEST_F(MeshTest, TrafficBetweenHostsIsEncrypted) {
   const std::string stack = uniqueName("enc");
-  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") + "networks:\n  net: {}\n");
-  deploy(stack, dir);
-  waitRunning(stack, 2);
+  deployAAndB(stack, "node-2");
   const std::string a = stack + "-a-1";
   Status s = waitFor(
-      "a -> b",
-      [&]() -> Status {
-        return servedBy(0, a, "b");
-      },
-      20s, 200ms);
+      "a -> b", [&] { return aReachesB(stack); }, 20s, 200ms);
   ASSERT_TRUE(s) << s.error().message() << fleet.berthdLog();
 
   // Capture host 2's link (its veth in the root namespace) while a known payload crosses to it.
@@ -258,13 +261,8 @@ TEST_F(MeshTest, AMovedReplicaIsReachableByNameWithinASecond) {
 
 TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
   const std::string stack = uniqueName("lost");
-  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-3", "[net]") + "networks:\n  net: {}\n");
-  deploy(stack, dir);
-  waitRunning(stack, 2);
-  const std::string a = stack + "-a-1";
-  const auto reachesB = [&]() -> Status {
-    return servedBy(0, a, "b");
-  };
+  deployAAndB(stack, "node-3");
+  const auto reachesB = [&] { return aReachesB(stack); };
   ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
 
   // Host 3 drops off the network: the controller declares it down and the others drop its peer.
@@ -282,13 +280,8 @@ TEST_F(MeshTest, AHostLostAndBackRejoinsTheMesh) {
 
 TEST_F(MeshTest, AnEngineRestartBringsTheAgentAndTheMeshBack) {
   const std::string stack = uniqueName("rs");
-  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") + "networks:\n  net: {}\n");
-  deploy(stack, dir);
-  waitRunning(stack, 2);
-  const std::string a = stack + "-a-1";
-  const auto reachesB = [&]() -> Status {
-    return servedBy(0, a, "b");
-  };
+  deployAAndB(stack, "node-2");
+  const auto reachesB = [&] { return aReachesB(stack); };
   ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
   // Host 2's engine restarts: wireguard-go, the DNS servers and the containers go with it.
   ASSERT_TRUE(fleet.host(1).restartEngine());
@@ -299,12 +292,8 @@ TEST_F(MeshTest, AnEngineRestartBringsTheAgentAndTheMeshBack) {
 
 TEST_F(MeshTest, AnAgentStoppedOrRemovedByHandComesBack) {
   const std::string stack = uniqueName("ag");
-  StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-2", "[net]") +
-               "networks:\n  net: {}\n");
-  deploy(stack, dir);
-  waitRunning(stack, 2);
-  const std::string a = stack + "-a-1";
-  const auto reachesB = [&]() -> Status { return servedBy(0, a, "b"); };
+  deployAAndB(stack, "node-2");
+  const auto reachesB = [&] { return aReachesB(stack); };
   ASSERT_TRUE(waitFor("a -> b", reachesB, 20s, 200ms)) << fleet.berthdLog();
   // Host 2's agent stopped (the engine does not restart what was stopped): wireguard-go and the
   // DNS servers go with it, and nothing else changes in the fleet to make berthd look.
@@ -345,11 +334,7 @@ TEST_F(MeshTest, AHostThatCannotRunWireGuardIsAnErrorThatNamesTheHost) {
   auto show = h3.run({"umount", "/dev/net"});
   ASSERT_TRUE(show && show->exitCode == 0) << (show ? show->describe() : show.error().message());
   s = waitFor(
-      "a -> b",
-      [&]() -> Status {
-        return servedBy(0, stack + "-a-1", "b");
-      },
-      60s, 200ms);
+      "a -> b", [&]() -> Status { return aReachesB(stack); }, 60s, 200ms);
   EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
   fleet.removeStack(stack);
 }
@@ -375,12 +360,9 @@ TEST_F(MeshTest, ANetworkOverlappingTheMeshRangeIsAnErrorThatNamesTheHost) {
 TEST_F(MeshTest, AHostRemovedFromTheFleetLeavesTheMeshAndKeepsNothingOfIt) {
   TestHost& h3 = fleet.host(2);
   const auto across = [&](const std::string& stack) {
-    StackDir dir("services:\n" + tier("a", "node-1", "[net]") + tier("b", "node-3", "[net]") +
-                 "networks:\n  net: {}\n");
-    deploy(stack, dir);
-    waitRunning(stack, 2);
+    deployAAndB(stack, "node-3");
     Status s = waitFor(
-        "a -> b", [&]() -> Status { return servedBy(0, stack + "-a-1", "b"); }, 30s, 200ms);
+        "a -> b", [&] { return aReachesB(stack); }, 30s, 200ms);
     EXPECT_TRUE(s) << s.error().message() << fleet.berthdLog();
     fleet.removeStack(stack);
   };
