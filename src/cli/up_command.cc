@@ -184,7 +184,9 @@ std::vector<std::string> startedContainers(const plan::Plan& plan, const std::se
     if (scope.count(a.service) == 0) continue;
     const bool creates =
         a.kind == plan::ActionKind::CreateContainer || a.kind == plan::ActionKind::RecreateContainer;
-    const bool starts = (creates && a.start) || a.kind == plan::ActionKind::StartContainer ||
+    const bool renamesAndStarts = a.kind == plan::ActionKind::RenameContainer && a.start;
+    const bool starts = (creates && a.start) || renamesAndStarts ||
+                        a.kind == plan::ActionKind::StartContainer ||
                         a.kind == plan::ActionKind::RestartContainer;
     if (starts) out.push_back(a.target);
   }

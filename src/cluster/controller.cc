@@ -77,6 +77,9 @@ std::vector<ObservedTaskContainer> observedContainers(const std::vector<engine::
   for (const engine::ContainerSummary& s : list) {
     auto task = s.labels.find(std::string(labels::kTask));
     if (task == s.labels.end()) continue;
+    // Being removed: already gone, as far as its task goes ("Removal In Progress" says nothing of
+    // how it ended, and it must not read as its task's exit).
+    if (s.state == engine::ContainerStatus::Removing) continue;
     ObservedTaskContainer c;
     c.id = s.id;
     c.task = task->second;

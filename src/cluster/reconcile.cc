@@ -35,7 +35,10 @@ class Pass {
     for (const auto& [name, o] : observations) {
       observed_[name] = &o;
       auto& byTask = containers_[name];
-      for (const ObservedTaskContainer& c : o.containers) byTask.emplace(c.task, &c);
+      for (const ObservedTaskContainer& c : o.containers) {
+        auto [it, added] = byTask.emplace(c.task, &c);
+        if (!added && rank(c.phase) > rank(it->second->phase)) it->second = &c;
+      }
     }
   }
 
@@ -95,7 +98,23 @@ class Pass {
     return it != observed_.end() && it->second->listed;
   }
 
-  // The first container observed on the task's host that carries its ID.
+  // A task has two containers only for a moment: while its own container is made again after an
+  // interrupted replacement (berthd killed between its steps), the one on its way out is stopped.
+  // The one that lives on is the task's: running, else created, and an exited one last.
+  static int rank(ContainerPhase p) {
+    switch (p) {
+      case ContainerPhase::Running:
+        return 2;
+      case ContainerPhase::Created:
+        return 1;
+      case ContainerPhase::Exited:
+        return 0;
+    }
+    return 0;
+  }
+
+  // The container observed on the task's host that carries its ID (of several, the one ranked
+  // first).
   const ObservedTaskContainer* containerOf(const Task& t) const {
     auto host = containers_.find(t.host);
     if (host == containers_.end()) return nullptr;

@@ -36,6 +36,7 @@ std::string kindOf(const Action& a) {
     case ActionKind::CreateContainer:
     case ActionKind::RecreateContainer:
     case ActionKind::StartContainer:
+    case ActionKind::RenameContainer:
     case ActionKind::RestartContainer:
     case ActionKind::StopContainer:
     case ActionKind::KillContainer:
@@ -226,6 +227,13 @@ class Runner {
         return createContainer(a);
       case ActionKind::StartContainer:
         return start(a, a.target);
+      case ActionKind::RenameContainer: {
+        report(a, ProgressState::Working, "Renaming");
+        if (auto s = engine_.renameContainer(a.containerId, a.target); !s) return failed(a, s.error());
+        report(a, ProgressState::Done, "Renamed");
+        if (!a.start) return ok();
+        return start(a, a.target);
+      }
       case ActionKind::RestartContainer: {
         report(a, ProgressState::Working, "Restarting");
         if (auto s = engine_.restartContainer(a.containerId, a.timeout); !s) {

@@ -443,6 +443,20 @@ class Differ {
         if (c != keep) duplicates.push_back(plan_.add(removal(*c, "duplicate number")));
       }
       finalNames.push_back(canonical);
+      if (matches(*keep, slot) && keep->name != canonical) {
+        // The slot's own container, made by a replacement that was interrupted before it took the
+        // slot's name (the old one is a duplicate, removed first): it only needs that name. It is
+        // not made anew: stopping and removing it would show its task's container exited.
+        Action a;
+        a.kind = ActionKind::RenameContainer;
+        a.target = canonical;
+        a.service = name;
+        a.reason = "left under a temporary name";
+        a.containerId = keep->id;
+        a.start = slot.start && !keep->running();
+        pending.push_back(std::move(a));
+        continue;
+      }
       std::string reason;
       if (!matches(*keep, slot)) {
         for (const auto& [k, v] : slot.labels) {
@@ -452,8 +466,6 @@ class Differ {
             break;
           }
         }
-      } else if (keep->name != canonical) {
-        reason = "left under a temporary name";
       }
       if (!reason.empty()) {
         TranslateOptions t = translateOptions(img);

@@ -56,6 +56,10 @@ std::string describe(const Action& a) {
     case ActionKind::StartContainer:
       line = "start " + a.target;
       break;
+    case ActionKind::RenameContainer:
+      line = "rename " + a.containerId.substr(0, 12) + " to " + a.target;
+      if (a.start) line += " and start it";
+      break;
     case ActionKind::RestartContainer:
       line = "restart " + a.target;
       break;

@@ -32,6 +32,9 @@ enum class ActionKind {
   CreateContainer,    // create, connect its other networks, copy files in, start (unless !start)
   RecreateContainer,  // stop the old one, create the new one, remove the old one, start the new one
   StartContainer,
+  // Gives a container an interrupted replacement left under a temporary name its own name, and
+  // starts it unless !start (the controller's slots: it is already the slot's container).
+  RenameContainer,
   RestartContainer,
   WaitForService,  // until the service's containers meet `condition`
   StopContainer,
@@ -67,8 +70,9 @@ struct Action {
   engine::VolumeCreate volume{};    // CreateVolume
   ImageBuild build{};               // BuildImage
   ContainerSpec container{};        // CreateContainer, RecreateContainer
-  bool start = true;                // CreateContainer, RecreateContainer: start once created
-  // The existing container (ID) for Recreate, Start, Restart, Stop, Kill, Pause, Unpause, Remove.
+  bool start = true;                // CreateContainer, RecreateContainer, RenameContainer: start it after
+  // The existing container (ID) for Recreate, Start, Rename, Restart, Stop, Kill, Pause, Unpause,
+  // Remove.
   std::string containerId{};
   std::optional<int> timeout{};  // seconds of grace before SIGKILL when stopping
   std::string signal{};          // KillContainer; empty: SIGKILL

@@ -125,6 +125,30 @@ TEST(ReconcileTest, ARemovedContainerFailsItsTask) {
             "t2 h1 assigned");
 }
 
+// While a task's own container is made again (finishing a replacement berthd was killed in the
+// middle of), a listing can show the task two containers: the one on its way out, stopped, and the
+// new one. The task goes by the one that lives on, in either order of the listing.
+TEST(ReconcileTest, OfATasksTwoContainersTheOneThatLivesOnIsItsOwn) {
+  for (const bool exitedFirst : {true, false}) {
+    Sim sim;
+    hosts(sim, 1);
+    sim.deploy("services: {web: {image: nginx}}");
+    sim.settle();
+    auto& containers = sim.obs["h1"].containers;
+    ASSERT_EQ(containers.size(), 1u);
+    ObservedTaskContainer going = containers.front();
+    going.id = "going";
+    going.phase = ContainerPhase::Exited;
+    going.exitCode = std::nullopt;
+    containers.insert(exitedFirst ? containers.begin() : containers.end(), going);
+    EXPECT_TRUE(sim.pass().empty()) << sim.events();
+    EXPECT_EQ(sim.history("web.1"), "t1 h1 running");
+    std::erase_if(containers, [](const ObservedTaskContainer& c) { return c.id == "going"; });
+    EXPECT_TRUE(sim.pass().empty()) << sim.events();
+    EXPECT_EQ(sim.history("web.1"), "t1 h1 running");
+  }
+}
+
 TEST(ReconcileTest, RestartConditionNoneLeavesTheSlotEndedAndKeepsTheContainer) {
   Sim sim;
   hosts(sim, 2);

@@ -395,6 +395,52 @@ TEST(DiffTest, ImagePlanHasOnlyTheImages) {
   EXPECT_EQ(describe(*plan), "build image mine:1");
 }
 
+// The controller's slots: a replacement interrupted after the new container was made (berthd
+// killed, the engine failing) leaves it under a temporary name beside the old one. The next
+// convergence keeps it and only gives it the slot's name: making it anew would stop the task's
+// container and show it exited.
+TEST(DiffTest, ASlotsContainerLeftUnderATemporaryNameIsRenamedNotMadeAnew) {
+  Runner r;
+  const auto project = loadOrDie("services: {web: {image: busybox, command: [sleep, '600']}}");
+  const auto slotOf = [](const std::string& task) {
+    UpOptions o;
+    o.slots["web"] = {Slot{.number = 1, .labels = {{"io.berth.task", task}}}};
+    return o;
+  };
+  ASSERT_TRUE(r.up(project, slotOf("t1")));
+  const std::string oldId = r.engine.container("p-web-1")->id;
+  r.engine.failNext("removeContainer", Error(ErrorCode::Internal, "engine fake://engine: interrupted"));
+  ASSERT_FALSE(r.up(project, slotOf("t2")));
+  const auto old = r.engine.container("p-web-1");
+  ASSERT_TRUE(old.has_value());
+  EXPECT_EQ(old->config.labels.at("io.berth.task"), "t1");
+  const auto left = r.engine.container(oldId.substr(0, 12) + "_p-web-1");
+  ASSERT_TRUE(left.has_value());
+  EXPECT_EQ(left->config.labels.at("io.berth.task"), "t2");
+  EXPECT_FALSE(left->state.running);
+
+  EXPECT_EQ(planText(r.engine, project, slotOf("t2"), {.order = true}),
+            "remove p-web-1 (duplicate number)\n"
+            "rename " +
+                left->id.substr(0, 12) +
+                " to p-web-1 and start it (left under a temporary name) "
+                "[after p-web-1]");
+  r.engine.clearCalls();
+  ASSERT_TRUE(r.up(project, slotOf("t2")));
+  const auto now = r.engine.container("p-web-1");
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->id, left->id);
+  EXPECT_TRUE(now->state.running);
+  EXPECT_FALSE(r.engine.container(oldId).has_value());
+  for (const std::string& call : r.engine.mutations()) {
+    EXPECT_EQ(call.find("create"), std::string::npos) << call;
+    EXPECT_FALSE(call.find("stop") != std::string::npos &&
+                 call.find(left->id.substr(0, 12)) != std::string::npos)
+        << call;
+  }
+  EXPECT_EQ(planText(r.engine, project, slotOf("t2")), "");
+}
+
 TEST(DiffTest, DependencyCyclesAreErrors) {
   spec::Project p;
   p.name = "p";
