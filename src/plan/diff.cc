@@ -443,10 +443,13 @@ class Differ {
         if (c != keep) duplicates.push_back(plan_.add(removal(*c, "duplicate number")));
       }
       finalNames.push_back(canonical);
-      if (matches(*keep, slot) && keep->name != canonical) {
-        // The slot's own container, made by a replacement that was interrupted before it took the
-        // slot's name (the old one is a duplicate, removed first): it only needs that name. It is
-        // not made anew: stopping and removing it would show its task's container exited.
+      // The slot's own container, left under a temporary name by a replacement that was
+      // interrupted. It is complete when it runs (a start-first replacement starts it once its
+      // networks and files are in) or when the old one is gone (a stop-first replacement removes
+      // that only then): it only needs the slot's name (the old one, a duplicate, goes first).
+      // Making it anew would stop the task's own running container. Otherwise it may lack its
+      // networks or files: it is made anew.
+      if (matches(*keep, slot) && keep->name != canonical && (keep->running() || list.size() == 1)) {
         Action a;
         a.kind = ActionKind::RenameContainer;
         a.target = canonical;
@@ -466,6 +469,8 @@ class Differ {
             break;
           }
         }
+      } else if (keep->name != canonical) {
+        reason = "left under a temporary name";
       }
       if (!reason.empty()) {
         TranslateOptions t = translateOptions(img);
