@@ -177,8 +177,39 @@ class Fleet {
 
   std::string berthdLog() const { return berthd_ ? berthd_->err() : std::string(); }
 
+  // The last errors each host's engine logged: a failure the engine caused (a hook that could not
+  // run, a network it could not make) shows there and nowhere else.
+  std::string engineErrors(int perHost = 10) const {
+    std::string out;
+    for (int i = 0; i < static_cast<int>(hosts_.size()); ++i) {
+      std::vector<std::string> errors;
+      for (const std::string& line : split(host(i).engineLogTail(2000), '\n')) {
+        if (line.find("level=error") != std::string::npos) errors.push_back(line);
+      }
+      if (errors.size() > static_cast<std::size_t>(perHost))
+        errors.erase(errors.begin(), errors.end() - perHost);
+      if (errors.empty()) continue;
+      out += "[engine of " + hostName(i) + "] last errors:\n";
+      for (const std::string& e : errors) out += "  " + e + "\n";
+    }
+    return out;
+  }
+
  private:
+  // A failed test is followed by the engines' last errors (berthd's log is in the failure itself).
+  class EngineErrorsOnFailure : public ::testing::EmptyTestEventListener {
+   public:
+    explicit EngineErrorsOnFailure(const Fleet& fleet) : fleet_(fleet) {}
+    void OnTestEnd(const ::testing::TestInfo& info) override {
+      if (info.result() != nullptr && info.result()->Failed()) std::cerr << fleet_.engineErrors();
+    }
+
+   private:
+    const Fleet& fleet_;
+  };
+
   void start() {
+    ::testing::UnitTest::GetInstance()->listeners().Append(new EngineErrorsOnFailure(*this));
     auto shared = trySharedEngine();
     ASSERT_TRUE(shared) << shared.error().message();
     auto init = runBerth({"ca", "init"}, {.env = {"XDG_CONFIG_HOME=" + config_.path().string()}});
