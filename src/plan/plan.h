@@ -70,7 +70,7 @@ struct Action {
   engine::VolumeCreate volume{};    // CreateVolume
   ImageBuild build{};               // BuildImage
   ContainerSpec container{};        // CreateContainer, RecreateContainer
-  bool start = true;                // CreateContainer, RecreateContainer, RenameContainer: start it after
+  bool start = true;                // Create-, Recreate-, RenameContainer: start it once made or named
   // The existing container (ID) for Recreate, Start, Rename, Restart, Stop, Kill, Pause, Unpause,
   // Remove.
   std::string containerId{};

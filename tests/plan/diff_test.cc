@@ -398,8 +398,8 @@ TEST(DiffTest, ImagePlanHasOnlyTheImages) {
 // The controller's slots: a replacement interrupted after the new container was made (berthd
 // killed, the engine failing) leaves it under a temporary name beside the old one. Once the old
 // one is gone the new one is complete (it is removed only then), and the next convergence only
-// gives it the slot's name: making it anew would stop the task's container and show it exited.
-// While the old one is there, the new one may lack networks or files: it is made anew.
+// gives it the slot's name and starts it. While the old one is there, the new one may lack
+// networks or files: it is made anew.
 TEST(DiffTest, ASlotsContainerLeftUnderATemporaryNameIsRenamedOnceComplete) {
   Runner r;
   const auto project = loadOrDie("services: {web: {image: busybox, command: [sleep, '600']}}");
@@ -437,6 +437,45 @@ TEST(DiffTest, ASlotsContainerLeftUnderATemporaryNameIsRenamedOnceComplete) {
     EXPECT_EQ(call.find("remove"), std::string::npos) << call;
   }
   EXPECT_EQ(planText(r.engine, project, slotOf("t2")), "");
+}
+
+// A start-first replacement starts the new container once its networks and files are in: left
+// running under its temporary name (interrupted before the old one stopped), it is complete. The
+// old one goes and the new one takes the slot's name, still running: it is not stopped and made
+// anew, which would show its task's container exited.
+TEST(DiffTest, ARunningSlotContainerLeftUnderATemporaryNameKeepsRunning) {
+  Runner r;
+  const auto project = loadOrDie("services: {web: {image: busybox, command: [sleep, '600']}}");
+  const auto slotOf = [](const std::string& task, bool startFirst) {
+    UpOptions o;
+    o.slots["web"] = {Slot{.number = 1, .labels = {{"io.berth.task", task}}, .startFirst = startFirst}};
+    return o;
+  };
+  ASSERT_TRUE(r.up(project, slotOf("t1", false)));
+  const std::string oldId = r.engine.container("p-web-1")->id;
+  r.engine.failNext("stopContainer", Error(ErrorCode::Internal, "engine fake://engine: interrupted"));
+  ASSERT_FALSE(r.up(project, slotOf("t2", true)));
+  const auto left = r.engine.container(oldId.substr(0, 12) + "_p-web-1");
+  ASSERT_TRUE(left.has_value());
+  EXPECT_TRUE(left->state.running);
+  EXPECT_TRUE(r.engine.container("p-web-1")->state.running);
+
+  EXPECT_EQ(planText(r.engine, project, slotOf("t2", false), {.order = true}),
+            "remove p-web-1 (duplicate number)\n"
+            "rename " +
+                left->id.substr(0, 12) + " to p-web-1 (left under a temporary name) [after p-web-1]");
+  r.engine.clearCalls();
+  ASSERT_TRUE(r.up(project, slotOf("t2", false)));
+  const auto now = r.engine.container("p-web-1");
+  ASSERT_TRUE(now.has_value());
+  EXPECT_EQ(now->id, left->id);
+  EXPECT_TRUE(now->state.running);
+  EXPECT_FALSE(r.engine.container(oldId).has_value());
+  for (const std::string& call : r.engine.mutations()) {
+    if (call.find(left->id) != std::string::npos) {
+      EXPECT_EQ(call, "renameContainer " + left->id);
+    }
+  }
 }
 
 TEST(DiffTest, DependencyCyclesAreErrors) {
