@@ -395,6 +395,13 @@ TEST(DiffTest, ImagePlanHasOnlyTheImages) {
   EXPECT_EQ(describe(*plan), "build image mine:1");
 }
 
+// The controller's mode: service web runs slot 1 only, as task `task`'s container.
+UpOptions slotOf(const std::string& task, bool startFirst = false) {
+  UpOptions o;
+  o.slots["web"] = {Slot{.number = 1, .labels = {{"io.berth.task", task}}, .startFirst = startFirst}};
+  return o;
+}
+
 // The controller's slots: a replacement interrupted after the new container was made (berthd
 // killed, the engine failing) leaves it under a temporary name beside the old one. Once the old
 // one is gone the new one is complete (it is removed only then), and the next convergence only
@@ -403,11 +410,6 @@ TEST(DiffTest, ImagePlanHasOnlyTheImages) {
 TEST(DiffTest, ASlotsContainerLeftUnderATemporaryNameIsRenamedOnceComplete) {
   Runner r;
   const auto project = loadOrDie("services: {web: {image: busybox, command: [sleep, '600']}}");
-  const auto slotOf = [](const std::string& task) {
-    UpOptions o;
-    o.slots["web"] = {Slot{.number = 1, .labels = {{"io.berth.task", task}}}};
-    return o;
-  };
   ASSERT_TRUE(r.up(project, slotOf("t1")));
   const std::string oldId = r.engine.container("p-web-1")->id;
   r.engine.failNext("removeContainer", Error(ErrorCode::Internal, "engine fake://engine: interrupted"));
@@ -446,12 +448,7 @@ TEST(DiffTest, ASlotsContainerLeftUnderATemporaryNameIsRenamedOnceComplete) {
 TEST(DiffTest, ARunningSlotContainerLeftUnderATemporaryNameKeepsRunning) {
   Runner r;
   const auto project = loadOrDie("services: {web: {image: busybox, command: [sleep, '600']}}");
-  const auto slotOf = [](const std::string& task, bool startFirst) {
-    UpOptions o;
-    o.slots["web"] = {Slot{.number = 1, .labels = {{"io.berth.task", task}}, .startFirst = startFirst}};
-    return o;
-  };
-  ASSERT_TRUE(r.up(project, slotOf("t1", false)));
+  ASSERT_TRUE(r.up(project, slotOf("t1")));
   const std::string oldId = r.engine.container("p-web-1")->id;
   r.engine.failNext("stopContainer", Error(ErrorCode::Internal, "engine fake://engine: interrupted"));
   ASSERT_FALSE(r.up(project, slotOf("t2", true)));
@@ -460,12 +457,12 @@ TEST(DiffTest, ARunningSlotContainerLeftUnderATemporaryNameKeepsRunning) {
   EXPECT_TRUE(left->state.running);
   EXPECT_TRUE(r.engine.container("p-web-1")->state.running);
 
-  EXPECT_EQ(planText(r.engine, project, slotOf("t2", false), {.order = true}),
+  EXPECT_EQ(planText(r.engine, project, slotOf("t2"), {.order = true}),
             "remove p-web-1 (duplicate number)\n"
             "rename " +
                 left->id.substr(0, 12) + " to p-web-1 (left under a temporary name) [after p-web-1]");
   r.engine.clearCalls();
-  ASSERT_TRUE(r.up(project, slotOf("t2", false)));
+  ASSERT_TRUE(r.up(project, slotOf("t2")));
   const auto now = r.engine.container("p-web-1");
   ASSERT_TRUE(now.has_value());
   EXPECT_EQ(now->id, left->id);
